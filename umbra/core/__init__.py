@@ -1,0 +1,74 @@
+"""The core layer: models, canonical encoding, CIDs, signed documents, money, regions.
+
+Layout: ``_errors`` (error types), ``_encoding`` (canonical DAG-CBOR), ``_cid`` (CIDv1),
+``_models`` (strict document bodies), ``_documents`` (sign/parse), ``_limits`` (size caps),
+``_money`` (piconero), ``_regions`` and ``_categories`` (vocabularies), ``crypto/`` (the only
+crypto imports). Nothing here does I/O.
+"""
+
+from . import _limits as limits
+from ._categories import CATEGORIES, is_known_category, known_categories
+from ._cid import MAX_BLOCK_BYTES, Codec, compute_cid, normalize_cid, parse_cid, verify_block
+from ._documents import (
+    SignedCatalog,
+    SignedDocument,
+    SignedListing,
+    parse_catalog,
+    parse_listing,
+    sign_catalog,
+    sign_listing,
+)
+from ._encoding import decode_canonical, encode_canonical
+from ._errors import BadSignature, InvalidDocument, UmbraError, UsageError
+from ._models import (
+    CONDITIONS,
+    SCHEMA_VERSION,
+    CatalogBody,
+    ImageRef,
+    ListingBody,
+    ShippingOption,
+)
+from ._money import MAX_AMOUNT, PICONERO_PER_XMR, format_xmr, parse_xmr
+from ._regions import EU_MEMBERS, EUROPEAN_UNION, REGIONS, WORLDWIDE, is_region, region_covers
+
+__all__ = [
+    "CATEGORIES",
+    "CONDITIONS",
+    "EUROPEAN_UNION",
+    "EU_MEMBERS",
+    "MAX_AMOUNT",
+    "MAX_BLOCK_BYTES",
+    "PICONERO_PER_XMR",
+    "REGIONS",
+    "SCHEMA_VERSION",
+    "WORLDWIDE",
+    "BadSignature",
+    "CatalogBody",
+    "Codec",
+    "ImageRef",
+    "InvalidDocument",
+    "ListingBody",
+    "ShippingOption",
+    "SignedCatalog",
+    "SignedDocument",
+    "SignedListing",
+    "UmbraError",
+    "UsageError",
+    "compute_cid",
+    "decode_canonical",
+    "encode_canonical",
+    "format_xmr",
+    "is_known_category",
+    "is_region",
+    "known_categories",
+    "limits",
+    "normalize_cid",
+    "parse_catalog",
+    "parse_cid",
+    "parse_listing",
+    "parse_xmr",
+    "region_covers",
+    "sign_catalog",
+    "sign_listing",
+    "verify_block",
+]

@@ -1,0 +1,17 @@
+"""Size limits for everything that may come from outside. Documented in docs/specifications/."""
+
+MAX_TITLE_CHARS = 200
+MAX_DESCRIPTION_BYTES = 20_000  # UTF-8 bytes of the Markdown description
+MAX_TAGS = 20
+MAX_TAG_CHARS = 32
+MAX_IMAGES = 10
+MAX_IMAGE_INPUT_BYTES = 10 * 1024 * 1024  # before processing
+MAX_SHIPPING_OPTIONS = 10
+MAX_REGIONS_PER_OPTION = 60
+MAX_SHIPPING_NAME_CHARS = 60
+MAX_QUANTITY = 1_000_000
+MAX_LISTING_DOCUMENT_BYTES = 64 * 1024
+MAX_CATALOG_LISTINGS = 1_000
+MAX_CATALOG_DOCUMENT_BYTES = 64 * 1024
+# Listings live at most a year before the seller must renew them.
+MAX_LISTING_LIFETIME_S = 366 * 24 * 3600

@@ -1,0 +1,145 @@
+"""Document bodies as strict pydantic models (schema version 1).
+
+The models validate what a document may contain; ``_documents`` adds signing, encoding and CIDs.
+Models are strict (no type coercion: ``True`` is not an int, ``"5"`` is not an int), forbid
+unknown fields and are frozen.
+"""
+
+from typing import Annotated, Any, Literal
+
+from multiformats import CID
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, model_validator
+
+from . import _limits as limits
+from ._categories import CATEGORY_PATTERN
+from ._cid import normalize_cid
+from ._errors import InvalidDocument
+from ._money import MAX_AMOUNT
+from ._regions import is_region
+
+SCHEMA_VERSION = 1
+
+
+def _validate_cid(value: Any) -> CID:
+    if not isinstance(value, CID):
+        raise ValueError("expected a CID link")
+    try:
+        return normalize_cid(value)
+    except InvalidDocument as exc:
+        raise ValueError(exc.detail) from exc
+
+
+def _validate_region(value: str) -> str:
+    if not is_region(value):
+        raise ValueError(f"unknown region code {value!r} (use ISO 3166-1 alpha-2, WW or EU)")
+    return value
+
+
+def _validate_category(value: str) -> str:
+    if not CATEGORY_PATTERN.fullmatch(value):
+        raise ValueError(f"malformed category {value!r}")
+    return value
+
+
+def _validate_description(value: str) -> str:
+    if len(value.encode("utf-8")) > limits.MAX_DESCRIPTION_BYTES:
+        raise ValueError(f"description is longer than {limits.MAX_DESCRIPTION_BYTES} bytes")
+    return value
+
+
+def _validate_text(value: str) -> str:
+    if any(ord(ch) < 32 and ch not in "\n\t" for ch in value):
+        raise ValueError("control characters are not allowed")
+    return value
+
+
+CidLink = Annotated[CID, PlainValidator(_validate_cid)]
+Region = Annotated[str, AfterValidator(_validate_region)]
+Piconero = Annotated[int, Field(ge=0, le=MAX_AMOUNT)]
+PublicKey = Annotated[bytes, Field(min_length=32, max_length=32)]
+Title = Annotated[
+    str, Field(min_length=1, max_length=limits.MAX_TITLE_CHARS), AfterValidator(_validate_text)
+]
+Description = Annotated[str, AfterValidator(_validate_description), AfterValidator(_validate_text)]
+Tag = Annotated[str, Field(min_length=1, max_length=limits.MAX_TAG_CHARS, pattern=r"^[\w-]+$")]
+Condition = Literal[
+    "new", "used-like-new", "used-good", "used-fair", "refurbished", "not-applicable"
+]
+CONDITIONS: tuple[str, ...] = Condition.__args__  # type: ignore[attr-defined]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(
+        strict=True, extra="forbid", frozen=True, arbitrary_types_allowed=True
+    )
+
+
+class ShippingOption(_Strict):
+    """One way to ship: a name, the destinations it covers and its cost."""
+
+    name: Annotated[str, Field(min_length=1, max_length=limits.MAX_SHIPPING_NAME_CHARS)]
+    regions: Annotated[list[Region], Field(min_length=1, max_length=limits.MAX_REGIONS_PER_OPTION)]
+    cost: Piconero
+
+
+class ImageRef(_Strict):
+    """A listing image: metadata-free WebP in two sizes, each a raw block."""
+
+    full: CidLink
+    thumb: CidLink
+    width: Annotated[int, Field(ge=1, le=4096)]
+    height: Annotated[int, Field(ge=1, le=4096)]
+
+
+class ListingBody(_Strict):
+    """What a seller signs for one revision of one listing."""
+
+    v: Literal[1]
+    kind: Literal["listing"]
+    seller: PublicKey
+    listing_id: Annotated[bytes, Field(min_length=16, max_length=16)]
+    revision: Annotated[int, Field(ge=1, le=2**31)]
+    created_at: Annotated[int, Field(ge=0, le=2**40)]
+    expires_at: Annotated[int, Field(ge=0, le=2**40)]
+    title: Title
+    description: Description
+    price: Annotated[int, Field(ge=1, le=MAX_AMOUNT)]
+    quantity: Annotated[int, Field(ge=0, le=limits.MAX_QUANTITY)]
+    category: Annotated[str, AfterValidator(_validate_category)]
+    tags: Annotated[list[Tag], Field(max_length=limits.MAX_TAGS)]
+    condition: Condition
+    shipping: Annotated[list[ShippingOption], Field(max_length=limits.MAX_SHIPPING_OPTIONS)]
+    ships_from: Region
+    images: Annotated[list[ImageRef], Field(max_length=limits.MAX_IMAGES)]
+
+    @model_validator(mode="after")
+    def _check_times(self) -> "ListingBody":
+        if self.expires_at <= self.created_at:
+            raise ValueError("expires_at must be after created_at")
+        if self.expires_at - self.created_at > limits.MAX_LISTING_LIFETIME_S:
+            raise ValueError("a listing may live at most 366 days")
+        return self
+
+    def ship_regions(self) -> tuple[str, ...]:
+        """Every region any shipping option covers (empty for services/digital goods)."""
+        return tuple(sorted({r for option in self.shipping for r in option.regions}))
+
+    def is_expired_at(self, now: int) -> bool:
+        return self.expires_at <= now
+
+
+class CatalogBody(_Strict):
+    """What a seller signs to say which listings are current. ``seq`` only ever grows."""
+
+    v: Literal[1]
+    kind: Literal["catalog"]
+    seller: PublicKey
+    seq: Annotated[int, Field(ge=1, le=2**53)]
+    updated_at: Annotated[int, Field(ge=0, le=2**40)]
+    listings: Annotated[list[CidLink], Field(max_length=limits.MAX_CATALOG_LISTINGS)]
+
+    @model_validator(mode="after")
+    def _no_duplicates(self) -> "CatalogBody":
+        if len(set(self.listings)) != len(self.listings):
+            raise ValueError("a catalog lists each listing once")
+        return self
