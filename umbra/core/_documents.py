@@ -20,7 +20,7 @@ from . import _limits as limits
 from ._cid import compute_cid, verify_block
 from ._encoding import decode_canonical, encode_canonical
 from ._errors import BadSignature, InvalidDocument
-from ._models import SCHEMA_VERSION, CatalogBody, ListingBody
+from ._models import SCHEMA_VERSION, CatalogBody, CatalogHeadBody, ListingBody
 from .crypto import SigningKey, tags, verify_signature
 
 BodyT = TypeVar("BodyT", bound=BaseModel)
@@ -37,6 +37,7 @@ class SignedDocument(Generic[BodyT]):
 
 SignedListing = SignedDocument[ListingBody]
 SignedCatalog = SignedDocument[CatalogBody]
+SignedCatalogHead = SignedDocument[CatalogHeadBody]
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class _Kind(Generic[BodyT]):
 
 _LISTING = _Kind("listing", ListingBody, tags.LISTING_SIG, limits.MAX_LISTING_DOCUMENT_BYTES)
 _CATALOG = _Kind("catalog", CatalogBody, tags.CATALOG_SIG, limits.MAX_CATALOG_DOCUMENT_BYTES)
+_HEAD = _Kind("catalog-head", CatalogHeadBody, tags.CATALOG_HEAD_SIG, limits.MAX_CATALOG_HEAD_BYTES)
 
 
 def _body_to_wire(body: BaseModel) -> dict[str, Any]:
@@ -126,3 +128,13 @@ def sign_catalog(key: SigningKey, body: CatalogBody) -> SignedCatalog:
 def parse_catalog(data: bytes, *, expected_cid: CID | None = None) -> SignedCatalog:
     """Strictly parse and verify a catalog from outside; same reasons as :func:`parse_listing`."""
     return _parse(_CATALOG, data, expected_cid)
+
+
+def sign_catalog_head(key: SigningKey, body: CatalogHeadBody) -> SignedCatalogHead:
+    """Sign the DHT record that points at the seller's current catalog."""
+    return _sign(_HEAD, key, body)
+
+
+def parse_catalog_head(data: bytes) -> SignedCatalogHead:
+    """Strictly parse and verify a catalog head; same reasons as :func:`parse_listing`."""
+    return _parse(_HEAD, data, None)

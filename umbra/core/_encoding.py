@@ -34,7 +34,7 @@ def decode_canonical(data: bytes, *, max_size: int) -> Any:
         value = dag_cbor.decode(data)
     # The decoder is third-party code fed hostile bytes: whatever it raises (its own error
     # types, RecursionError on deep nesting, ...) means "malformed", never a crash.
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         first_line = next((ln for ln in str(exc).splitlines()[::-1] if ln.strip()), "malformed")
         raise InvalidDocument("malformed-encoding", first_line.strip()) from exc
     if encode_canonical(value) != data:

@@ -13,5 +13,6 @@ MAX_QUANTITY = 1_000_000
 MAX_LISTING_DOCUMENT_BYTES = 64 * 1024
 MAX_CATALOG_LISTINGS = 1_000
 MAX_CATALOG_DOCUMENT_BYTES = 64 * 1024
+MAX_CATALOG_HEAD_BYTES = 512  # fits a DHT record comfortably
 # Listings live at most a year before the seller must renew them.
 MAX_LISTING_LIFETIME_S = 366 * 24 * 3600

@@ -143,3 +143,18 @@ class CatalogBody(_Strict):
         if len(set(self.listings)) != len(self.listings):
             raise ValueError("a catalog lists each listing once")
         return self
+
+
+class CatalogHeadBody(_Strict):
+    """The small record a seller puts in the DHT: which catalog is current.
+
+    ``seq`` equals the catalog's ``seq``; a reader accepts a head only if its ``seq`` is higher
+    than any it has seen for that seller (so stale and replayed heads are refused).
+    """
+
+    v: Literal[1]
+    kind: Literal["catalog-head"]
+    seller: PublicKey
+    seq: Annotated[int, Field(ge=1, le=2**53)]
+    catalog: CidLink
+    published_at: Annotated[int, Field(ge=0, le=2**40)]

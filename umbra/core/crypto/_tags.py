@@ -7,6 +7,7 @@ distinct tag from this file derives a separate key for each.
 # Signatures (ed25519): the tag is prefixed to the signed bytes.
 LISTING_SIG = b"umbra:listing-sig:v1"
 CATALOG_SIG = b"umbra:catalog-sig:v1"
+CATALOG_HEAD_SIG = b"umbra:catalog-head-sig:v1"
 
 # Local storage (HKDF-SHA256 info strings over the Argon2id output).
 DB_KEY = b"umbra:db-key:v1"
