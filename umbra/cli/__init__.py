@@ -1,0 +1,19 @@
+"""The `umbra` command line.
+
+Layout: ``_app`` (group, options, errors, output), one ``_<topic>_cmds`` module per command
+group, ``_format`` and ``_listing_input`` (edges: text and JSON in and out).
+"""
+
+from ._app import cli, main
+from ._demo_cmds import demo
+from ._listing_cmds import listing
+from ._profile_cmds import init, profiles
+from ._search_cmds import search
+
+cli.add_command(init)
+cli.add_command(profiles)
+cli.add_command(listing)
+cli.add_command(search)
+cli.add_command(demo)
+
+__all__ = ["cli", "main"]

@@ -1,0 +1,105 @@
+"""Parsing listing input from command-line flags and from a listing.toml file."""
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from umbra.core import ShippingOption, UsageError, limits, parse_xmr
+from umbra.market import DEFAULT_LIFETIME_DAYS, ListingDraft
+
+TOML_KEYS = {
+    "title",
+    "description",
+    "price",
+    "quantity",
+    "category",
+    "tags",
+    "condition",
+    "ships_from",
+    "shipping",
+    "expires_in_days",
+    "images",
+}
+
+
+def parse_shipping_flag(text: str) -> ShippingOption:
+    """``NAME:REGION[,REGION...]:COST`` e.g. ``"Standard post:DE,AT:0.002"``."""
+    parts = text.rsplit(":", 2)
+    if len(parts) != 3:
+        raise UsageError(f"--shipping {text!r}: use NAME:REGION[,REGION...]:COST_XMR")
+    name, regions, cost = parts
+    return shipping_option(name, [r.strip() for r in regions.split(",")], cost)
+
+
+def shipping_option(name: str, regions: list[str], cost: str) -> ShippingOption:
+    try:
+        return ShippingOption(
+            name=name.strip(), regions=[r.upper() for r in regions if r], cost=parse_xmr(cost)
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise UsageError(f"shipping option {name!r}: {where}: {first['msg']}") from None
+
+
+def read_image(path: Path) -> bytes:
+    try:
+        size = path.stat().st_size
+        if size > limits.MAX_IMAGE_INPUT_BYTES:
+            raise UsageError(f"{path}: {size} bytes is over the 10 MB limit per image")
+        return path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read image {path}: {exc.strerror}") from exc
+
+
+def _require(table: dict[str, Any], key: str, kind: type) -> Any:
+    if key not in table:
+        raise UsageError(f"listing file: {key!r} is required")
+    value = table[key]
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise UsageError(f"listing file: {key!r} must be a {kind.__name__}")
+    return value
+
+
+def draft_from_toml(path: Path) -> ListingDraft:
+    """Read a listing.toml (see docs/operations.md for an example)."""
+    try:
+        table = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path} is not valid TOML: {exc}") from exc
+    unknown = set(table) - TOML_KEYS
+    if unknown:
+        raise UsageError(f"listing file: unknown keys {', '.join(sorted(unknown))}")
+    price = table.get("price")
+    if not isinstance(price, str):
+        raise UsageError('listing file: price must be a string in XMR, e.g. price = "0.25"')
+    shipping = []
+    for i, opt in enumerate(table.get("shipping", [])):
+        if not isinstance(opt, dict) or set(opt) != {"name", "regions", "cost"}:
+            raise UsageError(f"listing file: shipping[{i}] needs exactly name, regions, cost")
+        if not isinstance(opt["regions"], list) or not isinstance(opt["cost"], str):
+            raise UsageError(f"listing file: shipping[{i}]: regions is a list, cost a string")
+        shipping.append(shipping_option(str(opt["name"]), list(opt["regions"]), opt["cost"]))
+    images = table.get("images", [])
+    if not isinstance(images, list) or not all(isinstance(i, str) for i in images):
+        raise UsageError("listing file: images is a list of file paths")
+    tags = table.get("tags", [])
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise UsageError("listing file: tags is a list of strings")
+    return ListingDraft(
+        title=_require(table, "title", str),
+        description=str(table.get("description", "")),
+        price=parse_xmr(price),
+        quantity=int(table.get("quantity", 1)),
+        category=_require(table, "category", str),
+        condition=str(table.get("condition", "new")),
+        ships_from=_require(table, "ships_from", str),
+        tags=tuple(tags),
+        shipping=tuple(shipping),
+        lifetime_days=int(table.get("expires_in_days", DEFAULT_LIFETIME_DAYS)),
+        images=tuple(read_image(path.parent / p) for p in images),
+    )

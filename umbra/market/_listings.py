@@ -1,0 +1,301 @@
+"""The seller's own listings and catalog.
+
+Every change (create, edit, delete) is one database transaction that stores the new signed
+listing and its image blocks, signs a new catalog with ``seq + 1``, moves the catalog pointer
+and updates the local search index, so a crash leaves either the old or the new state.
+"""
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from multiformats import CID
+from pydantic import ValidationError
+
+from umbra.core import (
+    CatalogBody,
+    ImageRef,
+    ListingBody,
+    ShippingOption,
+    SignedCatalog,
+    SignedListing,
+    UsageError,
+    compute_cid,
+    is_known_category,
+    limits,
+    parse_catalog,
+    parse_cid,
+    parse_listing,
+    sign_catalog,
+    sign_listing,
+)
+from umbra.store import Profile, index_entry_for
+
+from ._images import process_image
+
+DAY_S = 24 * 3600
+DEFAULT_LIFETIME_DAYS = 30
+
+_MIGRATIONS = [
+    """
+    CREATE TABLE own_catalog (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        seq INTEGER NOT NULL,
+        cid TEXT NOT NULL
+    );
+    """,
+]
+
+
+@dataclass(frozen=True)
+class ListingDraft:
+    """What a seller fills in; amounts are piconero, images are raw uploaded bytes."""
+
+    title: str
+    description: str
+    price: int
+    quantity: int
+    category: str
+    condition: str
+    ships_from: str
+    tags: tuple[str, ...] = ()
+    shipping: tuple[ShippingOption, ...] = ()
+    lifetime_days: int = DEFAULT_LIFETIME_DAYS
+    images: tuple[bytes, ...] = field(default=(), repr=False)
+
+
+@dataclass(frozen=True)
+class ListingChanges:
+    """Fields to change in an edit; ``None`` keeps the current value."""
+
+    title: str | None = None
+    description: str | None = None
+    price: int | None = None
+    quantity: int | None = None
+    category: str | None = None
+    condition: str | None = None
+    ships_from: str | None = None
+    tags: tuple[str, ...] | None = None
+    shipping: tuple[ShippingOption, ...] | None = None
+    lifetime_days: int | None = None
+    images: tuple[bytes, ...] | None = field(default=None, repr=False)
+
+
+def _friendly(exc: ValidationError) -> UsageError:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "listing"
+    return UsageError(f"{where}: {first['msg']}")
+
+
+class SellerCatalog:
+    """Create, edit and delete the profile's own listings; keep its signed catalog current."""
+
+    def __init__(self, profile: Profile, *, clock: Callable[[], float] = time.time) -> None:
+        self._profile = profile
+        self._clock = clock
+        profile.db.migrate("market.catalog", _MIGRATIONS)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def current_catalog(self) -> SignedCatalog | None:
+        row = self._profile.db.query_one("SELECT cid FROM own_catalog WHERE id = 1")
+        if row is None:
+            return None
+        cid = parse_cid(row[0])
+        return parse_catalog(self._block(cid), expected_cid=cid)
+
+    def own_listings(self) -> list[SignedListing]:
+        catalog = self.current_catalog()
+        if catalog is None:
+            return []
+        listings = [parse_listing(self._block(c), expected_cid=c) for c in catalog.body.listings]
+        return sorted(listings, key=lambda s: s.body.created_at, reverse=True)
+
+    def resolve(self, ref: str) -> SignedListing:
+        """Find an own listing by CID or by a prefix (≥ 4 hex digits) of its listing id."""
+        ref = ref.strip().lower()
+        listings = self.own_listings()
+        if ref.startswith("baf"):
+            matches = [s for s in listings if str(s.cid) == ref]
+        elif len(ref) >= 4 and all(ch in "0123456789abcdef" for ch in ref):
+            matches = [s for s in listings if s.body.listing_id.hex().startswith(ref)]
+        else:
+            raise UsageError(f"{ref!r} is not a listing id (hex, as shown by `listing list`)")
+        if not matches:
+            raise UsageError(f"no listing of yours matches {ref!r}")
+        if len(matches) > 1:
+            raise UsageError(f"{ref!r} matches {len(matches)} listings; give more digits")
+        return matches[0]
+
+    def block(self, cid: CID) -> bytes:
+        """A stored block (image or document) by CID."""
+        return self._block(cid)
+
+    # -- changing --------------------------------------------------------------------------
+
+    def create(self, draft: ListingDraft) -> SignedListing:
+        now = int(self._clock())
+        catalog = self.current_catalog()
+        if catalog is not None and len(catalog.body.listings) >= limits.MAX_CATALOG_LISTINGS:
+            raise UsageError(f"a catalog holds at most {limits.MAX_CATALOG_LISTINGS} listings")
+        images = self._process_images(draft.images)
+        body = self._build_body(draft, os.urandom(16), 1, now, [ref for ref, _ in images])
+        signed = sign_listing(self._profile.identity.signing, body)
+        current = [] if catalog is None else list(catalog.body.listings)
+        self._commit([*current, signed.cid], new=signed, images=images, old=None)
+        return signed
+
+    def edit(self, ref: str, changes: ListingChanges) -> SignedListing:
+        old = self.resolve(ref)
+        now = int(self._clock())
+        if changes.images is None:
+            images: list[tuple[ImageRef, tuple[bytes, bytes]]] = []
+            refs = list(old.body.images)
+        else:
+            images = self._process_images(changes.images)
+            refs = [ref for ref, _ in images]
+        b = old.body
+        draft = ListingDraft(
+            title=b.title if changes.title is None else changes.title,
+            description=b.description if changes.description is None else changes.description,
+            price=b.price if changes.price is None else changes.price,
+            quantity=b.quantity if changes.quantity is None else changes.quantity,
+            category=b.category if changes.category is None else changes.category,
+            condition=b.condition if changes.condition is None else changes.condition,
+            ships_from=b.ships_from if changes.ships_from is None else changes.ships_from,
+            tags=tuple(b.tags) if changes.tags is None else changes.tags,
+            shipping=tuple(b.shipping) if changes.shipping is None else changes.shipping,
+            lifetime_days=(
+                max(1, (b.expires_at - b.created_at) // DAY_S)
+                if changes.lifetime_days is None
+                else changes.lifetime_days
+            ),
+        )
+        body = self._build_body(draft, b.listing_id, b.revision + 1, now, refs)
+        signed = sign_listing(self._profile.identity.signing, body)
+        catalog = self.current_catalog()
+        assert catalog is not None  # resolve() found the listing in it
+        listings = [signed.cid if c == old.cid else c for c in catalog.body.listings]
+        self._commit(listings, new=signed, images=images, old=old)
+        return signed
+
+    def delete(self, ref: str) -> SignedListing:
+        old = self.resolve(ref)
+        catalog = self.current_catalog()
+        assert catalog is not None
+        self._commit(
+            [c for c in catalog.body.listings if c != old.cid], new=None, images=[], old=old
+        )
+        return old
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _block(self, cid: CID) -> bytes:
+        data = self._profile.blocks.get(cid)
+        if data is None:
+            raise UsageError(f"block {cid} is missing from the local store")
+        return data
+
+    @staticmethod
+    def _process_images(raw: Sequence[bytes]) -> list[tuple[ImageRef, tuple[bytes, bytes]]]:
+        if len(raw) > limits.MAX_IMAGES:
+            raise UsageError(f"a listing has at most {limits.MAX_IMAGES} images")
+        out = []
+        for data in raw:
+            img = process_image(data)
+            ref = ImageRef(
+                full=compute_cid(img.full, "raw"),
+                thumb=compute_cid(img.thumb, "raw"),
+                width=img.width,
+                height=img.height,
+            )
+            out.append((ref, (img.full, img.thumb)))
+        return out
+
+    def _build_body(
+        self,
+        draft: ListingDraft,
+        listing_id: bytes,
+        revision: int,
+        now: int,
+        images: list[ImageRef],
+    ) -> ListingBody:
+        if not is_known_category(draft.category):
+            raise UsageError(f"unknown category {draft.category!r}; see `umbra listing categories`")
+        if not 1 <= draft.lifetime_days <= 365:
+            raise UsageError("a listing lives between 1 and 365 days")
+        try:
+            return ListingBody(
+                v=1,
+                kind="listing",
+                seller=self._profile.identity.signing_public,
+                listing_id=listing_id,
+                revision=revision,
+                created_at=now,
+                expires_at=now + draft.lifetime_days * DAY_S,
+                title=draft.title.strip(),
+                description=draft.description,
+                price=draft.price,
+                quantity=draft.quantity,
+                category=draft.category,
+                tags=sorted({t.strip().lower() for t in draft.tags if t.strip()}),
+                condition=draft.condition,  # type: ignore[arg-type]  # validated by the model
+                shipping=list(draft.shipping),
+                ships_from=draft.ships_from.upper(),
+                images=images,
+            )
+        except ValidationError as exc:
+            raise _friendly(exc) from None
+
+    def _commit(
+        self,
+        listings: list[CID],
+        *,
+        new: SignedListing | None,
+        images: list[tuple[ImageRef, tuple[bytes, bytes]]],
+        old: SignedListing | None,
+    ) -> None:
+        profile = self._profile
+        previous = self.current_catalog()
+        seq = 1 if previous is None else previous.body.seq + 1
+        catalog = sign_catalog(
+            profile.identity.signing,
+            CatalogBody(
+                v=1,
+                kind="catalog",
+                seller=profile.identity.signing_public,
+                seq=seq,
+                updated_at=int(self._clock()),
+                listings=listings,
+            ),
+        )
+        with profile.db.transaction():
+            for _, (full, thumb) in images:
+                profile.blocks.put(full, "raw")
+                profile.blocks.put(thumb, "raw")
+            if new is not None:
+                profile.blocks.put(new.data, "dag-cbor")
+                profile.search.upsert(index_entry_for(new))
+            elif old is not None:
+                profile.search.remove(old.body.seller, old.body.listing_id)
+            profile.blocks.put(catalog.data, "dag-cbor")
+            profile.db.execute(
+                "INSERT INTO own_catalog (id, seq, cid) VALUES (1, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, cid = excluded.cid",
+                (seq, str(catalog.cid)),
+            )
+            if previous is not None:
+                profile.blocks.delete(previous.cid)
+            if old is not None:
+                self._drop_unreferenced(old, new)
+
+    def _drop_unreferenced(self, old: SignedListing, new: SignedListing | None) -> None:
+        keep = set()
+        if new is not None:
+            keep = {c for img in new.body.images for c in (img.full, img.thumb)}
+        self._profile.blocks.delete(old.cid)
+        for img in old.body.images:
+            for cid in (img.full, img.thumb):
+                if cid not in keep:
+                    self._profile.blocks.delete(cid)
