@@ -1,0 +1,125 @@
+"""Image processing: strict decoding, nothing but pixels survives, one-block outputs."""
+
+import io
+import os
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image, PngImagePlugin
+
+from umbra.core import MAX_BLOCK_BYTES, UsageError, compute_cid
+from umbra.market import process_image
+
+
+def _jpeg_with_metadata(size: tuple[int, int] = (1200, 800), orientation: int = 1) -> bytes:
+    image = Image.new("RGB", size, (10, 200, 90))
+    exif = Image.Exif()
+    exif[0x010F] = "SpyCamMaker"
+    exif[0x0112] = orientation
+    exif[0x8825] = {1: "N", 2: (52.0, 31.0, 12.0)}
+    out = io.BytesIO()
+    image.save(out, "JPEG", exif=exif.tobytes(), icc_profile=b"ICCPROFILE" * 10, comment=b"hello")
+    return out.getvalue()
+
+
+def _webp_info(data: bytes) -> tuple[str, dict, tuple[int, int]]:  # type: ignore[type-arg]
+    with Image.open(io.BytesIO(data)) as img:
+        return str(img.format), dict(img.info), img.size
+
+
+def test_jpeg_metadata_is_gone() -> None:
+    processed = process_image(_jpeg_with_metadata())
+    for data in (processed.full, processed.thumb):
+        fmt, info, _ = _webp_info(data)
+        assert fmt == "WEBP"
+        assert "exif" not in info
+        assert "icc_profile" not in info
+        for marker in (b"SpyCamMaker", b"ICCPROFILE", b"Exif", b"EXIF", b"XMP", b"hello"):
+            assert marker not in data
+
+
+def test_png_text_chunks_are_gone() -> None:
+    meta = PngImagePlugin.PngInfo()
+    meta.add_text("Author", "Secret Person")
+    out = io.BytesIO()
+    Image.new("RGBA", (400, 300), (255, 0, 0, 128)).save(out, "PNG", pnginfo=meta)
+    processed = process_image(out.getvalue())
+    assert b"Secret Person" not in processed.full
+    with Image.open(io.BytesIO(processed.full)) as img:
+        assert img.mode == "RGBA"  # transparency is kept
+
+
+def test_exif_rotation_is_applied_before_stripping() -> None:
+    processed = process_image(_jpeg_with_metadata((1200, 800), orientation=6))  # 90° CW
+    assert (processed.width, processed.height) == (800, 1200)
+
+
+def test_sizes_and_block_limit() -> None:
+    noisy = Image.frombytes("RGB", (3000, 2000), os.urandom(3000 * 2000 * 3))
+    out = io.BytesIO()
+    noisy.save(out, "PNG")
+    assert len(out.getvalue()) <= 20 * 1024 * 1024
+    processed = process_image(_jpeg_with_metadata((4000, 3000)))
+    assert max(processed.width, processed.height) == 1600
+    assert max(_webp_info(processed.thumb)[2]) == 320
+    assert len(processed.full) <= MAX_BLOCK_BYTES
+
+
+def test_noisy_image_still_fits_one_block() -> None:
+    noisy = Image.frombytes("RGB", (1800, 1800), os.urandom(1800 * 1800 * 3))
+    out = io.BytesIO()
+    noisy.save(out, "WEBP", lossless=True)
+    data = out.getvalue()
+    if len(data) > 10 * 1024 * 1024:
+        pytest.skip("input above the upload cap")
+    processed = process_image(data)
+    assert len(processed.full) <= MAX_BLOCK_BYTES
+    assert len(processed.thumb) <= MAX_BLOCK_BYTES
+
+
+def test_processing_is_deterministic_so_cids_are_stable() -> None:
+    data = _jpeg_with_metadata()
+    assert compute_cid(process_image(data).full, "raw") == compute_cid(
+        process_image(data).full, "raw"
+    )
+
+
+def test_decompression_bomb_is_refused() -> None:
+    out = io.BytesIO()
+    Image.new("1", (9000, 9000)).save(out, "PNG")  # tiny file, 81 megapixels
+    with pytest.raises(UsageError, match="megapixels"):
+        process_image(out.getvalue())
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "BMP", "TIFF"])
+def test_other_formats_are_refused(fmt: str) -> None:
+    out = io.BytesIO()
+    Image.new("RGB", (20, 20)).save(out, fmt)
+    with pytest.raises(UsageError, match=fmt):
+        process_image(out.getvalue())
+
+
+def test_oversize_input_is_refused_before_decoding() -> None:
+    with pytest.raises(UsageError, match="10 MB"):
+        process_image(b"\xff\xd8" + b"\x00" * (10 * 1024 * 1024))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=4096))
+def test_random_bytes_never_crash(data: bytes) -> None:
+    try:
+        process_image(data)
+    except UsageError:
+        pass
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2000), st.integers(1, 255))
+def test_corrupted_jpeg_never_crashes(position: int, flip: int) -> None:
+    data = bytearray(_jpeg_with_metadata((200, 150)))
+    data[position % len(data)] ^= flip
+    try:
+        process_image(bytes(data))
+    except UsageError:
+        pass
