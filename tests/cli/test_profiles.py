@@ -33,9 +33,10 @@ def test_no_passphrase_without_terminal_is_a_clear_error(umbra: Runner) -> None:
 
 def test_several_profiles_side_by_side(umbra: Runner) -> None:
     a = umbra("--profile", "alice", "init", "--json").json()
-    b = umbra("--profile", "bob", "init", "--json", passphrase="another one").json()
+    b = umbra("init", "--profile", "bob", "--json", passphrase="another one").json()
     assert a["seller_id"] != b["seller_id"]
     assert umbra("profiles", "--json").json()["profiles"] == ["alice", "bob"]
+    assert umbra("listing", "list", "--profile", "bob", "--json", passphrase="another one").json()
     assert_one_line_error(umbra("--profile", "alice", "init", check=False), "exists")
 
 

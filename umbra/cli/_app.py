@@ -74,23 +74,61 @@ class CliState:
 pass_state = click.make_pass_decorator(CliState)
 
 
-def json_option(func: F) -> F:
-    """Add ``--json`` to a command; it switches the shared state to machine output."""
-
-    def _set(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
-        if value:
-            ctx.ensure_object(CliState).json_output = True
+def _store_on_state(attr: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    def callback(ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
+        if value is not None and value is not False:
+            setattr(ctx.ensure_object(CliState), attr, True if value is True else value)
         return value
 
-    return click.option(
-        "--json",
-        "json_flag",
-        is_flag=True,
-        expose_value=False,
-        callback=_set,
-        is_eager=True,
-        help="Print machine-readable JSON.",
-    )(func)
+    return callback
+
+
+json_flag = click.option(
+    "--json",
+    "json_output",
+    is_flag=True,
+    expose_value=False,
+    callback=_store_on_state("json_output"),
+    is_eager=True,
+    help="Print machine-readable JSON.",
+)
+
+
+def json_option(func: F) -> F:
+    """Add the options every command takes, so they work before or after the command name.
+
+    ``--json`` switches to machine output; ``--profile``, ``--data-dir`` and
+    ``--passphrase-file`` may also be given after the command (``umbra init --profile shop``).
+    """
+    options = [
+        json_flag,
+        click.option(
+            "--profile",
+            "profile_name",
+            expose_value=False,
+            callback=_store_on_state("profile_name"),
+            help="Which profile (persona) to use.",
+        ),
+        click.option(
+            "--data-dir",
+            "data_dir_option",
+            type=click.Path(path_type=Path, file_okay=False),
+            expose_value=False,
+            callback=_store_on_state("data_dir_option"),
+            help="Where profiles live.",
+        ),
+        click.option(
+            "--passphrase-file",
+            "passphrase_file",
+            type=click.Path(path_type=Path, dir_okay=False),
+            expose_value=False,
+            callback=_store_on_state("passphrase_file"),
+            help="Read the passphrase from this file.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
 
 
 def emit(state: CliState, data: Any, human: Callable[[], None]) -> None:
@@ -121,7 +159,7 @@ def emit(state: CliState, data: Any, human: Callable[[], None]) -> None:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Read the passphrase from this file (else $UMBRA_PASSPHRASE or a prompt).",
 )
-@json_option
+@json_flag
 @click.version_option(package_name="umbra", prog_name="umbra")
 @click.pass_context
 def cli(

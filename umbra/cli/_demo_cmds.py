@@ -24,7 +24,7 @@ DEMO_QUERIES = [
 
 @click.command()
 @click.option(
-    "--data-dir",
+    "--demo-dir",
     "demo_dir",
     type=click.Path(path_type=Path, file_okay=False),
     default=Path(".umbra-dev"),
