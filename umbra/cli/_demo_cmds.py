@@ -17,9 +17,15 @@ DEMO_PROFILE = "demo-seller"
 DEMO_QUERIES = [
     ("camera", {}),
     ("", {"category": "services"}),
-    ("kitchen", {"ships_to": "FR"}),
+    ("mug", {"ships_to": "FR"}),
     ("", {"max_price": 50 * 10**9, "sort": "price"}),
 ]
+
+
+def _describe_filter(key: str, value: object) -> str:
+    if key == "max_price" and isinstance(value, int):
+        return f"max price {format_xmr(value)} XMR"
+    return f"{key.replace('_', ' ')} {value}"
 
 
 @click.command()
@@ -57,8 +63,9 @@ def demo(state: CliState, demo_dir: Path, listings: int) -> None:
                 {
                     "query": text,
                     "filters": {k: str(v) for k, v in filters.items()},
+                    "described": ", ".join(_describe_filter(k, v) for k, v in filters.items()),
                     "total": page.total,
-                    "titles": [h.title for h in page.hits],
+                    "titles": [h.entry.title for h in page.hits],
                 }
             )
         seller = encode_public_key(profile.identity.signing_public)
@@ -84,9 +91,9 @@ def demo(state: CliState, demo_dir: Path, listings: int) -> None:
             click.echo(f"  catalog    {current.cid}")
             click.echo("\nPrivate searches, answered from the local encrypted index:")
             for r in results:
-                label = r["query"] or "(browse)"
-                extra = ", ".join(f"{k}={v}" for k, v in r["filters"].items())
-                click.echo(f"  {label} {extra}: {r['total']} match")
+                label = f"{r['query']!r}" if r["query"] else "browse"
+                extra = f" ({r['described']})" if r["described"] else ""
+                click.echo(f"  {label}{extra}: {r['total']} found")
                 for title in r["titles"][:3]:
                     click.echo(f"      {title}")
             cheapest = min(own, key=lambda s: s.body.price)

@@ -6,10 +6,15 @@ import click
 
 from umbra.core import UsageError, format_xmr, is_region, parse_xmr
 from umbra.core.crypto import encode_public_key
-from umbra.store import SearchQuery
+from umbra.store import SNIPPET_END, SNIPPET_START, SearchQuery
 
 from ._app import CliState, emit, json_option, pass_state
 from ._format import iso_time
+
+
+def plain_snippet(snippet: str) -> str:
+    """Turn the index's highlight markers into **bold** Markdown for text output."""
+    return snippet.replace(SNIPPET_START, "**").replace(SNIPPET_END, "**")
 
 
 @click.command()
@@ -19,7 +24,7 @@ from ._format import iso_time
 @click.option("--min-price", help="In XMR.")
 @click.option("--ships-to", help="ISO country code you want it shipped to.")
 @click.option("--sort", type=click.Choice(["relevance", "price", "newest"]), default="relevance")
-@click.option("--limit", type=click.IntRange(1, 200), default=20, show_default=True)
+@click.option("--limit", type=click.IntRange(1, 100), default=20, show_default=True)
 @click.option("--page", type=click.IntRange(1, 10_000), default=1, show_default=True)
 @json_option
 @pass_state
@@ -61,10 +66,11 @@ def search(
             "ship_regions": list(h.ship_regions),
             "created_at": iso_time(h.created_at),
             "expires_at": iso_time(h.expires_at),
-            "score": h.score,
-            "snippet": h.snippet,
+            "score": hit.score,
+            "snippet": plain_snippet(hit.snippet),
         }
-        for h in result.hits
+        for hit in result.hits
+        for h in (hit.entry,)
     ]
 
     def human() -> None:
@@ -72,8 +78,9 @@ def search(
             click.echo("No listings match.")
             return
         first = query.offset + 1
-        click.echo(f"{result.total} listings match; showing {first}–{query.offset + len(hits)}")
-        for h in result.hits:
+        noun = "listing matches" if result.total == 1 else "listings match"
+        click.echo(f"{result.total} {noun}; showing {first}–{query.offset + len(hits)}")
+        for h in (hit.entry for hit in result.hits):
             click.echo(
                 f"{h.listing_id.hex()[:12]}  {format_xmr(h.price):>14} XMR  {h.title[:60]}"
                 f"  [{h.category}, from {h.ships_from}]"
