@@ -29,7 +29,7 @@ stamp=.venv/.umbra-installed
 want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "Installing Python packages into .venv (first run takes a minute)..." >&2
-  if ! .venv/bin/python -m pip install --disable-pip-version-check -e '.[dev]' \
+  if ! .venv/bin/python -m pip install --disable-pip-version-check -e '.[dev,bench]' \
       > .venv/pip-install.log 2>&1; then
     grep -v "is ignored" .venv/pip-install.log | tail -n 30 >&2
     echo "pip install failed; full log in .venv/pip-install.log" >&2

@@ -2,6 +2,7 @@
 
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -14,7 +15,7 @@ from ._app import CliState, emit, json_option, pass_state
 
 DEMO_PASSPHRASE = "demo"  # noqa: S105 - a throwaway demo profile, printed to the user
 DEMO_PROFILE = "demo-seller"
-DEMO_QUERIES = [
+DEMO_QUERIES: list[tuple[str, dict[str, Any]]] = [
     ("camera", {}),
     ("", {"category": "services"}),
     ("mug", {"ships_to": "FR"}),
@@ -55,9 +56,9 @@ def demo(state: CliState, demo_dir: Path, listings: int) -> None:
             for draft in sample_drafts(listings):
                 catalog.create(draft)
         own = catalog.own_listings()
-        results = []
+        results: list[dict[str, Any]] = []
         for text, filters in DEMO_QUERIES:
-            query = SearchQuery(text=text, now=int(time.time()), limit=5, **filters)  # type: ignore[arg-type]
+            query = SearchQuery(text=text, now=int(time.time()), limit=5, **filters)
             page = profile.search.search(query)
             results.append(
                 {

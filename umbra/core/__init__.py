@@ -3,7 +3,8 @@
 Layout: ``_errors`` (error types), ``_encoding`` (canonical DAG-CBOR), ``_cid`` (CIDv1),
 ``_models`` (strict document bodies), ``_documents`` (sign/parse), ``_limits`` (size caps),
 ``_money`` (piconero), ``_regions`` and ``_categories`` (vocabularies), ``crypto/`` (the only
-crypto imports). Nothing here does I/O.
+crypto imports), ``_fast_cbor`` (a fast path of ``_encoding`` for hot messaging records).
+Nothing here does I/O.
 """
 
 from . import _limits as limits
@@ -23,6 +24,7 @@ from ._documents import (
 )
 from ._encoding import decode_canonical, encode_canonical
 from ._errors import BadSignature, InvalidDocument, UmbraError, UsageError
+from ._fast_cbor import decode_fast, encode_fast
 from ._models import (
     CONDITIONS,
     SCHEMA_VERSION,
@@ -62,7 +64,9 @@ __all__ = [
     "UsageError",
     "compute_cid",
     "decode_canonical",
+    "decode_fast",
     "encode_canonical",
+    "encode_fast",
     "format_xmr",
     "is_known_category",
     "is_region",

@@ -1,0 +1,75 @@
+"""The network layer: a libp2p node that publishes, discovers and syncs catalogs.
+
+Layout: ``_config`` (settings, limits, protocol names), ``_errors``, ``_wire`` (sync messages
+and framing, sans-IO), ``_ratelimit`` (token buckets, strikes; pure), ``_records`` (DHT
+catalog-head record rules, provider keys), ``_ingest`` (what a newer catalog changes; pure),
+``_index_entry`` (listing → index row), ``_state`` (the ``net`` tables), ``_transport``
+(pluggable host builders: TCP + Noise only), ``_dht`` (workarounds for py-libp2p's DHT),
+``_sync`` (the sync protocol over streams), ``_node`` (the coordinator), ``_status`` and
+``_status_read`` (health). Imports ``umbra.core`` and ``umbra.store`` only.
+See docs/specifications/network.md for the wire formats.
+"""
+
+from ._config import DHT_NAMESPACE, HEADS_TOPIC, SYNC_PROTOCOL_ID, NetLimits, NodeConfig
+from ._dht import fill_routing_table, get_fresh, tune_dht
+from ._errors import NetError, NodeNotRunning, ProtocolViolation
+from ._index_entry import index_entry_for
+from ._ingest import CatalogUpdate, plan_update
+from ._node import CatalogSource, Node, open_node, serve_node
+from ._ratelimit import PeerLimiter, PeerVerdict, TokenBucket
+from ._records import (
+    CatalogHeadValidator,
+    InvalidRecord,
+    check_head_record_at,
+    head_key,
+    keyword_keys,
+    provider_key,
+    select_head,
+)
+from ._state import NET_NAMESPACE, NetState
+from ._status import NodeStatus
+from ._status_read import read_node_status
+from ._transport import TcpNoiseTransport, Transport, noise_only_security, yamux_only
+from ._wire import FrameDecoder, decode_message, encode_frame
+
+__all__ = [
+    "DHT_NAMESPACE",
+    "HEADS_TOPIC",
+    "NET_NAMESPACE",
+    "SYNC_PROTOCOL_ID",
+    "CatalogHeadValidator",
+    "CatalogSource",
+    "CatalogUpdate",
+    "FrameDecoder",
+    "InvalidRecord",
+    "NetError",
+    "NetLimits",
+    "NetState",
+    "Node",
+    "NodeConfig",
+    "NodeNotRunning",
+    "NodeStatus",
+    "PeerLimiter",
+    "PeerVerdict",
+    "ProtocolViolation",
+    "TcpNoiseTransport",
+    "TokenBucket",
+    "Transport",
+    "check_head_record_at",
+    "decode_message",
+    "encode_frame",
+    "fill_routing_table",
+    "get_fresh",
+    "head_key",
+    "index_entry_for",
+    "keyword_keys",
+    "noise_only_security",
+    "open_node",
+    "plan_update",
+    "provider_key",
+    "read_node_status",
+    "select_head",
+    "serve_node",
+    "tune_dht",
+    "yamux_only",
+]

@@ -1,0 +1,74 @@
+"""Node configuration and abuse limits, as frozen values with safe defaults.
+
+Every limit that bounds what a remote peer can make us do lives in `NetLimits`, so the
+specification (docs/specifications/network.md) and the code have one place to agree on.
+"""
+
+from dataclasses import dataclass, field
+
+from umbra.core import MAX_BLOCK_BYTES, limits
+
+# Gossip, DHT and provider namespaces (see docs/specifications/network.md).
+SYNC_PROTOCOL_ID = "/umbra/sync/1.0.0"
+HEADS_TOPIC = "/umbra/catalog-heads/1"
+DHT_NAMESPACE = "umbra-catalog"
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetLimits:
+    """What one remote peer may cost us. Exceeding a limit earns the peer a strike."""
+
+    # Framing: the largest frame is one image block plus a small envelope.
+    max_frame_bytes: int = MAX_BLOCK_BYTES + 4096
+    max_cids_per_request: int = 64
+    max_heads_per_response: int = 256
+    # A response carries at most this many bytes of block data before the server ends it.
+    max_response_bytes: int = 8 * 1024 * 1024
+    # Inbound sync requests per peer: a token bucket (burst, then rate per second).
+    request_burst: float = 64.0
+    request_rate: float = 32.0
+    max_streams_per_peer: int = 4
+    # Catalog heads a peer may introduce (gossip and head exchange): burst, then per second.
+    head_burst: float = 512.0
+    head_rate: float = 16.0
+    # How many sellers we track in all, and how many listings per catalog (core's cap).
+    max_catalogs: int = 10_000
+    max_listings_per_catalog: int = limits.MAX_CATALOG_LISTINGS
+    # Misbehaviour: after this many strikes a peer is disconnected and banned for a while.
+    max_strikes: int = 5
+    ban_seconds: float = 600.0
+    # Deadline for one request/response exchange.
+    request_timeout: float = 20.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class NodeConfig:
+    """How a node runs. Defaults suit a desktop node; tests shorten the intervals."""
+
+    listen: tuple[str, ...] = ("/ip4/127.0.0.1/tcp/0",)
+    bootstrap: tuple[str, ...] = ()
+    limits: NetLimits = field(default_factory=NetLimits)
+    # Own catalog: how often to read it (full check), how often to ask the database cheaply
+    # whether another connection (e.g. `umbra listing create`) committed since, and how often
+    # to republish an unchanged head.
+    catalog_poll_interval: float = 0.5
+    catalog_change_check_interval: float = 0.05
+    republish_interval: float = 600.0
+    # Ask one connected peer for the heads it knows this often (anti-entropy).
+    head_exchange_interval: float = 30.0
+    # Re-resolve known sellers in the DHT (catches missed gossip) this often.
+    freshness_interval: float = 300.0
+    # Write the status row and the peer store this often.
+    status_interval: float = 2.0
+    peer_store_interval: float = 30.0
+    # Concurrent catalog syncs.
+    sync_workers: int = 4
+    # Fetch listing thumbnails with the catalog (full images are always fetched lazily).
+    prefetch_thumbnails: bool = True
+    # Announce category/tag provider records for the own catalog (see the spec: they link
+    # this node's address to the categories it sells in).
+    provide_keywords: bool = True
+    max_keyword_providers: int = 16
+    # Self-lookups after start: nodes that join together see only the bootstrap peer at first.
+    self_lookup_rounds: int = 4
+    dht_get_quorum: int = 3

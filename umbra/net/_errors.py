@@ -1,0 +1,29 @@
+"""Errors of the network layer, split by who is at fault.
+
+`ProtocolViolation` means a remote peer sent something it must not (malformed frame, oversize
+block, bytes that do not match their CID): the peer is at fault and gets a strike. `NetError`
+covers everything else that went wrong on the network (no peer had a block, a dial failed):
+nobody is to blame and the operation may be retried later.
+"""
+
+from umbra.core import UmbraError
+
+
+class NetError(UmbraError):
+    """Something on the network failed; retrying later may help."""
+
+
+class ProtocolViolation(NetError):
+    """A remote peer broke the wire protocol; the message says how (for the log, not the peer).
+
+    Attributes:
+        reason: a short machine-readable code, e.g. ``"oversize-frame"``.
+    """
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"protocol violation ({reason}){': ' + detail if detail else ''}")
+        self.reason = reason
+
+
+class NodeNotRunning(NetError):
+    """`umbra status` found no live node for the profile."""

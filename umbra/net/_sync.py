@@ -1,0 +1,249 @@
+"""The sync protocol's I/O: a server that answers from the block store, and a client.
+
+The message layouts and framing are in `_wire` (sans-IO); this module only moves frames over
+libp2p streams. Backpressure: the server writes one frame at a time and waits for the write
+(yamux's flow-control window blocks it when the reader is slow); the client reads and checks
+one frame before reading the next, and each response is bounded in frames and bytes.
+"""
+
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+import trio
+from libp2p.abc import IHost, INetStream
+from libp2p.custom_types import TProtocol
+from libp2p.peer.id import ID
+from multiformats import CID
+
+from umbra.core import MAX_BLOCK_BYTES, InvalidDocument, limits, verify_block
+
+from ._config import SYNC_PROTOCOL_ID, NetLimits
+from ._errors import NetError, ProtocolViolation
+from ._wire import (
+    Block,
+    BlocksRequest,
+    End,
+    FrameDecoder,
+    Heads,
+    HeadsRequest,
+    Message,
+    Missing,
+    Refused,
+    encode_frame,
+)
+
+log = logging.getLogger(__name__)
+
+_READ_CHUNK = 64 * 1024
+_DOCUMENT_CAP = max(limits.MAX_LISTING_DOCUMENT_BYTES, limits.MAX_CATALOG_DOCUMENT_BYTES)
+
+
+def block_cap(cid: CID) -> int:
+    return MAX_BLOCK_BYTES if cid.codec.name == "raw" else _DOCUMENT_CAP
+
+
+async def _read_message(stream: INetStream, decoder: FrameDecoder) -> Message | None:
+    """The next message on ``stream``, or None at a clean end of stream."""
+    while True:
+        msg = decoder.next_message()
+        if msg is not None:
+            return msg
+        data = await stream.read(min(_READ_CHUNK, decoder.wanted()))
+        if not data:
+            if decoder.buffered:
+                raise ProtocolViolation("truncated", "the stream ended inside a frame")
+            return None
+        decoder.feed(data)
+
+
+# -- server --------------------------------------------------------------------------------------
+
+BlockGetter = Callable[[str], Awaitable[bytes | None]]
+HeadsGetter = Callable[[int], Awaitable[list[bytes]]]
+Admission = Callable[[str], bool]  # peer id → may it make a request now?
+StrikeFn = Callable[[str, str], None]  # (peer id, reason)
+
+
+class SyncServer:
+    """Answers ``/umbra/sync/1.0.0`` requests. Never raises out of the handler."""
+
+    def __init__(
+        self,
+        *,
+        limits: NetLimits,
+        get_block: BlockGetter,
+        get_heads: HeadsGetter,
+        admit: Admission,
+        strike: StrikeFn,
+    ) -> None:
+        self._limits = limits
+        self._get_block = get_block
+        self._get_heads = get_heads
+        self._admit = admit
+        self._strike = strike
+        self._open: dict[str, int] = {}
+        self.served_requests = 0
+
+    async def handle(self, stream: INetStream) -> None:
+        peer = str(stream.muxed_conn.peer_id)
+        try:
+            if self._open.get(peer, 0) >= self._limits.max_streams_per_peer:
+                await stream.write(encode_frame(Refused("busy")))
+                return
+            if not self._admit(peer):
+                await stream.write(encode_frame(Refused("rate-limited")))
+                return
+            self._open[peer] = self._open.get(peer, 0) + 1
+            try:
+                with trio.move_on_after(self._limits.request_timeout):
+                    await self._serve_one(stream, peer)
+            finally:
+                self._open[peer] -= 1
+                if not self._open[peer]:
+                    del self._open[peer]
+        except trio.Cancelled:
+            raise
+        except ProtocolViolation as exc:
+            log.info("sync request from %s rejected: %s", peer, exc)
+            self._strike(peer, exc.reason)
+        except Exception as exc:  # noqa: BLE001 - a broken stream must not end the node
+            log.debug("sync stream with %s failed: %s", peer, exc)
+        finally:
+            await _close_quietly(stream)
+
+    async def _serve_one(self, stream: INetStream, peer: str) -> None:
+        lim = self._limits
+        decoder = FrameDecoder(max_frame_bytes=lim.max_frame_bytes, max_items=1024)
+        request = await _read_message(stream, decoder)
+        if isinstance(request, BlocksRequest):
+            if len(request.cids) > lim.max_cids_per_request:
+                await stream.write(encode_frame(Refused("too-many-cids")))
+                raise ProtocolViolation("too-many-cids")
+            sent = 0
+            for cid in request.cids:
+                data = await self._get_block(str(cid))
+                if data is None or sent + len(data) > lim.max_response_bytes:
+                    await stream.write(encode_frame(Missing(cid)))
+                    continue
+                sent += len(data)
+                await stream.write(encode_frame(Block(cid, data)))
+        elif isinstance(request, HeadsRequest):
+            heads = await self._get_heads(min(request.limit, lim.max_heads_per_response))
+            await stream.write(encode_frame(Heads(tuple(heads))))
+        elif request is None:
+            return
+        else:
+            raise ProtocolViolation("not-a-request", type(request).__name__)
+        self.served_requests += 1
+        await stream.write(encode_frame(End()))
+
+
+# -- client --------------------------------------------------------------------------------------
+
+
+class SyncClient:
+    """Requests blocks and heads from one peer at a time, checking everything it receives."""
+
+    def __init__(self, host: IHost, *, limits: NetLimits) -> None:
+        self._host = host
+        self._limits = limits
+
+    async def _open(self, peer: ID) -> INetStream:
+        try:
+            return await self._host.new_stream(peer, [TProtocol(SYNC_PROTOCOL_ID)])
+        except trio.Cancelled:
+            raise
+        except Exception as exc:  # noqa: BLE001 - dial/negotiation errors of many types
+            raise NetError(f"cannot open a sync stream to {peer}: {exc}") from None
+
+    async def fetch_blocks(self, peer: ID, cids: Sequence[CID]) -> dict[CID, bytes]:
+        try:
+            return await self._fetch_blocks(peer, cids)
+        except (trio.Cancelled, NetError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - stream resets, EOFs, muxer errors
+            raise NetError(f"sync with {peer} failed: {type(exc).__name__}: {exc}") from None
+
+    async def fetch_heads(self, peer: ID, limit: int) -> list[bytes]:
+        """The signed heads ``peer`` offers (unverified: the caller checks each)."""
+        try:
+            return await self._fetch_heads(peer, limit)
+        except (trio.Cancelled, NetError):
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise NetError(f"sync with {peer} failed: {type(exc).__name__}: {exc}") from None
+
+    async def _fetch_blocks(self, peer: ID, cids: Sequence[CID]) -> dict[CID, bytes]:
+        """Fetch up to ``max_cids_per_request`` blocks; returns those the peer had.
+
+        Every block is checked against its CID and its codec's size cap before it is kept.
+
+        Raises:
+            ProtocolViolation: the peer sent something wrong (strike it).
+            NetError: the peer could not be reached or timed out.
+        """
+        lim = self._limits
+        wanted = list(dict.fromkeys(cids))[: lim.max_cids_per_request]
+        pending = set(wanted)
+        found: dict[CID, bytes] = {}
+        with trio.move_on_after(lim.request_timeout) as scope:
+            stream = await self._open(peer)
+            try:
+                await stream.write(encode_frame(BlocksRequest(tuple(wanted))))
+                decoder = FrameDecoder(max_frame_bytes=lim.max_frame_bytes, max_items=1024)
+                while True:
+                    msg = await _read_message(stream, decoder)
+                    if msg is None or isinstance(msg, End):
+                        break
+                    if isinstance(msg, Refused):
+                        raise NetError(f"{peer} refused: {msg.reason}")
+                    if isinstance(msg, Missing) and msg.cid in pending:
+                        pending.discard(msg.cid)
+                    elif isinstance(msg, Block) and msg.cid in pending:
+                        if len(msg.data) > block_cap(msg.cid):
+                            raise ProtocolViolation("oversize-block", str(msg.cid))
+                        try:
+                            verify_block(msg.cid, msg.data)
+                        except InvalidDocument:
+                            raise ProtocolViolation("cid-mismatch", str(msg.cid)) from None
+                        pending.discard(msg.cid)
+                        found[msg.cid] = msg.data
+                    else:
+                        raise ProtocolViolation("unexpected-message", type(msg).__name__)
+            finally:
+                await _close_quietly(stream)
+        if scope.cancelled_caught:
+            raise NetError(f"request to {peer} timed out")
+        return found
+
+    async def _fetch_heads(self, peer: ID, limit: int) -> list[bytes]:
+        lim = self._limits
+        heads: list[bytes] = []
+        with trio.move_on_after(lim.request_timeout) as scope:
+            stream = await self._open(peer)
+            try:
+                await stream.write(encode_frame(HeadsRequest(limit)))
+                decoder = FrameDecoder(max_frame_bytes=lim.max_frame_bytes, max_items=1024)
+                while True:
+                    msg = await _read_message(stream, decoder)
+                    if msg is None or isinstance(msg, End):
+                        break
+                    if isinstance(msg, Refused):
+                        raise NetError(f"{peer} refused: {msg.reason}")
+                    if not isinstance(msg, Heads) or heads:
+                        raise ProtocolViolation("unexpected-message", type(msg).__name__)
+                    if len(msg.heads) > lim.max_heads_per_response:
+                        raise ProtocolViolation("too-many-heads")
+                    heads = list(msg.heads)
+            finally:
+                await _close_quietly(stream)
+        if scope.cancelled_caught:
+            raise NetError(f"request to {peer} timed out")
+        return heads
+
+
+async def _close_quietly(stream: INetStream) -> None:
+    # The stream may already be gone; closing is best effort.
+    with trio.move_on_after(2), contextlib.suppress(Exception):
+        await stream.close()

@@ -1,0 +1,61 @@
+"""The store layer: one encrypted SQLite database per profile, and what lives in it.
+
+Layout: ``_errors`` (error types), ``_paths`` (data directory, profile names, private files),
+``_database`` (the SQLCipher connection, transactions, per-namespace migrations), ``_schema``
+(this layer's tables), ``_profile`` (passphrase → keys → open profile), ``_blocks``
+(content-addressed blocks), ``_search`` (local FTS5 listing search) with ``_facets``
+(filters as FTS5 tokens) and ``_snippets`` (result snippets). Imports only
+``umbra.core``; knows nothing of the network or the UI.
+"""
+
+from ._blocks import MAX_DOCUMENT_BLOCK_BYTES, BlockStore
+from ._database import Database
+from ._errors import (
+    DamagedStore,
+    ProfileExists,
+    ProfileNotFound,
+    SchemaTooNew,
+    StoreError,
+    WrongPassphrase,
+)
+from ._paths import resolve_data_dir, validate_profile_name
+from ._profile import Profile, create_profile, list_profiles, open_profile
+from ._schema import STORE_MIGRATIONS, STORE_NAMESPACE, migrate_store
+from ._search import (
+    IndexEntry,
+    SearchHit,
+    SearchIndex,
+    SearchPage,
+    SearchQuery,
+    match_expression,
+)
+from ._snippets import SNIPPET_END, SNIPPET_START
+
+__all__ = [
+    "MAX_DOCUMENT_BLOCK_BYTES",
+    "SNIPPET_END",
+    "SNIPPET_START",
+    "STORE_MIGRATIONS",
+    "STORE_NAMESPACE",
+    "BlockStore",
+    "DamagedStore",
+    "Database",
+    "IndexEntry",
+    "Profile",
+    "ProfileExists",
+    "ProfileNotFound",
+    "SchemaTooNew",
+    "SearchHit",
+    "SearchIndex",
+    "SearchPage",
+    "SearchQuery",
+    "StoreError",
+    "WrongPassphrase",
+    "create_profile",
+    "list_profiles",
+    "match_expression",
+    "migrate_store",
+    "open_profile",
+    "resolve_data_dir",
+    "validate_profile_name",
+]
