@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what Umbra needs into ./.venv (idempotent; re-runs pip only when pyproject changes).
-# As root it also installs missing Debian packages: monero (monerod, wallet-rpc) and ipfs-cid
-# (a CID cross-check used by the tests). Without root it prints what to install instead.
+# As root it also installs missing Debian packages: monero (monerod, wallet-rpc), ipfs-cid
+# (a CID cross-check used by the tests), chromium (UI tests) and iproute2 (network-namespace
+# tests). Without root it prints what to install instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,8 @@ fi
 need_apt=()
 command -v monerod >/dev/null 2>&1 || need_apt+=(monero)
 command -v ipfs_cid >/dev/null 2>&1 || need_apt+=(ipfs-cid)
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)   # the UI tests drive Debian's Chromium
+command -v tc >/dev/null 2>&1 || need_apt+=(iproute2)  # netns + netem network tests
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "Installing Debian packages: ${need_apt[*]}" >&2

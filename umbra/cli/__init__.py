@@ -7,13 +7,18 @@ group, ``_format`` and ``_listing_input`` (edges: text and JSON in and out).
 from ._app import cli, main
 from ._demo_cmds import demo
 from ._listing_cmds import listing
+from ._node_cmds import node, status
 from ._profile_cmds import init, profiles
 from ._search_cmds import search
+from ._web_cmds import add_web_commands
 
 cli.add_command(init)
 cli.add_command(profiles)
 cli.add_command(listing)
 cli.add_command(search)
 cli.add_command(demo)
+cli.add_command(node)
+cli.add_command(status)
+add_web_commands(cli)
 
 __all__ = ["cli", "main"]

@@ -1,0 +1,107 @@
+"""Every failure becomes one plain sentence: ``{"error": "..."}`` for the API, a page otherwise.
+
+Who is at fault decides the status: bad input from the client is 4xx (`UsageError` 400,
+`InvalidDocument` 422, request validation 422, missing things 404), a failure inside Umbra is
+500 with a sentence that says it is a bug. Bad input never produces a 500.
+"""
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from umbra.core import InvalidDocument, UmbraError, UsageError
+
+log = logging.getLogger("umbra.api")
+
+ErrorPage = Callable[[Request, int, str], Response]
+
+
+class ApiError(Exception):
+    """An error with an HTTP status and a message written for the user."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class NotFound(ApiError):
+    def __init__(self, message: str) -> None:
+        super().__init__(404, message)
+
+
+_DEFAULT_MESSAGES = {
+    404: "There is nothing at this address. Check the link, or start again from the home page.",
+    405: "This address does not accept that kind of request.",
+}
+
+
+def validation_message(exc: RequestValidationError) -> str:
+    """The first problem of a request, as 'query parameter limit: <what is wrong>'."""
+    errors = exc.errors()
+    if not errors:
+        return "The request is not valid."
+    first: dict[str, Any] = dict(errors[0])
+    loc = [str(p) for p in first.get("loc", ())]
+    where = {"query": "query parameter ", "path": "path part ", "body": "body field "}.get(
+        loc[0] if loc else "", ""
+    )
+    name = ".".join(loc[1:]) or "request"
+    return f"{where}{name}: {first.get('msg', 'is not valid')}."
+
+
+def install_error_handlers(app: FastAPI, error_page: ErrorPage | None) -> None:
+    """Route every exception to `respond`, which picks JSON or a page by the path."""
+
+    def respond(request: Request, status: int, message: str) -> Response:
+        if error_page is not None and not request.url.path.startswith("/api/"):
+            return error_page(request, status, message)
+        return JSONResponse({"error": message}, status_code=status)
+
+    async def on_api_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiError)
+        return respond(request, exc.status, exc.message)
+
+    async def on_validation(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        return respond(request, 422, validation_message(exc))
+
+    async def on_http(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        message = _DEFAULT_MESSAGES.get(exc.status_code) or str(exc.detail)
+        response = respond(request, exc.status_code, message)
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
+
+    async def on_usage(request: Request, exc: Exception) -> Response:
+        return respond(request, 400, str(exc))
+
+    async def on_invalid(request: Request, exc: Exception) -> Response:
+        return respond(request, 422, str(exc))
+
+    async def on_umbra(request: Request, exc: Exception) -> Response:
+        log.error("request failed: %s", exc)
+        return respond(request, 500, f"{exc}. Try again; if it keeps happening, restart Umbra.")
+
+    async def on_bug(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error in %s %s", request.method, request.url.path)
+        return respond(
+            request,
+            500,
+            f"Something went wrong inside Umbra ({type(exc).__name__}); this is a bug. "
+            "Try again, and report it if it happens again.",
+        )
+
+    app.add_exception_handler(ApiError, on_api_error)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(UsageError, on_usage)
+    app.add_exception_handler(InvalidDocument, on_invalid)
+    app.add_exception_handler(UmbraError, on_umbra)
+    app.add_exception_handler(Exception, on_bug)

@@ -1,0 +1,413 @@
+"""The pages: browse, search, listing, my listings, create/edit, settings.
+
+Handlers are ``async def`` and reach the store only through ``services.run`` (one worker
+thread at a time). Buying, orders, wallet, messages and disputes come with later issues: they
+add routes to `page_set` and links to `NAV`; the settings page already shows the node and
+wallet as "not connected yet" until a service is plugged into ``services.node`` /
+``services.wallet``.
+"""
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+from urllib.parse import urlencode
+
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from multiformats import CID
+from starlette.requests import Request
+from starlette.routing import BaseRoute, Route
+
+from umbra.core import (
+    CATEGORIES,
+    CONDITIONS,
+    EUROPEAN_UNION,
+    WORLDWIDE,
+    InvalidDocument,
+    SignedListing,
+    UsageError,
+    is_known_category,
+    is_region,
+    parse_cid,
+    parse_listing,
+    parse_xmr,
+)
+from umbra.core.crypto import encode_public_key
+from umbra.market import SellerCatalog
+from umbra.store import Profile, SearchPage, SearchQuery
+
+from ._forms import ListingForm, read_listing_form
+from ._render import STATIC_FILES, render
+
+T = TypeVar("T")
+
+SESSION_SCOPE_KEY = "umbra.session"  # set by umbra.api's security gate
+PAGE_SIZE = 24
+SORT_LABELS = {"relevance": "Best match", "newest": "Newest", "price": "Lowest price"}
+NAV: list[tuple[str, str]] = [
+    ("/", "Browse"),
+    ("/search", "Search"),
+    ("/my", "My listings"),
+    ("/my/new", "New listing"),
+    ("/settings", "Settings"),
+]
+
+
+class StatusSource(Protocol):
+    async def status_summary(self) -> Mapping[str, Any]: ...
+
+
+class PageServices(Protocol):
+    """What the pages need (``umbra.api.Services`` provides it)."""
+
+    @property
+    def profile(self) -> Profile: ...
+    @property
+    def catalog(self) -> SellerCatalog: ...
+    @property
+    def node(self) -> StatusSource | None: ...
+    @property
+    def wallet(self) -> StatusSource | None: ...
+    async def run(self, fn: Callable[..., T], *args: Any) -> T: ...
+    def now(self) -> int: ...
+
+
+class PageError(Exception):
+    """A page-level failure: a status and a sentence saying what to do next."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    session = request.scope.get(SESSION_SCOPE_KEY)
+    csrf = getattr(session, "csrf_token", "")
+    body = render(
+        template, csrf=csrf, nav=NAV, path=request.url.path, categories=CATEGORIES, **context
+    )
+    return HTMLResponse(body, status_code=status)
+
+
+def _see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+# -- reading the store (run in the worker thread) -------------------------------------------
+
+
+def _load_listing(services: PageServices, text: str) -> tuple[SignedListing, bool]:
+    missing = PageError(
+        404,
+        "This listing is not on this device. It may have been deleted or expired, or not "
+        "synced yet. Search again to see current listings.",
+    )
+    try:
+        cid: CID = parse_cid(text)
+    except InvalidDocument:
+        raise missing from None
+    if cid.codec.name != "dag-cbor":
+        raise missing
+    data = services.profile.blocks.get(cid)
+    if data is None:
+        raise missing
+    try:
+        signed = parse_listing(data, expected_cid=cid)
+    except InvalidDocument:
+        raise missing from None
+    return signed, signed.body.seller == services.profile.identity.signing_public
+
+
+def _own_listing(services: PageServices, ref: str) -> SignedListing:
+    ref = ref.strip().lower()
+    for signed in services.catalog.own_listings():
+        if ref in (str(signed.cid), signed.body.listing_id.hex()):
+            return signed
+    raise PageError(404, "You have no listing with this id. Pick one from My listings.")
+
+
+@dataclass
+class _Filters:
+    q: str = ""
+    category: str = ""
+    min_price: str = ""
+    max_price: str = ""
+    ships_to: str = ""
+    sort: str = "relevance"
+    page: int = 1
+    errors: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_request(cls, request: Request) -> "_Filters":
+        params = request.query_params
+
+        def get(name: str, cap: int) -> str:
+            return params.get(name, "").strip()[:cap]
+
+        f = cls(
+            q=get("q", 200),
+            category=get("category", 70).lower(),
+            min_price=get("min_price", 40),
+            max_price=get("max_price", 40),
+            ships_to=get("ships_to", 10).upper(),
+            sort=get("sort", 20) or "relevance",
+        )
+        page = get("page", 6)
+        f.page = int(page) if page.isascii() and page.isdigit() and 1 <= int(page) <= 400 else 1
+        return f
+
+    def query(self, now: int) -> SearchQuery:
+        prices: list[int | None] = []
+        for label, text in (("Lowest price", self.min_price), ("Highest price", self.max_price)):
+            try:
+                prices.append(parse_xmr(text) if text else None)
+            except UsageError as exc:
+                self.errors.append(f"{label}: {exc}. Write an amount in XMR, like 0.25.")
+                prices.append(None)
+        category = self.category
+        if category and not is_known_category(category):
+            self.errors.append(f"There is no category {category!r}; pick one from the list.")
+            category = ""
+        ships_to = self.ships_to
+        if ships_to and (not is_region(ships_to) or ships_to in (WORLDWIDE, EUROPEAN_UNION)):
+            self.errors.append(
+                f"{ships_to!r} is not a country code. Use two letters, like DE or US."
+            )
+            ships_to = ""
+        if self.sort not in SORT_LABELS:
+            self.errors.append("Unknown sort order; showing the best matches first.")
+            self.sort = "relevance"
+        return SearchQuery(
+            text=self.q,
+            category=category or None,
+            min_price=prices[0],
+            max_price=prices[1],
+            ships_to=ships_to or None,
+            sort=self.sort,  # type: ignore[arg-type]  # checked against SORT_LABELS
+            limit=PAGE_SIZE,
+            offset=(self.page - 1) * PAGE_SIZE,
+            now=now,
+        )
+
+    def url(self, page: int) -> str:
+        params = {
+            k: v
+            for k, v in (
+                ("q", self.q),
+                ("category", self.category),
+                ("min_price", self.min_price),
+                ("max_price", self.max_price),
+                ("ships_to", self.ships_to),
+                ("sort", self.sort if self.sort != "relevance" else ""),
+                ("page", str(page) if page > 1 else ""),
+            )
+            if v
+        }
+        return "/search" + (f"?{urlencode(params)}" if params else "")
+
+
+# -- the pages ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Pages:
+    """The routes and the error page, handed to ``umbra.api.create_app``."""
+
+    services: PageServices
+    extra_routes: Sequence[BaseRoute] = ()
+
+    @property
+    def routes(self) -> list[BaseRoute]:
+        h = self._handlers()
+        return [
+            Route("/", h["home"], methods=["GET"]),
+            Route("/search", h["search"], methods=["GET"]),
+            Route("/listing/{cid}", h["listing"], methods=["GET"]),
+            Route("/my", h["my"], methods=["GET"]),
+            Route("/my/new", h["new_form"], methods=["GET"]),
+            Route("/my/new", h["create"], methods=["POST"]),
+            Route("/my/{ref}/edit", h["edit_form"], methods=["GET"]),
+            Route("/my/{ref}/edit", h["edit"], methods=["POST"]),
+            Route("/my/{ref}/delete", h["delete"], methods=["POST"]),
+            Route("/settings", h["settings"], methods=["GET"]),
+            Route("/static/{name}", h["static"], methods=["GET"]),
+            *self.extra_routes,
+        ]
+
+    def error_response(self, request: Request, status: int, message: str) -> Response:
+        return _page(request, "error.html", status=status, status_code=status, message=message)
+
+    def _handlers(self) -> dict[str, Callable[[Request], Any]]:
+        services = self.services
+
+        def guarded(
+            handler: Callable[[Request], Any],
+        ) -> Callable[[Request], Any]:
+            async def run(request: Request) -> Response:
+                try:
+                    response: Response = await handler(request)
+                    return response
+                except PageError as exc:
+                    return self.error_response(request, exc.status, exc.message)
+
+            return run
+
+        async def home(request: Request) -> Response:
+            def read() -> tuple[SearchPage, dict[str, int]]:
+                now = services.now()
+                newest = services.profile.search.search(
+                    SearchQuery(sort="newest", limit=12, now=now)
+                )
+                counts = {
+                    top: services.profile.search.search(
+                        SearchQuery(category=top, limit=1, now=now)
+                    ).total
+                    for top in CATEGORIES
+                }
+                return newest, counts
+
+            newest, counts = await services.run(read)
+            return _page(request, "home.html", newest=newest, counts=counts)
+
+        async def search(request: Request) -> Response:
+            filters = _Filters.from_request(request)
+            query = filters.query(services.now())
+            result = await services.run(services.profile.search.search, query)
+            pages = max(1, -(-result.total // PAGE_SIZE))
+            return _page(
+                request,
+                "search.html",
+                status=400 if filters.errors else 200,
+                filters=filters,
+                result=result,
+                pages=pages,
+                sort_labels=SORT_LABELS,
+                prev_url=filters.url(filters.page - 1) if filters.page > 1 else None,
+                next_url=filters.url(filters.page + 1) if filters.page < pages else None,
+            )
+
+        async def listing(request: Request) -> Response:
+            signed, own = await services.run(_load_listing, services, request.path_params["cid"])
+            return _page(
+                request,
+                "listing.html",
+                listing=signed,
+                body=signed.body,
+                own=own,
+                expired=signed.body.is_expired_at(services.now()),
+                seller=encode_public_key(signed.body.seller),
+            )
+
+        async def my(request: Request) -> Response:
+            listings = await services.run(services.catalog.own_listings)
+            return _page(
+                request,
+                "my_listings.html",
+                listings=listings,
+                now=services.now(),
+                done=request.query_params.get("done", "")[:20],
+            )
+
+        def form_page(
+            request: Request, form: ListingForm, *, edit: SignedListing | None, error: str = ""
+        ) -> HTMLResponse:
+            return _page(
+                request,
+                "listing_form.html",
+                status=400 if error else 200,
+                form=form,
+                edit=edit,
+                error=error,
+                conditions=CONDITIONS,
+            )
+
+        async def new_form(request: Request) -> Response:
+            return form_page(request, ListingForm(), edit=None)
+
+        async def create(request: Request) -> Response:
+            form = await read_listing_form(request)
+            try:
+                signed = await services.run(services.catalog.create, form.to_draft())
+            except UsageError as exc:
+                return form_page(request, form, edit=None, error=_sentence(exc, bool(form.images)))
+            return _see_other(f"/listing/{signed.cid}")
+
+        async def edit_form(request: Request) -> Response:
+            signed = await services.run(_own_listing, services, request.path_params["ref"])
+            return form_page(request, ListingForm.from_listing(signed), edit=signed)
+
+        async def edit(request: Request) -> Response:
+            old = await services.run(_own_listing, services, request.path_params["ref"])
+            form = await read_listing_form(request)
+            try:
+                changes = form.to_changes()
+                signed = await services.run(services.catalog.edit, str(old.cid), changes)
+            except UsageError as exc:
+                return form_page(request, form, edit=old, error=_sentence(exc, bool(form.images)))
+            return _see_other(f"/listing/{signed.cid}")
+
+        async def delete(request: Request) -> Response:
+            def drop() -> None:
+                old = _own_listing(services, request.path_params["ref"])
+                services.catalog.delete(str(old.cid))
+
+            await services.run(drop)
+            return _see_other("/my?done=deleted")
+
+        async def settings(request: Request) -> Response:
+            def read() -> tuple[int, int]:
+                own = len(services.catalog.own_listings())
+                return own, services.profile.search.count()
+
+            own, indexed = await services.run(read)
+            node = None if services.node is None else await services.node.status_summary()
+            wallet = None if services.wallet is None else await services.wallet.status_summary()
+            return _page(
+                request,
+                "settings.html",
+                profile_name=services.profile.name,
+                seller=encode_public_key(services.profile.identity.signing_public),
+                profile_path=str(services.profile.path),
+                own=own,
+                indexed=indexed,
+                node=node,
+                wallet=wallet,
+            )
+
+        async def static(request: Request) -> Response:
+            found = STATIC_FILES.get(request.path_params["name"])
+            if found is None:
+                raise PageError(404, "There is no such file.")
+            data, content_type = found
+            return Response(data, media_type=content_type, headers={"cache-control": "no-cache"})
+
+        handlers = {
+            "home": home,
+            "search": search,
+            "listing": listing,
+            "my": my,
+            "new_form": new_form,
+            "create": create,
+            "edit_form": edit_form,
+            "edit": edit,
+            "delete": delete,
+            "settings": settings,
+            "static": static,
+        }
+        return {name: guarded(fn) for name, fn in handlers.items()}
+
+
+def _sentence(exc: UsageError, had_images: bool) -> str:
+    text = str(exc)
+    text = text[0].upper() + text[1:] if text else "The listing could not be saved."
+    if not text.endswith("."):
+        text += "."
+    text += " Correct it and save again."
+    if had_images:
+        text += " Choose the images again too (browsers do not keep them)."
+    return text
+
+
+def page_set(services: PageServices, *, extra_routes: Sequence[BaseRoute] = ()) -> Pages:
+    """The pages for ``umbra.api.create_app(..., pages=page_set(services))``."""
+    return Pages(services, extra_routes)

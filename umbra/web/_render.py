@@ -1,0 +1,81 @@
+"""Templates, filters and the shipped static files.
+
+Output is escaped everywhere (Jinja autoescape on for every template). Listing descriptions
+are Markdown from strangers: rendered with raw HTML off, and with links and images turned
+into plain text, so a description can neither run script nor make the browser contact
+another host (the CSP would block it too; this keeps the page honest about it).
+"""
+
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markdown_it import MarkdownIt
+from markupsafe import Markup, escape
+
+from umbra.core import format_xmr
+from umbra.core.crypto import encode_public_key
+
+SNIPPET_START = "\x02"  # the store's highlight markers (umbra.store.SNIPPET_START / _END)
+SNIPPET_END = "\x03"
+
+_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+_markdown.disable(["image", "link", "autolink", "html_inline", "html_block"])
+
+STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
+
+
+def _load_static() -> dict[str, tuple[bytes, str]]:
+    files: dict[str, tuple[bytes, str]] = {}
+    for entry in resources.files("umbra.web").joinpath("static").iterdir():
+        suffix = "." + entry.name.rsplit(".", 1)[-1]
+        if entry.is_file() and suffix in STATIC_TYPES:
+            files[entry.name] = (entry.read_bytes(), STATIC_TYPES[suffix])
+    return files
+
+
+STATIC_FILES = _load_static()
+
+
+def markdown(text: str) -> Markup:
+    """Safe HTML for a Markdown description (no raw HTML, links or images)."""
+    return Markup(_markdown.render(text))  # noqa: S704 (markdown-it escapes; html is off)
+
+
+def snippet(text: str) -> Markup:
+    """A search snippet with the matched words in <mark>; everything else escaped."""
+    escaped = str(escape(text))
+    return Markup(  # noqa: S704 (escaped above; the markers are control characters)
+        escaped.replace(SNIPPET_START, "<mark>").replace(SNIPPET_END, "</mark>")
+    )
+
+
+def xmr(piconero: int) -> str:
+    return format_xmr(piconero)
+
+
+def date(ts: int) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
+
+
+def seller_id(public_key: bytes) -> str:
+    return encode_public_key(public_key)
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("umbra.web", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(markdown=markdown, snippet=snippet, xmr=xmr, date=date, seller=seller_id)
+    return env
+
+
+ENV = _environment()
+
+
+def render(template: str, **context: Any) -> str:
+    return ENV.get_template(template).render(**context)
