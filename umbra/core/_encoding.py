@@ -9,7 +9,6 @@ encoding and a signature can never be "moved" to an equivalent but different byt
 from typing import Any
 
 import dag_cbor
-from dag_cbor.encoding.err import DAGCBOREncodingError
 
 from ._errors import InvalidDocument
 
@@ -18,7 +17,9 @@ def encode_canonical(value: Any) -> bytes:
     """Encode a value (dicts, lists, str, bytes, int, bool, None, CID) as canonical DAG-CBOR."""
     try:
         return bytes(dag_cbor.encode(value))
-    except (DAGCBOREncodingError, TypeError, ValueError) as exc:
+    # dag_cbor raises several unrelated types (its own errors, TypeError, out-of-range
+    # integers as CBOR errors): any of them means the value has no DAG-CBOR encoding.
+    except Exception as exc:
         raise InvalidDocument("unencodable", str(exc).splitlines()[0]) from exc
 
 
