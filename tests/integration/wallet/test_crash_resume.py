@@ -1,0 +1,141 @@
+"""SIGKILL every party at every escrow state (and kill a wallet-rpc mid-flow): it completes.
+
+Each party runs in its own process (``python -m umbra.wallet._party_main``). Whenever a
+party reports a state listed in KILL_AT, it is SIGKILLed at once and started again on the
+same store. The buyer is also killed while waiting for confirmations (S6) right after
+paying: it must not pay twice. The seller's escrow wallet-rpc is SIGKILLed during set-up
+and restarted a second later on the same port.
+"""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import trio
+
+from umbra.core import PICONERO_PER_XMR
+from umbra.store import Database
+from umbra.wallet import Payout, WalletStore
+from umbra.wallet._processes import kill_pid
+
+from .conftest import PARTIES, Chain
+from .test_escrow_flows import balance_of, miner, terms_for, wait_gain
+
+pytestmark = pytest.mark.monero
+
+KILL_AT = {
+    ("buyer", "S1_WALLET_READY"),
+    ("seller", "S2_PREPARED"),
+    ("arbiter", "S3_MADE"),
+    ("buyer", "S4_EXCHANGED"),
+    ("seller", "S6_AWAITING_FUNDING"),  # S5 may pass in the same step as S4→S6
+    ("buyer", "S6_AWAITING_FUNDING"),
+    ("arbiter", "S6_AWAITING_FUNDING"),
+    ("buyer", "S7_FUNDED"),
+    ("seller", "S8_SYNCING"),
+    ("buyer", "S9_PROPOSED"),
+}
+KILL_WALLET_RPC_AT = ("seller", "S4_EXCHANGED")
+
+
+def party_config(chain: Chain, role: str, tmp: Path, escrow_id: str, payout: Payout) -> str:
+    main = chain.sandbox.wallet(role)
+    escrow = chain.sandbox.wallet(f"{role}.escrow")
+    return json.dumps(
+        {
+            "db": str(tmp / f"{role}.db"),
+            "key": os.urandom(32).hex(),
+            "role": role,
+            "mailbox": str(tmp / "mail"),
+            "escrow_url": escrow.url,
+            "escrow_login": f"{escrow.user}:{escrow.password}",
+            "main_url": main.url,
+            "main_login": f"{main.user}:{main.password}",
+            "wallet_dir": str(escrow.wallet_dir),
+            "ringdb_dir": str(chain.sandbox.root / "ringdb"),
+            "terms": terms_for(chain, escrow_id).to_wire(),
+            "payout": payout.to_wire(),
+        }
+    )
+
+
+def test_sigkill_at_every_state_then_restart_completes(chain: Chain, tmp_path: Path) -> None:
+    escrow_id = "crash-1"
+    payout = Payout("release", "buyer", "seller", 2 * PICONERO_PER_XMR, 0)
+    configs = {r: party_config(chain, r, tmp_path, escrow_id, payout) for r in PARTIES}
+    done_kills: set[tuple[str, str]] = set()
+    restarts = {r: 0 for r in PARTIES}
+
+    async def kill_wallet_rpc() -> None:
+        proc = chain.sandbox.wallet("seller.escrow")
+        kill_pid(proc.pid, ["monero-wallet-rpc"])
+        await trio.sleep(1.0)
+        await chain.sandbox.ensure_wallet("seller.escrow")
+
+    async def run_party(role: str, nursery: trio.Nursery) -> None:
+        while True:
+            argv = [sys.executable, "-m", "umbra.wallet._party_main", configs[role]]
+            proc = await trio.lowlevel.open_process(argv, stdout=-1)
+            assert proc.stdout is not None
+            killed, buffer = False, b""
+            async for chunk in proc.stdout:
+                buffer += chunk
+                while b"\n" in buffer:
+                    line, buffer = buffer.split(b"\n", 1)
+                    state = line.decode().split()[-1]
+                    print(f"{role:8} {state}")
+                    if (role, state) == KILL_WALLET_RPC_AT and (role, "rpc") not in done_kills:
+                        done_kills.add((role, "rpc"))
+                        nursery.start_soon(kill_wallet_rpc)
+                    if (role, state) in KILL_AT and (role, state) not in done_kills:
+                        done_kills.add((role, state))
+                        proc.kill()
+                        killed = True
+                        break
+                if killed:
+                    break
+            await proc.wait()
+            if not killed:
+                assert proc.returncode == 0, f"{role} exited with {proc.returncode}"
+                return
+            restarts[role] += 1
+
+    async def main() -> None:
+        before = await balance_of(chain, "seller")
+        stop = trio.Event()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(miner, chain, stop)
+            with trio.fail_after(300):
+                async with trio.open_nursery() as parties:
+                    for role in PARTIES:
+                        parties.start_soon(run_party, role, nursery)
+            stop.set()
+        assert done_kills >= KILL_AT, f"states never reached: {KILL_AT - done_kills}"
+        assert (("seller", "rpc")) in done_kills
+        gained = await wait_gain(chain, "seller", before)
+        assert 2 * PICONERO_PER_XMR - 10**10 < gained < 2 * PICONERO_PER_XMR
+        # The buyer paid the escrow exactly once despite being killed right after paying.
+        cfg = json.loads(configs["buyer"])
+        db = Database.open(Path(cfg["db"]), bytes.fromhex(cfg["key"]))
+        try:
+            stored = WalletStore(db).load_escrow(escrow_id)
+        finally:
+            db.close()
+        assert stored is not None
+        address = stored.data["address"]
+        buyer = chain.sandbox.wallet("buyer")
+        async with buyer.client() as c:
+            out = await c.call("get_transfers", {"out": True, "pool": True, "pending": True})
+        payments = {
+            t["txid"]
+            for kind in ("out", "pool", "pending")
+            for t in out.get(kind, [])
+            for d in t.get("destinations", [])
+            if d["address"] == address
+        }
+        assert len(payments) == 1
+        print("restarts:", restarts)
+
+    trio.run(main)

@@ -1,0 +1,100 @@
+"""The wallet layer: Monero payments and 2-of-3 multisig escrow through monero-wallet-rpc.
+
+Layout: ``_rpc`` (JSON-RPC client, digest auth), ``_processes`` and ``_sandbox`` (the local
+regtest chain and wallet processes), ``_wallet`` (the simple user wallet), ``_payment``
+(direct-payment state machine), ``_escrow_messages`` (wire messages), ``_escrow_types``
+(events/actions), ``_escrow_machine`` (the escrow state machine, sans-IO), ``_escrow_ops``
+(its wallet calls), ``_escrow_driver`` (commit-then-act loop), ``_multisig`` (the CLI step),
+``_mailbox`` (a file transport), ``_state_store`` (tables and the audit log).
+Imports only ``umbra.core`` (and ``umbra.store`` types by protocol).
+"""
+
+from ._errors import (
+    EscrowProtocolError,
+    PayoutRefused,
+    SandboxError,
+    WalletError,
+    WalletRpcError,
+    WalletUnavailable,
+)
+from ._escrow_driver import DriverOptions, EscrowParty
+from ._escrow_machine import TRANSITIONS, EscrowData, EscrowMachine, State, check_description
+from ._escrow_messages import (
+    AddressAnnounce,
+    EscrowMessage,
+    FundingNotice,
+    Payout,
+    PayoutDone,
+    PayoutProposal,
+    PayoutRefusal,
+    SetupInfo,
+    SyncInfo,
+    decode_message,
+    encode_message,
+)
+from ._escrow_ops import PartyWallets
+from ._escrow_types import EscrowTerms, TxDescription
+from ._mailbox import Mailbox
+from ._payment import (
+    PaymentData,
+    PaymentMachine,
+    PaymentNotice,
+    PaymentObserved,
+    PaymentState,
+    Tick,
+)
+from ._rpc import Login, RpcClient, RpcStats
+from ._sandbox import Sandbox, WalletProcess, ensure_monero_installed
+from ._state_store import AuditEntry, WalletStore
+from ._wallet import Balance, FundingRequest, SendPreview, Transfer, UserWallet, monero_uri
+
+__all__ = [
+    "TRANSITIONS",
+    "AddressAnnounce",
+    "AuditEntry",
+    "Balance",
+    "DriverOptions",
+    "EscrowData",
+    "EscrowMachine",
+    "EscrowMessage",
+    "EscrowParty",
+    "EscrowProtocolError",
+    "EscrowTerms",
+    "FundingNotice",
+    "FundingRequest",
+    "Login",
+    "Mailbox",
+    "PartyWallets",
+    "PaymentData",
+    "PaymentMachine",
+    "PaymentNotice",
+    "PaymentObserved",
+    "PaymentState",
+    "Payout",
+    "PayoutDone",
+    "PayoutProposal",
+    "PayoutRefusal",
+    "PayoutRefused",
+    "RpcClient",
+    "RpcStats",
+    "Sandbox",
+    "SandboxError",
+    "SendPreview",
+    "SetupInfo",
+    "State",
+    "SyncInfo",
+    "Tick",
+    "Transfer",
+    "TxDescription",
+    "UserWallet",
+    "WalletError",
+    "WalletProcess",
+    "WalletRpcError",
+    "WalletStore",
+    "WalletUnavailable",
+    "check_description",
+    "decode_message",
+    "encode_message",
+    "ensure_monero_installed",
+    "monero_uri",
+]

@@ -1,0 +1,296 @@
+"""Drives one party's escrow: feeds events to the machine, commits, then acts.
+
+Order of every step (the "nothing lost" rule): ``machine.handle(event)`` → commit the new
+data, the outgoing messages and the audit rows in ONE transaction → only then send the
+messages and start the wallet call. After a crash, `run_escrow` reloads the data, re-sends
+the committed outbox (receivers ignore duplicates) and redoes the wallet call in flight
+(`EscrowMachine.resume`). Wallet trouble (`WalletUnavailable`, refused calls) is recorded,
+retried with back-off, and never loses state.
+"""
+
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import trio
+
+from ._errors import EscrowProtocolError, WalletError, WalletRpcError, WalletUnavailable
+from ._escrow_machine import (
+    EscrowData,
+    EscrowMachine,
+    State,
+    describe_for_audit,
+    event_name,
+)
+from ._escrow_messages import Payout, Role, decode_message, encode_message
+from ._escrow_ops import NO_WALLET_CODE, EscrowOps, PartyWallets, SpareWallet
+from ._escrow_types import (
+    EscrowAction,
+    EscrowEvent,
+    EscrowTerms,
+    ExchangeKeys,
+    MakeMultisig,
+    MessageReceived,
+    Notify,
+    ProposePayout,
+    Send,
+    Start,
+    WalletCreated,
+    WalletKeys,
+    WalletOp,
+    WatchFunding,
+)
+from ._mailbox import Mailbox
+from ._state_store import WalletStore
+
+TERMINAL = (State.S10_PAID_OUT, State.S99_FAILED)
+SPARE_KEY = "escrow.spare_wallet"
+
+
+@dataclass
+class DriverOptions:
+    poll_interval: float = 0.25  # how often to look at the inbox and the chain
+    retry_max: float = 5.0  # back-off ceiling after a wallet error
+    on_state: Callable[[str, State], None] | None = None  # called after each commit
+
+
+@dataclass
+class EscrowParty:
+    """One party (buyer, seller or arbiter) with its store, wallets and mailbox root."""
+
+    store: WalletStore
+    wallets: PartyWallets
+    mailbox_root: Path
+    options: DriverOptions = field(default_factory=DriverOptions)
+
+    def __post_init__(self) -> None:
+        self.ops = EscrowOps(self.wallets)
+        self.ops.spare = self._load_spare()
+
+    def _load_spare(self) -> SpareWallet | None:
+        text = self.store.get_config(SPARE_KEY)
+        if not text:
+            return None
+        v = json.loads(text)
+        return SpareWallet(v["name"], v["password"], WalletKeys(**v["keys"]))
+
+    async def prepare_spare_wallet(self) -> None:
+        """Make the next escrow's wallet now (multisig on, left open), if none is ready."""
+        if self.ops.spare is not None:
+            await self.ops.ensure_open(self.ops.spare.name, self.ops.spare.password)
+            return
+        name = f"escrow-{secrets.token_hex(8)}"
+        password = secrets.token_urlsafe(24)
+        keys = await self.ops.make_wallet(name, password)
+        spare = {"name": name, "password": password, "keys": dict(keys.__dict__)}
+        self.store.set_config(SPARE_KEY, json.dumps(spare))
+        self.ops.spare = SpareWallet(name, password, keys)
+
+    def create_escrow(self, terms: EscrowTerms, role: Role) -> EscrowMachine:
+        """Record a new escrow (state S0) with a fresh wallet name and password."""
+        existing = self.store.load_escrow(terms.escrow_id)
+        if existing is not None:
+            return EscrowMachine(EscrowData.from_wire(existing.data))
+        machine = EscrowMachine.create(
+            terms,
+            role,
+            wallet_name=f"escrow-{terms.escrow_id}-{role}",
+            wallet_password=secrets.token_urlsafe(24),
+        )
+        self.store.save_escrow(
+            terms.escrow_id,
+            role,
+            int(machine.state),
+            machine.data.to_wire(),
+            [],
+            [("", machine.state.name, "created", f"{role}, {terms.amount} piconero")],
+        )
+        return machine
+
+    def load(self, escrow_id: str) -> EscrowMachine:
+        stored = self.store.load_escrow(escrow_id)
+        if stored is None:
+            raise WalletError(f"no escrow {escrow_id!r} in this profile")
+        return EscrowMachine(EscrowData.from_wire(stored.data))
+
+    async def run_escrow(
+        self,
+        escrow_id: str,
+        *,
+        propose: Payout | None = None,
+        until: State = State.S10_PAID_OUT,
+    ) -> EscrowMachine:
+        """Run until the escrow reaches ``until`` (or a terminal state); safe to call again.
+
+        Args:
+            propose: a payout to propose once funded (if we are its proposer and none was
+                proposed yet). Stored as part of the step, so a restart does not repeat it.
+        """
+        stored = self.store.load_escrow(escrow_id)
+        if stored is None:
+            raise WalletError(f"no escrow {escrow_id!r} in this profile")
+        machine = EscrowMachine(EscrowData.from_wire(stored.data))
+        mailbox = Mailbox(Path(self.mailbox_root), escrow_id, machine.role)
+        run = _Run(self, machine, mailbox)
+        # Re-send what the last committed step meant to send (duplicates are ignored).
+        for to, data in stored.outbox:
+            mailbox.send(to, data)
+        if machine.state == State.S0_NEW and not machine.data.pending_op:
+            await run.step(Start())
+        else:
+            await run.reopen_wallet()
+            run.queue.extend(machine.resume())
+        await run.loop(until, propose)
+        return machine
+
+
+class _Run:
+    def __init__(self, party: EscrowParty, machine: EscrowMachine, mailbox: Mailbox) -> None:
+        self.party = party
+        self.machine = machine
+        self.mailbox = mailbox
+        self.queue: list[EscrowAction] = []
+        self.backoff = 0.0
+        self.last_error = ""
+        self.rebuilt_for: WalletOp | None = None
+
+    @property
+    def _id(self) -> str:
+        return self.machine.data.terms.escrow_id
+
+    async def step(self, event: EscrowEvent) -> None:
+        """handle → commit → queue the actions (sends go out right after the commit)."""
+        before = self.machine.state
+        try:
+            actions = self.machine.handle(event)
+        except EscrowProtocolError as exc:
+            self._record(before, "rejected " + event_name(event), str(exc))
+            return
+        after = self.machine.state
+        sends = [(a.to, encode_message(a.message)) for a in actions if isinstance(a, Send)]
+        audit = []
+        if after != before or not isinstance(event, MessageReceived):
+            audit.append((before.name, after.name, event_name(event), describe_for_audit(event)))
+        for a in actions:
+            if isinstance(a, Notify):
+                audit.append((after.name, after.name, "notice:" + a.level, a.text))
+        store = self.party.store
+        with store.db.transaction():
+            store.save_escrow(
+                self._id, self.machine.role, int(after), self.machine.data.to_wire(), sends, audit
+            )
+            spare = self.party.ops.spare
+            if isinstance(event, WalletCreated) and spare is not None and spare.name == event.name:
+                store.set_config(SPARE_KEY, "")  # the spare now belongs to this escrow
+        if isinstance(event, WalletCreated):
+            self.party.ops.spare = None
+        for to, data in sends:
+            self.mailbox.send(to, data)
+        self.queue.extend(a for a in actions if not isinstance(a, Send | Notify))
+        if after != before and self.party.options.on_state is not None:
+            self.party.options.on_state(self._id, after)
+
+    def _record(self, state: State, event: str, detail: str) -> None:
+        self.party.store.save_escrow(
+            self._id,
+            self.machine.role,
+            int(state),
+            self.machine.data.to_wire(),
+            [],
+            [(state.name, state.name, event, detail)],
+        )
+
+    async def reopen_wallet(self) -> None:
+        d = self.machine.data
+        while True:
+            try:
+                if d.keys is not None:
+                    await self.party.ops.ensure_open(d.wallet_name, d.wallet_password)
+                return
+            except (WalletUnavailable, WalletRpcError) as exc:
+                await self._wait_after_error(exc)
+
+    async def loop(self, until: State, propose: Payout | None) -> None:
+        opts = self.party.options
+        while self.machine.state not in TERMINAL and self.machine.state < until:
+            await self._drain_inbox()
+            d = self.machine.data
+            if (
+                propose is not None
+                and d.state == State.S7_FUNDED
+                and (d.seq == 0 or d.last_refusal)
+                and propose.proposer == d.role
+            ):
+                await self.step(ProposePayout(propose))
+                propose = None  # once per call: after a refusal the user decides again
+                continue
+            if self.queue:
+                op = self.queue.pop(0)
+                assert not isinstance(op, Send | Notify)
+                await self._run_op(op)
+                continue
+            await trio.sleep(opts.poll_interval)
+
+    async def _drain_inbox(self) -> None:
+        for path, data in self.mailbox.receive():
+            try:
+                message = decode_message(data)
+            except EscrowProtocolError as exc:
+                self._record(self.machine.state, "rejected message", str(exc))
+            else:
+                await self.step(MessageReceived(message))
+            self.mailbox.ack(path)
+
+    async def _run_op(self, op: WalletOp) -> None:
+        d = self.machine.data
+        if isinstance(op, WatchFunding) and self.backoff == 0.0:
+            await trio.sleep(self.party.options.poll_interval)
+        try:
+            event = await self.party.ops.run(op, d.wallet_password)
+        except (WalletUnavailable, WalletRpcError, WalletError) as exc:
+            if (
+                isinstance(exc, WalletRpcError)
+                and isinstance(op, MakeMultisig | ExchangeKeys)
+                and self.rebuilt_for != op
+            ):
+                self.rebuilt_for = op
+                # The wallet is ahead of the store (killed after the call, before the
+                # commit): rebuild it from its keys and replay the committed rounds.
+                await self._rebuild(op)
+                self.queue.insert(0, op)
+                return
+            if isinstance(exc, WalletRpcError) and exc.code == NO_WALLET_CODE:
+                self.party.ops.forget_open()  # wallet-rpc restarted: open the wallet again
+            if str(exc) != self.last_error:
+                self.last_error = str(exc)
+                self._record(self.machine.state, "wallet-error:" + type(op).__name__, str(exc))
+            self.queue.insert(0, op)
+            await self._wait_after_error(exc)
+            if isinstance(exc, WalletRpcError) and exc.code == NO_WALLET_CODE:
+                await self.reopen_wallet()
+            return
+        self.backoff = 0.0
+        self.last_error = ""
+        await self.step(event)
+
+    async def _rebuild(self, op: "MakeMultisig | ExchangeKeys") -> None:
+        d = self.machine.data
+        assert d.keys is not None
+        done_rounds = 0 if isinstance(op, MakeMultisig) else op.round
+        peer_rounds = [
+            tuple(d.peer_info[r][role] for role in self.machine.others) for r in range(done_rounds)
+        ]
+        self._record(self.machine.state, "wallet-rebuild", f"replaying {done_rounds} round(s)")
+        while True:
+            try:
+                await self.party.ops.rebuild(d.wallet_name, d.wallet_password, d.keys, peer_rounds)
+                return
+            except (WalletUnavailable, WalletRpcError, WalletError) as exc:
+                self._record(self.machine.state, "wallet-error:rebuild", str(exc))
+                await self._wait_after_error(exc)
+
+    async def _wait_after_error(self, exc: Exception) -> None:
+        self.backoff = min(max(self.backoff * 2, 0.25), self.party.options.retry_max)
+        await trio.sleep(self.backoff)

@@ -1,0 +1,161 @@
+"""Async JSON-RPC clients for monero-wallet-rpc and monerod (httpx, works under trio).
+
+Why our own client: monero-wallet-rpc with ``--rpc-login`` answers 401 with TWO
+``WWW-Authenticate: Digest`` headers (MD5 and MD5-sess). httpx's `DigestAuth` walks the header
+list and takes the first Digest challenge (MD5), which the server accepts; urllib's handler
+does not cope. ``tests/integration/wallet/test_rpc.py`` checks this against a real server.
+
+Every call is timed per method (`RpcStats`) for the benchmark. Connection failures and
+timeouts become `WalletUnavailable` (retryable); JSON-RPC errors become `WalletRpcError`.
+"""
+
+import time
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from ._errors import WalletRpcError, WalletUnavailable
+
+DEFAULT_TIMEOUT = 30.0
+# Calls that create/open wallets or build transactions can take much longer than reads.
+SLOW_METHODS = frozenset(
+    {
+        "create_wallet",
+        "open_wallet",
+        "generate_from_keys",
+        "restore_deterministic_wallet",
+        "refresh",
+        "transfer",
+        "sweep_all",
+        "sign_multisig",
+        "submit_multisig",
+        "generateblocks",
+        "make_multisig",
+        "exchange_multisig_keys",
+    }
+)
+SLOW_TIMEOUT = 120.0
+
+
+@dataclass(frozen=True)
+class Login:
+    """Digest credentials for a wallet-rpc started with ``--rpc-login USER:PASS``."""
+
+    user: str
+    password: str
+
+
+@dataclass
+class RpcStats:
+    """Per-method call counts and wall times (seconds)."""
+
+    calls: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+
+    def record(self, method: str, seconds: float) -> None:
+        self.calls[method].append(seconds)
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        out: dict[str, dict[str, float]] = {}
+        for method, times in sorted(self.calls.items()):
+            out[method] = {
+                "count": len(times),
+                "total_s": round(sum(times), 4),
+                "mean_s": round(sum(times) / len(times), 4),
+                "max_s": round(max(times), 4),
+            }
+        return out
+
+
+class RpcClient:
+    """One JSON-RPC endpoint (``http://127.0.0.1:PORT``), keep-alive connection.
+
+    Args:
+        url: base URL without path, e.g. ``http://127.0.0.1:18083``. Use ``127.0.0.1``, not
+            ``localhost`` (name lookups run in a thread).
+        what: how errors name this endpoint ("monero-wallet-rpc for alice").
+        login: digest credentials, or None for ``--disable-rpc-login``.
+        stats: shared timing collector.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        what: str = "monero-wallet-rpc",
+        login: Login | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        stats: RpcStats | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.what = what
+        self._timeout = timeout
+        self.stats = stats if stats is not None else RpcStats()
+        auth = httpx.DigestAuth(login.user, login.password) if login else None
+        self._client = httpx.AsyncClient(auth=auth, timeout=timeout, trust_env=False)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def __aenter__(self) -> "RpcClient":
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def call(
+        self, method: str, params: Mapping[str, Any] | None = None, *, timeout: float | None = None
+    ) -> dict[str, Any]:
+        """Call ``method`` on ``/json_rpc`` and return its ``result`` object.
+
+        Raises:
+            WalletUnavailable: connection refused/reset, timeout, or a non-JSON answer.
+            WalletRpcError: the server answered with a JSON-RPC error.
+        """
+        body = {"jsonrpc": "2.0", "id": "0", "method": method, "params": dict(params or {})}
+        data = await self._post("/json_rpc", body, method, timeout)
+        if "error" in data:
+            error = data["error"] or {}
+            raise WalletRpcError(method, int(error.get("code", 0)), str(error.get("message", "")))
+        result = data.get("result")
+        if not isinstance(result, dict):
+            raise WalletUnavailable(self.what, f"{method} gave no result")
+        return result
+
+    async def call_path(
+        self, path: str, params: Mapping[str, Any] | None = None, *, timeout: float | None = None
+    ) -> dict[str, Any]:
+        """Call a monerod "other" endpoint such as ``/get_transactions`` or ``/stop_daemon``."""
+        data = await self._post(path, dict(params or {}), path, timeout)
+        status = data.get("status")
+        if status not in (None, "OK"):
+            raise WalletRpcError(path, -1, str(status))
+        return data
+
+    async def _post(
+        self, path: str, body: dict[str, Any], method: str, timeout: float | None
+    ) -> dict[str, Any]:
+        if timeout is None:
+            timeout = SLOW_TIMEOUT if method in SLOW_METHODS else self._timeout
+        started = time.perf_counter()
+        try:
+            response = await self._client.post(self.url + path, json=body, timeout=timeout)
+        except httpx.TimeoutException as exc:
+            raise WalletUnavailable(self.what, f"{method} timed out after {timeout:.0f} s") from exc
+        except httpx.TransportError as exc:
+            raise WalletUnavailable(self.what, f"{type(exc).__name__} at {self.url}") from exc
+        finally:
+            self.stats.record(method, time.perf_counter() - started)
+        if response.status_code == 401:
+            raise WalletRpcError(method, 401, "login refused: check the RPC user and password")
+        if response.status_code != 200:
+            raise WalletUnavailable(self.what, f"HTTP {response.status_code} for {method}")
+        try:
+            data = response.json()
+        except ValueError as exc:
+            raise WalletUnavailable(self.what, f"{method} answered with non-JSON") from exc
+        if not isinstance(data, dict):
+            raise WalletUnavailable(self.what, f"{method} answered with non-object JSON")
+        return data
