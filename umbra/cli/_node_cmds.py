@@ -70,6 +70,7 @@ def node(
 
     from umbra.market import SellerCatalog
     from umbra.net import NodeConfig, serve_node
+    from umbra.net.messaging import serve_messaging
 
     profile = state.profile()
     file = _node_file(profile.path / NODE_FILE)
@@ -83,6 +84,7 @@ def node(
     async def run() -> None:
         async with trio.open_nursery() as nursery:
             started = await nursery.start(serve_node, profile, config, source)
+            await nursery.start(serve_messaging, started, profile)
             data = {"event": "listening", "peer_id": started.peer_id, "addrs": started.addrs}
             emit(
                 state,

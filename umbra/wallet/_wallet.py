@@ -107,6 +107,9 @@ class UserWallet:
         }
         if subaddress_index is not None:
             params["subaddr_indices"] = [subaddress_index]
+        # wallet-rpc refreshes on its own only every ~20 s; a user looking at the history
+        # expects to see a sent payment as "out" as soon as it is in a block.
+        await self.rpc.call("refresh")
         r = await self.rpc.call("get_transfers", params)
         items = []
         for direction in ("in", "out", "pending", "pool", "failed"):

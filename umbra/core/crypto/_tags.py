@@ -20,6 +20,8 @@ PROVIDER_KEY = b"umbra:provider-key:v1"
 # docs/specifications/messaging.md. Ed25519 signatures by the persona's signing key:
 MSG_IDENTITY_CERT_SIG = b"umbra:msg-identity-cert-sig:v1"
 MSG_PREKEY_BUNDLE_SIG = b"umbra:msg-prekey-bundle-sig:v1"
+# The DHT record that carries a prekey bundle and, optionally, the node to reach it at.
+MSG_PREKEY_RECORD_SIG = b"umbra:msg-prekey-record-sig:v1"
 # Prefix of every public key the x3dh package encodes (signed prekey signatures, X3DH AD).
 MSG_X3DH_PUBLIC_KEY = b"umbra:msg-x3dh-public-key:v1"
 # HKDF-SHA256 info strings.
