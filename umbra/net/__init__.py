@@ -10,27 +10,61 @@ catalog-head record rules, provider keys), ``_ingest`` (what a newer catalog cha
 See docs/specifications/network.md for the wire formats.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from ._config import DHT_NAMESPACE, HEADS_TOPIC, SYNC_PROTOCOL_ID, NetLimits, NodeConfig
-from ._dht import fill_routing_table, get_fresh, tune_dht
 from ._errors import NetError, NodeNotRunning, ProtocolViolation
 from ._index_entry import index_entry_for
 from ._ingest import CatalogUpdate, plan_update
-from ._node import CatalogSource, Node, open_node, serve_node
 from ._ratelimit import PeerLimiter, PeerVerdict, TokenBucket
-from ._records import (
-    CatalogHeadValidator,
-    InvalidRecord,
-    check_head_record_at,
-    head_key,
-    keyword_keys,
-    provider_key,
-    select_head,
-)
 from ._state import NET_NAMESPACE, NetState
 from ._status import NodeStatus
 from ._status_read import read_node_status
-from ._transport import TcpNoiseTransport, Transport, noise_only_security, yamux_only
 from ._wire import FrameDecoder, decode_message, encode_frame
+
+if TYPE_CHECKING:
+    from ._dht import fill_routing_table, get_fresh, tune_dht
+    from ._node import CatalogSource, Node, open_node, serve_node
+    from ._records import (
+        CatalogHeadValidator,
+        InvalidRecord,
+        check_head_record_at,
+        head_key,
+        keyword_keys,
+        provider_key,
+        select_head,
+    )
+    from ._transport import TcpNoiseTransport, Transport, noise_only_security, yamux_only
+
+# Names whose modules import py-libp2p (~1 s of imports) load on first use, so that
+# `umbra status` and other readers of the ``net`` tables start fast.
+_LAZY = {
+    "_dht": ("fill_routing_table", "get_fresh", "tune_dht"),
+    "_node": ("CatalogSource", "Node", "open_node", "serve_node"),
+    "_records": (
+        "CatalogHeadValidator",
+        "InvalidRecord",
+        "check_head_record_at",
+        "head_key",
+        "keyword_keys",
+        "provider_key",
+        "select_head",
+    ),
+    "_transport": ("TcpNoiseTransport", "Transport", "noise_only_security", "yamux_only"),
+}
+_LAZY_MODULE = {name: module for module, names in _LAZY.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY_MODULE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "DHT_NAMESPACE",

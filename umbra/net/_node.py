@@ -25,7 +25,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, Protocol, TypeVar
 
-import multiaddr  # type: ignore[import-untyped]  # no stubs (pyproject override pending)
+import multiaddr
 import trio
 from libp2p.abc import IHost
 from libp2p.crypto.ed25519 import create_new_key_pair
@@ -121,6 +121,7 @@ class Node:
         )
         self._known_seq: dict[bytes, int] = {}
         self._pending: dict[bytes, _Pending] = {}
+        self._syncing: dict[bytes, int] = {}  # seller → seq a worker is syncing now
         self._queue_send, self._queue_recv = trio.open_memory_channel[bytes](lim.max_catalogs)
         self._own_seller = profile.identity.signing_public
         self._own_head: SignedCatalogHead | None = None
@@ -213,7 +214,7 @@ class Node:
             pubsub.set_topic_validator(HEADS_TOPIC, self._validate_gossip, False)
             server = SyncServer(
                 limits=config.limits,
-                get_block=self._serve_block,
+                get_blocks=self._serve_blocks,
                 get_heads=self._serve_heads,
                 admit=lambda peer: self._request_limits.allow_at(peer, self._clock()),
                 strike=self._strike,
@@ -360,6 +361,8 @@ class Node:
             return False
         if seq <= self._known_seq.get(seller, 0):
             return False  # stale or replayed
+        if seq <= self._syncing.get(seller, 0):
+            return False  # a worker is fetching this one (or a newer one) right now
         pending = self._pending.get(seller)
         if pending is not None and pending.head.body.seq >= seq:
             if pending.head.body.seq == seq:
@@ -383,8 +386,8 @@ class Node:
                 return False
         return True
 
-    async def _serve_block(self, cid: str) -> bytes | None:
-        return await self._db(self.state.get_block, cid)
+    async def _serve_blocks(self, cids: list[str], budget: int) -> list[bytes | None]:
+        return await self._db(self.state.get_blocks, cids, budget)
 
     async def _serve_heads(self, limit: int) -> list[bytes]:
         heads = await self._db(self.state.known_heads, limit)
@@ -456,6 +459,7 @@ class Node:
             pending = self._pending.pop(seller, None)
             if pending is None:
                 continue
+            self._syncing[seller] = pending.head.body.seq
             try:
                 await self._sync_catalog(pending)
             except trio.Cancelled:
@@ -466,6 +470,8 @@ class Node:
                     "sync of %s seq %d failed: %s", seller.hex()[:12], pending.head.body.seq, exc
                 )
                 self._retry_later(pending)
+            finally:
+                self._syncing.pop(seller, None)
 
     def _retry_later(self, pending: _Pending) -> None:
         pending.attempts += 1

@@ -145,6 +145,18 @@ class NetState:
     def get_block(self, cid: str) -> bytes | None:
         return self._profile.blocks.get(cid)
 
+    def get_blocks(self, cids: Sequence[str], budget: int) -> list[bytes | None]:
+        """Blocks in order, None for those not held or past ``budget`` bytes in all."""
+        out: list[bytes | None] = []
+        for cid in cids:
+            data = self._profile.blocks.get(cid)
+            if data is not None and len(data) > budget:
+                data = None
+            if data is not None:
+                budget -= len(data)
+            out.append(data)
+        return out
+
     def apply(self, update: CatalogUpdate) -> None:
         """Write one catalog sync: blocks, index rows, removals and the new sync state."""
         seller = update.head.body.seller

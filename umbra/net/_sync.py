@@ -36,6 +36,7 @@ from ._wire import (
 log = logging.getLogger(__name__)
 
 _READ_CHUNK = 64 * 1024
+_WRITE_CHUNK = 256 * 1024
 _DOCUMENT_CAP = max(limits.MAX_LISTING_DOCUMENT_BYTES, limits.MAX_CATALOG_DOCUMENT_BYTES)
 
 
@@ -59,7 +60,8 @@ async def _read_message(stream: INetStream, decoder: FrameDecoder) -> Message | 
 
 # -- server --------------------------------------------------------------------------------------
 
-BlockGetter = Callable[[str], Awaitable[bytes | None]]
+# (CIDs, byte budget) → the blocks in order; None for a block not held or over the budget.
+BlocksGetter = Callable[[list[str], int], Awaitable[list[bytes | None]]]
 HeadsGetter = Callable[[int], Awaitable[list[bytes]]]
 Admission = Callable[[str], bool]  # peer id → may it make a request now?
 StrikeFn = Callable[[str, str], None]  # (peer id, reason)
@@ -72,13 +74,13 @@ class SyncServer:
         self,
         *,
         limits: NetLimits,
-        get_block: BlockGetter,
+        get_blocks: BlocksGetter,
         get_heads: HeadsGetter,
         admit: Admission,
         strike: StrikeFn,
     ) -> None:
         self._limits = limits
-        self._get_block = get_block
+        self._get_blocks = get_blocks
         self._get_heads = get_heads
         self._admit = admit
         self._strike = strike
@@ -120,14 +122,17 @@ class SyncServer:
             if len(request.cids) > lim.max_cids_per_request:
                 await stream.write(encode_frame(Refused("too-many-cids")))
                 raise ProtocolViolation("too-many-cids")
-            sent = 0
-            for cid in request.cids:
-                data = await self._get_block(str(cid))
-                if data is None or sent + len(data) > lim.max_response_bytes:
-                    await stream.write(encode_frame(Missing(cid)))
-                    continue
-                sent += len(data)
-                await stream.write(encode_frame(Block(cid, data)))
+            # One database call for the whole request, and frames coalesced into writes of
+            # up to _WRITE_CHUNK bytes: per-block reads and writes cost ~8 ms each here.
+            found = await self._get_blocks([str(c) for c in request.cids], lim.max_response_bytes)
+            out = bytearray()
+            for cid, data in zip(request.cids, found, strict=True):
+                out += encode_frame(Missing(cid) if data is None else Block(cid, data))
+                if len(out) >= _WRITE_CHUNK:
+                    await stream.write(bytes(out))
+                    out.clear()
+            if out:
+                await stream.write(bytes(out))
         elif isinstance(request, HeadsRequest):
             heads = await self._get_heads(min(request.limit, lim.max_heads_per_response))
             await stream.write(encode_frame(Heads(tuple(heads))))

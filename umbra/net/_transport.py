@@ -10,7 +10,7 @@ options are always passed explicitly. `TcpNoiseTransport` is the default; a Tor 
 from collections.abc import Sequence
 from typing import Protocol
 
-import multiaddr  # type: ignore[import-untyped]  # no stubs (pyproject override pending)
+import multiaddr
 from libp2p import new_host
 from libp2p.abc import IHost
 from libp2p.crypto.keys import KeyPair
