@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from .cluster import Cluster, NodeProc, titles
+from .cluster import Cluster, NodeProc, titles, wait_until
 
 pytestmark = pytest.mark.network
 
@@ -113,4 +113,10 @@ def test_restarted_node_keeps_data_and_rejoins(cluster: Cluster) -> None:
     marks = cluster.sync_marks()
     restarted.start()
     cluster.wait_searchable([restarted], "walnut", ["Walnut side table"], marks)
-    assert restarted.run("status")["peers"] >= 1
+    # The status snapshot is rewritten every couple of seconds: wait for one that shows peers.
+    wait_until(
+        "restarted node reports peers",
+        lambda: restarted.run("status")["peers"] >= 1,
+        timeout=60,
+        pause=1.0,
+    )
