@@ -3,9 +3,10 @@
 Layout: ``_errors`` (error types), ``_paths`` (data directory, profile names, private files),
 ``_database`` (the SQLCipher connection, transactions, per-namespace migrations), ``_schema``
 (this layer's tables), ``_profile`` (passphrase → keys → open profile), ``_blocks``
-(content-addressed blocks), ``_search`` (local FTS5 listing search) with ``_facets``
-(filters as FTS5 tokens) and ``_snippets`` (result snippets). Imports only
-``umbra.core``; knows nothing of the network or the UI.
+(content-addressed blocks); local search in ``_search`` (the `SearchIndex` facade and query
+plans), ``_search_types`` (its values), ``_search_write`` (batched writes), ``_facets``
+(filters as FTS5 tokens), ``_snippets`` and ``_listing_entry`` (verified listing → entry).
+Imports only ``umbra.core``; knows nothing of the network or the UI.
 """
 
 from ._blocks import MAX_DOCUMENT_BLOCK_BYTES, BlockStore
@@ -18,17 +19,12 @@ from ._errors import (
     StoreError,
     WrongPassphrase,
 )
+from ._listing_entry import index_entry_for
 from ._paths import resolve_data_dir, validate_profile_name
 from ._profile import Profile, create_profile, list_profiles, open_profile
 from ._schema import STORE_MIGRATIONS, STORE_NAMESPACE, migrate_store
-from ._search import (
-    IndexEntry,
-    SearchHit,
-    SearchIndex,
-    SearchPage,
-    SearchQuery,
-    match_expression,
-)
+from ._search import SearchIndex, match_expression
+from ._search_types import IndexEntry, SearchHit, SearchPage, SearchQuery
 from ._snippets import SNIPPET_END, SNIPPET_START
 
 __all__ = [
@@ -52,6 +48,7 @@ __all__ = [
     "StoreError",
     "WrongPassphrase",
     "create_profile",
+    "index_entry_for",
     "list_profiles",
     "match_expression",
     "migrate_store",

@@ -17,7 +17,7 @@ import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn
 
 import sqlcipher3
 
@@ -131,20 +131,28 @@ class Database:
         return db
 
     @classmethod
-    def open_plain_for_benchmark(cls, path: PathLike, *, cache_mib: int = 32) -> "Database":
-        """Open an UNENCRYPTED stdlib sqlite3 database. For ``bench/search.py`` only.
+    def open_plain_for_benchmark(
+        cls,
+        path: PathLike,
+        *,
+        cache_mib: int = 32,
+        library: Literal["sqlite3", "sqlcipher3"] = "sqlite3",
+    ) -> "Database":
+        """Open an UNENCRYPTED database. For ``bench/search.py`` only; never for user data.
 
-        It gives the benchmark a reference point for what encryption costs, running the very
-        same store code. Never use it for user data.
+        It gives the benchmark reference points, running the very same store code: stdlib
+        ``sqlite3`` (what plain SQLite costs) and ``sqlcipher3`` without a key (the same
+        SQLite build as the encrypted store, so encryption is the only difference).
         """
         file = Path(path)
-        conn = sqlite3.connect(
+        module: Any = sqlite3 if library == "sqlite3" else sqlcipher3
+        conn = module.connect(
             str(file),
             isolation_level=None,
             check_same_thread=False,
             cached_statements=_STATEMENT_CACHE,
         )
-        db = cls(conn, file, encrypted=False, module=sqlite3)
+        db = cls(conn, file, encrypted=False, module=module)
         try:
             db._configure(cache_mib)
         except BaseException:

@@ -2,7 +2,7 @@
 
 from umbra.core import SignedListing
 
-from ._search import IndexEntry
+from ._search_types import IndexEntry
 
 
 def index_entry_for(signed: SignedListing) -> IndexEntry:

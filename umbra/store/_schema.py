@@ -51,7 +51,7 @@ CREATE TABLE search_listings (
     thumbnail TEXT,
     UNIQUE (seller, listing_id)
 );
-CREATE INDEX search_listings_price ON search_listings (price);
+CREATE INDEX search_listings_price ON search_listings (price, expires_at);
 CREATE INDEX search_listings_expires ON search_listings (expires_at);
 
 CREATE TABLE search_texts (
@@ -70,6 +70,8 @@ CREATE VIRTUAL TABLE search_fts USING fts5 (
 );
 -- ORDER BY rank = bm25 with column weights title 10, tags 5, description 1, facets 0.
 INSERT INTO search_fts (search_fts, rank) VALUES ('rank', 'bm25(10.0, 5.0, 1.0, 0.0)');
+-- The index's vocabulary: expands a long prefix into the whole terms it stands for.
+CREATE VIRTUAL TABLE search_vocab USING fts5vocab (search_fts, 'row');
 """
 
 STORE_MIGRATIONS: tuple[str, ...] = (_V1,)

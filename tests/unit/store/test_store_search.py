@@ -16,7 +16,7 @@ from umbra.store import (
     SearchIndex,
     SearchPage,
     SearchQuery,
-    _search,
+    _search_read,
     match_expression,
 )
 
@@ -117,9 +117,21 @@ def test_remove_remove_seller_purge(index: SearchIndex) -> None:
 
 def test_many_listings_share_a_creation_time(index: SearchIndex) -> None:
     index.upsert_many([make(i, created_at=7) for i in range(50)])
+    index.upsert_many([make(i, created_at=6 + i % 3) for i in range(50, 60)])
     page = search(index, sort="newest", limit=100)
-    assert page.total == 50
-    assert cids(page) == [f"cid-{i}" for i in reversed(range(50))]  # later arrivals first
+    assert page.total == 60
+    assert sorted(cids(page)) == sorted(f"cid-{i}" for i in range(60))
+    created = [hit.entry.created_at for hit in page.hits]
+    assert created == sorted(created, reverse=True)
+
+
+def test_id_slot_collisions_move_on(index: SearchIndex) -> None:
+    with patch("umbra.store._search_write.zlib.crc32", return_value=5):
+        index.upsert_many([make(i, created_at=7) for i in range(20)])  # collide in the batch
+        index.upsert_many([make(i, created_at=7) for i in range(20, 30)])  # and with stored
+        assert index.upsert(make(3, created_at=7, revision=2, cid="again"))
+    assert search(index, limit=100).total == 30
+    assert index.get("again") is not None and index.get("cid-3") is None
 
 
 # -- matching text -----------------------------------------------------------------------------
@@ -190,6 +202,27 @@ def test_snippets(index: SearchIndex) -> None:
     assert hit.snippet == f"A lovely {SNIPPET_START}brass{SNIPPET_END} lamp, barely used."
     browse = search(index).hits[0]
     assert browse.snippet == "A lovely brass lamp, barely used." and browse.score == 0.0
+
+
+def test_long_prefix_with_many_matches_sorted_by_price(index: SearchIndex) -> None:
+    with patch.object(_search_read, "COUNT_CAP", 3):
+        index.upsert_many(
+            [
+                make(i, title=f"red {w} lamp", price=1000 - i)
+                for i, w in enumerate(
+                    ["native", "nation", "national", "natives", "nature", "nothing"]
+                )
+            ]
+        )
+        page = search(index, text="red nati", sort="price")
+        assert [h.entry.title for h in page.hits] == [
+            "red natives lamp",
+            "red national lamp",
+            "red nation lamp",
+            "red native lamp",
+        ]
+        assert (page.total, page.total_exact) == (3, False)
+        assert cids(search(index, text="lamp natio", sort="price", offset=1, limit=1)) == ["cid-1"]
 
 
 # -- filters -----------------------------------------------------------------------------------
@@ -391,10 +424,14 @@ def expected(stored: dict[tuple[bytes, bytes], IndexEntry], query: SearchQuery) 
 
 @contextmanager
 def windows(size: int | None) -> Iterator[None]:
+    """Shrink the count cap and the ranking window so small data takes every path."""
     if size is None:
         yield
         return
-    with patch.object(_search, "RANK_WINDOW", size), patch.object(_search, "SORT_WINDOW", size):
+    with (
+        patch.object(_search_read, "COUNT_CAP", size + 2),
+        patch.object(_search_read, "RANK_WINDOW", size),
+    ):
         yield
 
 
@@ -426,7 +463,15 @@ def test_search_agrees_with_a_brute_force_model(
             while True:
                 page = index.search(replace(query, offset=offset))
                 got.append(page)
-                assert page.total == len(want)
+                cap = _search_read.COUNT_CAP
+                if page.total_exact:
+                    assert page.total == len(want)
+                else:
+                    assert len(want) > cap
+                    assert min(cap, len(want)) <= page.total <= len(want)
+                if offset == 0 and query.limit <= cap:
+                    assert page.total == min(len(want), cap)
+                    assert page.total_exact == (len(want) <= cap)
                 if not page.hits:
                     break
                 offset += query.limit
