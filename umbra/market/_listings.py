@@ -30,8 +30,7 @@ from umbra.core import (
     sign_catalog,
     sign_listing,
 )
-from umbra.store import Profile
-from umbra.store._listing_entry import index_entry_for
+from umbra.store import Profile, index_entry_for
 
 from ._images import process_image
 

@@ -3,7 +3,7 @@
 Layout: ``_config`` (settings, limits, protocol names), ``_errors``, ``_wire`` (sync messages
 and framing, sans-IO), ``_ratelimit`` (token buckets, strikes; pure), ``_records`` (DHT
 catalog-head record rules, provider keys), ``_ingest`` (what a newer catalog changes; pure),
-``_index_entry`` (listing → index row), ``_state`` (the ``net`` tables), ``_transport``
+``_state`` (the ``net`` tables), ``_transport``
 (pluggable host builders: TCP + Noise only), ``_dht`` (workarounds for py-libp2p's DHT),
 ``_sync`` (the sync protocol over streams), ``_node`` (the coordinator), ``_status`` and
 ``_status_read`` (health). Imports ``umbra.core`` and ``umbra.store`` only.
@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 from ._config import DHT_NAMESPACE, HEADS_TOPIC, SYNC_PROTOCOL_ID, NetLimits, NodeConfig
 from ._errors import NetError, NodeNotRunning, ProtocolViolation
-from ._index_entry import index_entry_for
 from ._ingest import CatalogUpdate, plan_update
 from ._ratelimit import PeerLimiter, PeerVerdict, TokenBucket
 from ._state import NET_NAMESPACE, NetState
@@ -95,7 +94,6 @@ __all__ = [
     "fill_routing_table",
     "get_fresh",
     "head_key",
-    "index_entry_for",
     "keyword_keys",
     "noise_only_security",
     "open_node",

@@ -18,9 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from umbra.store import Profile
+from umbra.store import Profile, index_entry_for
 
-from ._index_entry import index_entry_for
 from ._ingest import CatalogUpdate
 
 NET_NAMESPACE = "net"

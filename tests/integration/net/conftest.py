@@ -8,7 +8,7 @@ from pathlib import Path
 import umbra.store as store
 
 if not hasattr(store, "index_entry_for"):  # until the store exports it (market needs it)
-    from umbra.store._listing_entry import index_entry_for
+    from umbra.store import index_entry_for
 
     store.index_entry_for = index_entry_for  # type: ignore[attr-defined]
 

@@ -21,8 +21,7 @@ from umbra.cli._web_cmds import login_url, serve_web
 from umbra.core import ShippingOption, parse_xmr
 from umbra.core.crypto import Argon2Params
 from umbra.market import ListingDraft, SellerCatalog, sample_image
-from umbra.store import Profile, create_profile
-from umbra.store._listing_entry import index_entry_for
+from umbra.store import Profile, create_profile, index_entry_for
 
 CHEAP = Argon2Params(time_cost=1, memory_kib=1024, parallelism=1)
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
