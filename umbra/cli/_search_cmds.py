@@ -79,11 +79,13 @@ def search(
             return
         first = query.offset + 1
         noun = "listing matches" if result.total == 1 else "listings match"
-        click.echo(f"{result.total} {noun}; showing {first}–{query.offset + len(hits)}")
+        count = f"{result.total}" if result.total_exact else f"{result.total}+"
+        click.echo(f"{count} {noun}; showing {first}–{query.offset + len(hits)}")
         for h in (hit.entry for hit in result.hits):
             click.echo(
                 f"{h.listing_id.hex()[:12]}  {format_xmr(h.price):>14} XMR  {h.title[:60]}"
                 f"  [{h.category}, from {h.ships_from}]"
             )
 
-    emit(state, {"total": result.total, "page": page, "hits": hits}, human)
+    data = {"total": result.total, "total_exact": result.total_exact, "page": page, "hits": hits}
+    emit(state, data, human)

@@ -8,8 +8,8 @@ Search tables, and why they are shaped this way (see ``_search`` and ``_facets``
 
 - ``search_listings`` is narrow (what filters, sorts and hits read) so its pages stay in the
   page cache: with SQLCipher every page read from disk is also a page decrypted. Its ``id``
-  is ``created_at << 20 | n``, so "newest first" is plain rowid order, which FTS5 walks
-  natively without looking rows up.
+  is ``created_at << 20 | slot``, so "newest first" is plain rowid order, which FTS5 walks
+  natively without looking rows up (see ``_search_write``).
 - ``search_texts`` holds title, tags, description and the facet tokens: the external content
   of the FTS5 table. `SearchIndex` writes the three tables together in one transaction.
   Not with triggers: FTS5 flushes its buffer of pending terms at every statement savepoint,
@@ -37,7 +37,7 @@ CREATE TABLE blocks (
 );
 
 CREATE TABLE search_listings (
-    id INTEGER PRIMARY KEY,         -- created_at << 20 | n: rowid order is age order
+    id INTEGER PRIMARY KEY,         -- created_at << 20 | slot: rowid order is age order
     cid TEXT NOT NULL UNIQUE,
     seller BLOB NOT NULL,
     listing_id BLOB NOT NULL,

@@ -70,9 +70,10 @@ class SearchQuery:
 class SearchHit:
     """One result: the entry, its bm25 score and a snippet of its description.
 
-    ``score`` is higher for better matches; it is 0.0 unless the results are sorted by
-    relevance of a text query. In ``snippet`` the query words sit between `SNIPPET_START`
-    and `SNIPPET_END`.
+    ``score`` is the bm25 score, higher for better matches. It is 0.0 unless the results
+    are sorted by relevance of a text query, and for the matches older than the ranking
+    window (broad queries rank their newest 250 matches; the rest follow, newest first).
+    In ``snippet`` the query words sit between `SNIPPET_START` and `SNIPPET_END`.
     """
 
     entry: IndexEntry
@@ -84,8 +85,10 @@ class SearchHit:
 class SearchPage:
     """One page of results and how many results there are in all.
 
-    Counting stops at 10,000: above that ``total`` is 10,000 and ``total_exact`` is False
-    (show "10,000+"). Every result stays reachable by paging up to the offset limit.
+    Counting stops at 1,000 matches: above that ``total`` is a lower bound (1,000 on the
+    first pages) and ``total_exact`` is False, so show "1,000+". Counting every match of a
+    broad query costs more than the rest of the search. Every result stays reachable by
+    paging, up to the offset limit.
     """
 
     hits: tuple[SearchHit, ...]

@@ -189,9 +189,11 @@ def test_split_statements_respects_strings_and_triggers() -> None:
     assert statements[2].startswith("INSERT INTO a VALUES")
 
 
-def test_plain_database_for_benchmark(tmp_path: Path) -> None:
-    with Database.open_plain_for_benchmark(tmp_path / "p.db") as db:
+@pytest.mark.parametrize("library", ["sqlite3", "sqlcipher3"])
+def test_plain_database_for_benchmark(tmp_path: Path, library: str) -> None:
+    path = tmp_path / "p.db"
+    with Database.open_plain_for_benchmark(path, library=library) as db:  # type: ignore[arg-type]
         assert not db.encrypted
         db.migrate("test", MIGRATIONS)
         db.execute("INSERT INTO t (x) VALUES (1)")
-    assert (tmp_path / "p.db").read_bytes()[:16] == b"SQLite format 3\x00"
+    assert path.read_bytes()[:16] == b"SQLite format 3\x00"

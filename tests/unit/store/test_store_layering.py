@@ -12,7 +12,7 @@ ALLOWED_THIRD_PARTY = {"sqlcipher3", "multiformats"}
 
 def imported_modules(path: Path) -> set[str]:
     tree = ast.parse(path.read_text())
-    names = set()
+    names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
