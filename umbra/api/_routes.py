@@ -22,11 +22,11 @@ from umbra.core import (
     is_known_category,
     is_region,
     parse_cid,
-    parse_listing,
     parse_xmr,
     verify_block,
 )
 from umbra.core.crypto import encode_public_key
+from umbra.market import stored_listing
 from umbra.store import SearchQuery
 
 from ._errors import ApiError, NotFound
@@ -111,15 +111,9 @@ def load_listing(services: Services, text: str) -> tuple[SignedListing, bool]:
         "This listing is not on this device. It may have been deleted or expired, or not "
         "synced yet; search again for current listings."
     )
-    if cid.codec.name != "dag-cbor":
+    signed = stored_listing(services.profile, cid)
+    if signed is None:
         raise missing
-    data = services.profile.blocks.get(cid)
-    if data is None:
-        raise missing
-    try:
-        signed = parse_listing(data, expected_cid=cid)
-    except InvalidDocument:
-        raise missing from None
     return signed, signed.body.seller == services.profile.identity.signing_public
 
 

@@ -37,6 +37,7 @@ from ._order_types import (
     Tick,
 )
 from ._samples import sample_drafts, sample_image
+from ._stored import stored_listing
 from ._trade_messages import (
     MAX_TRADE_MESSAGE_BYTES,
     ArbiterAccept,
@@ -119,4 +120,5 @@ __all__ = [
     "process_image",
     "sample_drafts",
     "sample_image",
+    "stored_listing",
 ]

@@ -28,11 +28,10 @@ from umbra.core import (
     is_known_category,
     is_region,
     parse_cid,
-    parse_listing,
     parse_xmr,
 )
 from umbra.core.crypto import encode_public_key
-from umbra.market import SellerCatalog
+from umbra.market import SellerCatalog, stored_listing
 from umbra.store import Profile, SearchPage, SearchQuery
 
 from ._forms import ListingForm, read_listing_form
@@ -106,15 +105,9 @@ def _load_listing(services: PageServices, text: str) -> tuple[SignedListing, boo
         cid: CID = parse_cid(text)
     except InvalidDocument:
         raise missing from None
-    if cid.codec.name != "dag-cbor":
+    signed = stored_listing(services.profile, cid)
+    if signed is None:
         raise missing
-    data = services.profile.blocks.get(cid)
-    if data is None:
-        raise missing
-    try:
-        signed = parse_listing(data, expected_cid=cid)
-    except InvalidDocument:
-        raise missing from None
     return signed, signed.body.seller == services.profile.identity.signing_public
 
 
