@@ -5,6 +5,8 @@ own listings and signed catalog), ``_samples`` (demo data). The trade protocol, 
 ``_trade_messages`` (every trade message, wire format), ``_trade_limits`` (its size caps),
 ``_order_table`` (states and the transition table), ``_order_types`` (events, actions,
 timing), ``_order_machine`` (the order state machine), ``_order_data`` (its stored state).
+Running trades: ``_trade_store`` (orders, the user-command queue, timelines in the profile
+database), ``_trade_service`` (the API the CLI and web app call: queue moves, read orders).
 """
 
 from ._images import ProcessedImage, process_image
@@ -60,6 +62,8 @@ from ._trade_messages import (
     parse_evidence,
     parse_trade_message,
 )
+from ._trade_service import OrderSummary, OrderView, TradeService, next_actions
+from ._trade_store import CommandRow, OrderRow, TimelineEntry, TradeStore
 
 __all__ = [
     "DEFAULT_LIFETIME_DAYS",
@@ -71,6 +75,7 @@ __all__ = [
     "ArbiterDecision",
     "Cancel",
     "Command",
+    "CommandRow",
     "CommitState",
     "DeleteShippingData",
     "DisputeOpened",
@@ -95,6 +100,9 @@ __all__ = [
     "OrderEvent",
     "OrderMachine",
     "OrderRequest",
+    "OrderRow",
+    "OrderSummary",
+    "OrderView",
     "PaymentReceived",
     "ProcessedImage",
     "ReceiptConfirmed",
@@ -110,11 +118,15 @@ __all__ = [
     "State",
     "StoreEvidence",
     "Tick",
+    "TimelineEntry",
     "TimeoutClaim",
     "TradeMessage",
+    "TradeService",
+    "TradeStore",
     "encode_evidence",
     "encode_trade_message",
     "input_name",
+    "next_actions",
     "parse_evidence",
     "parse_trade_message",
     "process_image",

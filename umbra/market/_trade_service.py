@@ -1,0 +1,428 @@
+"""The trade service: what the CLI, the REST API and the web pages call for orders.
+
+Two halves, both synchronous and safe to call while `umbra node` runs (they use their own
+database connection; SQLite WAL lets the node and the CLI share the file):
+
+- **Commands** (`place_order`, `accept`, `decline`, `ship`, `confirm`, `dispute`,
+  `add_evidence`, `cancel`, `decide`, `claim`) only check their input and *queue* the move
+  in the profile database (``trade_commands``); the running node (`TradeDriver`) executes
+  it: it stamps, checks and commits the move in the order machine, seals private fields and
+  sends the messages. Like `umbra messages send`, nothing leaves the device without the
+  node. Each returns the command's sequence number; `command` tells whether the node took it
+  (``queued`` → ``done`` | ``failed`` with a one-line reason).
+- **Reads**: `orders` (one summary per order, newest first) and `order` (one order with its
+  timeline, the commands queued for it, and the moves available to this party now).
+
+Order ids are 16 random bytes, shown as 32 lowercase hex characters; `resolve` accepts any
+unique prefix of at least 4 characters.
+"""
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from multiformats import CID
+
+from umbra.core import InvalidDocument, UsageError
+from umbra.core.crypto import decode_public_key, encode_public_key
+from umbra.store import Profile
+
+from ._order_machine import OrderMachine
+from ._order_table import TERMINAL, TRANSITIONS, State
+from ._stored import stored_listing
+from ._trade_limits import MAX_NOTE_CHARS
+from ._trade_store import CommandRow, OrderRow, TimelineEntry, TradeStore
+
+PaymentChoice = Literal["escrow", "direct"]
+
+# Commands a user may queue, and the order-table input each one is.
+COMMAND_INPUTS: dict[str, str] = {
+    "accept": "accept",
+    "decline": "decline",
+    "ship": "shipped",
+    "confirm": "confirm",
+    "dispute": "dispute",
+    "evidence": "evidence",
+    "cancel": "cancel",
+    "decide": "decision",
+    "claim-not-shipped": "claim:not-shipped",
+    "claim-not-confirmed": "claim:not-confirmed",
+}
+MAX_ADDRESS_CHARS = 1_000
+MAX_TRACKING_CHARS = 500
+MAX_EVIDENCE_TEXT = 10_000
+DEFAULT_SHIP_DAYS = 7
+DEFAULT_CONFIRM_DAYS = 14
+ARBITERS_KEY = "accepted-arbiters"
+
+
+@dataclass(frozen=True)
+class OrderSummary:
+    """One order as a list shows it. Amounts are piconero."""
+
+    order_id: str
+    role: str
+    state: str
+    payment: str | None
+    title: str
+    quantity: int
+    total: int
+    buyer: str
+    seller: str
+    arbiter: str | None
+    created_at: int
+    updated_at: int
+    finished: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class OrderView:
+    """One order in full, for ``umbra order show`` and the order page."""
+
+    summary: OrderSummary
+    listing: str | None
+    revision: int | None
+    unit_price: int
+    shipping_cost: int
+    shipping_option: int | None
+    refund_address: str | None
+    payout_address: str | None
+    funded_amount: int
+    payout: dict[str, Any] | None
+    payout_txids: tuple[str, ...]
+    shipping: str | None  # the seller: the opened address; the buyer: the opened tracking
+    decision: dict[str, Any] | None
+    next_actions: tuple[str, ...]
+    timeline: tuple[TimelineEntry, ...]
+    commands: tuple[CommandRow, ...] = field(default_factory=tuple)
+
+    def to_json(self) -> dict[str, Any]:
+        out = self.summary.to_json()
+        out.update(
+            listing=self.listing,
+            revision=self.revision,
+            unit_price=self.unit_price,
+            shipping_cost=self.shipping_cost,
+            shipping_option=self.shipping_option,
+            refund_address=self.refund_address,
+            payout_address=self.payout_address,
+            funded_amount=self.funded_amount,
+            payout=self.payout,
+            payout_txids=list(self.payout_txids),
+            shipping=self.shipping,
+            decision=self.decision,
+            next_actions=list(self.next_actions),
+            timeline=[e.__dict__ for e in self.timeline],
+            commands=[
+                {"seq": c.seq, "kind": c.kind, "status": c.status, "error": c.error}
+                for c in self.commands
+            ],
+        )
+        return out
+
+
+def next_actions(machine: OrderMachine) -> tuple[str, ...]:
+    """The commands our role may queue in the order's current state (by the table).
+
+    Guards (e.g. a timeout claim's deadline) are not checked here: the node refuses a move
+    whose condition does not hold, and the command fails with the reason.
+    """
+    state, role, mode = machine.state, machine.role, machine.mode
+    out: list[str] = []
+    for kind, name in COMMAND_INPUTS.items():
+        for rule in TRANSITIONS.get((state, name), ()):
+            if role in rule.senders and (rule.mode is None or mode is None or rule.mode == mode):
+                out.append(kind)
+                break
+    return tuple(out)
+
+
+class TradeService:
+    """Orders of one profile. ``clock`` returns unix seconds (injected for tests)."""
+
+    def __init__(self, profile: Profile, *, clock: Callable[[], float] = time.time) -> None:
+        self._profile = profile
+        self._store = TradeStore(profile.db)
+        self._clock = clock
+
+    def _now(self) -> int:
+        return int(self._clock())
+
+    # -- commands: the buyer -------------------------------------------------------------------
+
+    def place_order(
+        self,
+        listing: CID | str,
+        *,
+        quantity: int = 1,
+        shipping_option: int | None = None,
+        address: str | None = None,
+        payment: PaymentChoice = "escrow",
+        arbiter: bytes | str | None = None,
+        refund_address: str | None = None,
+        ship_days: int = DEFAULT_SHIP_DAYS,
+        confirm_days: int = DEFAULT_CONFIRM_DAYS,
+    ) -> tuple[str, int]:
+        """Queue a new order for a listing in the local index; returns ``(order id, seq)``.
+
+        The listing is read back from the local store and verified (signature, CID); the
+        price and shipping cost are taken from it. The node seals ``address`` to the seller
+        (only the seller can open it), picks a fresh refund subaddress from this profile's
+        wallet when ``refund_address`` is None, and sends the order.
+
+        Raises:
+            UsageError: unknown listing, bad quantity / option / address / arbiter.
+        """
+        cid = _cid(listing)
+        signed = stored_listing(self._profile, cid)
+        if signed is None:
+            raise UsageError(f"listing {cid} is not in the local index (search or sync first)")
+        body = signed.body
+        if body.seller == self._profile.identity.signing_public:
+            raise UsageError("this is your own listing")
+        if body.is_expired_at(self._now()):
+            raise UsageError("this listing has expired")
+        if not 1 <= quantity <= max(body.quantity, 0):
+            raise UsageError(f"the quantity must be between 1 and {body.quantity}")
+        if body.shipping and shipping_option is None:
+            raise UsageError(f"choose a shipping option 0..{len(body.shipping) - 1}")
+        if shipping_option is not None and not 0 <= shipping_option < len(body.shipping):
+            raise UsageError("this listing has no such shipping option")
+        if shipping_option is not None:
+            if not address or not address.strip() or len(address) > MAX_ADDRESS_CHARS:
+                raise UsageError(f"a shipping address of 1..{MAX_ADDRESS_CHARS} characters")
+        elif address:
+            raise UsageError("a shipping address is only given with a shipping option")
+        if payment not in ("escrow", "direct"):
+            raise UsageError("payment is 'escrow' or 'direct'")
+        arbiter_key = None if arbiter is None else _persona(arbiter)
+        if payment == "escrow" and arbiter_key is None:
+            raise UsageError("an escrow order needs an arbiter (--arbiter)")
+        if payment == "direct" and arbiter_key is not None:
+            raise UsageError("a direct payment has no arbiter")
+        if arbiter_key is not None and arbiter_key in (body.seller, self._me()):
+            raise UsageError("the arbiter must be a third party")
+        for days in (ship_days, confirm_days):
+            if not 1 <= days <= 90:
+                raise UsageError("ship and confirm days are 1..90")
+        cost = 0 if shipping_option is None else body.shipping[shipping_option].cost
+        order_id = secrets.token_bytes(16)
+        args: dict[str, Any] = {
+            "listing": str(cid),
+            "revision": body.revision,
+            "title": body.title,
+            "quantity": quantity,
+            "shipping_option": shipping_option,
+            "address": address,
+            "payment": payment,
+            "seller": body.seller,
+            "arbiter": arbiter_key,
+            "refund_address": refund_address,
+            "unit_price": body.price,
+            "shipping_cost": cost,
+            "ship_days": ship_days,
+            "confirm_days": confirm_days,
+        }
+        with self._store.db.transaction():
+            seq = self._store.queue_command(order_id, "buy", args, now=self._now())
+        return order_id.hex(), seq
+
+    # -- commands: every other move ------------------------------------------------------------
+
+    def accept(self, order_id: str) -> int:
+        """Seller: accept (the node adds a fresh payout or payment subaddress)."""
+        return self._queue(order_id, "accept", {})
+
+    def decline(self, order_id: str, reason: str = "") -> int:
+        return self._queue(order_id, "decline", {"reason": _note(reason)})
+
+    def ship(self, order_id: str, tracking: str | None = None) -> int:
+        """Seller: shipped; ``tracking`` is sealed so only the buyer can read it."""
+        if tracking is not None and not 0 < len(tracking) <= MAX_TRACKING_CHARS:
+            raise UsageError(f"tracking is 1..{MAX_TRACKING_CHARS} characters")
+        return self._queue(order_id, "ship", {"tracking": tracking})
+
+    def confirm(self, order_id: str) -> int:
+        """Buyer: the goods arrived (escrow: releases the funds to the seller)."""
+        return self._queue(order_id, "confirm", {})
+
+    def dispute(self, order_id: str, text: str) -> int:
+        """Buyer or seller: open a dispute; ``text`` is sealed so only the arbiter reads it."""
+        return self._queue(order_id, "dispute", {"text": _evidence(text)})
+
+    def add_evidence(self, order_id: str, text: str) -> int:
+        return self._queue(order_id, "evidence", {"text": _evidence(text)})
+
+    def cancel(self, order_id: str, reason: str = "") -> int:
+        return self._queue(order_id, "cancel", {"reason": _note(reason)})
+
+    def claim(self, order_id: str, note: str = "") -> int:
+        """After a missed deadline: the buyer claims "not shipped", the seller "not confirmed"."""
+        row = self._row(order_id)
+        kind = "claim-not-shipped" if row.role == "buyer" else "claim-not-confirmed"
+        return self._queue(order_id, kind, {"note": _note(note)})
+
+    def decide(self, order_id: str, *, to_buyer: int, reason: str) -> int:
+        """Arbiter: split the escrow; the rest of the funded amount goes to the seller.
+
+        The party with the larger share co-signs (and pays the network fee from it).
+        """
+        if to_buyer < 0:
+            raise UsageError("amounts are not negative")
+        if not reason.strip():
+            raise UsageError("a decision needs a reason")
+        return self._queue(order_id, "decide", {"to_buyer": to_buyer, "reason": _note(reason)})
+
+    def _queue(self, order_id: str, kind: str, args: dict[str, Any]) -> int:
+        row = self._row(order_id)
+        machine = OrderMachine.from_bytes(row.machine)
+        if kind not in next_actions(machine):
+            state = machine.state.name.split("_", 1)[1]
+            raise UsageError(
+                f"cannot {kind} this order now (it is {state}, you are the {row.role})"
+            )
+        with self._store.db.transaction():
+            return self._store.queue_command(row.order_id, kind, args, now=self._now())
+
+    # -- arbiters a seller accepts -------------------------------------------------------------
+
+    def accepted_arbiters(self) -> list[str]:
+        """Seller: the arbiters this profile accepts (checked before it accepts an order)."""
+        text = self._store.get_config(ARBITERS_KEY)
+        return [] if not text else [a for a in text.split(",") if a]
+
+    def set_accepted_arbiters(self, arbiters: list[str]) -> None:
+        keys = [encode_public_key(_persona(a)) for a in arbiters]
+        with self._store.db.transaction():
+            self._store.set_config(ARBITERS_KEY, ",".join(keys))
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def resolve(self, order_id: str) -> bytes:
+        """The order id for a hex id or unique prefix. Raises: UsageError."""
+        text = order_id.strip().lower()
+        if len(text) < 4 or any(c not in "0123456789abcdef" for c in text):
+            raise UsageError(f"{order_id!r} is not an order id (at least 4 hex characters)")
+        found = self._store.find_orders(text)
+        if not found:
+            queued = [
+                c.order_id for c in self._store.queued_commands(1000)
+                if c.kind == "buy" and c.order_id.hex().startswith(text)
+            ]  # fmt: skip
+            if queued:
+                raise UsageError("this order is queued: the node has not sent it yet")
+            raise UsageError(f"no order {order_id!r} in this profile")
+        if len(found) > 1:
+            raise UsageError(f"{order_id!r} matches {len(found)} orders: give more characters")
+        return found[0]
+
+    def _row(self, order_id: str) -> OrderRow:
+        row = self._store.order(self.resolve(order_id))
+        assert row is not None
+        return row
+
+    def orders(self) -> list[OrderSummary]:
+        return [_summary(row, _machine(row)) for row in self._store.orders()]
+
+    def order(self, order_id: str) -> OrderView:
+        row = self._row(order_id)
+        m = _machine(row)
+        d = m.data
+        r, a = d.request, d.accept
+        return OrderView(
+            summary=_summary(row, m),
+            listing=None if r is None else str(r.listing),
+            revision=None if r is None else r.revision,
+            unit_price=0 if r is None else r.unit_price,
+            shipping_cost=0 if r is None else r.shipping_cost,
+            shipping_option=None if r is None else r.shipping_option,
+            refund_address=None if r is None else r.refund_address,
+            payout_address=None if a is None else a.payout_address or a.payment_address,
+            funded_amount=d.funded_amount,
+            payout=None if d.payout is None else d.payout.to_wire(),
+            payout_txids=d.payout_txids,
+            shipping=row.opened_shipping,
+            decision=None
+            if d.decision is None
+            else {
+                "to_buyer": d.decision.to_buyer,
+                "to_seller": d.decision.to_seller,
+                "cosigner": d.decision.cosigner,
+                "reason": d.decision.reason,
+            },
+            next_actions=next_actions(m),
+            timeline=tuple(self._store.timeline(row.order_id)),
+            commands=tuple(self._store.commands_of(row.order_id)),
+        )
+
+    def command(self, seq: int) -> CommandRow | None:
+        return self._store.command(seq)
+
+    def _me(self) -> bytes:
+        return self._profile.identity.signing_public
+
+
+def _machine(row: OrderRow) -> OrderMachine:
+    try:
+        return OrderMachine.from_bytes(row.machine)
+    except InvalidDocument as exc:
+        raise UsageError(f"order {row.order_id.hex()} is damaged in the store: {exc}") from exc
+
+
+def _summary(row: OrderRow, m: OrderMachine) -> OrderSummary:
+    r = m.data.request
+    return OrderSummary(
+        order_id=row.order_id.hex(),
+        role=row.role,
+        state=m.state.name,
+        payment=None if r is None else r.payment,
+        title=row.title,
+        quantity=0 if r is None else r.quantity,
+        total=0 if r is None else r.total,
+        buyer=encode_public_key(row.buyer),
+        seller=encode_public_key(row.seller),
+        arbiter=None if row.arbiter is None else encode_public_key(row.arbiter),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        finished=m.state in TERMINAL,
+    )
+
+
+def _cid(value: CID | str) -> CID:
+    if isinstance(value, CID):
+        return value
+    try:
+        return CID.decode(value.strip())
+    except Exception:  # noqa: BLE001 - any decoding failure means the same to the user
+        raise UsageError(f"{value!r} is not a listing CID") from None
+
+
+def _persona(value: bytes | str) -> bytes:
+    if isinstance(value, bytes):
+        if len(value) != 32:
+            raise UsageError("a persona key is 32 bytes")
+        return value
+    try:
+        return decode_public_key(value.strip())
+    except Exception:  # noqa: BLE001
+        raise UsageError(f"{value!r} is not a persona id") from None
+
+
+def _note(text: str) -> str:
+    if len(text) > MAX_NOTE_CHARS:
+        raise UsageError(f"at most {MAX_NOTE_CHARS} characters")
+    return text
+
+
+def _evidence(text: str) -> str:
+    if not 0 < len(text.strip()) <= MAX_EVIDENCE_TEXT:
+        raise UsageError(f"evidence is 1..{MAX_EVIDENCE_TEXT} characters")
+    return text
+
+
+__all__ = ["OrderSummary", "OrderView", "State", "TradeService", "next_actions"]
