@@ -18,6 +18,7 @@ from ._errors import ErrorPage, install_error_handlers
 from ._routes import api_router
 from ._security import SecurityGate
 from ._services import Services
+from ._wallet_routes import wallet_router
 
 API_DESCRIPTION = (
     "Every action of the Umbra web app, as JSON. Served only on 127.0.0.1, for this "
@@ -75,6 +76,7 @@ def create_app(
         openapi_url="/api/openapi.json",
     )
     api.include_router(api_router(services))
+    api.include_router(wallet_router(services))
     error_page: ErrorPage | None = None
     if pages is not None:
         api.router.routes.extend(pages.routes)

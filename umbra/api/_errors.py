@@ -1,8 +1,9 @@
 """Every failure becomes one plain sentence: ``{"error": "..."}`` for the API, a page otherwise.
 
 Who is at fault decides the status: bad input from the client is 4xx (`UsageError` 400,
-`InvalidDocument` 422, request validation 422, missing things 404), a failure inside Umbra is
-500 with a sentence that says it is a bug. Bad input never produces a 500.
+`InvalidDocument` 422, request validation 422, missing things 404, a refusal of the wallet
+400), an unreachable wallet is 503, a failure inside Umbra is 500 with a sentence that says it
+is a bug. Bad input never produces a 500.
 """
 
 import logging
@@ -15,6 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from umbra.core import InvalidDocument, UmbraError, UsageError
+from umbra.wallet import WalletRpcError, WalletUnavailable
 
 log = logging.getLogger("umbra.api")
 
@@ -39,6 +41,30 @@ _DEFAULT_MESSAGES = {
     404: "There is nothing at this address. Check the link, or start again from the home page.",
     405: "This address does not accept that kind of request.",
 }
+
+
+# monero-wallet-rpc error codes (wallet_rpc_server_error_codes.h) that have a user-level fix.
+_NOT_OPEN = -13
+_NOT_ENOUGH_MONEY = -17
+_NOT_ENOUGH_UNLOCKED = -18
+
+
+def wallet_error_message(exc: WalletRpcError) -> str:
+    """What a refusal of the wallet means for the user, and what to do next."""
+    text = exc.message.lower()
+    if exc.code in (_NOT_ENOUGH_MONEY, _NOT_ENOUGH_UNLOCKED) or "not enough" in text:
+        return (
+            "There is not enough spendable money for this amount plus the network fee. "
+            "Add funds, or wait until locked coins unlock (10 blocks, about 20 minutes)."
+        )
+    if exc.code == _NOT_OPEN or "no wallet file" in text:
+        return (
+            "The monero-wallet-rpc answers but has no wallet open. Open one in it "
+            "(or start it with --wallet-file), then reload this page."
+        )
+    if exc.code == 401:
+        return "The wallet refused the login. Connect it again with the right user and password."
+    return f"The wallet refused this: {exc.message.rstrip('.')}. Check the values and try again."
 
 
 def validation_message(exc: RequestValidationError) -> str:
@@ -85,6 +111,19 @@ def install_error_handlers(app: FastAPI, error_page: ErrorPage | None) -> None:
     async def on_invalid(request: Request, exc: Exception) -> Response:
         return respond(request, 422, str(exc))
 
+    async def on_wallet_refused(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, WalletRpcError)
+        return respond(request, 400, wallet_error_message(exc))
+
+    async def on_wallet_unavailable(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, WalletUnavailable)
+        return respond(
+            request,
+            503,
+            f"The wallet does not answer ({exc.detail}). Check that monero-wallet-rpc "
+            "(or `umbra sandbox up`) is running, then try again.",
+        )
+
     async def on_umbra(request: Request, exc: Exception) -> Response:
         log.error("request failed: %s", exc)
         return respond(request, 500, f"{exc}. Try again; if it keeps happening, restart Umbra.")
@@ -103,5 +142,7 @@ def install_error_handlers(app: FastAPI, error_page: ErrorPage | None) -> None:
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(UsageError, on_usage)
     app.add_exception_handler(InvalidDocument, on_invalid)
+    app.add_exception_handler(WalletRpcError, on_wallet_refused)
+    app.add_exception_handler(WalletUnavailable, on_wallet_unavailable)
     app.add_exception_handler(UmbraError, on_umbra)
     app.add_exception_handler(Exception, on_bug)

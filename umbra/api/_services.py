@@ -17,6 +17,8 @@ import trio
 from umbra.market import SellerCatalog
 from umbra.store import Profile
 
+from ._wallet import WalletAccess
+
 T = TypeVar("T")
 
 
@@ -39,6 +41,8 @@ class Services:
         node: the peer-to-peer node, once something runs it on this loop.
         wallet: the Monero wallet, once something runs it on this loop.
         clock: seconds since the epoch; injected so tests can move time.
+        wallet_access: the profile's own Monero wallet (sandbox or connected wallet-rpc),
+            found afresh for each request; see ``_wallet``.
     """
 
     profile: Profile
@@ -47,6 +51,10 @@ class Services:
     node: StatusSource | None = None
     wallet: StatusSource | None = None
     clock: Callable[[], float] = time.time
+    wallet_access: WalletAccess = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.wallet_access = WalletAccess(self.profile, self.run, self.now)
 
     @classmethod
     def for_profile(cls, profile: Profile, **kwargs: Any) -> "Services":

@@ -7,12 +7,12 @@ wallet as "not connected yet" until a service is plugged into ``services.node`` 
 ``services.wallet``.
 """
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any
 from urllib.parse import urlencode
 
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from multiformats import CID
 from starlette.requests import Request
 from starlette.routing import BaseRoute, Route
@@ -31,65 +31,17 @@ from umbra.core import (
     parse_xmr,
 )
 from umbra.core.crypto import encode_public_key
-from umbra.market import SellerCatalog, stored_listing
-from umbra.store import Profile, SearchPage, SearchQuery
+from umbra.market import stored_listing
+from umbra.store import SearchPage, SearchQuery
 
+from ._common import PageError, error_page, guarded, page, see_other
 from ._forms import ListingForm, read_listing_form
-from ._render import STATIC_FILES, render
+from ._render import STATIC_FILES
+from ._services import PageServices
+from ._wallet_pages import wallet_routes
 
-T = TypeVar("T")
-
-SESSION_SCOPE_KEY = "umbra.session"  # set by umbra.api's security gate
 PAGE_SIZE = 24
 SORT_LABELS = {"relevance": "Best match", "newest": "Newest", "price": "Lowest price"}
-NAV: list[tuple[str, str]] = [
-    ("/", "Browse"),
-    ("/search", "Search"),
-    ("/my", "My listings"),
-    ("/my/new", "New listing"),
-    ("/settings", "Settings"),
-]
-
-
-class StatusSource(Protocol):
-    async def status_summary(self) -> Mapping[str, Any]: ...
-
-
-class PageServices(Protocol):
-    """What the pages need (``umbra.api.Services`` provides it)."""
-
-    @property
-    def profile(self) -> Profile: ...
-    @property
-    def catalog(self) -> SellerCatalog: ...
-    @property
-    def node(self) -> StatusSource | None: ...
-    @property
-    def wallet(self) -> StatusSource | None: ...
-    async def run(self, fn: Callable[..., T], *args: Any) -> T: ...
-    def now(self) -> int: ...
-
-
-class PageError(Exception):
-    """A page-level failure: a status and a sentence saying what to do next."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-def _page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-    session = request.scope.get(SESSION_SCOPE_KEY)
-    csrf = getattr(session, "csrf_token", "")
-    body = render(
-        template, csrf=csrf, nav=NAV, path=request.url.path, categories=CATEGORIES, **context
-    )
-    return HTMLResponse(body, status_code=status)
-
-
-def _see_other(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
 
 
 # -- reading the store (run in the worker thread) -------------------------------------------
@@ -224,26 +176,15 @@ class Pages:
             Route("/my/{ref}/delete", h["delete"], methods=["POST"]),
             Route("/settings", h["settings"], methods=["GET"]),
             Route("/static/{name}", h["static"], methods=["GET"]),
+            *wallet_routes(self.services),
             *self.extra_routes,
         ]
 
     def error_response(self, request: Request, status: int, message: str) -> Response:
-        return _page(request, "error.html", status=status, status_code=status, message=message)
+        return error_page(request, status, message)
 
     def _handlers(self) -> dict[str, Callable[[Request], Any]]:
         services = self.services
-
-        def guarded(
-            handler: Callable[[Request], Any],
-        ) -> Callable[[Request], Any]:
-            async def run(request: Request) -> Response:
-                try:
-                    response: Response = await handler(request)
-                    return response
-                except PageError as exc:
-                    return self.error_response(request, exc.status, exc.message)
-
-            return run
 
         async def home(request: Request) -> Response:
             def read() -> tuple[SearchPage, dict[str, int]]:
@@ -260,14 +201,14 @@ class Pages:
                 return newest, counts
 
             newest, counts = await services.run(read)
-            return _page(request, "home.html", newest=newest, counts=counts)
+            return page(request, "home.html", newest=newest, counts=counts)
 
         async def search(request: Request) -> Response:
             filters = _Filters.from_request(request)
             query = filters.query(services.now())
             result = await services.run(services.profile.search.search, query)
             pages = max(1, -(-result.total // PAGE_SIZE))
-            return _page(
+            return page(
                 request,
                 "search.html",
                 status=400 if filters.errors else 200,
@@ -281,7 +222,7 @@ class Pages:
 
         async def listing(request: Request) -> Response:
             signed, own = await services.run(_load_listing, services, request.path_params["cid"])
-            return _page(
+            return page(
                 request,
                 "listing.html",
                 listing=signed,
@@ -293,7 +234,7 @@ class Pages:
 
         async def my(request: Request) -> Response:
             listings = await services.run(services.catalog.own_listings)
-            return _page(
+            return page(
                 request,
                 "my_listings.html",
                 listings=listings,
@@ -304,7 +245,7 @@ class Pages:
         def form_page(
             request: Request, form: ListingForm, *, edit: SignedListing | None, error: str = ""
         ) -> HTMLResponse:
-            return _page(
+            return page(
                 request,
                 "listing_form.html",
                 status=400 if error else 200,
@@ -323,7 +264,7 @@ class Pages:
                 signed = await services.run(services.catalog.create, form.to_draft())
             except UsageError as exc:
                 return form_page(request, form, edit=None, error=_sentence(exc, bool(form.images)))
-            return _see_other(f"/listing/{signed.cid}")
+            return see_other(f"/listing/{signed.cid}")
 
         async def edit_form(request: Request) -> Response:
             signed = await services.run(_own_listing, services, request.path_params["ref"])
@@ -337,7 +278,7 @@ class Pages:
                 signed = await services.run(services.catalog.edit, str(old.cid), changes)
             except UsageError as exc:
                 return form_page(request, form, edit=old, error=_sentence(exc, bool(form.images)))
-            return _see_other(f"/listing/{signed.cid}")
+            return see_other(f"/listing/{signed.cid}")
 
         async def delete(request: Request) -> Response:
             def drop() -> None:
@@ -345,7 +286,7 @@ class Pages:
                 services.catalog.delete(str(old.cid))
 
             await services.run(drop)
-            return _see_other("/my?done=deleted")
+            return see_other("/my?done=deleted")
 
         async def settings(request: Request) -> Response:
             def read() -> tuple[int, int]:
@@ -355,7 +296,7 @@ class Pages:
             own, indexed = await services.run(read)
             node = None if services.node is None else await services.node.status_summary()
             wallet = None if services.wallet is None else await services.wallet.status_summary()
-            return _page(
+            return page(
                 request,
                 "settings.html",
                 profile_name=services.profile.name,

@@ -59,6 +59,10 @@ def date(ts: int) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
 
 
+def date_time(ts: int) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def seller_id(public_key: bytes) -> str:
     return encode_public_key(public_key)
 
@@ -70,7 +74,14 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(markdown=markdown, snippet=snippet, xmr=xmr, date=date, seller=seller_id)
+    env.filters.update(
+        markdown=markdown,
+        snippet=snippet,
+        xmr=xmr,
+        date=date,
+        datetime=date_time,
+        seller=seller_id,
+    )
     return env
 
 

@@ -1,0 +1,70 @@
+"""What every page module shares: the navigation, rendering a page, redirects, page errors."""
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.requests import Request
+
+from umbra.core import CATEGORIES
+
+from ._render import render
+
+SESSION_SCOPE_KEY = "umbra.session"  # set by umbra.api's security gate
+NAV: list[tuple[str, str]] = [
+    ("/", "Browse"),
+    ("/search", "Search"),
+    ("/my", "My listings"),
+    ("/my/new", "New listing"),
+    ("/wallet", "Wallet"),
+    ("/messages", "Messages"),
+    ("/settings", "Settings"),
+]
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class PageError(Exception):
+    """A page-level failure: a status and a sentence saying what to do next."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """Render ``template`` with the navigation and the session's CSRF token."""
+    session = request.scope.get(SESSION_SCOPE_KEY)
+    csrf = getattr(session, "csrf_token", "")
+    body = render(
+        template, csrf=csrf, nav=NAV, path=request.url.path, categories=CATEGORIES, **context
+    )
+    return HTMLResponse(body, status_code=status)
+
+
+def see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def error_page(request: Request, status: int, message: str) -> Response:
+    return page(request, "error.html", status=status, status_code=status, message=message)
+
+
+def guarded(handler: Handler) -> Handler:
+    """Turn a `PageError` raised by ``handler`` into the error page."""
+
+    async def run(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except PageError as exc:
+            return error_page(request, exc.status, exc.message)
+
+    return run
+
+
+def form_text(request: Request, name: str, cap: int) -> str:
+    """A text field of the form the security gate parsed (``""`` if absent), stripped, capped."""
+    form = request.scope.get("umbra.form")
+    value = None if form is None else form.get(name)
+    return value.strip()[:cap] if isinstance(value, str) else ""
