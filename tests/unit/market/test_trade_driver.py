@@ -1,0 +1,234 @@
+"""The trade driver between three real profiles over an in-memory payload channel.
+
+What is replaced here (this is a unit test of the driver's logic): the network (a dict of
+queues with the same shape as the messaging payload channel), the DHT key lookup (the
+persona's X25519 key), the wallet (fixed subaddresses) and the escrow (a recorder; the
+test reports "funded" itself). The profiles, databases, listings, sealing and the order
+machines are the real ones. The full trade over real nodes and a real chain is in
+``tests/integration/trade``.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import trio
+
+from umbra.core.crypto import Argon2Params, open_envelope
+from umbra.market import SellerCatalog, TradeService, sample_drafts
+from umbra.market._order_types import EscrowFunded, EscrowPaidOut
+from umbra.market._trade_driver import ARBITER_KEY, TradeDriver
+from umbra.market._trade_ports import InboundPayload
+from umbra.store import Profile, create_profile
+from umbra.wallet import EscrowTerms
+
+FAST = Argon2Params(time_cost=1, memory_kib=8 * 1024, parallelism=1)
+ADDRESS = {"buyer": "4" + "B" * 94, "seller": "4" + "S" * 94, "arbiter": "4" + "A" * 94}
+
+
+@dataclass
+class Network:
+    """Payload queues per persona, shared by the three channels."""
+
+    queues: dict[bytes, list[InboundPayload]] = field(default_factory=dict)
+    seq: int = 0
+    log: list[tuple[bytes, InboundPayload]] = field(default_factory=list)  # (to, payload)
+
+
+@dataclass
+class Channel:
+    network: Network
+    me: bytes
+    sent: int = 0
+
+    def queue_payload_at(self, peer: bytes, kind: str, body: bytes, *, now: int) -> bytes:
+        self.network.seq += 1
+        payload = InboundPayload(self.network.seq, self.me, body)
+        self.network.queues.setdefault(peer, []).append(payload)
+        self.network.log.append((peer, payload))
+        self.sent += 1
+        return self.network.seq.to_bytes(16, "big")
+
+    def pending(self, kind: str, limit: int) -> list[InboundPayload]:
+        return list(self.network.queues.get(self.me, []))[:limit]
+
+    def consume(self, seq: int) -> None:
+        box = self.network.queues.get(self.me, [])
+        box[:] = [p for p in box if p.seq != seq]
+
+
+@dataclass
+class Ports:
+    profile: Profile
+    keys: dict[bytes, bytes]
+    role: str
+
+    async def envelope_key(self, persona: bytes) -> bytes | None:
+        return self.keys.get(persona)
+
+    def open_sealed(self, data: bytes) -> bytes:
+        return open_envelope(self.profile.identity.encryption_secret, data)
+
+    async def fresh_address(self, label: str) -> str:
+        return ADDRESS[self.role]
+
+
+@dataclass
+class EscrowRecorder:
+    created: list[tuple[EscrowTerms, str]] = field(default_factory=list)
+    forwarded: list[tuple[str, bytes]] = field(default_factory=list)
+    updates: int = 0
+
+    def create(self, order_id: bytes, terms: EscrowTerms, role: str) -> None:
+        self.created.append((terms, role))
+
+    def forward(self, order_id: bytes, sender: str, payload: bytes) -> None:
+        self.forwarded.append((sender, payload))
+
+    def update(self, order_id: bytes) -> None:
+        self.updates += 1
+
+
+@dataclass
+class Party:
+    profile: Profile
+    driver: TradeDriver
+    service: TradeService
+    escrow: EscrowRecorder
+
+
+@pytest.fixture
+def parties(tmp_path: Path) -> Iterator[dict[str, Party]]:
+    network = Network()
+    profiles = {r: create_profile(tmp_path, r, "pw", params=FAST) for r in ADDRESS}
+    keys = {p.identity.signing_public: p.identity.encryption_public for p in profiles.values()}
+    out = {}
+    for role, profile in profiles.items():
+        escrow = EscrowRecorder()
+        channel = Channel(network, profile.identity.signing_public)
+        driver = TradeDriver(profile, channel, Ports(profile, keys, role), escrow, confirmations=1)
+        out[role] = Party(profile, driver, TradeService(profile), escrow)
+    with out["arbiter"].driver.store.db.transaction():
+        out["arbiter"].driver.store.set_config(ARBITER_KEY, "fee=0")
+    yield out
+    for p in profiles.values():
+        p.close()
+
+
+def _listing(parties: dict[str, Party]) -> str:
+    draft = next(d for d in sample_drafts(20) if d.shipping)
+    signed = SellerCatalog(parties["seller"].profile).create(draft)
+    parties["buyer"].profile.blocks.put_verified(signed.cid, signed.data)
+    return str(signed.cid)
+
+
+def _pump(parties: dict[str, Party]) -> None:
+    """Run commands and deliver payloads until nothing moves."""
+
+    async def once() -> int:
+        moved = 0
+        for p in parties.values():
+            moved += await p.driver.process_commands()
+            moved += p.driver.process_inbound()
+        return moved
+
+    for _ in range(20):
+        if trio.run(once) == 0:
+            return
+    raise AssertionError("the parties never settled")
+
+
+def _state(p: Party, order_id: str) -> str:
+    return p.service.order(order_id).summary.state
+
+
+def test_escrow_trade_runs_to_release(parties: dict[str, Party]) -> None:
+    cid = _listing(parties)
+    arbiter = parties["arbiter"].profile.identity.signing_public
+    buyer = parties["buyer"].service
+    order_id, seq = buyer.place_order(
+        cid, shipping_option=0, address="1 Main St, Springfield", arbiter=arbiter
+    )
+    _pump(parties)
+    assert buyer.command(seq) is not None and buyer.command(seq).status == "done"  # type: ignore[union-attr]
+    seller = parties["seller"].service
+    view = seller.order(order_id)
+    assert view.summary.state == "S1_requested"
+    assert view.shipping == "1 Main St, Springfield"  # only the seller could open it
+    assert "accept" in view.next_actions
+    assert parties["arbiter"].service.order(order_id).shipping is None
+
+    seller.accept(order_id)
+    _pump(parties)
+    # The arbiter took the case by itself: everyone started the escrow with the same terms.
+    for role in ADDRESS:
+        assert _state(parties[role], order_id) == "S3_escrow_setup"
+        ((terms, escrow_role),) = parties[role].escrow.created
+        assert escrow_role == role and terms.confirmations == 1
+        assert terms.seller_address == ADDRESS["seller"]
+        assert terms.buyer_address == ADDRESS["buyer"]
+
+    for role in ADDRESS:
+        parties[role].driver.escrow_event(bytes.fromhex(order_id), EscrowFunded(terms.amount, 0))
+    assert _state(parties["seller"], order_id) == "S4_funded"
+
+    seller.ship(order_id, tracking="TRACK-123")
+    _pump(parties)
+    assert parties["buyer"].service.order(order_id).shipping == "TRACK-123"  # sealed to it
+    buyer.confirm(order_id)
+    _pump(parties)
+    for role in ADDRESS:
+        assert _state(parties[role], order_id) == "S6_completed"
+    bview = buyer.order(order_id)
+    assert bview.payout is not None and bview.payout["kind"] == "release"
+    parties["buyer"].driver.escrow_event(bytes.fromhex(order_id), EscrowPaidOut(("ab" * 32,), 0))
+    assert buyer.order(order_id).payout_txids == ("ab" * 32,)
+    kinds = [e.kind for e in bview.timeline]
+    assert "sent" in kinds and "state" in kinds
+
+
+def test_escrow_messages_are_relayed_between_escrows(parties: dict[str, Party]) -> None:
+    from umbra.wallet import SetupInfo, encode_message
+
+    cid = _listing(parties)
+    arbiter = parties["arbiter"].profile.identity.signing_public
+    order_id, _ = parties["buyer"].service.place_order(
+        cid, shipping_option=0, address="x", arbiter=arbiter
+    )
+    _pump(parties)
+    parties["seller"].service.accept(order_id)
+    _pump(parties)
+    payload = encode_message(SetupInfo(order_id, "buyer", 0, "MultisigV1" + "x" * 100))
+    assert parties["buyer"].driver.send_escrow(bytes.fromhex(order_id), "seller", payload)
+    _pump(parties)
+    assert parties["seller"].escrow.forwarded == [("buyer", payload)]
+    assert parties["arbiter"].escrow.forwarded == []
+
+
+def test_out_of_place_and_foreign_payloads_are_refused(parties: dict[str, Party]) -> None:
+    cid = _listing(parties)
+    arbiter = parties["arbiter"].profile.identity.signing_public
+    order_id, _ = parties["buyer"].service.place_order(
+        cid, shipping_option=0, address="x", arbiter=arbiter
+    )
+    _pump(parties)
+    # The buyer tries to ship: its own driver refuses and the command fails with a reason.
+    with pytest.raises(Exception, match="cannot ship"):
+        parties["buyer"].service.ship(order_id)
+    # Garbage, a replayed order and a message from a non-party are dropped, state unchanged.
+    seller = parties["seller"]
+    channel = seller.driver.channel
+    assert isinstance(channel, Channel)
+    buyer_key = parties["buyer"].profile.identity.signing_public
+    ((_, order_payload),) = [(to, p) for to, p in channel.network.log if to == channel.me]
+    box = channel.network.queues.setdefault(channel.me, [])
+    box.append(InboundPayload(9001, buyer_key, b"junk"))
+    box.append(InboundPayload(9002, buyer_key, order_payload.body))
+    box.append(InboundPayload(9003, b"\x07" * 32, order_payload.body))
+    assert seller.driver.process_inbound() == 3
+    assert box == []
+    assert _state(seller, order_id) == "S1_requested"
+    refused = [e.detail for e in seller.service.order(order_id).timeline if e.kind == "refused"]
+    assert any("replay" in d for d in refused)
+    assert any("not a party" in d for d in refused)

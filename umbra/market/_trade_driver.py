@@ -1,0 +1,530 @@
+"""The trade driver: runs every order of one profile inside `umbra node`.
+
+It feeds each order's `OrderMachine` with three kinds of events and carries out the actions:
+
+- **user commands** queued in ``trade_commands`` (`TradeService`): turned into messages
+  (sealing the shipping address to the seller, tracking to the buyer, evidence to the
+  arbiter; fresh wallet subaddresses for refunds and payouts), then ``Command`` events;
+- **peer payloads** of kind ``"trade"`` from the messaging channel: strictly parsed, the
+  sender's role taken from the persona key the session authenticated (never from the
+  message), then ``Received`` events. A payload for an order we do not know yet (messages of
+  different senders race) stays in the channel until the order arrives;
+- **timers** (``Tick``) and the escrow's reports (funding sent / funded / paid out / failed).
+
+The rule of every step (nothing lost, nothing done twice): ``machine.handle(event)`` → hand
+any peer escrow message to the escrow (durable, idempotent) → ONE transaction that stores the
+new machine state, queues the outgoing payloads, records a new escrow, the timeline, the
+timer, and consumes the payload or finishes the command → only then wake the escrow. A node
+killed at any point redoes at most the last step; the machines refuse the duplicates.
+Refused events (wrong state, wrong sender, replay...) change nothing and are logged on the
+order's timeline (or, for unknown orders, in the node log).
+"""
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from multiformats import CID
+
+from umbra.core import InvalidDocument, UmbraError
+from umbra.core.crypto import seal_envelope
+from umbra.store import Profile
+
+from ._order_machine import OrderMachine, input_name
+from ._order_table import State
+from ._order_types import (
+    Command,
+    CommitState,
+    DeleteShippingData,
+    EscrowFailed,
+    EscrowFunded,
+    EscrowFundingSent,
+    EscrowPaidOut,
+    ExpectPayout,
+    ForwardEscrow,
+    HaltFunding,
+    NotifyUser,
+    OrderAction,
+    OrderConfig,
+    OrderEvent,
+    Received,
+    Refuse,
+    SendTo,
+    StartEscrow,
+    StartPayout,
+    StoreEvidence,
+    Tick,
+)
+from ._stored import stored_listing
+from ._trade_messages import (
+    ArbiterAccept,
+    ArbiterDecision,
+    Cancel,
+    ClaimKind,
+    DisputeOpened,
+    EscrowWrapper,
+    Evidence,
+    EvidenceAdded,
+    OrderAccept,
+    OrderDecline,
+    OrderRequest,
+    ReceiptConfirmed,
+    Role,
+    Shipped,
+    TimeoutClaim,
+    TradeMessage,
+    encode_evidence,
+    encode_trade_message,
+    parse_trade_message,
+)
+from ._trade_ports import TRADE_KIND, EscrowPort, InboundPayload, PayloadChannel, TradePorts
+from ._trade_service import ARBITERS_KEY
+from ._trade_store import CommandRow, OrderRow, TradeStore
+
+log = logging.getLogger(__name__)
+
+ARBITER_KEY = "arbiter-profile"  # set when this profile acts as an arbiter (`node --arbiter`)
+MAX_PENDING = 256
+
+
+class CommandFailed(UmbraError):
+    """A queued command cannot be carried out (the reason is shown to the user)."""
+
+
+class Retry(Exception):
+    """A command cannot run yet (e.g. the seller's key is not found yet): keep it queued."""
+
+
+class TradeDriver:
+    """Runs the orders of one profile. Synchronous steps; async only where it must wait.
+
+    Args:
+        profile: the profile (its own database connection, see `_trade_node`).
+        channel: the trade payload channel.
+        ports: sealing keys and wallet addresses.
+        escrow: the escrow side, or None when this profile has no wallet (escrow orders then
+            wait in "escrow set-up" and say why on their timeline).
+        confirmations: funding confirmations our escrow waits for (small on regtest).
+    """
+
+    def __init__(
+        self,
+        profile: Profile,
+        channel: PayloadChannel,
+        ports: TradePorts,
+        escrow: EscrowPort | None,
+        *,
+        config: OrderConfig | None = None,
+        confirmations: int = 10,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.profile = profile
+        self.store = TradeStore(profile.db)
+        self.channel = channel
+        self.ports = ports
+        self.escrow = escrow
+        self.config = config or OrderConfig()
+        self.confirmations = confirmations
+        self._clock = clock
+        self.me = profile.identity.signing_public
+        self.on_change: Callable[[bytes, State], None] | None = None  # after each commit
+
+    def now(self) -> int:
+        return int(self._clock())
+
+    @property
+    def is_arbiter(self) -> bool:
+        return bool(self.store.get_config(ARBITER_KEY))
+
+    def machine(self, order_id: bytes) -> tuple[OrderRow, OrderMachine]:
+        row = self.store.order(order_id)
+        if row is None:
+            raise CommandFailed(f"no order {order_id.hex()}")
+        return row, OrderMachine.from_bytes(row.machine, self.config)
+
+    # -- one step ------------------------------------------------------------------------------
+
+    def step(
+        self,
+        row: OrderRow,
+        machine: OrderMachine,
+        event: OrderEvent,
+        *,
+        new: bool = False,
+        consume: int | None = None,
+        command: CommandRow | None = None,
+    ) -> list[OrderAction]:
+        """Apply one event to one order and carry out its actions (see the module rule)."""
+        before = machine.state
+        actions = machine.handle(event)
+        order_id = row.order_id
+        for a in actions:
+            if isinstance(a, ForwardEscrow) and self.escrow is not None:
+                self.escrow.forward(order_id, a.sender, a.payload)
+        now = self.now()
+        committed = any(isinstance(a, CommitState) for a in actions)
+        local_refusal = next((a for a in actions if isinstance(a, Refuse) and a.local), None)
+        state = machine.state.name
+        with self.store.db.transaction():
+            if committed:
+                if new:
+                    self.store.insert_order(
+                        dataclasses.replace(
+                            row, state=int(machine.state), machine=machine.to_bytes()
+                        )
+                    )
+                else:
+                    self.store.save_machine(
+                        order_id, int(machine.state), machine.to_bytes(), now=now
+                    )
+                timer = machine.next_timer()
+                self.store.set_fields(order_id, timer_at=None if timer is None else timer.at)
+            for a in actions:
+                self._record(row, machine, a, now)
+            if committed and machine.state != before:
+                self.store.log(order_id, "state", state, f"{before.name} -> {state}", now=now)
+            if consume is not None:
+                self.channel.consume(consume)
+            if command is not None:
+                error = "" if local_refusal is None else local_refusal.detail
+                if committed or error:
+                    self.store.finish_command(command.seq, error=error, now=now)
+        if self.escrow is not None and any(
+            isinstance(a, StartEscrow | StartPayout | ExpectPayout | HaltFunding) for a in actions
+        ):
+            self.escrow.update(order_id)
+        if committed and self.on_change is not None:
+            self.on_change(order_id, machine.state)
+        if committed and machine.state != before:
+            self._after_state_change(row, machine)
+        return actions
+
+    def _record(self, row: OrderRow, machine: OrderMachine, a: OrderAction, now: int) -> None:
+        """Carry out one action inside the step's transaction."""
+        oid, state = row.order_id, machine.state.name
+        match a:
+            case SendTo():
+                peer = row.key_of(a.to)
+                if peer is None:
+                    self.store.log(oid, "refused", state, f"no {a.to} to send to", now=now)
+                    return
+                body = encode_trade_message(a.message)
+                self.channel.queue_payload_at(peer, TRADE_KIND, body, now=now)
+                if not isinstance(a.message, EscrowWrapper):
+                    name = input_name(a.message)
+                    detail = f"{name} #{a.message.id} to the {a.to}"
+                    self.store.log(oid, "sent", state, detail, now=now)
+            case StartEscrow():
+                terms = dataclasses.replace(a.terms, confirmations=self.confirmations)
+                if self.escrow is None:
+                    detail = "no wallet: the escrow cannot start"
+                    self.store.log(oid, "notice", state, detail, now=now)
+                    return
+                self.escrow.create(oid, terms, a.role)
+                self.store.set_fields(oid, escrow="running")
+                detail = f"escrow set-up started ({terms.amount} piconero)"
+                self.store.log(oid, "escrow", state, detail, now=now)
+            case StartPayout() | ExpectPayout():
+                verb = "proposing" if isinstance(a, StartPayout) else "co-signing"
+                p = a.payout
+                detail = f"{verb} {p.kind}: {p.to_seller} to the seller, {p.to_buyer} to the buyer"
+                self.store.log(oid, "escrow", state, detail, now=now)
+            case HaltFunding():
+                self.store.set_fields(oid, escrow="halted")
+                self.store.log(oid, "escrow", state, "escrow funding halted", now=now)
+            case StoreEvidence():
+                self.store.add_evidence(oid, a.sender, a.sealed_evidence, now=now)
+            case DeleteShippingData():
+                self.store.set_fields(oid, purge_at=a.at)
+            case NotifyUser():
+                self.store.log(oid, "notice", state, f"{a.kind} {a.detail}".strip(), now=now)
+            case Refuse():
+                who = "our move" if a.local else "a peer message"
+                self.store.log(oid, "refused", state, f"{who}: {a.reason}: {a.detail}", now=now)
+                log.info("order %s: refused %s (%s: %s)", oid.hex(), who, a.reason, a.detail)
+            case _:
+                pass
+
+    def _after_state_change(self, row: OrderRow, machine: OrderMachine) -> None:
+        """Moves a party makes by itself: the arbiter takes every escrow case it is asked to."""
+        if machine.role == "arbiter" and machine.state == State.S2_accepted:
+            self.step(row, machine, Command(ArbiterAccept(), self.now()))
+
+    # -- inbound payloads ----------------------------------------------------------------------
+
+    def process_inbound(self) -> int:
+        """Apply every trade payload that can be applied now; returns how many were taken."""
+        taken = 0
+        for payload in self.channel.pending(TRADE_KIND, MAX_PENDING):
+            if self._inbound(payload):
+                taken += 1
+        return taken
+
+    def _inbound(self, payload: InboundPayload) -> bool:
+        try:
+            message = parse_trade_message(payload.body)
+        except InvalidDocument as exc:
+            log.warning("dropped a malformed trade payload: %s", exc)
+            self._drop(payload)
+            return True
+        row = self.store.order(message.order)
+        if row is None:
+            if isinstance(message, OrderRequest):
+                return self._new_order(payload, message)
+            return False  # not ours, or its order has not arrived yet: it waits
+        role = row.peer_role(payload.sender)
+        if role is None or role == row.role:
+            self._log_refusal(row, f"a payload from a persona that is not a party ({role})")
+            self._drop(payload)
+            return True
+        machine = OrderMachine.from_bytes(row.machine, self.config)
+        actions = self.step(row, machine, Received(message, role, self.now()), consume=payload.seq)  # type: ignore[arg-type]
+        self._opened(row, machine, message, actions)
+        return True
+
+    def _drop(self, payload: InboundPayload) -> None:
+        with self.store.db.transaction():
+            self.channel.consume(payload.seq)
+
+    def _log_refusal(self, row: OrderRow, detail: str) -> None:
+        with self.store.db.transaction():
+            self.store.log(row.order_id, "refused", "", detail, now=self.now())
+
+    def _new_order(self, payload: InboundPayload, request: OrderRequest) -> bool:
+        if request.seller == self.me:
+            role: Role = "seller"
+        elif request.arbiter == self.me and request.payment == "escrow" and self.is_arbiter:
+            role = "arbiter"
+        else:
+            log.warning("dropped an order that does not name us as seller or arbiter")
+            self._drop(payload)
+            return True
+        if payload.sender in (request.seller, request.arbiter):
+            log.warning("dropped an order whose buyer is also its seller or arbiter")
+            self._drop(payload)
+            return True
+        now = self.now()
+        title = ""
+        problem = None
+        if role == "seller":
+            title, problem = self._check_against_listing(request)
+        row = OrderRow(
+            order_id=request.order, role=role, state=0, machine=b"",
+            buyer=payload.sender, seller=request.seller, arbiter=request.arbiter,
+            title=title or str(request.listing)[:24], created_at=now, updated_at=now,
+            timer_at=None, escrow="", opened_shipping=None, purge_at=None,
+        )  # fmt: skip
+        machine = OrderMachine.create(role, self.config)
+        actions = self.step(
+            row, machine, Received(request, "buyer", now), new=True, consume=payload.seq
+        )
+        if not any(isinstance(a, CommitState) for a in actions):
+            return True
+        if role == "seller" and request.sealed_address is not None:
+            self._open_shipping(row.order_id, request.sealed_address)
+        if problem is not None:
+            self.step(row, machine, Command(OrderDecline(reason=problem), self.now()))
+        return True
+
+    def _check_against_listing(self, request: OrderRequest) -> tuple[str, str | None]:
+        """The seller compares the order with its own listing: (title, problem or None)."""
+        signed = stored_listing(self.profile, request.listing)
+        if signed is None or signed.body.seller != self.me:
+            return "", "this listing is not (or no longer) offered"
+        body = signed.body
+        if body.revision != request.revision or body.price != request.unit_price:
+            return body.title, "the listing changed since the order was made"
+        if request.quantity > body.quantity:
+            return body.title, f"only {body.quantity} available"
+        option = request.shipping_option
+        if (option is None) != (not body.shipping):
+            return body.title, "the shipping choice does not fit the listing"
+        if option is not None and (
+            option >= len(body.shipping) or body.shipping[option].cost != request.shipping_cost
+        ):
+            return body.title, "the shipping option does not match the listing"
+        accepted = self.store.get_config(ARBITERS_KEY)
+        if request.payment == "escrow" and accepted:
+            from umbra.core.crypto import encode_public_key
+
+            assert request.arbiter is not None
+            if encode_public_key(request.arbiter) not in accepted.split(","):
+                return body.title, "the arbiter is not one this seller accepts"
+        return body.title, None
+
+    def _opened(
+        self, row: OrderRow, machine: OrderMachine, message: TradeMessage, actions: list[Any]
+    ) -> None:
+        if (
+            isinstance(message, Shipped)
+            and machine.role == "buyer"
+            and message.sealed_tracking is not None
+            and any(isinstance(a, CommitState) for a in actions)
+        ):
+            self._open_shipping(row.order_id, message.sealed_tracking)
+
+    def _open_shipping(self, order_id: bytes, sealed: bytes) -> None:
+        """Keep the opened address (seller) or tracking (buyer) until the purge."""
+        try:
+            text = self.ports.open_sealed(sealed).decode("utf-8")
+        except (InvalidDocument, UnicodeDecodeError) as exc:
+            text = f"(could not be opened: {exc})"
+        with self.store.db.transaction():
+            self.store.set_fields(order_id, opened_shipping=text)
+
+    # -- escrow reports ------------------------------------------------------------------------
+
+    def escrow_event(self, order_id: bytes, event: OrderEvent) -> None:
+        """Our escrow reports funding sent / funded / paid out / failed."""
+        row, machine = self.machine(order_id)
+        self.step(row, machine, event)
+
+    def send_escrow(self, order_id: bytes, to: Role, payload: bytes) -> bool:
+        """Our escrow sends ``payload`` to ``to``: wrapped, committed, queued. False if refused."""
+        row, machine = self.machine(order_id)
+        wrapper = EscrowWrapper(to=to, payload=payload)
+        actions = self.step(row, machine, Command(wrapper, self.now()))
+        return any(isinstance(a, CommitState) for a in actions)
+
+    # -- timers --------------------------------------------------------------------------------
+
+    def process_timers(self) -> None:
+        now = self.now()
+        for order_id in self.store.due_timers(now):
+            row, machine = self.machine(order_id)
+            if row.purge_at is not None and row.purge_at <= now and row.opened_shipping:
+                with self.store.db.transaction():
+                    self.store.set_fields(order_id, opened_shipping=None)
+                    detail = "shipping data deleted"
+                    self.store.log(order_id, "notice", machine.state.name, detail, now=now)
+            if row.timer_at is not None and row.timer_at <= now:
+                self.step(row, machine, Tick(now))
+
+    # -- user commands -------------------------------------------------------------------------
+
+    async def process_commands(self) -> int:
+        done = 0
+        for command in self.store.queued_commands():
+            try:
+                await self._command(command)
+            except Retry as exc:
+                log.info("command %d waits: %s", command.seq, exc)
+                continue
+            except (CommandFailed, UmbraError) as exc:
+                with self.store.db.transaction():
+                    self.store.finish_command(command.seq, error=str(exc), now=self.now())
+            done += 1
+        return done
+
+    async def _command(self, c: CommandRow) -> None:
+        a = c.args
+        if c.kind == "buy":
+            await self._buy(c)
+            return
+        row, machine = self.machine(c.order_id)
+        message: TradeMessage
+        match c.kind:
+            case "accept":
+                mode = machine.mode
+                address = await self.ports.fresh_address(f"order {c.order_id.hex()[:8]}")
+                if mode == "escrow":
+                    message = OrderAccept(payout_address=address, payment_address=None)
+                else:
+                    message = OrderAccept(payout_address=None, payment_address=address)
+            case "decline":
+                message = OrderDecline(reason=str(a.get("reason", "")))
+            case "cancel":
+                message = Cancel(reason=str(a.get("reason", "")))
+            case "ship":
+                tracking = a.get("tracking")
+                sealed = None
+                if tracking:
+                    sealed = await self._seal_to(row.buyer, str(tracking).encode())
+                message = Shipped(sealed_tracking=sealed)
+            case "confirm":
+                message = ReceiptConfirmed()
+            case "dispute" | "evidence":
+                if row.arbiter is None:
+                    raise CommandFailed("this order has no arbiter")
+                doc = encode_evidence(Evidence(text=str(a["text"])))
+                sealed_evidence = await self._seal_to(row.arbiter, doc)
+                message = (
+                    DisputeOpened(sealed_evidence=sealed_evidence)
+                    if c.kind == "dispute"
+                    else EvidenceAdded(sealed_evidence=sealed_evidence)
+                )
+            case "claim-not-shipped" | "claim-not-confirmed":
+                kind: ClaimKind = (
+                    "not-shipped" if c.kind == "claim-not-shipped" else "not-confirmed"
+                )
+                message = TimeoutClaim(kind=kind, note=str(a.get("note", "")))
+            case "decide":
+                funded = machine.data.funded_amount
+                to_buyer = int(a["to_buyer"])
+                if not 0 <= to_buyer <= funded:
+                    raise CommandFailed(f"the escrow holds {funded} piconero")
+                to_seller = funded - to_buyer
+                cosigner: Role = "buyer" if to_buyer >= to_seller else "seller"
+                message = ArbiterDecision(
+                    to_buyer=to_buyer, to_seller=to_seller, cosigner=cosigner,
+                    reason=str(a["reason"]),
+                )  # fmt: skip
+            case _:
+                raise CommandFailed(f"unknown command {c.kind!r}")
+        self.step(row, machine, Command(message, self.now()), command=c)
+
+    async def _seal_to(self, persona: bytes, plaintext: bytes) -> bytes:
+        key = await self.ports.envelope_key(persona)
+        if key is None:
+            raise Retry("the recipient's keys are not found yet")
+        return seal_envelope(key, plaintext)
+
+    async def _buy(self, c: CommandRow) -> None:
+        a = c.args
+        seller = bytes(a["seller"])
+        arbiter = None if a["arbiter"] is None else bytes(a["arbiter"])
+        sealed = None
+        if a["address"] is not None:
+            sealed = await self._seal_to(seller, str(a["address"]).encode())
+        refund = a["refund_address"]
+        if refund is None and a["payment"] == "escrow":
+            refund = await self.ports.fresh_address(f"refund {c.order_id.hex()[:8]}")
+        request = OrderRequest(
+            listing=CID.decode(str(a["listing"])), revision=int(a["revision"]),
+            quantity=int(a["quantity"]), shipping_option=a["shipping_option"],
+            sealed_address=sealed, payment=a["payment"], seller=seller, arbiter=arbiter,
+            refund_address=refund, unit_price=int(a["unit_price"]),
+            shipping_cost=int(a["shipping_cost"]), ship_days=int(a["ship_days"]),
+            confirm_days=int(a["confirm_days"]), order=c.order_id,
+        )  # fmt: skip
+        now = self.now()
+        row = OrderRow(
+            order_id=c.order_id, role="buyer", state=0, machine=b"", buyer=self.me,
+            seller=seller, arbiter=arbiter, title=str(a.get("title", "")), created_at=now,
+            updated_at=now, timer_at=None, escrow="", opened_shipping=None, purge_at=None,
+        )  # fmt: skip
+        machine = OrderMachine.create("buyer", self.config)
+        actions = self.step(row, machine, Command(request, now), new=True, command=c)
+        if any(isinstance(a, CommitState) for a in actions) and a["address"] is not None:
+            with self.store.db.transaction():
+                self.store.set_fields(c.order_id, opened_shipping=str(a["address"]))
+
+    # -- start-up ------------------------------------------------------------------------------
+
+    def open_orders(self) -> list[bytes]:
+        """Orders whose escrow should run (resumed at start-up)."""
+        return [r.order_id for r in self.store.orders() if r.escrow == "running"]
+
+
+__all__ = [
+    "ARBITER_KEY",
+    "CommandFailed",
+    "EscrowFailed",
+    "EscrowFunded",
+    "EscrowFundingSent",
+    "EscrowPaidOut",
+    "Retry",
+    "TradeDriver",
+]
