@@ -5,11 +5,18 @@ data, the outgoing messages and the audit rows in ONE transaction → only then 
 messages and start the wallet call. After a crash, `run_escrow` reloads the data, re-sends
 the committed outbox (receivers ignore duplicates) and redoes the wallet call in flight
 (`EscrowMachine.resume`). Wallet trouble (`WalletUnavailable`, refused calls) is recorded,
-retried with back-off, and never loses state.
+retried with back-off, and never loses state. A payout step the wallet refuses twice in a
+row (import, build, describe) is reported to the machine as `SyncFailed`: the attempt starts
+over with fresh multisig info instead of retrying stale info forever.
+
+Every wallet call holds the party's wallet-rpc lock and first makes sure the escrow's own
+wallet is the open one (checked by address once the multisig address is known), so several
+escrows of one party can share one wallet-rpc process.
 """
 
 import json
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +25,7 @@ import trio
 
 from ._errors import EscrowProtocolError, WalletError, WalletRpcError, WalletUnavailable
 from ._escrow_machine import (
+    TERMINAL_STATES,
     EscrowData,
     EscrowMachine,
     State,
@@ -27,16 +35,22 @@ from ._escrow_machine import (
 from ._escrow_messages import Payout, Role, decode_message, encode_message
 from ._escrow_ops import NO_WALLET_CODE, EscrowOps, PartyWallets, SpareWallet
 from ._escrow_types import (
+    BuildTxset,
+    CreateWallet,
+    DescribeTxset,
     EscrowAction,
     EscrowEvent,
     EscrowTerms,
     ExchangeKeys,
+    FundingExpired,
+    ImportInfo,
     MakeMultisig,
     MessageReceived,
     Notify,
     ProposePayout,
     Send,
     Start,
+    SyncFailed,
     WalletCreated,
     WalletKeys,
     WalletOp,
@@ -45,8 +59,11 @@ from ._escrow_types import (
 from ._mailbox import Mailbox
 from ._state_store import WalletStore
 
-TERMINAL = (State.S10_PAID_OUT, State.S99_FAILED)
+TERMINAL = TERMINAL_STATES
 SPARE_KEY = "escrow.spare_wallet"
+# Payout steps whose refusal means "this attempt's multisig info is unusable".
+SYNC_STEPS = (ImportInfo, BuildTxset, DescribeTxset)
+SYNC_REFUSALS_BEFORE_RESTART = 2
 
 
 @dataclass
@@ -54,6 +71,7 @@ class DriverOptions:
     poll_interval: float = 0.25  # how often to look at the inbox and the chain
     retry_max: float = 5.0  # back-off ceiling after a wallet error
     on_state: Callable[[str, State], None] | None = None  # called after each commit
+    clock: Callable[[], float] = time.time  # Unix seconds, for the funding deadline
 
 
 @dataclass
@@ -77,16 +95,26 @@ class EscrowParty:
         return SpareWallet(v["name"], v["password"], WalletKeys(**v["keys"]))
 
     async def prepare_spare_wallet(self) -> None:
-        """Make the next escrow's wallet now (multisig on, left open), if none is ready."""
-        if self.ops.spare is not None:
-            await self.ops.ensure_open(self.ops.spare.name, self.ops.spare.password)
-            return
-        name = f"escrow-{secrets.token_hex(8)}"
-        password = secrets.token_urlsafe(24)
-        keys = await self.ops.make_wallet(name, password)
-        spare = {"name": name, "password": password, "keys": dict(keys.__dict__)}
-        self.store.set_config(SPARE_KEY, json.dumps(spare))
-        self.ops.spare = SpareWallet(name, password, keys)
+        """Make the next escrow's wallet now (multisig on, left open), if none is ready.
+
+        Creating a wallet and turning multisig on costs 5-30 s on a small machine; a node
+        calls this in the background when idle (and after each escrow's set-up takes the
+        spare), so the next escrow's set-up starts from a ready wallet.
+        """
+        async with self.ops.lock:
+            if self.ops.spare is not None:
+                await self.ops.ensure_open(self.ops.spare.name, self.ops.spare.password)
+                return
+            name = f"escrow-{secrets.token_hex(8)}"
+            password = secrets.token_urlsafe(24)
+            keys = await self.ops.make_wallet(name, password)
+            spare = {"name": name, "password": password, "keys": dict(keys.__dict__)}
+            self.store.set_config(SPARE_KEY, json.dumps(spare))
+            self.ops.spare = SpareWallet(name, password, keys)
+
+    @property
+    def has_spare_wallet(self) -> bool:
+        return self.ops.spare is not None
 
     def create_escrow(self, terms: EscrowTerms, role: Role) -> EscrowMachine:
         """Record a new escrow (state S0) with a fresh wallet name and password."""
@@ -155,6 +183,7 @@ class _Run:
         self.backoff = 0.0
         self.last_error = ""
         self.rebuilt_for: WalletOp | None = None
+        self.sync_refusals = 0
 
     @property
     def _id(self) -> str:
@@ -202,21 +231,40 @@ class _Run:
             [(state.name, state.name, event, detail)],
         )
 
+    def _expected_address(self) -> str:
+        d = self.machine.data
+        return d.address if d.state >= State.S5_READY else ""
+
     async def reopen_wallet(self) -> None:
         d = self.machine.data
         while True:
             try:
                 if d.keys is not None:
-                    await self.party.ops.ensure_open(d.wallet_name, d.wallet_password)
+                    async with self.party.ops.lock:
+                        await self.party.ops.ensure_open(
+                            d.wallet_name, d.wallet_password, self._expected_address()
+                        )
                 return
-            except (WalletUnavailable, WalletRpcError) as exc:
+            except (WalletUnavailable, WalletRpcError, WalletError) as exc:
+                self._note_error("wallet-error:open", exc)
                 await self._wait_after_error(exc)
+
+    def _note_error(self, event: str, exc: Exception) -> None:
+        """Record a wallet error in the audit log once (not on every retry)."""
+        if str(exc) != self.last_error:
+            self.last_error = str(exc)
+            self._record(self.machine.state, event, str(exc))
 
     async def loop(self, until: State, propose: Payout | None) -> None:
         opts = self.party.options
         while self.machine.state not in TERMINAL and self.machine.state < until:
             await self._drain_inbox()
             d = self.machine.data
+            now = opts.clock()
+            if self.machine.funding_expired_at(now):
+                await self.step(FundingExpired(int(now)))
+                self.queue.clear()
+                continue
             if (
                 propose is not None
                 and d.state == State.S7_FUNDED
@@ -247,9 +295,23 @@ class _Run:
         d = self.machine.data
         if isinstance(op, WatchFunding) and self.backoff == 0.0:
             await trio.sleep(self.party.options.poll_interval)
+        ops = self.party.ops
         try:
-            event = await self.party.ops.run(op, d.wallet_password)
+            async with ops.lock:
+                if d.keys is not None and not isinstance(op, CreateWallet):
+                    await ops.ensure_open(
+                        d.wallet_name, d.wallet_password, self._expected_address()
+                    )
+                event = await ops.run(op, d.wallet_password)
         except (WalletUnavailable, WalletRpcError, WalletError) as exc:
+            if isinstance(exc, WalletRpcError) and isinstance(op, SYNC_STEPS):
+                ops.forget_open()  # reopen and re-check the wallet before the next try
+                self.sync_refusals += 1
+                if self.sync_refusals >= SYNC_REFUSALS_BEFORE_RESTART:
+                    self.sync_refusals = 0
+                    self._note_error("wallet-error:" + type(op).__name__, exc)
+                    await self.step(SyncFailed(op.seq, exc.message))
+                    return
             if (
                 isinstance(exc, WalletRpcError)
                 and isinstance(op, MakeMultisig | ExchangeKeys)
@@ -263,9 +325,7 @@ class _Run:
                 return
             if isinstance(exc, WalletRpcError) and exc.code == NO_WALLET_CODE:
                 self.party.ops.forget_open()  # wallet-rpc restarted: open the wallet again
-            if str(exc) != self.last_error:
-                self.last_error = str(exc)
-                self._record(self.machine.state, "wallet-error:" + type(op).__name__, str(exc))
+            self._note_error("wallet-error:" + type(op).__name__, exc)
             self.queue.insert(0, op)
             await self._wait_after_error(exc)
             if isinstance(exc, WalletRpcError) and exc.code == NO_WALLET_CODE:
@@ -273,6 +333,7 @@ class _Run:
             return
         self.backoff = 0.0
         self.last_error = ""
+        self.sync_refusals = 0
         await self.step(event)
 
     async def _rebuild(self, op: "MakeMultisig | ExchangeKeys") -> None:
@@ -285,7 +346,10 @@ class _Run:
         self._record(self.machine.state, "wallet-rebuild", f"replaying {done_rounds} round(s)")
         while True:
             try:
-                await self.party.ops.rebuild(d.wallet_name, d.wallet_password, d.keys, peer_rounds)
+                async with self.party.ops.lock:
+                    await self.party.ops.rebuild(
+                        d.wallet_name, d.wallet_password, d.keys, peer_rounds
+                    )
                 return
             except (WalletUnavailable, WalletRpcError, WalletError) as exc:
                 self._record(self.machine.state, "wallet-error:rebuild", str(exc))

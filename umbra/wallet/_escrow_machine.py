@@ -8,7 +8,14 @@ Rules:
   moves, and `Payout.check_shape` applies to our proposals and to theirs alike.
 - At most one wallet call is in flight (``pending_op``); its result is the next event.
 - Peer messages that arrive early are buffered (setup rounds, addresses) and used when the
-  state allows; duplicates are ignored, so replays after a crash are harmless.
+  state allows; duplicates are ignored, so replays after a crash are harmless. A payout
+  sync that arrives before we saw the funding confirmed, or a new attempt / refusal that
+  arrives while a wallet call is in flight, is deferred (``deferred``) and replayed as soon
+  as the state allows: dropping it would leave both sides waiting for each other forever.
+- Multisig info goes stale (a re-export after a crash replaces the signing nonces; a wallet
+  that had not seen the funding exports nothing useful). When the wallet keeps refusing an
+  attempt's import, build or describe step, the driver reports `SyncFailed` and the attempt
+  starts over with freshly exported info on both sides (``seq + 1``).
 - The co-signer signs only a transaction set that `check_description` accepts.
 """
 
@@ -29,6 +36,8 @@ from ._escrow_messages import (
     Role,
     SetupInfo,
     SyncInfo,
+    decode_message,
+    encode_message,
     message_type,
 )
 from ._escrow_types import (
@@ -43,6 +52,7 @@ from ._escrow_types import (
     ExchangeKeys,
     Exported,
     ExportInfo,
+    FundingExpired,
     FundingObserved,
     FundingSent,
     Imported,
@@ -62,6 +72,7 @@ from ._escrow_types import (
     Start,
     Submitted,
     SubmitTx,
+    SyncFailed,
     TxDescription,
     TxsetBuilt,
     WalletCreated,
@@ -83,11 +94,16 @@ class State(IntEnum):
     S8_SYNCING = 8
     S9_PROPOSED = 9
     S10_PAID_OUT = 10
+    S11_EXPIRED = 11  # not funded by the deadline: abandoned, nothing was paid in
     S99_FAILED = 99
 
 
 S = State
 SETUP_STATES = (S.S0_NEW, S.S1_WALLET_READY, S.S2_PREPARED, S.S3_MADE, S.S4_EXCHANGED)
+UNFUNDED_STATES = (*SETUP_STATES, S.S5_READY, S.S6_AWAITING_FUNDING)
+TERMINAL_STATES = (S.S10_PAID_OUT, S.S11_EXPIRED, S.S99_FAILED)
+PAYOUT_STATES = (S.S7_FUNDED, S.S8_SYNCING, S.S9_PROPOSED)
+MAX_DEFERRED = 8
 
 # (state, input) -> the states it may lead to. Inputs are event names; peer messages are
 # "msg:<type>". Anything not listed is refused (a peer's message) or a bug (ours).
@@ -95,6 +111,8 @@ TRANSITIONS: dict[tuple[State, str], frozenset[State]] = {
     # from the user / driver
     (S.S0_NEW, "start"): frozenset({S.S0_NEW}),
     (S.S7_FUNDED, "propose"): frozenset({S.S8_SYNCING}),
+    # from the driver's clock: not funded in time
+    **{(s, "funding_expired"): frozenset({s, S.S11_EXPIRED}) for s in UNFUNDED_STATES},
     # from the wallet: set-up rounds (prepare, make, exchange x2)
     (S.S0_NEW, "wallet_created"): frozenset({S.S1_WALLET_READY}),
     (S.S1_WALLET_READY, "prepared"): frozenset({S.S2_PREPARED}),
@@ -111,6 +129,7 @@ TRANSITIONS: dict[tuple[State, str], frozenset[State]] = {
     (S.S8_SYNCING, "described"): frozenset({S.S8_SYNCING, S.S7_FUNDED}),
     (S.S8_SYNCING, "signed"): frozenset({S.S8_SYNCING}),
     (S.S8_SYNCING, "sign_failed"): frozenset({S.S7_FUNDED}),
+    (S.S8_SYNCING, "sync_failed"): frozenset({S.S7_FUNDED, S.S8_SYNCING}),
     (S.S8_SYNCING, "submitted"): frozenset({S.S10_PAID_OUT}),
     # from a peer: set-up (buffered until used)
     **{(s, "msg:setup"): frozenset({s}) for s in SETUP_STATES},
@@ -118,9 +137,13 @@ TRANSITIONS: dict[tuple[State, str], frozenset[State]] = {
     (S.S5_READY, "addresses_checked"): frozenset({S.S6_AWAITING_FUNDING, S.S99_FAILED}),
     # from a peer: funding and payout
     (S.S6_AWAITING_FUNDING, "msg:funding"): frozenset({S.S6_AWAITING_FUNDING}),
+    # a proposer that saw the funding confirmed first: deferred until we see it too
+    (S.S5_READY, "msg:sync"): frozenset({S.S5_READY}),
+    (S.S6_AWAITING_FUNDING, "msg:sync"): frozenset({S.S6_AWAITING_FUNDING}),
     (S.S7_FUNDED, "msg:sync"): frozenset({S.S8_SYNCING, S.S7_FUNDED}),
     (S.S8_SYNCING, "msg:sync"): frozenset({S.S8_SYNCING}),
     (S.S8_SYNCING, "msg:proposal"): frozenset({S.S8_SYNCING}),
+    (S.S8_SYNCING, "msg:refusal"): frozenset({S.S7_FUNDED, S.S8_SYNCING}),
     (S.S9_PROPOSED, "msg:refusal"): frozenset({S.S7_FUNDED, S.S8_SYNCING}),
     (S.S10_PAID_OUT, "msg:proposal"): frozenset({S.S10_PAID_OUT}),
     **{
@@ -132,6 +155,7 @@ TRANSITIONS: dict[tuple[State, str], frozenset[State]] = {
 _EVENT_NAMES: dict[type, str] = {
     Start: "start",
     ProposePayout: "propose",
+    FundingExpired: "funding_expired",
     WalletCreated: "wallet_created",
     Prepared: "prepared",
     Made: "made",
@@ -145,6 +169,7 @@ _EVENT_NAMES: dict[type, str] = {
     Signed: "signed",
     SignFailed: "sign_failed",
     Submitted: "submitted",
+    SyncFailed: "sync_failed",
 }
 
 
@@ -186,6 +211,8 @@ class EscrowData:
     txids: tuple[str, ...] = ()
     last_refusal: str = ""
     failure: str = ""
+    funding_seen: int = 0  # the most seen paid in so far, pool included
+    deferred: list[bytes] = field(default_factory=list)  # encoded peer messages, see Rules
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -213,6 +240,8 @@ class EscrowData:
             "txids": list(self.txids),
             "last_refusal": self.last_refusal,
             "failure": self.failure,
+            "funding_seen": self.funding_seen,
+            "deferred": list(self.deferred),
         }
 
     @classmethod
@@ -225,6 +254,7 @@ class EscrowData:
         v["peer_info"] = {int(k): dict(d) for k, d in v["peer_info"].items()}
         v["payout"] = None if v["payout"] is None else Payout.from_wire(v["payout"])
         v["txids"] = tuple(v["txids"])
+        v["deferred"] = [bytes(m) for m in v.get("deferred", [])]
         return cls(**v)
 
 
@@ -268,14 +298,16 @@ class EscrowMachine:
         if isinstance(event, MessageReceived):
             return self._on_message(event.message)
         name = event_name(event)
-        if not isinstance(event, Start | ProposePayout) and not self.data.pending_op:
+        from_driver = isinstance(event, Start | ProposePayout | FundingExpired)
+        if not from_driver and not self.data.pending_op:
             return []  # a late answer to a call the machine no longer waits for
         self._check_allowed(name, local=True)
-        if not isinstance(event, Start | ProposePayout):
+        if not from_driver:
             self.data.pending_op = ""
         handler = getattr(self, "_on_" + name)
         actions: list[EscrowAction] = handler(event)
-        return actions + self._advance()
+        actions += self._advance()
+        return actions + self._replay_deferred()
 
     def _check_allowed(self, name: str, *, local: bool) -> frozenset[State]:
         allowed = TRANSITIONS.get((self.data.state, name))
@@ -356,12 +388,36 @@ class EscrowMachine:
     def _on_funding_observed(self, event: FundingObserved) -> list[EscrowAction]:
         d = self.data
         d.funding_confirmations = event.confirmations
+        d.funding_seen = max(d.funding_seen, event.amount)
         if event.amount >= d.terms.amount and event.confirmations >= d.terms.confirmations:
             d.funded_amount = event.amount
             self._goto("funding_observed", S.S7_FUNDED)
             return [Notify("info", f"escrow {d.terms.escrow_id}: funded and confirmed")]
         self._goto("funding_observed", S.S6_AWAITING_FUNDING)
         return []
+
+    def funding_expired_at(self, now: float) -> bool:
+        """Whether the escrow must be abandoned at ``now``: past the funding deadline with
+        nothing seen paid in (coins seen in time, even only in the pool, are waited for)."""
+        d = self.data
+        deadline = d.terms.funding_expires_at
+        return (
+            bool(deadline)
+            and now >= deadline
+            and d.state in UNFUNDED_STATES
+            and not d.funding_seen
+            and not d.funding_txid
+        )
+
+    def _on_funding_expired(self, event: FundingExpired) -> list[EscrowAction]:
+        d = self.data
+        if not self.funding_expired_at(event.now):
+            self._goto("funding_expired", d.state)
+            return []
+        d.pending_op = ""
+        d.failure = "the escrow was not funded in time"
+        self._goto("funding_expired", S.S11_EXPIRED)
+        return [Notify("warning", f"escrow {d.terms.escrow_id}: {d.failure}; abandoned")]
 
     # -- payout --------------------------------------------------------------------------------
 
@@ -455,6 +511,19 @@ class EscrowMachine:
         refusal = PayoutRefusal(d.terms.escrow_id, d.role, d.seq, event.reason[:200], True)
         return [Send(d.payout.proposer, refusal)]
 
+    def _on_sync_failed(self, event: SyncFailed) -> list[EscrowAction]:
+        d = self.data
+        assert d.payout is not None
+        if event.seq != d.seq:
+            self._goto("sync_failed", S.S8_SYNCING)
+            return []
+        note = Notify("warning", f"payout attempt {d.seq} restarts: {event.reason[:200]}")
+        if d.role == d.payout.proposer:
+            return [note, *self._begin_payout("sync_failed", d.payout, d.seq + 1)]
+        self._goto("sync_failed", S.S7_FUNDED)
+        refusal = PayoutRefusal(d.terms.escrow_id, d.role, d.seq, event.reason[:200], True)
+        return [note, Send(d.payout.proposer, refusal)]
+
     def _on_submitted(self, event: Submitted) -> list[EscrowAction]:
         d = self.data
         d.txids = event.txids
@@ -475,9 +544,41 @@ class EscrowMachine:
             if self._is_stale(message):
                 return []
             self._check_allowed(name, local=False)
+        if self._must_defer(message):
+            raw = encode_message(message)
+            if raw not in d.deferred:
+                if len(d.deferred) >= MAX_DEFERRED:
+                    raise EscrowProtocolError("too many payout messages waiting; dropped")
+                d.deferred.append(raw)
+            self._goto(name, d.state)
+            return []
         handler = getattr(self, "_msg_" + message_type(message))
         actions: list[EscrowAction] = handler(message)
-        return actions + self._advance()
+        actions += self._advance()
+        return actions + self._replay_deferred()
+
+    def _must_defer(self, message: EscrowMessage) -> bool:
+        """Whether a valid-looking message can only be used later (see Rules)."""
+        d = self.data
+        if isinstance(message, SyncInfo):
+            if d.state in (S.S5_READY, S.S6_AWAITING_FUNDING):
+                return True
+            return bool(d.pending_op) and d.state == S.S8_SYNCING and message.seq > d.seq
+        if isinstance(message, PayoutRefusal):
+            return bool(d.pending_op) and message.seq == d.seq
+        return False
+
+    def _replay_deferred(self) -> list[EscrowAction]:
+        """Use deferred messages once no wallet call is in flight and funding is confirmed."""
+        d = self.data
+        actions: list[EscrowAction] = []
+        while d.deferred and not d.pending_op and d.state in PAYOUT_STATES:
+            message = decode_message(d.deferred.pop(0))
+            try:
+                actions += self._on_message(message)
+            except EscrowProtocolError as exc:
+                actions.append(Notify("warning", f"ignored a deferred message: {exc}"))
+        return actions
 
     def _is_stale(self, message: EscrowMessage) -> bool:
         """A message we already used or that is for an attempt already over: ignore it."""
@@ -569,9 +670,12 @@ class EscrowMachine:
 
     def _msg_refusal(self, message: PayoutRefusal) -> list[EscrowAction]:
         d = self.data
-        assert d.payout is not None
-        if message.sender != d.payout.cosigner or message.seq != d.seq:
+        if d.payout is None or message.sender != d.payout.cosigner:
             raise EscrowProtocolError("a refusal from a party not in this payout")
+        if message.seq < d.seq:
+            return []  # about an attempt we already gave up
+        if message.seq != d.seq:
+            raise EscrowProtocolError("a refusal for a payout attempt that never was")
         d.last_refusal = message.reason
         if message.resync:
             return self._begin_payout("msg:refusal", d.payout, d.seq + 1)
@@ -589,7 +693,7 @@ class EscrowMachine:
 
     def _advance(self) -> list[EscrowAction]:
         d = self.data
-        if d.pending_op or d.state in (S.S10_PAID_OUT, S.S99_FAILED):
+        if d.pending_op or d.state in TERMINAL_STATES:
             return []
         if d.state == S.S2_PREPARED and (infos := self._peer_infos(0)):
             return self._op(MakeMultisig(infos))

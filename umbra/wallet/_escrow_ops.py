@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import trio
+
 from ._errors import EscrowProtocolError, WalletError, WalletRpcError
 from ._escrow_types import (
     BuildTxset,
@@ -90,6 +92,9 @@ class EscrowOps:
         self.rpc = wallets.escrow_rpc
         self._open: str | None = None
         self.spare: SpareWallet | None = None
+        # One open wallet per wallet-rpc: whoever uses it (each escrow's driver, the spare
+        # wallet maker) holds this lock from "open the right wallet" to the end of its call.
+        self.lock = trio.Lock()
 
     async def make_wallet(self, name: str, password: str) -> WalletKeys:
         """Create a wallet with multisig turned on, and leave it open."""
@@ -112,16 +117,33 @@ class EscrowOps:
         await self.ensure_open(name, password)
         return WalletKeys(str(address["address"]), str(spend["key"]), str(view["key"]))
 
-    async def ensure_open(self, name: str, password: str) -> None:
-        """Open ``name`` unless we know it is the open wallet (avoids 2-8 s switches)."""
+    async def ensure_open(self, name: str, password: str, address: str = "") -> None:
+        """Open ``name`` unless we know it is the open wallet (avoids 2-8 s switches).
+
+        A wallet-rpc process has ONE open wallet, and anything else that talks to it (another
+        escrow, a previous run of this node whose last call was still being served) may have
+        switched it. With ``address`` (the escrow's multisig address, once known) the open
+        wallet is checked before the call, so a payout step never runs on the wrong wallet
+        (that once showed up as "Failed to authenticate ciphertext" on import).
+
+        Raises:
+            WalletError: the wallet file opened but is not the one with ``address``.
+        """
         if self._open == name:
             try:
-                await self.rpc.call("get_height")
-                return
+                if not address:
+                    await self.rpc.call("get_height")
+                    return
+                if str((await self.rpc.call("get_address"))["address"]) == address:
+                    return
             except WalletRpcError:
-                self._open = None
+                pass
+            self._open = None
         await self.rpc.call("open_wallet", {"filename": name, "password": password})
         self._open = name
+        if address and str((await self.rpc.call("get_address"))["address"]) != address:
+            self._open = None
+            raise WalletError(f"the wallet file {name} does not hold this escrow's address")
 
     def forget_open(self) -> None:
         self._open = None
@@ -159,6 +181,9 @@ class EscrowOps:
             case WatchFunding():
                 return await self._observe_funding()
             case ExportInfo():
+                # A wallet just reopened after a restart may not have scanned the funding
+                # yet; info exported without those outputs is useless to the co-signer.
+                await rpc.call("refresh")
                 r = await rpc.call("export_multisig_info")
                 return Exported(op.seq, str(r["info"]))
             case ImportInfo():

@@ -21,6 +21,9 @@ class EscrowTerms:
     seller_address: str
     confirmations: int = 10
     max_fee: int = 10**10  # 0.01 XMR: a ceiling for the fee plus dust left behind
+    # Unix seconds; 0 = never. Not funded (nothing seen, not even in the pool) by then: the
+    # escrow is abandoned (S11_EXPIRED) and the buyer no longer pays into it.
+    funding_expires_at: int = 0
 
     def payout_address(self, role: Role) -> str:
         if role == "arbiter":
@@ -66,6 +69,13 @@ class Start:
 @dataclass(frozen=True)
 class ProposePayout:
     payout: Payout
+
+
+@dataclass(frozen=True)
+class FundingExpired:
+    """The driver's clock: ``now`` (Unix seconds) is past the terms' funding deadline."""
+
+    now: int
 
 
 # -- events: from the wallet -------------------------------------------------------------------
@@ -149,6 +159,15 @@ class Submitted:
     txids: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class SyncFailed:
+    """The wallet keeps refusing this payout attempt's multisig step (import, build or
+    describe): the exchanged multisig info is stale or unusable, start over with fresh info."""
+
+    seq: int
+    reason: str
+
+
 # -- events: from a peer -----------------------------------------------------------------------
 
 
@@ -160,6 +179,7 @@ class MessageReceived:
 EscrowEvent: TypeAlias = (
     Start
     | ProposePayout
+    | FundingExpired
     | WalletCreated
     | Prepared
     | Made
@@ -173,6 +193,7 @@ EscrowEvent: TypeAlias = (
     | Signed
     | SignFailed
     | Submitted
+    | SyncFailed
     | MessageReceived
 )
 

@@ -31,6 +31,7 @@ from umbra.wallet._escrow_types import (
     ExchangeKeys,
     Exported,
     ExportInfo,
+    FundingExpired,
     FundingObserved,
     FundingSent,
     Imported,
@@ -48,6 +49,7 @@ from umbra.wallet._escrow_types import (
     Start,
     Submitted,
     SubmitTx,
+    SyncFailed,
     TxsetBuilt,
     WalletCreated,
     WalletKeys,
@@ -105,13 +107,27 @@ def fake_wallet(machine: EscrowMachine, op: EscrowAction, tamper: bool = False) 
     raise AssertionError(op)
 
 
-def simulate(payout: Payout, *, tamper_first: bool = False) -> dict[str, EscrowMachine]:
+def simulate(
+    payout: Payout,
+    *,
+    tamper_first: bool = False,
+    slow_funding: str = "",
+    fail_import: str = "",
+) -> dict[str, EscrowMachine]:
+    """Run three machines against `fake_wallet`, routing their messages in FIFO order.
+
+    ``slow_funding``: that role sees the funding confirmed only after five more looks (so a
+    proposer's sync reaches it while it still waits). ``fail_import``: that role's first
+    multisig import is refused twice, so the driver reports `SyncFailed`.
+    """
     machines = {
         r: EscrowMachine.create(TERMS, r, wallet_name=f"w-{r}", wallet_password="pw")  # type: ignore[arg-type]
         for r in ROLES
     }
     work: deque[tuple[str, EscrowEvent]] = deque((r, Start()) for r in ROLES)
     tampered = [tamper_first]
+    funding_looks = {r: 0 for r in ROLES}
+    import_failed = {r: False for r in ROLES}
     proposed = False
     steps = 0
     while work and steps < 1000:
@@ -128,7 +144,19 @@ def simulate(payout: Payout, *, tamper_first: bool = False) -> dict[str, EscrowM
                 tamper = isinstance(action, DescribeTxset) and tampered[0]
                 if tamper:
                     tampered[0] = False
-                work.append((role, fake_wallet(m, action, tamper)))
+                answer = fake_wallet(m, action, tamper)
+                if isinstance(action, WatchFunding) and role == slow_funding:
+                    funding_looks[role] += 1
+                    if funding_looks[role] < 6:
+                        answer = FundingObserved(2_000, 5)
+                if (
+                    isinstance(action, ImportInfo)
+                    and role == fail_import
+                    and not import_failed[role]
+                ):
+                    import_failed[role] = True
+                    answer = SyncFailed(action.seq, "Failed to authenticate ciphertext")
+                work.append((role, answer))
         proposer = machines[payout.proposer]
         if proposer.state == State.S7_FUNDED and (not proposed or proposer.data.last_refusal):
             proposed = True
@@ -157,6 +185,42 @@ def test_tampered_payout_is_refused_then_an_honest_one_passes() -> None:
     machines = simulate(payout, tamper_first=True)
     assert machines["buyer"].state == State.S10_PAID_OUT
     assert machines["buyer"].data.seq == 2  # the first attempt was refused
+
+
+def test_a_sync_that_arrives_before_the_funding_is_seen_is_used_later() -> None:
+    machines = simulate(Payout("release", "buyer", "seller", 2_000, 0), slow_funding="seller")
+    assert {r: m.state for r, m in machines.items()} == {r: State.S10_PAID_OUT for r in ROLES}
+    assert machines["seller"].data.deferred == []
+    assert machines["seller"].data.seq == 1
+
+
+@pytest.mark.parametrize("role", ["buyer", "seller"])
+def test_a_refused_import_restarts_the_attempt_with_fresh_info(role: str) -> None:
+    machines = simulate(Payout("release", "buyer", "seller", 2_000, 0), fail_import=role)
+    assert {r: m.state for r, m in machines.items()} == {r: State.S10_PAID_OUT for r in ROLES}
+    assert machines["buyer"].data.seq == 2  # the first attempt was given up, not retried
+
+
+def state_of(machine: EscrowMachine) -> State:
+    return machine.state  # a call, so that mypy does not narrow the state across events
+
+
+def test_funding_deadline_abandons_only_an_unfunded_escrow() -> None:
+    terms = EscrowTerms("e1", 2_000, BUYER, SELLER, funding_expires_at=1_000)
+    m = EscrowMachine.create(terms, "seller", wallet_name="w", wallet_password="p")
+    m.data.state, m.data.pending_op = State.S6_AWAITING_FUNDING, "WatchFunding"
+    assert not m.funding_expired_at(999)
+    assert m.handle(FundingExpired(999)) == []
+    assert state_of(m) == State.S6_AWAITING_FUNDING
+    actions = m.handle(FundingExpired(1_000))
+    assert state_of(m) == State.S11_EXPIRED and m.data.pending_op == ""
+    assert [a.level for a in actions if hasattr(a, "level")] == ["warning"]
+    assert m.handle(FundingObserved(2_000, 10)) == []  # late coins do not revive it
+    seen = EscrowMachine.create(terms, "seller", wallet_name="w", wallet_password="p")
+    seen.data.state, seen.data.pending_op = State.S6_AWAITING_FUNDING, "WatchFunding"
+    seen.handle(FundingObserved(2_000, 0))  # in the pool before the deadline
+    assert not seen.funding_expired_at(5_000)
+    assert seen.state == State.S6_AWAITING_FUNDING
 
 
 def test_check_description_rejects_every_deviation() -> None:
@@ -227,6 +291,8 @@ EVENTS = st.sampled_from(
         FundingObserved(5, 1),
         Imported(1),
         Submitted(1, (TXID,)),
+        SyncFailed(1, "stale"),
+        FundingExpired(10**10),
         ProposePayout(Payout("release", "buyer", "seller", 2_000, 0)),
     ]
 )

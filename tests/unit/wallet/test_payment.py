@@ -22,7 +22,7 @@ def test_seen_then_paid() -> None:
     assert m.state == PaymentState.P1_SEEN
     assert m.handle(Tick(600)) == []  # seen in time: no expiry while confirming
     assert [n.kind for n in m.handle(PaymentObserved(700, 1_000, 1_000, 10))] == ["paid"]
-    assert m.state == PaymentState.P3_PAID
+    assert PaymentState(m.state) == PaymentState.P3_PAID
 
 
 def test_underpaid_then_topped_up_and_overpaid() -> None:
