@@ -10,6 +10,9 @@ acknowledged only once both are on disk.
 The chat payload inside a ratchet message (canonical DAG-CBOR, strictly parsed)::
 
     {"v": 1, "id": 16 B, "order": str (≤ 64), "text": str (≤ 16,000 chars), "sent": uint}
+
+Typed application payloads (`queue_payload_at`, e.g. the trade protocol) share the outbox
+machinery but live in `_payload_store`; `parse_plaintext` tells the two plaintexts apart.
 """
 
 import re
@@ -17,8 +20,12 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from umbra.core import InvalidDocument, UsageError, decode_canonical, encode_canonical
+from umbra.core import InvalidDocument, UsageError, decode_fast, encode_canonical
+from umbra.core.crypto import MAX_PLAINTEXT_BYTES
 from umbra.store import Database
+
+from ._payload_store import PayloadStore
+from ._payloads import PayloadChunk, chunk_from_obj
 
 NAMESPACE = "net.inbox"
 MIGRATIONS = [
@@ -87,7 +94,22 @@ def check_order(order: str) -> str:
 
 def parse_payload(data: bytes) -> ChatPayload:
     """Parse a decrypted chat payload. Raises: InvalidDocument, whatever the bytes."""
-    obj = decode_canonical(data, max_size=MAX_PAYLOAD_BYTES)
+    return _chat_from_obj(decode_fast(data, max_size=MAX_PAYLOAD_BYTES))
+
+
+def parse_plaintext(data: bytes) -> ChatPayload | PayloadChunk:
+    """Parse a decrypted plaintext: a chat message or a typed payload's chunk.
+
+    A map with a ``kind`` field is a payload chunk (`_payloads`), anything else must be a chat
+    message. Raises: InvalidDocument, whatever the bytes.
+    """
+    obj = decode_fast(data, max_size=max(MAX_PAYLOAD_BYTES, MAX_PLAINTEXT_BYTES))
+    if isinstance(obj, dict) and "kind" in obj:
+        return chunk_from_obj(obj)
+    return _chat_from_obj(obj)
+
+
+def _chat_from_obj(obj: Any) -> ChatPayload:
     if not isinstance(obj, dict) or set(obj) != _PAYLOAD_KEYS:
         raise InvalidDocument("bad-payload", "a chat message has unexpected fields")
     if type(obj["v"]) is not int or obj["v"] != PAYLOAD_VERSION:
@@ -129,12 +151,16 @@ class Conversation:
 
 @dataclass(frozen=True)
 class OutboxItem:
+    """One ratchet message to send: a chat message, or one chunk of a typed payload."""
+
     peer: bytes
     msg_id: bytes
-    payload: bytes  # the chat payload to encrypt (while ``envelope`` is None)
+    payload: bytes  # the plaintext to encrypt (while ``envelope`` is None)
     envelope: bytes | None
     mailbox: bytes | None
     attempts: int
+    part: int | None = None  # the chunk number of a typed payload; None for chat
+    queued_at: int = 0
 
 
 _COLUMNS = "peer, outgoing, msg_id, order_ref, body, sent_at, at, status, read"
@@ -159,6 +185,7 @@ class Inbox:
     def __init__(self, db: Database) -> None:
         self._db = db
         db.migrate(NAMESPACE, MIGRATIONS)
+        self.payloads = PayloadStore(db)
 
     # -- sending -------------------------------------------------------------------------------
 
@@ -182,11 +209,26 @@ class Inbox:
             )
         return ChatMessage(peer, True, msg_id, order, text, now, now, "queued", True)
 
+    def queue_payload_at(self, peer: bytes, kind: str, body: bytes, *, now: int) -> bytes:
+        """Queue a typed payload (``kind`` e.g. "trade", ``body`` ≤ 1 MiB) for the node to send
+        like a chat message; returns its message id. Raises: UsageError."""
+        return self.payloads.queue_at(peer, kind, body, now=now)
+
     def pending_at(self, now: int, *, limit: int = 32) -> list[OutboxItem]:
-        """Outbox items due now, oldest first."""
+        """Outbox items due now (chat messages and payload chunks), oldest first."""
+        chunks = [
+            OutboxItem(r.peer, r.msg_id, r.plaintext, r.envelope, r.mailbox, r.attempts, r.part,
+                       r.queued_at)
+            for r in self.payloads.due_at(now, limit=limit)
+        ]  # fmt: skip
+        merged = self._chat_pending_at(now, limit) + chunks
+        merged.sort(key=lambda item: item.queued_at)  # stable: each source is already ordered
+        return merged[:limit]
+
+    def _chat_pending_at(self, now: int, limit: int) -> list[OutboxItem]:
         rows = self._db.query(
             "SELECT o.peer, o.msg_id, m.order_ref, m.body, m.sent_at, o.envelope, o.mailbox,"
-            " o.attempts FROM inbox_outbox o JOIN inbox_messages m"
+            " o.attempts, m.at FROM inbox_outbox o JOIN inbox_messages m"
             " ON m.peer = o.peer AND m.outgoing = 1 AND m.msg_id = o.msg_id"
             " WHERE o.next_try <= ? ORDER BY m.at, o.msg_id LIMIT ?",
             (now, limit),
@@ -199,16 +241,24 @@ class Inbox:
                 None if r[5] is None else bytes(r[5]),
                 None if r[6] is None else bytes(r[6]),
                 int(r[7]),
+                None,
+                int(r[8]),
             )
             for r in rows
         ]
 
     def has_pending_at(self, now: int) -> bool:
         row = self._db.scalar("SELECT 1 FROM inbox_outbox WHERE next_try <= ? LIMIT 1", (now,))
-        return row is not None
+        return row is not None or self.payloads.has_due_at(now)
 
-    def mark_encrypted(self, peer: bytes, msg_id: bytes, envelope: bytes, mailbox: bytes) -> None:
+    def mark_encrypted(
+        self, peer: bytes, msg_id: bytes, envelope: bytes, mailbox: bytes, *,
+        part: int | None = None,
+    ) -> None:  # fmt: skip
         """Record the envelope (call in the transaction that saves the session state)."""
+        if part is not None:
+            self.payloads.mark_encrypted(msg_id, part, envelope, mailbox)
+            return
         with self._db.transaction():
             self._db.execute(
                 "UPDATE inbox_outbox SET envelope = ?, mailbox = ? WHERE peer = ? AND msg_id = ?",
@@ -216,15 +266,24 @@ class Inbox:
             )
             self._set_status(peer, msg_id, "sending")
 
-    def mark_sent(self, peer: bytes, msg_id: bytes, status: Status) -> None:
+    def mark_sent(
+        self, peer: bytes, msg_id: bytes, status: Literal["delivered", "stored"], *,
+        part: int | None = None,
+    ) -> None:  # fmt: skip
         """The envelope was delivered or left with mailbox peers: drop it from the outbox."""
+        if part is not None:
+            self.payloads.mark_sent(msg_id, part, status)
+            return
         with self._db.transaction():
             self._db.execute(
                 "DELETE FROM inbox_outbox WHERE peer = ? AND msg_id = ?", (peer, msg_id)
             )
             self._set_status(peer, msg_id, status)
 
-    def retry_at(self, peer: bytes, msg_id: bytes, when: int) -> None:
+    def retry_at(self, peer: bytes, msg_id: bytes, when: int, *, part: int | None = None) -> None:
+        if part is not None:
+            self.payloads.retry_at(msg_id, part, when)
+            return
         self._db.execute(
             "UPDATE inbox_outbox SET attempts = attempts + 1, next_try = ?"
             " WHERE peer = ? AND msg_id = ?",

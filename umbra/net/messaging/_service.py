@@ -1,17 +1,22 @@
-"""The messaging service: attaches to a running `Node` and delivers chat messages.
+"""The messaging service: attaches to a running `Node` and delivers chat messages and typed
+application payloads (e.g. the trade protocol, see `_payloads`).
 
 Jobs (tasks in one nursery, see `MessagingService.serve`):
 
 - publish: the persona's prekey record in the DHT at start, hourly, and whenever a one-time
   prekey was used or the signed prekey rotated (checked daily).
-- outbox: queued messages (written by `umbra messages send`) are encrypted, saved with the
+- outbox: queued messages and payload chunks (written by `umbra messages send`, by
+  `Inbox.queue_payload_at` in any process, or `queue_payload`) are encrypted, saved with the
   session state in one transaction, then delivered: directly to the recipient's node when its
   record names one and it answers, else left with the `mailbox_peers` DHT peers closest to
   the envelope's mailbox id. Failures are retried with backoff; the envelope is never
-  re-encrypted (that would reuse message keys).
+  re-encrypted (that would reuse message keys). The outbox is checked every
+  `outbox_interval` and at once after `wake_outbox`.
 - mailboxes: the persona's inbound mailbox ids are polled at start and every
   `poll_interval`; every envelope fetched is opened, decrypted and committed, and only then
   acknowledged (deleted) at the peer that held it.
+- incoming payload chunks are reassembled in the database in the transaction that saves the
+  ratchet state; a complete payload lands in the `PayloadQueue` and wakes `wait_payload`.
 - mailbox peer: the node holds envelopes for others (`MailboxStore`), purged hourly.
 
 It also serves ``/umbra/msg/1.0.0`` (direct delivery and mailbox requests) and registers the
@@ -61,7 +66,7 @@ from ._delivery_wire import (
     Response,
     Stored,
 )
-from ._inbox import Inbox, OutboxItem, parse_payload
+from ._inbox import ChatPayload, Inbox, OutboxItem, parse_plaintext
 from ._mailbox_store import MailboxRefused, MailboxStore, envelope_id
 from ._sessions import Incoming, SessionManager, StateChanges
 from ._store import DatabaseSessionStore
@@ -131,7 +136,11 @@ class MessagingService:
             max_strikes=5,
             ban_seconds=600.0,
         )
-        self.counters = {"delivered": 0, "stored": 0, "received": 0, "rejected": 0}
+        self._outbox_wake = trio.Event()
+        self._payload_arrived = trio.Event()
+        self.counters = {
+            "delivered": 0, "stored": 0, "received": 0, "rejected": 0, "payloads": 0,
+        }  # fmt: skip
 
     async def _db(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         # The node's own runner: one database call at a time on the shared connection.
@@ -300,12 +309,47 @@ class MessagingService:
 
     # -- sending -------------------------------------------------------------------------------
 
+    def wake_outbox(self) -> None:
+        """Look at the outbox now (after queueing in this process; others are seen within
+        `MessagingConfig.outbox_interval`)."""
+        self._outbox_wake.set()
+
+    async def queue_payload(self, peer: bytes, kind: str, body: bytes) -> bytes:
+        """Queue a typed payload for ``peer`` and wake the outbox; returns its message id.
+
+        Raises: UsageError (bad kind, body over 1 MiB, bad peer key).
+        """
+        msg_id = await self._db(self.inbox.queue_payload_at, peer, kind, body, now=self._now())
+        self.wake_outbox()
+        return msg_id
+
+    @property
+    def payload_arrived(self) -> trio.Event:
+        """Set when a payload was queued after this event was taken (then replaced).
+
+        Race-free use: take the event, read `PayloadQueue.pending`, and wait on the event only
+        if nothing was pending.
+        """
+        return self._payload_arrived
+
+    async def wait_payload(self) -> None:
+        """Wait until the next payload lands in the `PayloadQueue` (see `payload_arrived`)."""
+        await self._payload_arrived.wait()
+
+    def _announce_payload(self) -> None:
+        self.counters["payloads"] += 1
+        event, self._payload_arrived = self._payload_arrived, trio.Event()
+        event.set()
+
     async def _outbox_loop(self) -> None:
         while True:
-            if await self._db(self.inbox.has_pending_at, self._now()):
-                for item in await self._db(self.inbox.pending_at, self._now()):
+            self._outbox_wake = trio.Event()
+            while await self._db(self.inbox.has_pending_at, self._now()):
+                items = await self._db(self.inbox.pending_at, self._now())
+                for item in items:
                     await self._send(item)
-            await trio.sleep(self._config.outbox_interval)
+            with trio.move_on_after(self._config.outbox_interval):
+                await self._outbox_wake.wait()
 
     async def _send(self, item: OutboxItem) -> None:
         try:
@@ -318,9 +362,11 @@ class MessagingService:
             status = None
         if status is None:
             delay = min(self._config.max_backoff_s, 2 ** min(item.attempts + 1, 16))
-            await self._db(self.inbox.retry_at, item.peer, item.msg_id, self._now() + delay)
+            await self._db(
+                self.inbox.retry_at, item.peer, item.msg_id, self._now() + delay, part=item.part
+            )
             return
-        await self._db(self.inbox.mark_sent, item.peer, item.msg_id, status)
+        await self._db(self.inbox.mark_sent, item.peer, item.msg_id, status, part=item.part)
         self.counters[status] += 1
         log.info("message %s %s", item.msg_id.hex()[:8], status)
 
@@ -338,7 +384,9 @@ class MessagingService:
             inbox = self.inbox
             await self._save(
                 out.changes,
-                lambda: inbox.mark_encrypted(item.peer, item.msg_id, out.envelope, out.mailbox_id),
+                lambda: inbox.mark_encrypted(
+                    item.peer, item.msg_id, out.envelope, out.mailbox_id, part=item.part
+                ),
             )
         return out.envelope, out.mailbox_id
 
@@ -391,19 +439,29 @@ class MessagingService:
                 self.counters["rejected"] += 1
                 log.info("rejected an envelope: %s", exc)
                 return "rejected"
-            await self._save(incoming.changes, self._recorder(incoming))
+            outcome: list[str] = []
+            await self._save(incoming.changes, self._recorder(incoming, outcome))
         self.counters["received"] += 1
+        if outcome == ["queued"]:
+            self._announce_payload()
+        elif outcome == ["refused"]:
+            log.info("refused a payload chunk from %s", incoming.sender.hex()[:16])
         return "committed"
 
-    def _recorder(self, incoming: Incoming) -> Callable[[], object]:
-        inbox, now = self.inbox, self._now()
+    def _recorder(self, incoming: Incoming, outcome: list[str]) -> Callable[[], object]:
+        """The writes that go with the session state of ``incoming`` (one transaction); what
+        happened to a payload chunk is appended to ``outcome``."""
+        inbox, now, sender = self.inbox, self._now(), incoming.sender
         try:
-            payload = parse_payload(incoming.plaintext)
+            payload = parse_plaintext(incoming.plaintext)
         except InvalidDocument as exc:
             # The session advanced (that must be saved); the content is dropped.
             log.info("dropped a message with a malformed payload: %s", exc)
             return lambda: None
-        return lambda: inbox.record_incoming(incoming.sender, payload, now=now)
+        if isinstance(payload, ChatPayload):
+            return lambda: inbox.record_incoming(sender, payload, now=now)
+        chunk = payload
+        return lambda: outcome.append(inbox.payloads.record_chunk(sender, chunk, now=now))
 
     async def _poll_loop(self) -> None:
         previous = 0.0
@@ -477,6 +535,9 @@ class MessagingService:
             purged = await self._db(self.mailbox.purge_at, self._now())
             if purged:
                 log.info("purged %d expired envelopes", purged)
+            dropped = await self._db(self.inbox.payloads.purge_at, self._now())
+            if dropped:
+                log.info("dropped %d chunks of incomplete payloads", dropped)
             await trio.sleep(3600)
 
 
