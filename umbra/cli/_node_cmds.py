@@ -1,22 +1,36 @@
-"""`umbra node` (run the peer-to-peer node) and `umbra status` (its health)."""
+"""`umbra node` (the peer-to-peer node with its web app) and `umbra status` (its health)."""
 
 import logging
-import signal
 import sys
 import time
 import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+import trio
 
 from umbra.core import UsageError
+from umbra.store import Profile
 
 from ._app import CliState, emit, json_option, pass_state
 from ._format import iso_time
+from ._web_cmds import (
+    DEFAULT_PORT,
+    WEB_FILE,
+    WebLink,
+    cancel_on_stop_signal,
+    run_trio,
+    start_web,
+)
 
 if TYPE_CHECKING:
-    from umbra.net import NodeStatus
+    from umbra.api import Services
+    from umbra.market import TradeOptions
+    from umbra.net import Node, NodeConfig, NodeStatus
 
 # umbra.net pulls in py-libp2p (~1.5 s of imports): imported inside the commands that need it,
 # so every other command stays fast.
@@ -42,7 +56,7 @@ def _node_file(path: Path) -> dict[str, list[str]]:
     return out
 
 
-def _setup_logging(verbose: bool) -> None:
+def setup_logging(verbose: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
@@ -56,50 +70,188 @@ def _setup_logging(verbose: bool) -> None:
     logging.getLogger("umbra").setLevel(logging.INFO if verbose else logging.WARNING)
 
 
+@dataclass(frozen=True)
+class RunningNode:
+    """What `serve_profile` reports once the node (and its web app) are up."""
+
+    peer_id: str
+    addrs: list[str]
+    web: "WebLink | None"
+
+
+class NodeStatusSource:
+    """The live node's health for the web app's settings page and ``/api/v1/profile``."""
+
+    def __init__(self, node: "Node", services: "Services") -> None:
+        self._node = node
+        self._services = services
+
+    async def status_summary(self) -> dict[str, Any]:
+        live = self._node.statistics()
+        synced = await self._services.run(self._node.state.summary)
+        return {
+            "running": True,
+            "peer_id": live.peer_id,
+            "addresses": list(live.addrs),
+            "peers": live.peers,
+            "dht_routing_table": live.routing_table,
+            "catalogs_synced": synced.catalogs,
+            "listings_synced": synced.listings,
+            "last_sync": None if synced.last_sync is None else iso_time(synced.last_sync),
+            "syncs_failed": live.syncs_failed,
+            "syncs_pending": live.pending_syncs,
+        }
+
+
+def node_config(
+    profile_path: Path, listen: Sequence[str], bootstrap: Sequence[str]
+) -> "NodeConfig":
+    """Options given on the command line win over ``node.toml``; bootstrap lists are merged."""
+    from umbra.net import NodeConfig
+
+    file = _node_file(profile_path / NODE_FILE)
+    return NodeConfig(
+        listen=tuple(listen or file.get("listen") or [DEFAULT_LISTEN]),
+        bootstrap=tuple(dict.fromkeys([*bootstrap, *file.get("bootstrap", [])])),
+    )
+
+
+async def serve_profile(
+    profile: Profile,
+    config: "NodeConfig",
+    *,
+    web_port: int | None,
+    any_web_port_if_taken: bool = False,
+    trade: "tuple[Profile, TradeOptions] | None" = None,
+    task_status: Any = trio.TASK_STATUS_IGNORED,  # trio.TaskStatus[RunningNode]
+) -> None:
+    """Run the node, messaging and (unless ``web_port`` is None) the web app until cancelled.
+
+    Everything shares this trio loop and the profile's one database connection, serialised by
+    the node's limiter, so no two threads ever use the connection at once.
+    """
+    from umbra.api import Services
+    from umbra.market import SellerCatalog
+    from umbra.net import serve_node
+    from umbra.net.messaging import serve_messaging
+
+    source = SellerCatalog(profile)
+    web_file = profile.path / WEB_FILE
+    async with trio.open_nursery() as nursery:
+        started: Node = await nursery.start(serve_node, profile, config, source)
+        messaging = await nursery.start(serve_messaging, started, profile)
+        if trade is not None:  # orders: on a second connection of the profile (see serve_trade)
+            from umbra.market import serve_trade
+
+            await nursery.start(serve_trade, messaging, *trade)
+        try:
+            link = None
+            if web_port is not None:
+                services = Services(profile=profile, catalog=source, limiter=started.db_limiter)
+                services.node = NodeStatusSource(started, services)
+                link = await start_web(
+                    nursery,
+                    services,
+                    port=web_port,
+                    port_option="--web-port",
+                    any_port_if_taken=any_web_port_if_taken,
+                )
+            task_status.started(RunningNode(started.peer_id, started.addrs, link))
+            await trio.sleep_forever()
+        finally:
+            web_file.unlink(missing_ok=True)
+
+
 @click.command()
 @click.option("--listen", multiple=True, help="Multiaddr to listen on, e.g. /ip4/0.0.0.0/tcp/4001.")
 @click.option("--bootstrap", multiple=True, help="Peer multiaddr with /p2p/<id> to join through.")
+@click.option(
+    "--web-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help=f"Serve the web app on this 127.0.0.1 port (0: any free port). Default: {DEFAULT_PORT},"
+    " or any free port if that one is taken.",
+)
+@click.option("--no-web", is_flag=True, help="Do not serve the web app.")
+@click.option("--arbiter", is_flag=True, help="Act as an arbiter: take escrow cases naming you.")
+@click.option("--arbiter-terms", default="", help="Your terms as an arbiter (with --arbiter).")
+@click.option(
+    "--escrow-confirmations",
+    type=click.IntRange(1, 100),
+    default=10,
+    help="Confirmations before an escrow counts as funded (small on a test chain).",
+)
 @click.option("--verbose", is_flag=True, help="Log what the node does to stderr.")
 @json_option
 @pass_state
 def node(
-    state: CliState, listen: tuple[str, ...], bootstrap: tuple[str, ...], verbose: bool
+    state: CliState,
+    listen: tuple[str, ...],
+    bootstrap: tuple[str, ...],
+    web_port: int | None,
+    no_web: bool,
+    arbiter: bool,
+    arbiter_terms: str,
+    escrow_confirmations: int,
+    verbose: bool,
 ) -> None:
-    """Run this profile's node until stopped: publish your catalog, sync everyone else's."""
-    import trio
+    """Run this profile's node and its web app until stopped (Ctrl-C or SIGTERM).
 
-    from umbra.market import SellerCatalog
-    from umbra.net import NodeConfig, serve_node
-    from umbra.net.messaging import serve_messaging
+    The node publishes your catalog and syncs everyone else's; the web app is on 127.0.0.1
+    (`umbra open` prints its link again).
+    """
+    from umbra.market import TradeOptions
+    from umbra.store import open_profile
 
     profile = state.profile()
-    file = _node_file(profile.path / NODE_FILE)
-    config = NodeConfig(
-        listen=tuple(listen or file.get("listen") or [DEFAULT_LISTEN]),
-        bootstrap=tuple(dict.fromkeys([*bootstrap, *file.get("bootstrap", [])])),
+    config = node_config(profile.path, listen, bootstrap)
+    setup_logging(verbose)
+    trade_profile = open_profile(state.data_dir, state.profile_name, state.passphrase())
+    trade_options = TradeOptions(
+        state.data_dir,
+        arbiter=arbiter,
+        arbiter_terms=arbiter_terms,
+        confirmations=escrow_confirmations,
     )
-    _setup_logging(verbose)
-    source = SellerCatalog(profile)
 
     async def run() -> None:
         async with trio.open_nursery() as nursery:
-            started = await nursery.start(serve_node, profile, config, source)
-            await nursery.start(serve_messaging, started, profile)
-            data = {"event": "listening", "peer_id": started.peer_id, "addrs": started.addrs}
-            emit(
-                state,
-                data,
-                lambda: click.echo(
-                    f"Node {started.peer_id} listening on {', '.join(started.addrs)}"
-                ),
+            nursery.start_soon(cancel_on_stop_signal, nursery.cancel_scope)
+            started: RunningNode = await nursery.start(
+                partial(
+                    serve_profile,
+                    profile,
+                    config,
+                    web_port=None if no_web else (DEFAULT_PORT if web_port is None else web_port),
+                    any_web_port_if_taken=web_port is None,
+                    trade=(trade_profile, trade_options),
+                )
             )
-            sys.stdout.flush()
-            with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-                async for _ in signals:
-                    nursery.cancel_scope.cancel()
-                    break
+            web = started.web
+            data = {
+                "event": "listening",
+                "peer_id": started.peer_id,
+                "addrs": started.addrs,
+                "url": None if web is None else web.url,
+                "base": None if web is None else web.base,
+            }
 
-    trio.run(run)
+            def human() -> None:
+                click.echo(f"Node {started.peer_id} listening on {', '.join(started.addrs)}")
+                if web is not None:
+                    click.echo(
+                        f"Web app: open this link (it holds the access token; keep it private):"
+                        f"\n  {web.url}"
+                    )
+                click.echo("Press Ctrl-C to stop.")
+
+            emit(state, data, human)
+            sys.stdout.flush()
+
+    try:
+        run_trio(run)
+    finally:
+        trade_profile.close()
     emit(state, {"event": "stopped"}, lambda: click.echo("Node stopped."))
 
 

@@ -1,18 +1,23 @@
 """`umbra serve` (the web app and JSON API), `umbra open` (its link), `umbra app` (a window).
 
 `serve_web` composes the API (``umbra.api``) and the pages (``umbra.web``), which are sibling
-layers; the node can later start it in its own nursery, on its own trio loop.
+layers. `umbra node` starts it in the node's own nursery, on the node's trio loop, sharing the
+profile's one database connection and its limiter (`start_web`); `umbra serve` runs it alone,
+without the node.
 
-While `umbra serve` runs, the link with the access token is in ``web.json`` in the profile
+While the web app runs, the link with the access token is in ``web.json`` in the profile
 directory (mode 0600, removed on exit) so `umbra open` can print or open it without the
 passphrase: anyone who can read that file can already read the profile directory.
 """
 
+import errno
 import json
 import os
 import signal
 import sys
 import webbrowser
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +62,50 @@ def login_url(base: str, token: str) -> str:
     return f"{base}/?token={token}"
 
 
+@dataclass(frozen=True)
+class WebLink:
+    """Where a running web app is: ``base`` (no secret) and ``url`` (with the access token)."""
+
+    base: str
+    url: str
+
+
+async def start_web(
+    nursery: trio.Nursery,
+    services: "Services",
+    *,
+    port: int,
+    port_option: str = "--port",
+    any_port_if_taken: bool = False,
+) -> WebLink:
+    """Start the web app in ``nursery`` and write ``web.json``; the caller removes the file.
+
+    With ``any_port_if_taken`` a taken ``port`` falls back to a free one (the user did not
+    choose the port, e.g. a second profile's node on the same machine).
+
+    Raises:
+        UsageError: the port is taken (the message names ``port_option`` to change it).
+    """
+    from umbra.api import new_token
+
+    token = new_token()
+    try:
+        try:
+            base = await nursery.start(partial(serve_web, services, port=port, token=token))
+        except OSError as exc:
+            if not (any_port_if_taken and exc.errno == errno.EADDRINUSE):
+                raise
+            base = await nursery.start(partial(serve_web, services, port=0, token=token))
+    except OSError as exc:
+        raise UsageError(
+            f"cannot listen on 127.0.0.1:{port} ({exc.strerror}); "
+            f"choose another with {port_option}, or {port_option} 0 for any free port"
+        ) from None
+    link = WebLink(base=base, url=login_url(base, token))
+    _write_web_file(services.profile.path / WEB_FILE, {"url": link.url, "pid": os.getpid()})
+    return link
+
+
 def _write_web_file(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -69,7 +118,8 @@ def _read_web_file(state: CliState) -> dict[str, Any]:
     name = validate_profile_name(state.profile_name)
     path = profile_dir(resolve_data_dir(state.data_dir_option), name) / WEB_FILE
     not_running = UsageError(
-        f"the web app of profile {name!r} is not running; start it with `umbra serve`"
+        f"the web app of profile {name!r} is not running; start it with `umbra node` "
+        "(or `umbra serve` for the web app alone)"
     )
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -78,7 +128,7 @@ def _read_web_file(state: CliState) -> dict[str, Any]:
     except FileNotFoundError:
         raise not_running from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise UsageError(f"cannot read {path}: {exc}; restart `umbra serve`") from exc
+        raise UsageError(f"cannot read {path}: {exc}; restart `umbra node`") from exc
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -88,67 +138,63 @@ def _read_web_file(state: CliState) -> dict[str, Any]:
     return {"url": url, "pid": pid}
 
 
-def _can_show_window() -> bool:
+def can_show_window() -> bool:
+    """Whether a native window could appear: a display on Linux, always on macOS/Windows."""
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         return sys.platform in ("darwin", "win32")
     return True
 
 
-def _run_server(state: CliState, port: int, *, on_ready: Any = None) -> None:
+def _run_server(state: CliState, port: int) -> None:
     """Open the profile, serve until SIGINT/SIGTERM, keep ``web.json`` while serving."""
-    from umbra.api import Services, new_token
+    from umbra.api import Services
 
     profile = state.profile()
     services = Services.for_profile(profile)
-    token = new_token()
-    web_file = profile.path / WEB_FILE
 
     async def run() -> None:
         async with trio.open_nursery() as nursery:
             try:
-                base = await nursery.start(
-                    lambda task_status: serve_web(
-                        services, port=port, token=token, task_status=task_status
-                    )
-                )
-            except OSError as exc:
-                raise UsageError(
-                    f"cannot listen on 127.0.0.1:{port} ({exc.strerror}); "
-                    "choose another with --port, or --port 0 for any free port"
-                ) from None
-            url = login_url(base, token)
-            _write_web_file(web_file, {"url": url, "pid": os.getpid()})
-            try:
+                link = await start_web(nursery, services, port=port)
                 emit(
                     state,
-                    {"event": "serving", "url": url, "base": base},
+                    {"event": "serving", "url": link.url, "base": link.base},
                     lambda: click.echo(
-                        f"Umbra is at {base}/ for profile {profile.name!r}.\n"
-                        f"Open this link (it holds the access token; keep it private):\n  {url}\n"
-                        "Press Ctrl-C to stop."
+                        f"Umbra is at {link.base}/ for profile {profile.name!r} (web app only,"
+                        " no node: `umbra node` runs both).\n"
+                        "Open this link (it holds the access token; keep it private):\n"
+                        f"  {link.url}\nPress Ctrl-C to stop."
                     ),
                 )
                 sys.stdout.flush()
-                if on_ready is not None:
-                    on_ready(url)
-                with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-                    async for _ in signals:
-                        nursery.cancel_scope.cancel()
-                        break
+                await cancel_on_stop_signal(nursery.cancel_scope)
             finally:
-                web_file.unlink(missing_ok=True)
+                (profile.path / WEB_FILE).unlink(missing_ok=True)
 
-    try:
-        trio.run(run)
-    except BaseExceptionGroup as group:
-        leaf = _single_exception(group)
-        if isinstance(leaf, (UmbraError, KeyboardInterrupt)):
-            raise leaf from None
-        raise
+    run_trio(run)
     emit(state, {"event": "stopped"}, lambda: click.echo("Stopped."))
 
 
-def _single_exception(exc: BaseException) -> BaseException:
+async def cancel_on_stop_signal(scope: trio.CancelScope) -> None:
+    """Cancel ``scope`` at the first SIGINT or SIGTERM (main thread only)."""
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async for _ in signals:
+            scope.cancel()
+            return
+
+
+def run_trio(fn: Any, *args: Any) -> Any:
+    """``trio.run``, reporting an Umbra error inside one-member exception groups as itself."""
+    try:
+        return trio.run(fn, *args)
+    except BaseExceptionGroup as group:
+        leaf = single_exception(group)
+        if isinstance(leaf, (UmbraError, KeyboardInterrupt)):
+            raise leaf from None
+        raise
+
+
+def single_exception(exc: BaseException) -> BaseException:
     while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
         exc = exc.exceptions[0]
     return exc
@@ -168,7 +214,7 @@ _port_option = click.option(
 @json_option
 @pass_state
 def serve(state: CliState, port: int) -> None:
-    """Serve the web app and JSON API on 127.0.0.1 and print the link to open."""
+    """Serve only the web app and JSON API (no node) and print the link to open."""
     _run_server(state, port)
 
 
@@ -177,7 +223,7 @@ def serve(state: CliState, port: int) -> None:
 @json_option
 @pass_state
 def open_(state: CliState, print_only: bool) -> None:
-    """Print the link of the running `umbra serve` and open it in the browser."""
+    """Print the link of the running node's web app and open it in the browser."""
     found = _read_web_file(state)
     opened = False
     if not print_only and not state.json_output:
@@ -189,66 +235,9 @@ def open_(state: CliState, print_only: bool) -> None:
     )
 
 
-@click.command()
-@_port_option
-@json_option
-@pass_state
-def app(state: CliState, port: int) -> None:
-    """Run the web app and show it: in a window if pywebview is installed, else the browser."""
-    try:
-        import webview  # type: ignore[import-not-found]  # optional: pip install pywebview
-    except ImportError:
-        webview = None
-    if webview is None or not _can_show_window():
-        _run_server(state, port, on_ready=webbrowser.open)
-        return
-    _app_window(state, port, webview)
-
-
-def _app_window(state: CliState, port: int, webview: Any) -> None:
-    """pywebview needs the main thread: the server runs on its own trio loop in a thread."""
-    import threading
-
-    from umbra.api import Services, new_token
-
-    profile = state.profile()
-    services = Services.for_profile(profile)
-    token = new_token()
-    ready: dict[str, Any] = {}
-    started = threading.Event()
-
-    async def run() -> None:
-        async with trio.open_nursery() as nursery:
-            ready["base"] = await nursery.start(
-                lambda task_status: serve_web(
-                    services, port=port, token=token, task_status=task_status
-                )
-            )
-            ready["cancel"] = nursery.cancel_scope.cancel
-            ready["token"] = trio.lowlevel.current_trio_token()
-            started.set()
-
-    def thread_main() -> None:
-        try:
-            trio.run(run)
-        except BaseException as exc:  # noqa: BLE001 (reported in the main thread)
-            ready["error"] = exc
-            started.set()
-
-    thread = threading.Thread(target=thread_main, name="umbra-web", daemon=True)
-    thread.start()
-    started.wait()
-    if "error" in ready:
-        raise UsageError(f"the web app did not start: {ready['error']}")
-    webview.create_window("Umbra", login_url(ready["base"], token), width=1100, height=800)
-    try:
-        webview.start(private_mode=True)
-    finally:
-        trio.from_thread.run_sync(ready["cancel"], trio_token=ready["token"])
-        thread.join(timeout=5)
-
-
 def add_web_commands(group: click.Group) -> None:
     """Register `serve`, `open` and `app` on the `umbra` group."""
+    from ._window_cmd import app  # it runs the node too: imported late (no import cycle)
+
     for command in (serve, open_, app):
         group.add_command(command)

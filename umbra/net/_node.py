@@ -161,6 +161,11 @@ class Node:
         return self._pubsub
 
     @property
+    def db_limiter(self) -> trio.CapacityLimiter:
+        """The limiter every user of this profile's one connection must share (web app too)."""
+        return self._limiter
+
+    @property
     def peer_id(self) -> str:
         return str(self.host.get_id())
 
