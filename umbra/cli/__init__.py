@@ -9,6 +9,7 @@ from ._demo_cmds import demo
 from ._listing_cmds import listing
 from ._messages_cmds import messages
 from ._node_cmds import node, status
+from ._order_cmds import order
 from ._profile_cmds import init, profiles
 from ._sandbox_cmds import sandbox
 from ._search_cmds import search
@@ -25,6 +26,7 @@ cli.add_command(status)
 cli.add_command(messages)
 cli.add_command(sandbox)
 cli.add_command(wallet)
+cli.add_command(order)
 add_web_commands(cli)
 
 __all__ = ["cli", "main"]

@@ -6,7 +6,10 @@ own listings and signed catalog), ``_samples`` (demo data). The trade protocol, 
 ``_order_table`` (states and the transition table), ``_order_types`` (events, actions,
 timing), ``_order_machine`` (the order state machine), ``_order_data`` (its stored state).
 Running trades: ``_trade_store`` (orders, the user-command queue, timelines in the profile
-database), ``_trade_service`` (the API the CLI and web app call: queue moves, read orders).
+database), ``_trade_service`` (the API the CLI and web app call: queue moves, read orders),
+``_trade_driver`` (runs the orders in the node), ``_trade_escrow`` (the wallet's escrow
+bridged to the trade channel), ``_trade_node`` (`serve_trade`, adapters to messaging and
+wallets), ``_trade_ports`` (the protocols between them).
 """
 
 from ._images import ProcessedImage, process_image
@@ -62,6 +65,7 @@ from ._trade_messages import (
     parse_evidence,
     parse_trade_message,
 )
+from ._trade_node import TradeOptions, serve_trade
 from ._trade_service import OrderSummary, OrderView, TradeService, next_actions
 from ._trade_store import CommandRow, OrderRow, TimelineEntry, TradeStore
 
@@ -121,6 +125,7 @@ __all__ = [
     "TimelineEntry",
     "TimeoutClaim",
     "TradeMessage",
+    "TradeOptions",
     "TradeService",
     "TradeStore",
     "encode_evidence",
@@ -132,5 +137,6 @@ __all__ = [
     "process_image",
     "sample_drafts",
     "sample_image",
+    "serve_trade",
     "stored_listing",
 ]

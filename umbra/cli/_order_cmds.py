@@ -1,0 +1,276 @@
+"""`umbra order buy|accept|decline|ship|confirm|dispute|evidence|cancel|claim|decide|show|list`.
+
+Moves only *queue* a command in the profile (`umbra.market.TradeService`); the running node
+(`umbra node`) carries it out: it seals private fields, commits the order's new state and
+sends the messages. ``--wait SECONDS`` waits until the node took the command and fails with
+its one-line reason if the node refused it. ``show`` and ``list`` read the local store.
+"""
+
+import time
+from typing import Any
+
+import click
+
+from umbra.core import UsageError, format_xmr, parse_xmr
+from umbra.market import TradeService
+
+from ._app import CliState, emit, json_option, pass_state
+from ._format import iso_time
+
+
+def _service(state: CliState) -> TradeService:
+    return TradeService(state.profile())
+
+
+def _wait(service: TradeService, seq: int, seconds: float) -> dict[str, Any]:
+    """Wait for the node to carry out command ``seq``; raise its error if it failed."""
+    deadline = time.monotonic() + seconds
+    while True:
+        command = service.command(seq)
+        if command is None:
+            raise UsageError(f"command {seq} disappeared")
+        if command.status == "failed":
+            raise UsageError(f"the node refused it: {command.error}")
+        if command.status == "done":
+            return {"seq": seq, "status": "done"}
+        if time.monotonic() >= deadline:
+            raise UsageError("the node has not taken the command yet (is `umbra node` running?)")
+        time.sleep(0.1)
+
+
+def _done(state: CliState, service: TradeService, seq: int, wait: float, what: str) -> None:
+    result = {"seq": seq, "status": "queued"}
+    if wait > 0:
+        result = _wait(service, seq, wait)
+    emit(
+        state,
+        result,
+        lambda: click.echo(
+            f"{what}: {'done' if result['status'] == 'done' else 'queued for the node'}"
+        ),
+    )
+
+
+wait_option = click.option(
+    "--wait",
+    type=click.FloatRange(0, 3600),
+    default=0.0,
+    help="Wait up to this many seconds for the running node to carry it out.",
+)
+
+
+@click.group()
+def order() -> None:
+    """Buy and sell: orders, escrow, shipping, disputes (the node carries moves out)."""
+
+
+@order.command()
+@click.argument("listing")
+@click.option("--quantity", type=click.IntRange(1), default=1, show_default=True)
+@click.option("--shipping-option", type=click.IntRange(0), default=None, help="Index, from 0.")
+@click.option("--address", default=None, help="Shipping address (sealed to the seller).")
+@click.option("--direct", is_flag=True, help="Pay the seller directly instead of escrow.")
+@click.option("--arbiter", default=None, help="The arbiter's persona id (escrow).")
+@click.option("--refund-address", default=None, help="Default: a fresh subaddress of yours.")
+@wait_option
+@json_option
+@pass_state
+def buy(
+    state: CliState,
+    listing: str,
+    quantity: int,
+    shipping_option: int | None,
+    address: str | None,
+    direct: bool,
+    arbiter: str | None,
+    refund_address: str | None,
+    wait: float,
+) -> None:
+    """Order LISTING (its CID, from `umbra search`)."""
+    service = _service(state)
+    order_id, seq = service.place_order(
+        listing,
+        quantity=quantity,
+        shipping_option=shipping_option,
+        address=address,
+        payment="direct" if direct else "escrow",
+        arbiter=arbiter,
+        refund_address=refund_address,
+    )
+    result: dict[str, Any] = {"order": order_id, "seq": seq, "status": "queued"}
+    if wait > 0:
+        result.update(_wait(service, seq, wait))
+    emit(state, result, lambda: click.echo(f"Order {order_id}: {result['status']}"))
+
+
+@order.command()
+@click.argument("order_id")
+@wait_option
+@json_option
+@pass_state
+def accept(state: CliState, order_id: str, wait: float) -> None:
+    """Seller: accept ORDER_ID (a fresh payout subaddress is added)."""
+    service = _service(state)
+    _done(state, service, service.accept(order_id), wait, "Accept")
+
+
+@order.command()
+@click.argument("order_id")
+@wait_option
+@json_option
+@pass_state
+def confirm(state: CliState, order_id: str, wait: float) -> None:
+    """Buyer: the goods arrived (escrow: releases the funds to the seller)."""
+    service = _service(state)
+    _done(state, service, service.confirm(order_id), wait, "Confirm")
+
+
+@order.command()
+@click.argument("order_id")
+@click.option("--reason", default="", help="Why (seen by the other parties).")
+@wait_option
+@json_option
+@pass_state
+def decline(state: CliState, order_id: str, reason: str, wait: float) -> None:
+    """Seller: decline ORDER_ID."""
+    service = _service(state)
+    _done(state, service, service.decline(order_id, reason), wait, "Decline")
+
+
+@order.command()
+@click.argument("order_id")
+@click.option("--reason", default="", help="Why (seen by the other parties).")
+@wait_option
+@json_option
+@pass_state
+def cancel(state: CliState, order_id: str, reason: str, wait: float) -> None:
+    """Cancel ORDER_ID (the seller after funding: refunds the buyer)."""
+    service = _service(state)
+    _done(state, service, service.cancel(order_id, reason), wait, "Cancel")
+
+
+@order.command()
+@click.argument("order_id")
+@click.option("--tracking", default=None, help="Tracking number (sealed to the buyer).")
+@wait_option
+@json_option
+@pass_state
+def ship(state: CliState, order_id: str, tracking: str | None, wait: float) -> None:
+    """Seller: ORDER_ID was shipped."""
+    service = _service(state)
+    _done(state, service, service.ship(order_id, tracking), wait, "Shipped")
+
+
+@order.command()
+@click.argument("order_id")
+@click.option(
+    "--evidence", "text", required=True, help="Your statement (only the arbiter reads it)."
+)
+@wait_option
+@json_option
+@pass_state
+def dispute(state: CliState, order_id: str, text: str, wait: float) -> None:
+    """Open a dispute on ORDER_ID; the arbiter decides."""
+    service = _service(state)
+    _done(state, service, service.dispute(order_id, text), wait, "Dispute")
+
+
+@order.command()
+@click.argument("order_id")
+@click.option("--text", required=True, help="More evidence (only the arbiter reads it).")
+@wait_option
+@json_option
+@pass_state
+def evidence(state: CliState, order_id: str, text: str, wait: float) -> None:
+    """Add evidence to a dispute on ORDER_ID."""
+    service = _service(state)
+    _done(state, service, service.add_evidence(order_id, text), wait, "Evidence")
+
+
+@order.command()
+@click.argument("order_id")
+@click.option("--note", default="", help="A note for the arbiter and the other party.")
+@wait_option
+@json_option
+@pass_state
+def claim(state: CliState, order_id: str, note: str, wait: float) -> None:
+    """After a missed deadline: buyer "not shipped", seller "not confirmed"."""
+    service = _service(state)
+    _done(state, service, service.claim(order_id, note), wait, "Claim")
+
+
+@order.command()
+@click.argument("order_id")
+@click.option("--to-buyer", required=True, help="XMR refunded to the buyer (the rest: seller).")
+@click.option("--reason", required=True, help="The decision's reason (seen by both).")
+@wait_option
+@json_option
+@pass_state
+def decide(state: CliState, order_id: str, to_buyer: str, reason: str, wait: float) -> None:
+    """Arbiter: decide a dispute on ORDER_ID."""
+    service = _service(state)
+    seq = service.decide(order_id, to_buyer=parse_xmr(to_buyer), reason=reason)
+    _done(state, service, seq, wait, "Decision")
+
+
+@order.command(name="arbiters")
+@click.argument("arbiters", nargs=-1)
+@json_option
+@pass_state
+def arbiters(state: CliState, arbiters: tuple[str, ...]) -> None:
+    """Seller: set the arbiters you accept (none given: show them)."""
+    service = _service(state)
+    if arbiters:
+        service.set_accepted_arbiters(list(arbiters))
+    current = service.accepted_arbiters()
+    emit(
+        state,
+        {"arbiters": current},
+        lambda: click.echo("\n".join(current) or "Any arbiter is accepted (none listed)."),
+    )
+
+
+@order.command(name="list")
+@json_option
+@pass_state
+def list_orders(state: CliState) -> None:
+    """List your orders (as buyer, seller or arbiter), newest first."""
+    orders = [o.to_json() for o in _service(state).orders()]
+
+    def human() -> None:
+        if not orders:
+            click.echo("No orders yet.")
+        for o in orders:
+            state_name = o["state"].split("_", 1)[1]
+            click.echo(
+                f"{o['order_id'][:12]}  {o['role']:7}  {state_name:12}  "
+                f"{format_xmr(o['total']):>14} XMR  {o['title'][:40]}"
+            )
+
+    emit(state, {"orders": orders}, human)
+
+
+@order.command()
+@click.argument("order_id")
+@json_option
+@pass_state
+def show(state: CliState, order_id: str) -> None:
+    """Show ORDER_ID: state, amounts, what you can do next, and its timeline."""
+    view = _service(state).order(order_id)
+    data = view.to_json()
+
+    def human() -> None:
+        s = view.summary
+        click.echo(f"Order {s.order_id}  ({s.role}, {s.payment or '-'})")
+        click.echo(f"  {s.title}  x{s.quantity}  total {format_xmr(s.total)} XMR")
+        click.echo(f"  state: {s.state}")
+        if view.shipping:
+            label = "address" if s.role == "seller" else "shipping"
+            click.echo(f"  {label}: {view.shipping}")
+        if view.payout_txids:
+            click.echo(f"  payout: {', '.join(view.payout_txids)}")
+        click.echo(f"  you can: {', '.join(view.next_actions) or 'nothing now'}")
+        for e in view.timeline:
+            click.echo(f"  {iso_time(e.at)}  {e.kind:8} {e.detail}")
+
+    emit(state, data, human)

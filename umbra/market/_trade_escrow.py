@@ -1,0 +1,187 @@
+"""The escrow side of a node's orders: `umbra.wallet.EscrowParty` bridged to the trade channel.
+
+The wallet's escrow driver talks to the other parties through a durable file mailbox
+(`umbra.wallet.Mailbox`, one directory per escrow and role under ``<profile>/escrow-mail``).
+This bridge connects those directories to the end-to-end encrypted trade channel:
+
+- outbound: files our escrow wrote for another role are wrapped in an ``escrow`` trade
+  message, committed by the order machine, queued in the payload channel, and only then
+  deleted (a crash in between sends the message twice; escrow machines ignore duplicates);
+- inbound: a peer's escrow message accepted by our order machine (`ForwardEscrow`) is
+  written (fsync, rename) into our escrow's inbox before the trade step commits.
+
+One runner task per order runs `EscrowParty.run_escrow`, restarted with the proposal when
+the order machine decides a payout we propose (`StartPayout`), and stopped when the buyer
+must not fund any more (`HaltFunding`, until a refund is decided). The escrow's progress
+(funding sent, funded, paid out, failed) is reported back to the order machine after each
+escrow commit and at every (re)start, so a crash between the two commits is repaired.
+"""
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from umbra.wallet import EscrowMachine, EscrowParty, EscrowTerms, Mailbox, State
+
+from ._order_table import State as OrderState
+from ._order_types import EscrowFailed, EscrowFunded, EscrowFundingSent, EscrowPaidOut
+from ._trade_driver import TradeDriver
+from ._trade_messages import ROLES
+
+log = logging.getLogger(__name__)
+
+PUMP_INTERVAL_S = 0.1
+
+
+class EscrowBridge:
+    """Implements `EscrowPort` for a `TradeDriver` (attach it with `attach`)."""
+
+    def __init__(self, party: EscrowParty, mail_root: Path) -> None:
+        self.party = party
+        self.root = mail_root
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._driver: TradeDriver | None = None
+        self._nursery: trio.Nursery | None = None
+        self._scopes: dict[bytes, trio.CancelScope] = {}
+        self._running: set[bytes] = set()
+        self._wake: dict[bytes, trio.Event] = {}
+        previous = party.options.on_state
+
+        def on_state(escrow_id: str, state: State) -> None:
+            if previous is not None:
+                previous(escrow_id, state)
+            self.report(bytes.fromhex(escrow_id))
+
+        party.options.on_state = on_state
+
+    def attach(self, driver: TradeDriver) -> None:
+        self._driver = driver
+
+    @property
+    def driver(self) -> TradeDriver:
+        assert self._driver is not None, "attach the trade driver first"
+        return self._driver
+
+    # -- EscrowPort ----------------------------------------------------------------------------
+
+    def create(self, order_id: bytes, terms: EscrowTerms, role: str) -> None:
+        self.party.create_escrow(terms, role)  # type: ignore[arg-type]
+
+    def forward(self, order_id: bytes, sender: str, payload: bytes) -> None:
+        escrow_id = order_id.hex()
+        stored = self.party.store.load_escrow(escrow_id)
+        if stored is None:
+            log.warning("escrow message for an escrow we have not started: %s", escrow_id)
+            return
+        Mailbox(self.root, escrow_id, sender).send(stored.role, payload)
+
+    def update(self, order_id: bytes) -> None:
+        """Start the order's runner, or make it restart with the current decision."""
+        if order_id in self._running:
+            scope = self._scopes.get(order_id)
+            if scope is not None:
+                scope.cancel()
+            event = self._wake.get(order_id)
+            if event is not None:
+                event.set()
+            return
+        if self._nursery is not None:
+            self._running.add(order_id)
+            self._nursery.start_soon(self._runner, order_id)
+
+    # -- reports to the order machine ----------------------------------------------------------
+
+    def report(self, order_id: bytes) -> None:
+        """Tell the order machine what our escrow has reached that it does not know yet."""
+        escrow_id = order_id.hex()
+        try:
+            escrow = self.party.load(escrow_id)
+        except Exception:  # noqa: BLE001 - no escrow yet: nothing to report
+            return
+        _row, machine = self.driver.machine(order_id)
+        d, e = machine.data, escrow.data
+        now = self.driver.now()
+        if (
+            machine.role == "buyer"
+            and e.funding_txid
+            and not d.funding_sent
+            and machine.state == OrderState.S3_escrow_setup
+        ):
+            self.driver.escrow_event(order_id, EscrowFundingSent(now))
+            _row, machine = self.driver.machine(order_id)
+            d = machine.data
+        funded = escrow.state not in (State.S99_FAILED,) and escrow.state >= State.S7_FUNDED
+        if funded and e.funded_amount > 0 and d.funded_amount == 0:
+            self.driver.escrow_event(order_id, EscrowFunded(e.funded_amount, now))
+            _row, machine = self.driver.machine(order_id)
+            d = machine.data
+        if escrow.state == State.S10_PAID_OUT and e.txids and not d.payout_txids:
+            self.driver.escrow_event(order_id, EscrowPaidOut(tuple(e.txids), now))
+        if escrow.state == State.S99_FAILED and machine.state == OrderState.S3_escrow_setup:
+            self.driver.escrow_event(order_id, EscrowFailed("the escrow set-up failed", now))
+
+    # -- tasks ---------------------------------------------------------------------------------
+
+    async def serve(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        """Run the escrows of every open order, and the outbound pump, until cancelled."""
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            for order_id in self.driver.open_orders():
+                self.update(order_id)
+            task_status.started()
+            while True:
+                self.pump()
+                await trio.sleep(PUMP_INTERVAL_S)
+
+    def pump(self) -> int:
+        """Wrap and queue what our escrows wrote for the other parties."""
+        sent = 0
+        for order_id in list(self._running):
+            escrow_id = order_id.hex()
+            stored = self.party.store.load_escrow(escrow_id)
+            if stored is None:
+                continue
+            for to in ROLES:
+                if to == stored.role:
+                    continue
+                box = self.root / escrow_id / to
+                if not box.is_dir():
+                    continue
+                for path in sorted(box.glob("*.msg")):
+                    if f"-{stored.role}-" not in path.name:
+                        continue  # a message *from* that role placed here by us: not outbound
+                    data = path.read_bytes()
+                    if not self.driver.send_escrow(order_id, to, data):
+                        log.warning("order %s: escrow message to the %s refused", escrow_id, to)
+                    path.unlink(missing_ok=True)
+                    sent += 1
+        return sent
+
+    async def _runner(self, order_id: bytes) -> None:
+        escrow_id = order_id.hex()
+        try:
+            while True:
+                row, machine = self.driver.machine(order_id)
+                payout = machine.data.payout
+                if row.escrow == "halted" and payout is None:
+                    event = self._wake[order_id] = trio.Event()
+                    await event.wait()
+                    continue
+                self.report(order_id)
+                propose = payout if payout is not None and payout.proposer == machine.role else None
+                with trio.CancelScope() as scope:
+                    self._scopes[order_id] = scope
+                    result: EscrowMachine = await self.party.run_escrow(escrow_id, propose=propose)
+                self._scopes.pop(order_id, None)
+                if scope.cancelled_caught:
+                    continue
+                self.report(order_id)
+                if result.state in (State.S10_PAID_OUT, State.S99_FAILED):
+                    with self.driver.store.db.transaction():
+                        self.driver.store.set_fields(order_id, escrow="done")
+                    return
+        finally:
+            self._running.discard(order_id)
+            self._scopes.pop(order_id, None)

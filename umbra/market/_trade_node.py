@@ -1,0 +1,196 @@
+"""`serve_trade`: the trade driver and the escrows of one profile, inside `umbra node`.
+
+Adapters from the driver's ports to the real world:
+
+- the payload channel is the messaging layer's (`Inbox.queue_payload_at`, `PayloadQueue`);
+  the driver writes and consumes inside its own transactions on ITS OWN connection to the
+  profile database (the node runs its store calls in a worker thread on another one; WAL
+  and the busy timeout serialise the writers), then wakes the messaging outbox;
+- sealing keys: a persona's envelope key comes from its signed prekey record in the DHT
+  (`MessagingService.lookup`, which verifies it); we open boxes sealed to us with our
+  messaging identity's envelope secret;
+- wallets: the profile's sandbox wallet-rpc (``<profile>``) for fresh subaddresses and
+  paying the escrow, and ``<profile>.escrow`` for the escrow wallets (`umbra sandbox up`
+  starts both). Without them escrow orders wait in set-up and say so on their timeline.
+"""
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+from umbra.core import InvalidDocument
+from umbra.core.crypto import open_envelope
+from umbra.store import Profile
+from umbra.wallet import (
+    DriverOptions,
+    EscrowParty,
+    PartyWallets,
+    Sandbox,
+    SandboxError,
+    WalletError,
+    WalletStore,
+)
+
+from ._order_types import OrderConfig
+from ._trade_driver import ARBITER_KEY, TradeDriver
+from ._trade_escrow import EscrowBridge
+from ._trade_ports import InboundPayload
+
+if TYPE_CHECKING:
+    from umbra.net.messaging import MessagingService
+
+log = logging.getLogger(__name__)
+
+ESCROW_MAIL_DIR = "escrow-mail"
+
+
+@dataclass(frozen=True)
+class TradeOptions:
+    """How the node runs trades.
+
+    Attributes:
+        data_dir: the Umbra data directory (where the sandbox lives).
+        arbiter: act as an arbiter: take escrow cases that name us; ``arbiter_terms`` are
+            kept as our (local, for now) arbiter profile.
+        confirmations: funding confirmations before an escrow counts as funded.
+        poll_s: how often to look for queued commands (payloads also wake the loop).
+    """
+
+    data_dir: Path
+    arbiter: bool = False
+    arbiter_terms: str = ""
+    confirmations: int = 10
+    poll_s: float = 0.2
+    config: OrderConfig | None = None
+
+
+class MessagingChannel:
+    """`PayloadChannel` over the messaging tables of one database connection."""
+
+    def __init__(self, profile: Profile) -> None:
+        from umbra.net.messaging import Inbox, PayloadQueue
+
+        self._inbox = Inbox(profile.db)
+        self._queue = PayloadQueue(profile.db)
+        self.queued = 0
+
+    def queue_payload_at(self, peer: bytes, kind: str, body: bytes, *, now: int) -> bytes:
+        self.queued += 1
+        msg_id: bytes = self._inbox.queue_payload_at(peer, kind, body, now=now)
+        return msg_id
+
+    def pending(self, kind: str, limit: int) -> list[InboundPayload]:
+        return [InboundPayload(p.seq, p.sender, p.body) for p in self._queue.pending(kind, limit)]
+
+    def consume(self, seq: int) -> None:
+        self._queue.consume(seq)
+
+
+class NodePorts:
+    """`TradePorts` through the running messaging service and the profile's wallet."""
+
+    def __init__(self, messaging: "MessagingService", main_wallet: Any | None) -> None:
+        self._messaging = messaging
+        self._wallet = main_wallet  # an RpcClient, or None
+
+    async def envelope_key(self, persona: bytes) -> bytes | None:
+        record = await self._messaging.lookup(persona)
+        if record is None:
+            return None
+        key: bytes = record.bundle.certificate.envelope_key
+        return key
+
+    def open_sealed(self, data: bytes) -> bytes:
+        # The envelope secret belongs to the messaging identity; the session manager keeps it.
+        identity = self._messaging.manager._identity
+        return open_envelope(identity.envelope_secret, data)
+
+    async def fresh_address(self, label: str) -> str:
+        if self._wallet is None:
+            raise WalletError("no wallet: run `umbra sandbox up` (or connect a wallet)")
+        result = await self._wallet.call("create_address", {"account_index": 0, "label": label})
+        return str(result["address"])
+
+
+def _escrow_party(profile: Profile, data_dir: Path) -> tuple[EscrowParty | None, Any | None]:
+    """The profile's sandbox wallets, if the sandbox runs them."""
+    sandbox = Sandbox(data_dir)
+    try:
+        main = sandbox.wallet(profile.name)
+    except SandboxError:
+        return None, None
+    try:
+        escrow = sandbox.wallet(f"{profile.name}.escrow")
+    except SandboxError:
+        return None, main.client()
+    wallets = PartyWallets(
+        escrow_rpc=escrow.client(),
+        wallet_dir=escrow.wallet_dir,
+        ringdb_dir=sandbox.root / "ringdb",
+        main_rpc=main.client(),
+    )
+    options = DriverOptions(poll_interval=0.1)
+    party = EscrowParty(WalletStore(profile.db), wallets, profile.path / ESCROW_MAIL_DIR, options)
+    return party, main.client()
+
+
+async def serve_trade(
+    messaging: "MessagingService",
+    profile: Profile,
+    options: TradeOptions,
+    *,
+    task_status: Any = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run every order of ``profile`` until cancelled. ``profile`` must be a connection of
+    its own (not the node's)."""
+    party, main_wallet = _escrow_party(profile, options.data_dir)
+    bridge = None if party is None else EscrowBridge(party, profile.path / ESCROW_MAIL_DIR)
+    channel = MessagingChannel(profile)
+    driver = TradeDriver(
+        profile,
+        channel,
+        NodePorts(messaging, main_wallet),
+        bridge,
+        config=options.config,
+        confirmations=options.confirmations,
+    )
+    if bridge is not None:
+        bridge.attach(driver)
+    driver.on_change = lambda _order, _state: messaging.wake_outbox()
+    with driver.store.db.transaction():
+        value = json.dumps({"terms": options.arbiter_terms}) if options.arbiter else ""
+        driver.store.set_config(ARBITER_KEY, value)
+    async with trio.open_nursery() as nursery:
+        if bridge is not None:
+            await nursery.start(bridge.serve)
+            if party is not None:
+                nursery.start_soon(_prepare_spare, party)
+        task_status.started(driver)
+        while True:
+            before = channel.queued
+            try:
+                await driver.process_commands()
+                driver.process_inbound()
+                driver.process_timers()
+            except (InvalidDocument, WalletError) as exc:
+                log.warning("trade step failed: %s", exc)
+            if channel.queued != before:
+                messaging.wake_outbox()
+            with trio.move_on_after(options.poll_s):
+                await messaging.wait_payload()
+
+
+async def _prepare_spare(party: EscrowParty) -> None:
+    """Make the next escrow wallet ahead of time (wallet creation takes seconds)."""
+    started = time.monotonic()
+    try:
+        await party.prepare_spare_wallet()
+    except WalletError as exc:
+        log.info("could not prepare a spare escrow wallet: %s", exc)
+    else:
+        log.info("spare escrow wallet ready in %.1f s", time.monotonic() - started)
