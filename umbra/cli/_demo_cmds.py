@@ -1,10 +1,19 @@
-"""`umbra demo`: a ready-made seller profile with sample listings, searched privately."""
+"""`umbra demo`: a whole marketplace on this machine, or (``--offline``) one local seller.
 
+The full demo (`_demo_run`): a private regtest chain, a seller with sample listings, a funded
+buyer and an arbiter, each running its own node and web app, and a miner; it prints each
+node's link and runs until Ctrl-C. ``--offline`` only makes the seller with its listings and
+runs a few private searches over them (seconds, no chain, no network).
+"""
+
+import signal
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import click
+import trio
 
 from umbra.core import UsageError, format_xmr
 from umbra.core.crypto import encode_public_key
@@ -12,15 +21,25 @@ from umbra.market import SellerCatalog, sample_drafts
 from umbra.store import ProfileExists, SearchQuery, create_profile, open_profile
 
 from ._app import CliState, emit, json_option, pass_state
+from ._demo_run import DEMO_PASSPHRASE, ROLES, DemoOptions, DemoRun
+from ._web_cmds import run_trio
 
-DEMO_PASSPHRASE = "demo"  # noqa: S105 - a throwaway demo profile, printed to the user
-DEMO_PROFILE = "demo-seller"
+DEMO_PROFILE = ROLES["seller"]
 DEMO_QUERIES: list[tuple[str, dict[str, Any]]] = [
     ("camera", {}),
     ("", {"category": "services"}),
     ("mug", {"ships_to": "FR"}),
     ("", {"max_price": 50 * 10**9, "sort": "price"}),
 ]
+STEP_TEXT = {
+    "profiles": "Profiles and sample listings",
+    "chain": "Private Monero chain and wallets",
+    "buyer_funds": "Test coins for the buyer",
+    "nodes": "Nodes and web apps",
+    "node-seller": "Seller's node",
+    "node-buyer": "Buyer's node",
+    "node-arbiter": "Arbiter's node",
+}
 
 
 def _describe_filter(key: str, value: object) -> str:
@@ -36,13 +55,113 @@ def _describe_filter(key: str, value: object) -> str:
     type=click.Path(path_type=Path, file_okay=False),
     default=Path(".umbra-dev"),
     show_default=True,
-    help="Where the demo profiles live (kept apart from your real data).",
+    help="Where the demo profiles and chain live (kept apart from your real data).",
 )
 @click.option("--listings", type=click.IntRange(1, 20), default=20, show_default=True)
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Only create the seller with sample listings and search them (no chain, no nodes).",
+)
+@click.option(
+    "--mine-interval",
+    type=click.FloatRange(0.5, 600),
+    default=5.0,
+    show_default=True,
+    help="Seconds between blocks of the demo chain.",
+)
 @json_option
 @pass_state
-def demo(state: CliState, demo_dir: Path, listings: int) -> None:
-    """Create a demo seller with sample listings and search them privately."""
+def demo(
+    state: CliState, demo_dir: Path, listings: int, offline: bool, mine_interval: float
+) -> None:
+    """Run a demo marketplace here: chain, seller, funded buyer, arbiter; prints their links.
+
+    With --json every line is a JSON object; the one with "event": "ready" holds the links.
+    Ctrl-C (or SIGTERM) stops every process the demo started.
+    """
+    demo_dir = demo_dir.resolve()
+    if offline:
+        _offline_demo(state, demo_dir, listings)
+        return
+    options = DemoOptions(demo_dir=demo_dir, listings=listings, mine_interval=mine_interval)
+
+    def report(data: dict[str, Any]) -> None:
+        emit(state, data, lambda: _human_progress(data))
+        sys.stdout.flush()
+
+    run = DemoRun(options, report)
+
+    async def main() -> None:
+        # Open for the whole run: a second Ctrl-C while stopping must not cut the clean-up.
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            try:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(_cancel_on_first, signals, nursery.cancel_scope)
+                    if not state.json_output:
+                        click.echo(f"Starting the Umbra demo in {demo_dir} ...")
+                    ready = await run.bring_up(nursery)
+                    emit(state, ready, lambda: _human_ready(ready))
+                    sys.stdout.flush()
+                    nursery.start_soon(run.watch_nodes)
+            finally:
+                with trio.CancelScope(shield=True):
+                    if not state.json_output:
+                        click.echo("Stopping the demo ...")
+                    stopped = await run.shut_down()
+                    report({"event": "stopped", "stopped": stopped})
+
+    run_trio(main)
+
+
+async def _cancel_on_first(signals: Any, scope: trio.CancelScope) -> None:
+    async for _ in signals:
+        scope.cancel()
+        return
+
+
+def _human_progress(data: dict[str, Any]) -> None:
+    event = data.get("event")
+    if event == "progress":
+        text = STEP_TEXT.get(str(data.get("step")), str(data.get("step")))
+        extra = f" ({data['seconds']:.1f} s)" if "seconds" in data else ""
+        click.echo(f"  done: {text}{extra}")
+    elif event == "warning":
+        click.echo(f"  warning: {data['message']}")
+    elif event == "stopped":
+        click.echo("Stopped: " + (", ".join(data["stopped"]) or "nothing"))
+
+
+def _human_ready(ready: dict[str, Any]) -> None:
+    nodes = ready["nodes"]
+    click.echo(
+        f"\nThe Umbra demo marketplace runs ({ready['timings']['total']:.0f} s to start): three"
+        " nodes on this machine and a private Monero chain with test coins.\n"
+    )
+    notes = {
+        "buyer": f"funded with {format_xmr(ready.get('buyer_balance', 0), unit=True)}",
+        "seller": f"{ready.get('listings', 0)} sample listings",
+        "arbiter": "settles disputes",
+    }
+    for role in ("buyer", "seller", "arbiter"):
+        click.echo(f"  {role:8} {nodes[role]['url']}")
+        click.echo(f"           {notes[role]}")
+    buyer = nodes["buyer"]["profile"]
+    click.echo(
+        '\nOpen the buyer\'s link in your browser: search (try "camera"), open a listing, buy'
+        " it;\nthen open the seller's link to see the order. The links hold access tokens:"
+        " keep them private."
+    )
+    click.echo(
+        f"Passphrase of every demo profile: {ready['passphrase']}. Data: {ready['demo_dir']}."
+        f"\nA block is mined every {ready['mine_interval']:g} s. From another terminal, e.g.:"
+        f"\n  umbra --data-dir {ready['demo_dir']} --profile {buyer} search camera"
+    )
+    click.echo("Press Ctrl-C to stop everything.")
+
+
+def _offline_demo(state: CliState, demo_dir: Path, listings: int) -> None:
+    """The seller with sample listings and a few private searches; no chain, no network."""
     demo_dir = demo_dir.resolve()
     try:
         profile = create_profile(demo_dir, DEMO_PROFILE, DEMO_PASSPHRASE)

@@ -1,0 +1,333 @@
+"""The three-node demo marketplace behind `umbra demo`: chain, wallets, nodes, miner.
+
+The demo directory is a data directory of its own:
+
+- ``profiles/demo-seller|demo-buyer|demo-arbiter/``: the three profiles (passphrase ``demo``);
+  the seller gets sample listings the first time.
+- ``sandbox/``: the regtest chain and one wallet-rpc per profile (`umbra.wallet.Sandbox`).
+- ``demo/nodes.json``: PIDs of the node processes while the demo runs; ``demo/logs/``.
+
+Bring-up: the profiles (and the seller's listings) are made in worker threads while the chain,
+the wallets and the buyer's coins come up; then the seller's node starts and the buyer's and
+arbiter's nodes join through it; then a miner adds a block every few seconds so payments get
+confirmations. Each node is a real `umbra node` process serving its own web app.
+
+Stop (Ctrl-C, SIGTERM, or an error during bring-up): nodes first (SIGTERM, SIGKILL after a
+grace period), then the miner, then wallets and chain (`Sandbox.down`). Node processes run in
+their own session so a terminal's Ctrl-C reaches only this process, which stops them in order.
+A demo killed outright leaves its PIDs in ``nodes.json`` and the sandbox's ``state.json``; the
+next run stops those leftovers (after checking each PID's command line) or reuses them.
+"""
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from umbra.core import PICONERO_PER_XMR, UsageError
+from umbra.market import SellerCatalog, sample_drafts
+from umbra.store import ProfileExists, create_profile, open_profile
+from umbra.wallet import Sandbox, UserWallet, WalletError
+from umbra.wallet._processes import stop_pid
+
+log = logging.getLogger(__name__)
+
+DEMO_PASSPHRASE = "demo"  # noqa: S105 - throwaway demo profiles, printed to the user
+ROLES = {"seller": "demo-seller", "buyer": "demo-buyer", "arbiter": "demo-arbiter"}
+BUYER_FUNDS = 50 * PICONERO_PER_XMR
+NODE_START_TIMEOUT_S = 180.0
+NODE_STOP_GRACE_S = 20.0
+
+Report = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    demo_dir: Path
+    listings: int
+    mine_interval: float
+    buyer_funds: int = BUYER_FUNDS
+
+
+@dataclass
+class DemoNode:
+    role: str
+    profile: str
+    process: trio.Process
+    started: dict[str, Any]  # the node's "listening" line
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "profile": self.profile,
+            "pid": self.process.pid,
+            "peer_id": self.started["peer_id"],
+            "addrs": self.started["addrs"],
+            "url": self.started["url"],
+            "base": self.started["base"],
+        }
+
+
+@dataclass
+class DemoRun:
+    """One run of the demo; `bring_up` then `shut_down` (always, shielded)."""
+
+    options: DemoOptions
+    report: Report
+    nodes: dict[str, DemoNode] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)
+    sandbox_started: bool = False
+
+    @property
+    def root(self) -> Path:
+        return self.options.demo_dir
+
+    @property
+    def sandbox(self) -> Sandbox:
+        return Sandbox(self.root)
+
+    @property
+    def _state_dir(self) -> Path:
+        return self.root / "demo"
+
+    # -- bring-up ------------------------------------------------------------------------------
+
+    async def bring_up(self, nursery: trio.Nursery) -> dict[str, Any]:
+        """Start everything; returns the ready data. The miner runs in ``nursery``."""
+        started = time.monotonic()
+        self._state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        (self._state_dir / "logs").mkdir(exist_ok=True)
+        self._stop_leftover_nodes()
+        async with trio.open_nursery() as both:
+            both.start_soon(self._chain_and_coins)
+            await self._timed("profiles", self._profiles)
+            await self._timed("nodes", self._start_nodes)
+        nursery.start_soon(self._mine_forever)
+        self.timings["total"] = round(time.monotonic() - started, 2)
+        return {
+            "event": "ready",
+            "ready": True,
+            "demo_dir": str(self.root),
+            "passphrase": DEMO_PASSPHRASE,
+            "nodes": {role: node.describe() for role, node in self.nodes.items()},
+            "mine_interval": self.options.mine_interval,
+            "timings": self.timings,
+            **self.facts,
+        }
+
+    async def _timed(self, step: str, fn: Callable[[], Any]) -> None:
+        t0 = time.monotonic()
+        await fn()
+        self.timings[step] = round(time.monotonic() - t0, 2)
+        self.report({"event": "progress", "step": step, "seconds": self.timings[step]})
+
+    async def _profiles(self) -> None:
+        async with trio.open_nursery() as nursery:
+            for role, name in ROLES.items():
+                nursery.start_soon(trio.to_thread.run_sync, self._prepare_profile, role, name)
+
+    def _prepare_profile(self, role: str, name: str) -> None:
+        """Create the profile (or reopen it) and give the seller its sample listings."""
+        try:
+            profile = create_profile(self.root, name, DEMO_PASSPHRASE)
+            self.facts.setdefault("created_profiles", []).append(name)
+        except ProfileExists:
+            profile = open_profile(self.root, name, DEMO_PASSPHRASE)
+        with profile:
+            if role == "seller":
+                catalog = SellerCatalog(profile)
+                if not catalog.own_listings():
+                    for draft in sample_drafts(self.options.listings):
+                        catalog.create(draft)
+                self.facts["listings"] = len(catalog.own_listings())
+
+    async def _chain_and_coins(self) -> None:
+        await self._timed("chain", self._chain)
+        await self._timed("buyer_funds", self._fund_buyer)
+
+    async def _chain(self) -> None:
+        names = [*ROLES.values(), *(f"{name}.escrow" for name in ROLES.values())]
+        self.sandbox_started = True
+        box = self.sandbox
+        await box.up(tuple(names))
+        async with trio.open_nursery() as nursery:
+            for name in ROLES.values():
+                nursery.start_soon(box.open_main_wallet, name)
+
+    async def _fund_buyer(self) -> None:
+        box = self.sandbox
+        buyer = ROLES["buyer"]
+        proc = await box.open_main_wallet(buyer)
+        async with proc.client() as rpc:
+            await rpc.call("refresh")
+            balance = await UserWallet(rpc).balance()
+        if balance.total < self.options.buyer_funds // 2:
+            await box.faucet(buyer, self.options.buyer_funds)
+            async with proc.client() as rpc:
+                await rpc.call("refresh")
+                balance = await UserWallet(rpc).balance()
+        self.facts["buyer_balance"] = balance.total
+        self.facts["buyer_unlocked"] = balance.unlocked
+        self.facts["height"] = await box.height()
+
+    async def _start_nodes(self) -> None:
+        seller = await self._start_node("seller", bootstrap=None)
+        seller_addr = seller.started["addrs"][0]
+        async with trio.open_nursery() as nursery:
+            for role in ("buyer", "arbiter"):
+                nursery.start_soon(self._start_node, role, seller_addr)
+        self._save_node_pids()
+
+    async def _start_node(self, role: str, bootstrap: str | None) -> DemoNode:
+        name = ROLES[role]
+        argv = [
+            sys.executable,
+            "-c",
+            "import sys; from umbra.cli import main; main(sys.argv[1:])",
+            "--data-dir",
+            str(self.root),
+            "--profile",
+            name,
+            "--json",
+            "node",
+            "--web-port",
+            "0",
+            "--listen",
+            "/ip4/127.0.0.1/tcp/0",
+            "--verbose",
+        ]
+        if bootstrap is not None:
+            argv += ["--bootstrap", bootstrap]
+        if role == "arbiter" and _node_has_option("arbiter"):
+            argv.append("--arbiter")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("UMBRA_")}
+        env["UMBRA_PASSPHRASE"] = DEMO_PASSPHRASE
+        log_path = self._state_dir / "logs" / f"node-{role}.log"
+        with open(log_path, "ab") as log_file:
+            process = await trio.lowlevel.open_process(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=log_file,
+                env=env,
+                start_new_session=True,
+            )
+        node = DemoNode(role, name, process, {})
+        self.nodes[role] = node
+        self._save_node_pids()
+        assert process.stdout is not None
+        with trio.move_on_after(NODE_START_TIMEOUT_S):
+            line = await _read_line(process.stdout)
+            if line is not None:
+                node.started = json.loads(line)
+        if node.started.get("event") != "listening" or not node.started.get("url"):
+            raise UsageError(
+                f"the {role}'s node did not start (exit code {process.poll()}); see {log_path}"
+            )
+        self.report({"event": "progress", "step": f"node-{role}", "url": node.started["url"]})
+        return node
+
+    def _save_node_pids(self) -> None:
+        data = {role: n.process.pid for role, n in self.nodes.items()}
+        path = self._state_dir / "nodes.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data), encoding="utf-8")
+        tmp.replace(path)
+
+    def _stop_leftover_nodes(self) -> None:
+        """Stop node processes a previous demo run left behind (killed without cleanup)."""
+        path = self._state_dir / "nodes.json"
+        try:
+            pids = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return
+        for role, pid in pids.items():
+            needles = [str(self.root), ROLES.get(role, role), "node"]
+            if isinstance(pid, int) and stop_pid(pid, needles, grace=NODE_STOP_GRACE_S):
+                self.report({"event": "progress", "step": "stopped-leftover-node", "role": role})
+        path.unlink(missing_ok=True)
+
+    async def _mine_forever(self) -> None:
+        box = self.sandbox
+        failures = 0
+        while True:
+            await trio.sleep(self.options.mine_interval)
+            try:
+                await box.mine(1)
+                failures = 0
+            except WalletError as exc:
+                failures += 1
+                if failures == 1:  # say it once, keep trying: the chain may come back
+                    self.report({"event": "warning", "message": f"mining failed: {exc}"})
+
+    # -- watching and stopping -----------------------------------------------------------------
+
+    async def watch_nodes(self) -> None:
+        """Report a node process that ends while the demo runs (the others keep running)."""
+        async with trio.open_nursery() as nursery:
+            for node in self.nodes.values():
+                nursery.start_soon(self._watch, node)
+
+    async def _watch(self, node: DemoNode) -> None:
+        code = await node.process.wait()
+        self.report(
+            {
+                "event": "warning",
+                "message": f"the {node.role}'s node exited with code {code}; see "
+                f"{self._state_dir / 'logs' / f'node-{node.role}.log'}",
+            }
+        )
+
+    async def shut_down(self) -> list[str]:
+        """Stop nodes, then wallets and chain. Call shielded from cancellation."""
+        stopped: list[str] = []
+        async with trio.open_nursery() as nursery:
+            for node in self.nodes.values():
+                nursery.start_soon(_stop_process, node.process)
+        stopped += [f"node {role}" for role in self.nodes]
+        (self._state_dir / "nodes.json").unlink(missing_ok=True)
+        if self.sandbox_started:
+            try:
+                stopped += await self.sandbox.down()
+            except (WalletError, OSError) as exc:
+                self.report({"event": "warning", "message": f"stopping the sandbox: {exc}"})
+        return stopped
+
+
+async def _stop_process(process: trio.Process) -> None:
+    if process.returncode is None:
+        process.send_signal(signal.SIGTERM)
+        with trio.move_on_after(NODE_STOP_GRACE_S):
+            await process.wait()
+    if process.returncode is None:
+        process.kill()
+        await process.wait()
+
+
+async def _read_line(stream: trio.abc.ReceiveStream, limit: int = 64 * 1024) -> bytes | None:
+    """One line from ``stream`` (None at end of stream); bytes after it are dropped."""
+    buffer = bytearray()
+    while b"\n" not in buffer:
+        chunk = await stream.receive_some(4096)
+        if not chunk:
+            return None
+        buffer += chunk
+        if len(buffer) > limit:
+            raise UsageError("a demo node printed an overlong line")
+    return bytes(buffer.split(b"\n", 1)[0])
+
+
+def _node_has_option(name: str) -> bool:
+    """Whether `umbra node` takes ``--<name>`` (the arbiter role is added by the trade work)."""
+    from ._node_cmds import node
+
+    return any(param.name == name for param in node.params)
