@@ -7,6 +7,7 @@ is a bug. Bad input never produces a 500.
 """
 
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -67,6 +68,17 @@ def wallet_error_message(exc: WalletRpcError) -> str:
     return f"The wallet refused this: {exc.message.rstrip('.')}. Check the values and try again."
 
 
+_FIELD_PREFIX = re.compile(r"[a-z_]+(\[\d+\])?:")
+
+
+def sentence(text: str) -> str:
+    """A message as a sentence: lower layers raise fragments ("x is not an amount")."""
+    text = text.strip() or "The request is not valid"
+    if not _FIELD_PREFIX.match(text):  # "price: ..." keeps the field's name as sent
+        text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
 def validation_message(exc: RequestValidationError) -> str:
     """The first problem of a request, as 'query parameter limit: <what is wrong>'."""
     errors = exc.errors()
@@ -91,7 +103,7 @@ def install_error_handlers(app: FastAPI, error_page: ErrorPage | None) -> None:
 
     async def on_api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
-        return respond(request, exc.status, exc.message)
+        return respond(request, exc.status, sentence(exc.message))
 
     async def on_validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
@@ -106,10 +118,10 @@ def install_error_handlers(app: FastAPI, error_page: ErrorPage | None) -> None:
         return response
 
     async def on_usage(request: Request, exc: Exception) -> Response:
-        return respond(request, 400, str(exc))
+        return respond(request, 400, sentence(str(exc)))
 
     async def on_invalid(request: Request, exc: Exception) -> Response:
-        return respond(request, 422, str(exc))
+        return respond(request, 422, sentence(str(exc)))
 
     async def on_wallet_refused(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, WalletRpcError)

@@ -171,6 +171,16 @@ def api_router(services: Services) -> APIRouter:
             "wallet": {"connected": wallet is not None, "status": wallet},
         }
 
+    @router.get("/status", tags=["profile"], summary="Network health and Monero connection")
+    async def status() -> dict[str, Any]:
+        """``network``: whether the node runs, peers, DHT routing table size, catalogs and
+        listings synced, last sync. ``monero``: which wallet-rpc is connected and whether it
+        answers (with how to connect one when none is)."""
+        return {
+            "network": await services.network_status(),
+            "monero": await services.wallet_access.status_summary(),
+        }
+
     @router.get("/search", tags=["browse"], summary="Search listings on this device")
     async def search(
         q: Annotated[str, Query(max_length=1000, description="Words to find.")] = "",

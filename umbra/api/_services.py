@@ -15,8 +15,10 @@ from typing import Any, Protocol, TypeVar
 import trio
 
 from umbra.market import SellerCatalog
+from umbra.net import read_node_status
 from umbra.store import Profile
 
+from ._views import iso_time
 from ._wallet import WalletAccess
 
 T = TypeVar("T")
@@ -66,3 +68,22 @@ class Services:
 
     def now(self) -> int:
         return int(self.clock())
+
+    async def network_status(self) -> dict[str, Any]:
+        """The node's health: from the node running on this loop, else from the snapshot a
+        separate ``umbra node`` process keeps writing (stale after 15 s means stopped)."""
+        if self.node is not None:
+            return dict(await self.node.status_summary())
+        status = await self.run(read_node_status, self.profile)
+        return {
+            "running": status.running,
+            "peer_id": status.peer_id,
+            "addresses": list(status.addrs),
+            "peers": status.peers,
+            "dht_routing_table": status.routing_table,
+            "catalogs_synced": status.catalogs_synced,
+            "listings_synced": status.listings_synced,
+            "last_sync": None if status.last_sync is None else iso_time(status.last_sync),
+            "syncs_failed": status.syncs_failed,
+            "syncs_pending": status.pending_syncs,
+        }

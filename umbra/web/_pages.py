@@ -36,6 +36,7 @@ from umbra.store import SearchPage, SearchQuery
 
 from ._common import PageError, error_page, guarded, page, see_other
 from ._forms import ListingForm, read_listing_form
+from ._message_pages import message_routes
 from ._render import STATIC_FILES
 from ._services import PageServices
 from ._wallet_pages import wallet_routes
@@ -177,6 +178,7 @@ class Pages:
             Route("/settings", h["settings"], methods=["GET"]),
             Route("/static/{name}", h["static"], methods=["GET"]),
             *wallet_routes(self.services),
+            *message_routes(self.services),
             *self.extra_routes,
         ]
 
@@ -294,8 +296,8 @@ class Pages:
                 return own, services.profile.search.count()
 
             own, indexed = await services.run(read)
-            node = None if services.node is None else await services.node.status_summary()
-            wallet = None if services.wallet is None else await services.wallet.status_summary()
+            network = await services.network_status()
+            monero = await services.wallet_access.status_summary()
             return page(
                 request,
                 "settings.html",
@@ -304,8 +306,10 @@ class Pages:
                 profile_path=str(services.profile.path),
                 own=own,
                 indexed=indexed,
-                node=node,
-                wallet=wallet,
+                network=network,
+                monero=monero,
+                # While catalogs are being synced the page reloads itself to show progress.
+                refresh=bool(network.get("running") and network.get("syncs_pending")),
             )
 
         async def static(request: Request) -> Response:

@@ -6,11 +6,11 @@ that uses it stops it at teardown and checks that the thread ended.
 
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -23,6 +23,7 @@ from umbra.core.crypto import Argon2Params
 from umbra.market import ListingDraft, SellerCatalog, sample_image
 from umbra.store import Profile, create_profile, index_entry_for
 
+T = TypeVar("T")
 CHEAP = Argon2Params(time_cost=1, memory_kib=1024, parallelism=1)
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
 
@@ -56,6 +57,12 @@ class Served:
     services: Services
     other_cid: str  # a listing of another seller, synced into this profile
     own_cid: str
+    trio_token: Any = None  # the server loop's, for `in_store`
+
+    def in_store(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` on the server's store thread, serialised with the app's own calls."""
+        result: T = trio.from_thread.run(self.services.run, fn, trio_token=self.trio_token)
+        return result
 
     @property
     def login(self) -> str:
@@ -152,7 +159,7 @@ def serve(root: Path) -> Iterator[Served]:
         assert ready.wait(30), "the web server did not start"
         if "error" in box:
             raise box["error"]
-        yield Served(box["base"], token, profile, services, other_cid, own_cid)
+        yield Served(box["base"], token, profile, services, other_cid, own_cid, box["trio_token"])
     finally:
         if "cancel" in box:
             trio.from_thread.run_sync(box["cancel"], trio_token=box["trio_token"])

@@ -174,7 +174,7 @@ def test_create_search_view_edit_delete(browser: Any, served: Served, photo: Pat
         page.wait_for_function("() => document.querySelector('.gallery img').naturalWidth > 0")
 
         page.goto(served.base + "/settings")
-        assert "Not connected yet" in page.locator("main").inner_text()
+        assert "Your node is not running" in page.locator("main").inner_text()
         seller = page.input_value("#own-seller-id")
         assert seller.startswith("umbra-pk-ed25519-v1:")
         shot(page, "09-settings")
