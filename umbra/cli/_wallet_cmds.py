@@ -7,9 +7,10 @@ import click
 import trio
 
 from umbra.core import UsageError, format_xmr, parse_xmr
-from umbra.wallet import WalletStore
+from umbra.wallet import Login, WalletRpcError, WalletStore
 from umbra.wallet._config import (
     WalletEndpoint,
+    check_endpoint,
     configured_endpoint,
     sandbox_endpoint,
     save_endpoint,
@@ -46,10 +47,30 @@ def _endpoint(state: CliState) -> WalletEndpoint:
 @json_option
 @pass_state
 def connect(state: CliState, host: str, port: int, user: str, password_file: Path | None) -> None:
-    """Use your own monero-wallet-rpc (mainnet or stagenet) for this profile."""
+    """Use your own monero-wallet-rpc (mainnet or stagenet) for this profile.
+
+    Start it with a wallet open and a digest login, e.g. ``monero-wallet-rpc --wallet-file W
+    --rpc-bind-port 18083 --rpc-login USER:PASS --daemon-address NODE``. The connection is
+    checked before it is saved (in the profile's encrypted database).
+    """
     password = password_file.read_text(encoding="utf-8").strip() if password_file else ""
+    login = Login(user, password) if user else None
+    endpoint = WalletEndpoint("127.0.0.1" if host == "localhost" else host, port, login, "config")
+    try:
+        info = trio.run(check_endpoint, endpoint)
+    except WalletRpcError as exc:
+        if exc.code == 401:
+            raise UsageError(
+                "the wallet-rpc refused the login: check --user and --password-file"
+            ) from exc
+        raise UsageError(f"the wallet-rpc answered but is not usable: {exc.message}") from exc
     save_endpoint(WalletStore(state.profile().db), host, port, user, password)
-    emit(state, {"host": host, "port": port}, lambda: click.echo(f"Wallet: {host}:{port}"))
+    data = {"host": host, "port": port, **info}
+    emit(
+        state,
+        data,
+        lambda: click.echo(f"Wallet: {host}:{port} ({info['network']}, {info['address'][:12]}…)"),
+    )
 
 
 @wallet.command()

@@ -1,11 +1,13 @@
 """The wallet layer: Monero payments and 2-of-3 multisig escrow through monero-wallet-rpc.
 
 Layout: ``_rpc`` (JSON-RPC client, digest auth), ``_processes`` and ``_sandbox`` (the local
-regtest chain and wallet processes), ``_wallet`` (the simple user wallet), ``_payment``
-(direct-payment state machine), ``_escrow_messages`` (wire messages), ``_escrow_types``
-(events/actions), ``_escrow_machine`` (the escrow state machine, sans-IO), ``_escrow_ops``
-(its wallet calls), ``_escrow_driver`` (commit-then-act loop), ``_multisig`` (the CLI step),
-``_mailbox`` (a file transport), ``_state_store`` (tables and the audit log).
+regtest chain and wallet processes), ``_config`` (the user's own wallet-rpc), ``_wallet``
+(the simple user wallet), ``_payment`` (direct-payment state machine), ``_payment_driver``
+(`DirectPayments`: per-order payments against a real wallet, the API the trade layer
+calls), ``_escrow_messages`` (wire messages), ``_escrow_types`` (events/actions),
+``_escrow_machine`` (the escrow state machine, sans-IO), ``_escrow_ops`` (its wallet calls),
+``_escrow_driver`` (commit-then-act loop), ``_multisig`` (the CLI step), ``_mailbox`` (a file
+transport), ``_state_store`` (tables and the audit log).
 Imports only ``umbra.core`` (and ``umbra.store`` types by protocol).
 """
 
@@ -43,6 +45,7 @@ from ._payment import (
     PaymentState,
     Tick,
 )
+from ._payment_driver import DirectPayments, PaymentStatus
 from ._rpc import Login, RpcClient, RpcStats
 from ._sandbox import Sandbox, WalletProcess, ensure_monero_installed
 from ._state_store import AuditEntry, WalletStore
@@ -53,6 +56,7 @@ __all__ = [
     "AddressAnnounce",
     "AuditEntry",
     "Balance",
+    "DirectPayments",
     "DriverOptions",
     "EscrowData",
     "EscrowMachine",
@@ -70,6 +74,7 @@ __all__ = [
     "PaymentNotice",
     "PaymentObserved",
     "PaymentState",
+    "PaymentStatus",
     "Payout",
     "PayoutDone",
     "PayoutProposal",

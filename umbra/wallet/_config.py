@@ -43,6 +43,35 @@ def save_endpoint(store: WalletStore, host: str, port: int, user: str, password:
     store.set_config(CONFIG_KEY, json.dumps(value))
 
 
+# First character of a standard address -> network (subaddresses use the second prefix).
+_NETWORKS = {"4": "mainnet", "8": "mainnet", "5": "stagenet", "7": "stagenet"}
+
+
+def network_of(address: str) -> str:
+    """Which Monero network an address belongs to: mainnet, stagenet or testnet.
+
+    (A regtest sandbox uses mainnet-style addresses.)
+    """
+    return _NETWORKS.get(address[:1], "testnet")
+
+
+async def check_endpoint(endpoint: WalletEndpoint) -> dict[str, str]:
+    """Ask the wallet-rpc who it is before we rely on it: version, network, address.
+
+    Raises:
+        WalletUnavailable: nothing answers at that host and port.
+        WalletRpcError: the login was refused (code 401) or no wallet is open in it.
+    """
+    async with endpoint.client() as rpc:
+        version = await rpc.call("get_version")
+        address = str((await rpc.call("get_address", {"account_index": 0}))["address"])
+    return {
+        "version": str(version.get("version", "")),
+        "network": network_of(address),
+        "address": address,
+    }
+
+
 def configured_endpoint(store: WalletStore) -> WalletEndpoint | None:
     text = store.get_config(CONFIG_KEY)
     if not text:

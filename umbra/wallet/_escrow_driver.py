@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import trio
 
@@ -86,6 +87,7 @@ class EscrowParty:
     def __post_init__(self) -> None:
         self.ops = EscrowOps(self.wallets)
         self.ops.spare = self._load_spare()
+        self._runs: dict[str, EscrowMachine] = {}  # escrows being driven right now
 
     def _load_spare(self) -> SpareWallet | None:
         text = self.store.get_config(SPARE_KEY)
@@ -93,6 +95,10 @@ class EscrowParty:
             return None
         v = json.loads(text)
         return SpareWallet(v["name"], v["password"], WalletKeys(**v["keys"]))
+
+    def stored_spare_name(self) -> str:
+        spare = self._load_spare()
+        return "" if spare is None else spare.name
 
     async def prepare_spare_wallet(self) -> None:
         """Make the next escrow's wallet now (multisig on, left open), if none is ready.
@@ -115,6 +121,37 @@ class EscrowParty:
     @property
     def has_spare_wallet(self) -> bool:
         return self.ops.spare is not None
+
+    def _setting_up(self) -> bool:
+        return any(m.state < State.S6_AWAITING_FUNDING for m in self._runs.values())
+
+    async def serve_spare_wallets(
+        self,
+        *,
+        check_interval: float = 1.0,
+        task_status: Any = trio.TASK_STATUS_IGNORED,  # trio.TaskStatus[None]; stubs lack it
+    ) -> None:
+        """Keep one spare escrow wallet ready, forever (start it in the node's nursery).
+
+        This is what makes escrow set-up fast: the costly wallet creation happens here, in
+        the background, never inside an escrow's set-up. A spare is made whenever none is
+        ready and no escrow of this party is in its set-up rounds (making one holds the
+        wallet-rpc for several seconds, which would stall a key exchange in progress; an
+        escrow that waits for funding or pays out only polls, so it can wait).
+        Wallet trouble is retried with back-off; started() is reported at once.
+        """
+        task_status.started()
+        backoff = 0.0
+        while True:
+            if self.ops.spare is None and not self._setting_up():
+                try:
+                    await self.prepare_spare_wallet()
+                    backoff = 0.0
+                except (WalletUnavailable, WalletRpcError, WalletError):
+                    backoff = min(max(backoff * 2, check_interval), self.options.retry_max * 6)
+                    await trio.sleep(backoff)
+                    continue
+            await trio.sleep(check_interval)
 
     def create_escrow(self, terms: EscrowTerms, role: Role) -> EscrowMachine:
         """Record a new escrow (state S0) with a fresh wallet name and password."""
@@ -162,15 +199,19 @@ class EscrowParty:
         machine = EscrowMachine(EscrowData.from_wire(stored.data))
         mailbox = Mailbox(Path(self.mailbox_root), escrow_id, machine.role)
         run = _Run(self, machine, mailbox)
-        # Re-send what the last committed step meant to send (duplicates are ignored).
-        for to, data in stored.outbox:
-            mailbox.send(to, data)
-        if machine.state == State.S0_NEW and not machine.data.pending_op:
-            await run.step(Start())
-        else:
-            await run.reopen_wallet()
-            run.queue.extend(machine.resume())
-        await run.loop(until, propose)
+        self._runs[escrow_id] = machine
+        try:
+            # Re-send what the last committed step meant to send (duplicates are ignored).
+            for to, data in stored.outbox:
+                mailbox.send(to, data)
+            if machine.state == State.S0_NEW and not machine.data.pending_op:
+                await run.step(Start())
+            else:
+                await run.reopen_wallet()
+                run.queue.extend(machine.resume())
+            await run.loop(until, propose)
+        finally:
+            del self._runs[escrow_id]
         return machine
 
 
@@ -210,10 +251,10 @@ class _Run:
             store.save_escrow(
                 self._id, self.machine.role, int(after), self.machine.data.to_wire(), sends, audit
             )
-            spare = self.party.ops.spare
-            if isinstance(event, WalletCreated) and spare is not None and spare.name == event.name:
+            if isinstance(event, WalletCreated) and (self.party.stored_spare_name() == event.name):
                 store.set_config(SPARE_KEY, "")  # the spare now belongs to this escrow
-        if isinstance(event, WalletCreated):
+        spare = self.party.ops.spare
+        if isinstance(event, WalletCreated) and spare is not None and spare.name == event.name:
             self.party.ops.spare = None
         for to, data in sends:
             self.mailbox.send(to, data)

@@ -259,6 +259,9 @@ class EscrowOps:
         spare = self.spare
         if spare is not None:
             await self.ensure_open(spare.name, spare.password)
+            # Taken now, so a second escrow starting at once cannot take it too; the store
+            # forgets it in the same commit as this escrow's WalletCreated step.
+            self.spare = None
             return WalletCreated(spare.keys, spare.name, spare.password)
         keys = await self.make_wallet(op.name, op.password)
         return WalletCreated(keys, op.name, op.password)

@@ -3,9 +3,10 @@
 Rules:
 - Numbered states; the table below is every allowed move. No clock inside: every event
   carries ``now`` (Unix seconds), so expiry is decided from the event, not the wall clock.
-- The driver polls ``get_transfers {in, pool, subaddr_indices: [index]}`` and feeds the
-  totals as `PaymentObserved`; seen-in-pool is reported at once, "paid" only with enough
-  confirmations (default 10, configurable).
+- The driver (`_payment_driver.DirectPayments`) polls ``get_transfers {in, pool,
+  subaddr_indices: [index]}`` and feeds the totals as `PaymentObserved`; seen-in-pool is
+  reported at once, "paid" only once ``confirmed`` (coins with at least the required
+  confirmations, default 10, configurable per order) covers the amount.
 - Underpayment stays open until expiry (the buyer may top up); overpayment is accepted and
   flagged so the seller can refund the excess; after expiry, late coins are flagged too.
 """
@@ -43,7 +44,8 @@ class PaymentObserved:
     now: int
     received: int  # all incoming to the subaddress, pool included
     confirmed: int  # incoming with at least the required confirmations
-    min_confirmations: int
+    min_confirmations: int  # the fewest confirmations among the incoming transfers (shown)
+    txids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -73,16 +75,25 @@ class PaymentData:
     state: PaymentState = P.P0_AWAITING
     received: int = 0
     notified: list[str] = field(default_factory=list)
+    confirmed: int = 0
+    seen_confirmations: int = 0
+    txids: list[str] = field(default_factory=list)
+    uri: str = ""
+    checked_at: int = 0  # when the wallet was last asked (Unix seconds)
 
     def to_wire(self) -> dict[str, Any]:
         d = dict(self.__dict__)
         d["state"] = int(self.state)
+        d["notified"] = list(self.notified)
+        d["txids"] = list(self.txids)
         return d
 
     @classmethod
     def from_wire(cls, value: dict[str, Any]) -> "PaymentData":
         v = dict(value)
         v["state"] = PaymentState(v["state"])
+        v["notified"] = [str(n) for n in v.get("notified", [])]
+        v["txids"] = [str(t) for t in v.get("txids", [])]
         return cls(**v)
 
 
@@ -103,11 +114,14 @@ class PaymentMachine:
         notices: list[PaymentNotice] = []
         new = d.state
         if isinstance(event, PaymentObserved):
-            d.received = event.received
+            before = d.received
+            d.received, d.confirmed = event.received, event.confirmed
+            d.seen_confirmations, d.txids = event.min_confirmations, list(event.txids)
+            d.checked_at = max(d.checked_at, event.now)
             if d.state == P.P4_EXPIRED:
-                if event.received:
-                    notices += self._once("late", event.received)
-            elif event.confirmed >= d.amount and event.min_confirmations >= d.confirmations:
+                if event.received > before:  # new coins after the deadline: refund them
+                    notices += self._once(f"late:{event.received}", event.received - before)
+            elif event.confirmed >= d.amount:
                 new = P.P3_PAID
                 notices += self._once("paid", event.confirmed)
                 if event.received > d.amount:

@@ -38,6 +38,8 @@ SLOW_METHODS = frozenset(
     }
 )
 SLOW_TIMEOUT = 120.0
+# wallet-rpc error codes for "daemon is busy" and "no connection to daemon".
+NODE_DOWN_CODES = frozenset({-34, -38})
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,11 @@ class RpcClient:
         data = await self._post("/json_rpc", body, method, timeout)
         if "error" in data:
             error = data["error"] or {}
-            raise WalletRpcError(method, int(error.get("code", 0)), str(error.get("message", "")))
+            code, message = int(error.get("code", 0)), str(error.get("message", ""))
+            if code in NODE_DOWN_CODES or "no connection to daemon" in message.lower():
+                # The wallet is up but its node (monerod) is down or busy: retry later.
+                raise WalletUnavailable(f"the Monero node behind {self.what}", message)
+            raise WalletRpcError(method, code, message)
         result = data.get("result")
         if not isinstance(result, dict):
             raise WalletUnavailable(self.what, f"{method} gave no result")

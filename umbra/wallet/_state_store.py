@@ -171,6 +171,11 @@ class WalletStore:
         value: dict[str, Any] = decode_canonical(bytes(rows[0][0]), max_size=MAX_RECORD_BYTES)
         return value
 
+    def payment_states(self) -> list[tuple[str, int]]:
+        """Every stored payment's order id and state number."""
+        rows = self.db.query("SELECT id, state FROM wallet_payments ORDER BY id")
+        return [(str(r[0]), int(r[1])) for r in rows]
+
     # -- configuration -------------------------------------------------------------------------
 
     def set_config(self, key: str, value: str) -> None:

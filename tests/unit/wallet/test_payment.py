@@ -38,7 +38,13 @@ def test_expiry_and_late_coins() -> None:
     m = machine()
     assert m.handle(Tick(499)) == []
     assert [n.kind for n in m.handle(Tick(500))] == ["expired"]
-    assert [n.kind for n in m.handle(PaymentObserved(900, 1_000, 0, 0))] == ["late"]
+    assert [(n.kind, n.amount) for n in m.handle(PaymentObserved(900, 1_000, 0, 0))] == [
+        ("late", 1_000)
+    ]
+    assert m.handle(PaymentObserved(950, 1_000, 1_000, 10)) == []  # the same coins again
+    assert [(n.kind, n.amount) for n in m.handle(PaymentObserved(990, 1_500, 0, 0))] == [
+        ("late", 500)
+    ]
     assert m.state == PaymentState.P4_EXPIRED
 
 
