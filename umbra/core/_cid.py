@@ -3,11 +3,17 @@
 Image bytes use the ``raw`` codec (what ``ipfs add --cid-version 1 --raw-leaves`` gives for a
 file of one block, i.e. up to 256 KiB; larger files need UnixFS chunking and are never produced
 here: processed images are capped below one block). Documents use ``dag-cbor``.
+
+Speed: ``CID(...)``, ``CID.decode`` and ``CID.set`` run ``typing_validation`` on every argument
+(~0.4 ms per CID, the largest cost of parsing a catalog or a sync message). For the only CIDs we
+accept (v1, sha2-256, raw or dag-cbor) `fast_cid` builds the same interned object through
+multiformats' post-validation constructor, from constants whose types are known.
 """
 
+import hashlib
 from typing import Literal
 
-from multiformats import CID, multihash
+from multiformats import CID, multibase, multicodec, multihash
 
 from ._errors import InvalidDocument
 
@@ -16,10 +22,56 @@ Codec = Literal["raw", "dag-cbor"]
 # One IPFS block; images are re-encoded to fit so their raw CID equals what IPFS computes.
 MAX_BLOCK_BYTES = 256 * 1024
 
+_BASE32 = multibase.get("base32")
+_BASE58 = multibase.get("base58btc")
+_SHA2_256 = multihash.get("sha2-256")
+_SHA2_256_PREFIX = b"\x12\x20"  # multihash code 0x12, 32-byte digest
+_CODECS = {"raw": multicodec.get("raw"), "dag-cbor": multicodec.get("dag-cbor")}
+_CODEC_BY_CODE = {codec.code: codec for codec in _CODECS.values()}
+# Binary form of a CID we accept: 0x01 (v1), one-byte codec varint, 0x12 0x20, 32 bytes.
+CID_BINARY_BYTES = 1 + 1 + 2 + 32
+
+
+def _new_cid(base: multibase.Multibase, codec: multicodec.Multicodec, digest: bytes) -> CID:
+    # What CID() stores after its checks, set directly: the arguments are module constants and
+    # a 34-byte sha2-256 multihash, so the checks hold. Skipping multiformats' intern table
+    # (a weak dict keyed by slow-hashing tuples) too; CIDs compare and hash by value anyway.
+    # tests/unit/core/test_encoding_paths.py checks the result equals CID(...) in every attribute.
+    cid = object.__new__(CID)
+    cid._base = base
+    cid._version = 1
+    cid._codec = codec
+    cid._hashfun = _SHA2_256
+    cid._digest = digest
+    return cid
+
+
+def cid_from_binary(raw: bytes) -> CID | None:
+    """The CID for its binary form if it is one we accept (v1, sha2-256, raw|dag-cbor), else None.
+
+    Equal to ``CID.decode(raw)`` (which gives base58btc for binary input) for those CIDs; the
+    caller falls back to ``CID.decode`` for anything else.
+    """
+    if len(raw) != CID_BINARY_BYTES or raw[0] != 1 or raw[2:4] != _SHA2_256_PREFIX:
+        return None
+    codec = _CODEC_BY_CODE.get(raw[1])
+    if codec is None:
+        return None
+    return _new_cid(_BASE58, codec, bytes(raw[2:]))
+
+
+def cid_to_binary(cid: CID) -> bytes:
+    """``bytes(cid)`` without multiformats' varint helpers for the CIDs we produce."""
+    codec = cid.codec
+    if cid.version == 1 and codec.code < 0x80 and cid.hashfun.code == _SHA2_256.code:
+        return bytes((1, codec.code)) + cid.digest
+    return bytes(cid)
+
 
 def compute_cid(data: bytes, codec: Codec) -> CID:
     """The CIDv1 (sha2-256, base32) of ``data`` under ``codec``."""
-    return CID("base32", 1, codec, multihash.digest(data, "sha2-256"))
+    # hashlib here is content addressing (what multihash.digest calls), not a crypto recipe.
+    return _new_cid(_BASE32, _CODECS[codec], _SHA2_256_PREFIX + hashlib.sha256(data).digest())
 
 
 def parse_cid(text: str) -> CID:
@@ -45,7 +97,9 @@ def normalize_cid(cid: CID) -> CID:
         raise InvalidDocument(
             "bad-cid", f"unsupported CID {cid}: need CIDv1, sha2-256, raw|dag-cbor"
         )
-    return cid.set(base="base32")
+    if cid.base is _BASE32:
+        return cid
+    return _new_cid(_BASE32, cid.codec, cid.digest)
 
 
 def verify_block(cid: CID, data: bytes) -> None:

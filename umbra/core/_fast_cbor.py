@@ -9,6 +9,7 @@ so anything non-canonical (or outside the subset: tags, floats, duplicate keys, 
 lengths, non-text keys) is rejected. A test checks it against dag_cbor.
 """
 
+from collections.abc import Callable
 from typing import Any
 
 import cbor2
@@ -32,7 +33,20 @@ def _head(major: int, n: int) -> bytes:
     raise InvalidDocument("unencodable", "integer out of range")
 
 
-def _encode(value: Any, out: list[bytes]) -> None:
+# Encodes one value outside the basic subset (e.g. a CID) and returns True, or returns False.
+Extension = Callable[[Any, list[bytes]], bool]
+
+
+def _no_extension(value: Any, out: list[bytes]) -> bool:
+    return False
+
+
+def encode_item(value: Any, out: list[bytes], extension: Extension = _no_extension) -> None:
+    """Append the canonical encoding of ``value`` to ``out``; ``extension`` handles other types.
+
+    Raises:
+        InvalidDocument: the value (or a part of it) is outside the subset and the extension.
+    """
     if value is None:
         out.append(b"\xf6")
     elif value is True:
@@ -51,7 +65,7 @@ def _encode(value: Any, out: list[bytes]) -> None:
     elif type(value) is list or type(value) is tuple:
         out.append(_head(4, len(value)))
         for item in value:
-            _encode(item, out)
+            encode_item(item, out, extension)
     elif type(value) is dict:
         keys = []
         for key in value:
@@ -63,15 +77,15 @@ def _encode(value: Any, out: list[bytes]) -> None:
         for length, raw, key in keys:
             out.append(_head(3, length))
             out.append(raw)
-            _encode(value[key], out)
-    else:
+            encode_item(value[key], out, extension)
+    elif not extension(value, out):
         raise InvalidDocument("unencodable", f"cannot encode {type(value).__name__}")
 
 
 def encode_fast(value: Any) -> bytes:
     """Canonical DAG-CBOR of ``value`` (the subset above); equals `encode_canonical`."""
     out: list[bytes] = []
-    _encode(value, out)
+    encode_item(value, out)
     return b"".join(out)
 
 
