@@ -16,6 +16,7 @@ from starlette.types import Receive, Scope, Send
 from ._docs import DOCS_CSS, render_docs
 from ._errors import ErrorPage, install_error_handlers
 from ._message_routes import message_router
+from ._order_routes import order_router
 from ._routes import api_router
 from ._security import SecurityGate
 from ._services import Services
@@ -79,6 +80,7 @@ def create_app(
     api.include_router(api_router(services))
     api.include_router(wallet_router(services))
     api.include_router(message_router(services))
+    api.include_router(order_router(services))
     error_page: ErrorPage | None = None
     if pages is not None:
         api.router.routes.extend(pages.routes)

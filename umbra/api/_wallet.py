@@ -176,6 +176,15 @@ class WalletAccess:
         async with self.user_wallet() as wallet:
             return await wallet.history()
 
+    async def estimate_fee(self, amount: int) -> int:
+        """The network fee of paying ``amount`` now (a transaction to ourselves, not sent).
+
+        Raises: UsageError when the spendable balance does not cover amount plus fee.
+        """
+        async with self.user_wallet() as wallet:
+            own = await wallet.rpc.call("get_address", {"account_index": wallet.account})
+            return (await wallet.preview_send(str(own["address"]), amount)).fee
+
     # -- sending, in two steps -----------------------------------------------------------------
 
     async def preview_send(self, address: str, amount: int) -> PendingSend:

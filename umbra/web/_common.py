@@ -16,6 +16,7 @@ NAV: list[tuple[str, str]] = [
     ("/search", "Search"),
     ("/my", "My listings"),
     ("/my/new", "New listing"),
+    ("/orders", "Orders"),
     ("/wallet", "Wallet"),
     ("/messages", "Messages"),
     ("/settings", "Settings"),

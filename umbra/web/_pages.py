@@ -37,6 +37,7 @@ from umbra.store import SearchPage, SearchQuery
 from ._common import PageError, error_page, guarded, page, see_other
 from ._forms import ListingForm, read_listing_form
 from ._message_pages import message_routes
+from ._order_pages import order_routes
 from ._render import STATIC_FILES
 from ._services import PageServices
 from ._wallet_pages import wallet_routes
@@ -179,6 +180,7 @@ class Pages:
             Route("/static/{name}", h["static"], methods=["GET"]),
             *wallet_routes(self.services),
             *message_routes(self.services),
+            *order_routes(self.services),
             *self.extra_routes,
         ]
 

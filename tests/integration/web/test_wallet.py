@@ -44,6 +44,21 @@ def _mine(regtest: Chain, blocks: int = 1) -> None:
     trio.run(regtest.sandbox.mine, blocks)
 
 
+def _wait_spendable(regtest: Chain, party: str, piconero: int) -> None:
+    """Mine one block at a time until ``party`` can spend ``piconero`` (change is locked)."""
+
+    async def run() -> None:
+        async with regtest.sandbox.wallet(party).client() as rpc:
+            for _ in range(40):
+                await rpc.call("refresh")
+                if int((await rpc.call("get_balance"))["unlocked_balance"]) >= piconero:
+                    return
+                await regtest.sandbox.mine(1)
+        raise AssertionError(f"{party}'s coins did not unlock")
+
+    trio.run(run)
+
+
 def _error(response: httpx.Response, status: int) -> str:
     assert response.status_code == status, (response.status_code, response.text)
     message = response.json()["error"]
@@ -200,15 +215,16 @@ def test_wallet_pages(browser: Any, served: Served, chain: Chain) -> None:  # no
         assert page.input_value("#send-address") == seller_address  # kept for correction
         shot(page, "23-wallet-send-error")
 
+        _wait_spendable(chain, "buyer", 10**12)
         page.fill("#send-amount", "0.75")
         page.click("#send button[type=submit]")
-        page.wait_for_selector("#confirm-send")
+        page.wait_for_selector("#confirm-send", timeout=120_000)
         fee = page.locator("#confirm-fee").inner_text()
         assert fee.endswith(" XMR") and fee != "0.00 XMR"
         no_sideways_scroll(page)
         shot(page, "24-wallet-confirm-send")
         page.click("#confirm-send")
-        page.wait_for_selector("text=Sent. Transaction id")
+        page.wait_for_selector("text=Sent. Transaction id", timeout=120_000)
         txid = page.locator(".notice.ok code").inner_text()
         assert TXID.fullmatch(txid)
         for _ in range(30):

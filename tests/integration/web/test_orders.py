@@ -1,0 +1,120 @@
+"""Buying and orders without running nodes: the checks before anything is queued, queueing
+itself, the "placing your order" progress page, and the pages' plain-sentence errors.
+
+Carrying an order between nodes (accept, escrow, ship, confirm, dispute) needs three
+running nodes and a chain: see test_trade_ui.py.
+"""
+
+import os
+import re
+from typing import Any
+
+import httpx
+
+from umbra.core.crypto import encode_public_key
+
+from .conftest import Served
+from .test_ui import PHONE, Watch, browser, no_sideways_scroll, shot  # noqa: F401
+
+ARBITER = encode_public_key(os.urandom(32))
+ORDER_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def _error(response: httpx.Response, status: int) -> str:
+    assert response.status_code == status, (response.status_code, response.text)
+    message = response.json()["error"]
+    assert isinstance(message, str) and message.endswith(".")
+    return message
+
+
+def test_orders_api(served: Served) -> None:
+    with served.bearer() as http:
+        assert http.get("/api/v1/orders").json() == {"orders": []}
+        assert http.get("/api/v1/arbiters").json() == {"arbiters": []}
+
+        buy = {"listing": served.other_cid, "shipping_option": 0, "address": "1 Main St"}
+        # Bad input and impossible orders: 4xx sentences, nothing queued.
+        assert "arbiter" in _error(http.post("/api/v1/orders", json=buy), 400)
+        _error(http.post("/api/v1/orders", json={**buy, "listing": "bafynothing"}), 400)
+        _error(http.post("/api/v1/orders", json={**buy, "listing": served.own_cid}), 400)
+        _error(http.post("/api/v1/orders", json={**buy, "arbiter": "nobody"}), 400)
+        _error(http.post("/api/v1/orders", json={**buy, "quantity": 0}), 422)
+        _error(http.post("/api/v1/orders", json={**buy, "quantity": 5, "arbiter": ARBITER}), 400)
+        no_address = {**buy, "address": None, "arbiter": ARBITER}
+        _error(http.post("/api/v1/orders", json=no_address), 400)
+        _error(http.post("/api/v1/orders", json={**buy, "payment": "cash"}), 422)
+        _error(http.put("/api/v1/arbiters", json={"arbiters": ["not-a-key"]}), 400)
+        assert http.get("/api/v1/orders").json() == {"orders": []}
+
+        # A trusted arbiter becomes the default; the order is queued for the node.
+        trusted = http.put("/api/v1/arbiters", json={"arbiters": [ARBITER]})
+        assert trusted.json() == {"arbiters": [ARBITER]}
+        placed = http.post("/api/v1/orders", json=buy)
+        assert placed.status_code == 202, placed.text
+        order_id, seq = placed.json()["order_id"], placed.json()["seq"]
+        assert ORDER_ID.fullmatch(order_id)
+        command = http.get(f"/api/v1/orders/commands/{seq}").json()
+        assert (command["order_id"], command["kind"], command["status"]) == (
+            order_id,
+            "buy",
+            "queued",
+        )
+        assert "node has not sent it" in _error(http.get(f"/api/v1/orders/{order_id}"), 400)
+        _error(http.get("/api/v1/orders/commands/999999"), 404)
+
+        # Moves on orders that do not exist, or that are not moves.
+        _error(http.post("/api/v1/orders/abcdef12/confirm", json={}), 400)
+        _error(http.post("/api/v1/orders/zz-not-hex/confirm", json={}), 400)
+        _error(http.post(f"/api/v1/orders/{order_id}/explode", json={}), 422)
+        _error(http.post(f"/api/v1/orders/{order_id}/decide", json={"to_buyer": "x"}), 400)
+
+    with served.anonymous() as http:
+        assert http.get("/api/v1/orders").status_code == 401
+        assert http.post("/api/v1/orders", json=buy).status_code == 401
+
+
+def test_buy_and_order_pages_without_wallet(browser: Any, served: Served) -> None:  # noqa: F811
+    context = browser.new_context(viewport=PHONE)
+    try:
+        page = context.new_page()
+        watch = Watch(page, served.base)
+        page.goto(served.login)
+
+        page.goto(f"{served.base}/listing/{served.own_cid}")
+        assert page.locator("#buy").count() == 0  # no "Buy" on your own listing
+        page.goto(f"{served.base}/buy/{served.own_cid}")
+        assert "your own listing" in page.locator(".notice.error").inner_text()
+
+        page.goto(f"{served.base}/listing/{served.other_cid}")
+        page.click("#buy")
+        page.wait_for_url("**/buy/*")
+        assert page.locator("#buy-total").inner_text() == "0.05 XMR"  # 0.04 + 0.01 shipping
+        assert "Connect one on the wallet page" in page.locator("#buy-no-wallet").inner_text()
+        assert page.locator("#buy-button").count() == 0
+        no_sideways_scroll(page)
+        shot(page, "40-buy-no-wallet")
+
+        page.goto(served.base + "/orders")
+        assert "No orders yet" in page.locator("main").inner_text()
+        shot(page, "41-orders-empty")
+        page.goto(served.base + "/arbiter")
+        assert page.input_value("#arbiter-id").startswith("umbra-pk-ed25519-v1:")
+        no_sideways_scroll(page)
+        shot(page, "42-arbiter-console")
+
+        with served.bearer() as http:
+            http.put("/api/v1/arbiters", json={"arbiters": [ARBITER]})
+            placed = http.post(
+                "/api/v1/orders",
+                json={"listing": served.other_cid, "shipping_option": 0, "address": "Somewhere"},
+            ).json()
+        page.goto(f"{served.base}/orders/{placed['order_id']}?placed={placed['seq']}")
+        assert "Placing your order" in page.locator("h1").inner_text()
+        assert page.locator("meta[http-equiv=refresh]").count() == 1
+        shot(page, "43-order-placing")
+
+        page.goto(f"{served.base}/orders/{placed['order_id']}")
+        assert "queued" in page.locator(".notice.error").inner_text()
+        watch.check(allow_errors=("the server responded with a status of 4",))
+    finally:
+        context.close()

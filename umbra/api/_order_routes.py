@@ -1,0 +1,202 @@
+"""``/api/v1/orders``: buy, the orders list, one order with its timeline, and every next move.
+
+Moves are *queued* (``umbra.market.TradeService``): the running node carries each one out
+(sealing private fields, talking to the other parties, driving the escrow) and records the
+result; ``GET /api/v1/orders/commands/{seq}`` says whether it is ``queued``, ``done`` or
+``failed`` (with the reason). A new order appears in the list once the node has sent it.
+"""
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from umbra.core import UsageError, parse_xmr
+from umbra.market import OrderSummary, OrderView, TradeService
+
+from ._errors import ApiError, NotFound
+from ._routes import load_listing
+from ._services import Services
+from ._views import amount, iso_time
+
+OrderRef = Annotated[
+    str, Path(min_length=4, max_length=32, description="The order id (hex) or a unique prefix.")
+]
+Move = Literal[
+    "accept", "decline", "ship", "confirm", "dispute", "evidence", "cancel", "claim", "decide"
+]
+
+
+class BuyBody(BaseModel):
+    listing: Annotated[str, Field(min_length=10, max_length=120, description="Listing CID")]
+    quantity: Annotated[int, Field(ge=1, le=10_000)] = 1
+    shipping_option: Annotated[int | None, Field(ge=0, le=100)] = None
+    address: Annotated[
+        str | None, Field(max_length=1000, description="Sealed so only the seller reads it.")
+    ] = None
+    payment: Literal["escrow", "direct"] = "escrow"
+    arbiter: Annotated[
+        str | None,
+        Field(max_length=120, description="Default: the first of your trusted arbiters."),
+    ] = None
+
+
+class MoveBody(BaseModel):
+    text: Annotated[str | None, Field(max_length=10_000, description="dispute, evidence")] = None
+    reason: Annotated[str | None, Field(max_length=2000, description="decline, cancel, decide")] = (
+        None
+    )
+    tracking: Annotated[str | None, Field(max_length=500, description="ship (optional)")] = None
+    note: Annotated[str | None, Field(max_length=2000, description="claim (optional)")] = None
+    to_buyer: Annotated[
+        str | None, Field(max_length=40, description="decide: XMR to the buyer; rest to seller")
+    ] = None
+
+
+class ArbitersBody(BaseModel):
+    arbiters: Annotated[list[Annotated[str, Field(max_length=120)]], Field(max_length=20)]
+
+
+def summary_json(s: OrderSummary) -> dict[str, Any]:
+    out = s.to_json()
+    out.update(
+        state=s.state.split("_", 1)[1],
+        total=amount(s.total),
+        created_at=iso_time(s.created_at),
+        updated_at=iso_time(s.updated_at),
+    )
+    return out
+
+
+def order_json(view: OrderView) -> dict[str, Any]:
+    out = view.to_json()
+    out.update(summary_json(view.summary))
+    for key in ("unit_price", "shipping_cost", "funded_amount"):
+        out[key] = amount(out[key])
+    out["timeline"] = [
+        {"at": iso_time(e.at), "kind": e.kind, "state": e.state, "detail": e.detail}
+        for e in view.timeline
+    ]
+    return out
+
+
+def run_move(service: TradeService, order_id: str, move: str, body: MoveBody) -> int:
+    """Queue one move; the checks are the trade service's (UsageError → 400)."""
+    match move:
+        case "accept":
+            return service.accept(order_id)
+        case "decline":
+            return service.decline(order_id, body.reason or "")
+        case "ship":
+            return service.ship(order_id, body.tracking or None)
+        case "confirm":
+            return service.confirm(order_id)
+        case "dispute":
+            return service.dispute(order_id, body.text or "")
+        case "evidence":
+            return service.add_evidence(order_id, body.text or "")
+        case "cancel":
+            return service.cancel(order_id, body.reason or "")
+        case "claim":
+            return service.claim(order_id, body.note or "")
+        case "decide":
+            if not body.to_buyer:
+                raise UsageError("to_buyer: the XMR amount that goes back to the buyer")
+            return service.decide(
+                order_id, to_buyer=parse_xmr(body.to_buyer), reason=body.reason or ""
+            )
+    raise ApiError(404, f"there is no move {move!r}")
+
+
+def order_router(services: Services) -> APIRouter:
+    router = APIRouter(prefix="/api/v1", tags=["orders"])
+
+    def trade() -> TradeService:
+        return TradeService(services.profile, clock=services.clock)
+
+    @router.get("/orders", summary="Your orders (as buyer, seller or arbiter)")
+    async def orders() -> dict[str, Any]:
+        found = await services.run(lambda: trade().orders())
+        return {"orders": [summary_json(s) for s in found]}
+
+    @router.post("/orders", summary="Buy: place an order", status_code=202)
+    async def buy(body: BuyBody) -> JSONResponse:
+        """Queues the order for the node. Escrow (2-of-3 multisig with an arbiter) is the
+        default; without ``arbiter`` the first of your trusted arbiters is used. Answers 202
+        with the order id and the command's ``seq``."""
+        await services.run(load_listing, services, body.listing)  # 404 / 400 first
+
+        def place() -> tuple[str, int]:
+            service = trade()
+            arbiter = body.arbiter
+            if body.payment == "escrow" and not arbiter:
+                trusted = service.accepted_arbiters()
+                if not trusted:
+                    raise UsageError(
+                        "arbiter: name an arbiter (their persona id), or add trusted arbiters "
+                        "with PUT /api/v1/arbiters"
+                    )
+                arbiter = trusted[0]
+            return service.place_order(
+                body.listing,
+                quantity=body.quantity,
+                shipping_option=body.shipping_option,
+                address=body.address,
+                payment=body.payment,
+                arbiter=arbiter,
+            )
+
+        order_id, seq = await services.run(place)
+        return JSONResponse({"order_id": order_id, "seq": seq, "status": "queued"}, 202)
+
+    @router.get("/orders/commands/{seq}", summary="Whether the node carried out a move")
+    async def command(seq: Annotated[int, Path(ge=1, le=2**62)]) -> dict[str, Any]:
+        row = await services.run(lambda: trade().command(seq))
+        if row is None:
+            raise NotFound("There is no queued move with this number.")
+        return {
+            "seq": row.seq,
+            "order_id": row.order_id.hex(),
+            "kind": row.kind,
+            "status": row.status,
+            "error": row.error or None,
+            "queued_at": iso_time(row.queued_at),
+            "done_at": None if row.done_at is None else iso_time(row.done_at),
+        }
+
+    @router.get("/orders/{order_id}", summary="One order: timeline and next moves")
+    async def order(order_id: OrderRef) -> dict[str, Any]:
+        """``next_actions`` are the moves you may make now (POST them to
+        ``/orders/{order_id}/{move}``)."""
+        view = await services.run(lambda: trade().order(order_id))
+        return order_json(view)
+
+    @router.post("/orders/{order_id}/{move}", summary="Make a move on an order", status_code=202)
+    async def move(order_id: OrderRef, move: Move, body: MoveBody) -> JSONResponse:
+        """``ship`` (optional ``tracking``), ``confirm``, ``dispute`` (``text``, only the
+        arbiter reads it), ``evidence`` (``text``), ``cancel`` / ``decline`` (``reason``),
+        ``claim`` (after a missed deadline), ``decide`` (arbiter: ``to_buyer`` XMR and
+        ``reason``), ``accept`` (seller)."""
+        seq = await services.run(lambda: run_move(trade(), order_id, move, body))
+        return JSONResponse({"seq": seq, "status": "queued"}, 202)
+
+    @router.get("/arbiters", summary="Arbiters you trust")
+    async def arbiters() -> dict[str, Any]:
+        """The first one is the default for your purchases; as a seller you accept orders
+        naming any of them (all, while the list is empty)."""
+        return {"arbiters": await services.run(lambda: trade().accepted_arbiters())}
+
+    @router.put("/arbiters", summary="Set the arbiters you trust")
+    async def set_arbiters(body: ArbitersBody) -> dict[str, Any]:
+        def store() -> list[str]:
+            service = trade()
+            service.set_accepted_arbiters(body.arbiters)
+            return service.accepted_arbiters()
+
+        return {"arbiters": await services.run(store)}
+
+    return router
+
+
+__all__ = ["order_router"]

@@ -1,0 +1,304 @@
+"""Buying and orders: the one-click-buy confirmation, the orders list, one order with its
+timeline and next moves, and the arbiter console.
+
+Moves are queued with ``umbra.market.TradeService`` and carried out by the running node;
+pages of orders with work in progress reload themselves every few seconds (a plain
+``<meta http-equiv="refresh">``, no script) so the user sees escrow set-up and delivery
+advance. Everything here is also in the JSON API under ``/api/v1/orders``.
+"""
+
+from dataclasses import dataclass
+
+from fastapi.responses import Response
+from starlette.requests import Request
+from starlette.routing import Route
+
+from umbra.core import InvalidDocument, SignedListing, UsageError, parse_cid, parse_xmr
+from umbra.core.crypto import encode_public_key
+from umbra.market import OrderView, TradeService, stored_listing
+from umbra.wallet import WalletUnavailable
+
+from ._common import PageError, form_text, guarded, page, see_other
+from ._services import PageServices
+from ._wallet_pages import sentence
+
+REFRESH_S = 4
+STATE_LABELS = {
+    "S0_draft": "Being placed",
+    "S1_requested": "Waiting for the seller to accept",
+    "S2_accepted": "Accepted; escrow is being set up",
+    "S3_escrow_setup": "Setting up escrow (about a minute)",
+    "S4_funded": "Paid into escrow; waiting for the seller to ship",
+    "S5_shipped": "Shipped; waiting for the buyer to confirm",
+    "S6_completed": "Completed",
+    "S7_disputed": "In dispute; the arbiter decides",
+    "S8_resolved": "Resolved by the arbiter",
+    "S9_cancelled": "Cancelled",
+    "S10_void": "Void (a deadline passed)",
+    "S11_declined": "Declined by the seller",
+}
+# States in which something happens without the user: the page refreshes itself.
+WORKING = {"S0_draft", "S1_requested", "S2_accepted", "S3_escrow_setup"}
+ACTION_LABELS = {
+    "accept": "Accept order",
+    "decline": "Decline",
+    "ship": "Mark shipped",
+    "confirm": "Confirm received",
+    "dispute": "Open dispute",
+    "evidence": "Add evidence",
+    "cancel": "Cancel order",
+    "claim-not-shipped": "Claim: not shipped in time",
+    "claim-not-confirmed": "Claim: not confirmed in time",
+    "decide": "Decide",
+}
+MOVES = {
+    "accept", "decline", "ship", "confirm", "dispute", "evidence", "cancel", "claim", "decide",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Quote:
+    """What one click on "Buy" costs: price, shipping, the network fee, and the balance."""
+
+    quantity: int
+    shipping_option: int | None
+    price: int
+    shipping: int
+    fee: int | None
+    unlocked: int | None
+    problem: str
+
+    @property
+    def subtotal(self) -> int:
+        return self.price * self.quantity + self.shipping
+
+    @property
+    def total(self) -> int:
+        return self.subtotal + (self.fee or 0)
+
+    @property
+    def short_by(self) -> int:
+        return 0 if self.unlocked is None else max(0, self.total - self.unlocked)
+
+
+def _listing(services: PageServices, text: str) -> SignedListing:
+    missing = PageError(
+        404,
+        "This listing is not on this device. It may have been deleted or expired, or not "
+        "synced yet. Search again to see current listings.",
+    )
+    try:
+        signed = stored_listing(services.profile, parse_cid(text))
+    except InvalidDocument:
+        raise missing from None
+    if signed is None:
+        raise missing
+    return signed
+
+
+def _int_param(text: str, default: int | None) -> int | None:
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 5 else default
+
+
+def order_routes(services: PageServices) -> list[Route]:
+    access = services.wallet_access
+
+    def trade() -> TradeService:
+        return TradeService(services.profile, clock=services.now)
+
+    async def quote(signed: SignedListing, quantity: int, option: int | None) -> Quote:
+        body = signed.body
+        shipping = 0 if option is None else body.shipping[option].cost
+        subtotal = body.price * quantity + shipping
+        fee = unlocked = None
+        problem = ""
+        if await access.endpoint() is None:
+            problem = "no-wallet"
+        else:
+            try:
+                unlocked = (await access.balance()).unlocked
+                fee = await access.estimate_fee(subtotal) if unlocked >= subtotal else None
+            except UsageError:
+                fee = None  # not enough spendable money for the amount and a fee
+            except WalletUnavailable:
+                problem = "wallet-down"
+            if not problem and fee is None:
+                problem = "short"
+        return Quote(quantity, option, body.price, shipping, fee, unlocked, problem)
+
+    async def buy_page(request: Request, *, error: str = "", status: int = 200) -> Response:
+        signed = await services.run(_listing, services, request.path_params["cid"])
+        body = signed.body
+        if body.seller == services.profile.identity.signing_public:
+            raise PageError(400, "This is your own listing; you cannot buy it.")
+        if body.is_expired_at(services.now()):
+            raise PageError(400, "This listing has expired. Search again for current listings.")
+        params = request.query_params
+        form = request.scope.get("umbra.form")
+        source = form if form is not None else params
+        quantity = _int_param(str(source.get("quantity", "1")), 1) or 1
+        quantity = min(max(quantity, 1), max(body.quantity, 1))
+        option: int | None = None
+        if body.shipping:
+            option = _int_param(str(source.get("shipping", "0")), 0)
+            if option is None or option >= len(body.shipping):
+                option = 0
+        trusted = await services.run(lambda: trade().accepted_arbiters())
+        return page(
+            request,
+            "buy.html",
+            status=status,
+            listing=signed,
+            body=body,
+            quote=await quote(signed, quantity, option),
+            arbiter=form_text(request, "arbiter", 120) or (trusted[0] if trusted else ""),
+            address=form_text(request, "address", 1000),
+            error=error,
+        )
+
+    async def buy_form(request: Request) -> Response:
+        return await buy_page(request)
+
+    async def buy(request: Request) -> Response:
+        cid = request.path_params["cid"]
+        quantity = _int_param(form_text(request, "quantity", 5), 1) or 1
+        shipping = form_text(request, "shipping", 5)
+        arbiter = form_text(request, "arbiter", 120)
+        address = form_text(request, "address", 1000)
+
+        def place() -> tuple[str, int]:
+            _listing(services, cid)
+            if not arbiter:
+                raise UsageError(
+                    "Name an arbiter: paste the persona id of someone both of you trust to "
+                    "settle a dispute"
+                )
+            return trade().place_order(
+                cid,
+                quantity=quantity,
+                shipping_option=_int_param(shipping, None) if shipping else None,
+                address=address or None,
+                payment="escrow",
+                arbiter=arbiter,
+            )
+
+        try:
+            order_id, seq = await services.run(place)
+        except UsageError as exc:
+            return await buy_page(request, error=sentence(str(exc)), status=400)
+        return see_other(f"/orders/{order_id}?placed={seq}")
+
+    async def orders(request: Request) -> Response:
+        found = await services.run(lambda: trade().orders())
+        return page(
+            request,
+            "orders.html",
+            orders=found,
+            labels=STATE_LABELS,
+            refresh=any(o.state in WORKING for o in found),
+            refresh_seconds=REFRESH_S * 2,
+        )
+
+    async def order(request: Request) -> Response:
+        order_id = request.path_params["order_id"][:32]
+        placed = _int_param(request.query_params.get("placed", ""), None)
+
+        def read() -> tuple[OrderView | None, str, str]:
+            service = trade()
+            try:
+                return service.order(order_id), "", ""
+            except UsageError as exc:
+                if placed is None:
+                    raise PageError(404, sentence(str(exc)) + " Pick one from Orders.") from None
+                row = service.command(placed)
+                if row is None or row.order_id.hex() != order_id:
+                    raise PageError(404, "There is no such order. Pick one from Orders.") from None
+                return None, row.status, row.error
+
+        view, command_status, command_error = await services.run(read)
+        if view is None:
+            return page(
+                request,
+                "order_placing.html",
+                failed=command_status == "failed",
+                error=sentence(command_error) if command_error else "",
+                refresh=command_status != "failed",
+                refresh_seconds=REFRESH_S,
+            )
+        pending = [c for c in view.commands if c.status == "queued"]
+        failed = [c for c in view.commands if c.status == "failed"]
+        return page(
+            request,
+            "order.html",
+            view=view,
+            s=view.summary,
+            labels=STATE_LABELS,
+            action_labels=ACTION_LABELS,
+            pending=pending,
+            last_failure=failed[-1] if failed else None,
+            done=request.query_params.get("done", "")[:20],
+            refresh=bool(pending) or view.summary.state in WORKING,
+            refresh_seconds=REFRESH_S,
+        )
+
+    async def move(request: Request) -> Response:
+        order_id = request.path_params["order_id"][:32]
+        kind = request.path_params["move"]
+        if kind not in MOVES:
+            raise PageError(404, "There is no such action. Go back to the order.")
+        text = form_text(request, "text", 10_000)
+        reason = form_text(request, "reason", 2000)
+
+        def queue() -> int:
+            service = trade()
+            match kind:
+                case "accept":
+                    return service.accept(order_id)
+                case "decline":
+                    return service.decline(order_id, reason)
+                case "ship":
+                    return service.ship(order_id, form_text(request, "tracking", 500) or None)
+                case "confirm":
+                    return service.confirm(order_id)
+                case "dispute":
+                    return service.dispute(order_id, text)
+                case "evidence":
+                    return service.add_evidence(order_id, text)
+                case "cancel":
+                    return service.cancel(order_id, reason)
+                case "claim":
+                    return service.claim(order_id, form_text(request, "note", 2000))
+                case _:
+                    to_buyer = form_text(request, "to_buyer", 40)
+                    if not to_buyer:
+                        raise UsageError("Write how much XMR goes back to the buyer (0 for none)")
+                    return service.decide(order_id, to_buyer=parse_xmr(to_buyer), reason=reason)
+
+        try:
+            await services.run(queue)
+        except UsageError as exc:
+            raise PageError(
+                400, sentence(str(exc)) + f" Go back to the order /orders/{order_id}."
+            ) from None
+        return see_other(f"/orders/{order_id}?done={kind}")
+
+    async def arbiter(request: Request) -> Response:
+        found = await services.run(lambda: trade().orders())
+        cases = [o for o in found if o.role == "arbiter"]
+        cases.sort(key=lambda o: (o.state != "S7_disputed", -o.updated_at))
+        return page(
+            request,
+            "arbiter.html",
+            cases=cases,
+            labels=STATE_LABELS,
+            me=encode_public_key(services.profile.identity.signing_public),
+        )
+
+    return [
+        Route("/buy/{cid}", guarded(buy_form), methods=["GET"]),
+        Route("/buy/{cid}", guarded(buy), methods=["POST"]),
+        Route("/orders", guarded(orders), methods=["GET"]),
+        Route("/orders/{order_id}", guarded(order), methods=["GET"]),
+        Route("/orders/{order_id}/{move}", guarded(move), methods=["POST"]),
+        Route("/arbiter", guarded(arbiter), methods=["GET"]),
+    ]
