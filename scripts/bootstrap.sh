@@ -32,6 +32,11 @@ stamp=.venv/.umbra-installed
 want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "Installing Python packages into .venv (first run takes a minute)..." >&2
+  # sqlcipher3-binary (used before) and sqlcipher3-wheels both install the `sqlcipher3`
+  # package: remove both so the wanted one is installed whole, not over the other's files.
+  if .venv/bin/python -m pip show -q sqlcipher3-binary >/dev/null 2>&1; then
+    .venv/bin/python -m pip uninstall -y -q sqlcipher3-binary sqlcipher3-wheels >/dev/null 2>&1
+  fi
   if ! .venv/bin/python -m pip install --disable-pip-version-check -e '.[dev,bench]' \
       > .venv/pip-install.log 2>&1; then
     grep -v "is ignored" .venv/pip-install.log | tail -n 30 >&2
