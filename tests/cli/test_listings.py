@@ -236,7 +236,11 @@ def _small_png(tmp_path: Path, n: int) -> Path:
 
 
 def test_demo_creates_searchable_sample_listings(umbra: Runner, tmp_path: Path) -> None:
-    out = umbra("demo", "--demo-dir", str(tmp_path / "demo"), "--listings", "6", "--json").json()
+    out = umbra(
+        "demo", "--offline", "--demo-dir", str(tmp_path / "demo"), "--listings", "6", "--json"
+    ).json()
     assert out["ready"] is True and out["listings"] == 6
-    again = umbra("demo", "--demo-dir", str(tmp_path / "demo"), "--listings", "6", "--json").json()
+    again = umbra(
+        "demo", "--offline", "--demo-dir", str(tmp_path / "demo"), "--listings", "6", "--json"
+    ).json()
     assert again["created"] is False and again["catalog"] == out["catalog"]

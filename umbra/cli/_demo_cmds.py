@@ -34,6 +34,7 @@ DEMO_QUERIES: list[tuple[str, dict[str, Any]]] = [
 STEP_TEXT = {
     "profiles": "Profiles and sample listings",
     "chain": "Private Monero chain and wallets",
+    "wallets": "Wallets of the three profiles",
     "buyer_funds": "Test coins for the buyer",
     "nodes": "Nodes and web apps",
     "node-seller": "Seller's node",

@@ -36,7 +36,7 @@ import trio
 from umbra.core import PICONERO_PER_XMR, UsageError
 from umbra.market import SellerCatalog, sample_drafts
 from umbra.store import ProfileExists, create_profile, open_profile
-from umbra.wallet import Sandbox, UserWallet, WalletError
+from umbra.wallet import Sandbox, UserWallet, WalletError, WalletRpcError
 from umbra.wallet._processes import stop_pid
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,7 @@ ROLES = {"seller": "demo-seller", "buyer": "demo-buyer", "arbiter": "demo-arbite
 BUYER_FUNDS = 50 * PICONERO_PER_XMR
 NODE_START_TIMEOUT_S = 180.0
 NODE_STOP_GRACE_S = 20.0
+FAUCET_ATTEMPTS = 4
 
 Report = Callable[[dict[str, Any]], None]
 
@@ -152,16 +153,23 @@ class DemoRun:
 
     async def _chain_and_coins(self) -> None:
         await self._timed("chain", self._chain)
-        await self._timed("buyer_funds", self._fund_buyer)
+        await self._timed("wallets", self._wallets)
 
     async def _chain(self) -> None:
-        names = [*ROLES.values(), *(f"{name}.escrow" for name in ROLES.values())]
+        """monerod and the faucet wallet (the first time: mines the first blocks to it)."""
         self.sandbox_started = True
+        await self.sandbox.up(())
+
+    async def _wallets(self) -> None:
+        """All wallet-rpc processes at once (each costs seconds), and the buyer's coins."""
         box = self.sandbox
-        await box.up(tuple(names))
         async with trio.open_nursery() as nursery:
-            for name in ROLES.values():
-                nursery.start_soon(box.open_main_wallet, name)
+            for role, name in ROLES.items():
+                nursery.start_soon(box.ensure_wallet, f"{name}.escrow")
+                if role == "buyer":
+                    nursery.start_soon(self._timed, "buyer_funds", self._fund_buyer)
+                else:
+                    nursery.start_soon(box.open_main_wallet, name)
 
     async def _fund_buyer(self) -> None:
         box = self.sandbox
@@ -171,13 +179,28 @@ class DemoRun:
             await rpc.call("refresh")
             balance = await UserWallet(rpc).balance()
         if balance.total < self.options.buyer_funds // 2:
-            await box.faucet(buyer, self.options.buyer_funds)
+            await self._faucet_with_retries(buyer)
             async with proc.client() as rpc:
                 await rpc.call("refresh")
                 balance = await UserWallet(rpc).balance()
         self.facts["buyer_balance"] = balance.total
         self.facts["buyer_unlocked"] = balance.unlocked
         self.facts["height"] = await box.height()
+
+    async def _faucet_with_retries(self, name: str) -> None:
+        """monero-wallet-rpc 0.18 sometimes refuses a transfer on a young regtest chain with
+        "Daemon response did not include the requested real output" (decoy selection); the
+        same transfer goes through after another block, so mine one and try again."""
+        box = self.sandbox
+        for attempt in range(1, FAUCET_ATTEMPTS + 1):
+            try:
+                await box.faucet(name, self.options.buyer_funds)
+                return
+            except WalletRpcError as exc:
+                if attempt == FAUCET_ATTEMPTS:
+                    raise
+                self.report({"event": "warning", "message": f"faucet: {exc}; trying again"})
+                await box.mine(1)
 
     async def _start_nodes(self) -> None:
         seller = await self._start_node("seller", bootstrap=None)

@@ -1,0 +1,73 @@
+"""`umbra demo` pieces that need no chain: the offline demo, leftover-node clean-up, lines."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import trio
+import trio.testing
+
+from umbra.cli._demo_run import DemoOptions, DemoRun, _read_line
+from umbra.core import UsageError
+
+from .conftest import Runner
+
+
+def test_offline_demo_prints_searches_for_people(umbra: Runner, tmp_path: Path) -> None:
+    out = umbra("demo", "--offline", "--demo-dir", str(tmp_path / "d"), "--listings", "4")
+    assert "Demo seller 'demo-seller' (created)" in out.stdout
+    assert "Private searches" in out.stdout
+    assert "passphrase: demo" in out.stdout
+
+
+def test_demo_rejects_a_silly_mine_interval(umbra: Runner, tmp_path: Path) -> None:
+    result = umbra("demo", "--demo-dir", str(tmp_path / "d"), "--mine-interval", "0", check=False)
+    assert result.code == 2 and "mine-interval" in result.stderr
+
+
+def _sleeper(*args: str) -> subprocess.Popen[bytes]:
+    # A stand-in process whose command line we choose: only its argv matters here.
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", *args])
+
+
+def test_leftover_nodes_are_stopped_only_when_their_command_line_matches(
+    tmp_path: Path,
+) -> None:
+    demo_dir = tmp_path / "demo"
+    (demo_dir / "demo").mkdir(parents=True)
+    ours = _sleeper("--data-dir", str(demo_dir), "--profile", "demo-buyer", "node")
+    stranger = _sleeper("--profile", "demo-seller", "node")  # another directory: not ours
+    try:
+        pids = {"buyer": ours.pid, "seller": stranger.pid}
+        (demo_dir / "demo" / "nodes.json").write_text(json.dumps(pids), encoding="utf-8")
+        reports: list[dict[str, object]] = []
+        run = DemoRun(DemoOptions(demo_dir=demo_dir, listings=1, mine_interval=5), reports.append)
+        run._stop_leftover_nodes()
+        assert ours.wait(timeout=30) is not None
+        assert stranger.poll() is None
+        assert reports == [{"event": "progress", "step": "stopped-leftover-node", "role": "buyer"}]
+        assert not (demo_dir / "demo" / "nodes.json").exists()
+    finally:
+        for proc in (ours, stranger):
+            proc.kill()
+            proc.wait()
+
+
+def test_read_line_splits_and_limits() -> None:
+    async def check() -> None:
+        send, receive = trio.testing.memory_stream_one_way_pair()
+        await send.send_all(b'{"event": "listening"}\n{"more": 1}\n')
+        assert await _read_line(receive) == b'{"event": "listening"}'
+
+        send, receive = trio.testing.memory_stream_one_way_pair()
+        await send.aclose()
+        assert await _read_line(receive) is None
+
+        send, receive = trio.testing.memory_stream_one_way_pair()
+        await send.send_all(b"x" * 5000)
+        with pytest.raises(UsageError, match="overlong"):
+            await _read_line(receive, limit=4096)
+
+    trio.run(check)

@@ -1,0 +1,196 @@
+"""`umbra demo --json` as a real process: chain, three nodes, web apps, miner; then Ctrl-C.
+
+Runs the demo twice on one temporary demo directory (cold, then warm: profiles, listings,
+chain and wallets are reused), checks each run, and writes both start-up times with the
+per-step breakdown to ``test-artifacts/demo-startup.json``. Nothing here asserts a time.
+"""
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from ._procs import UMBRA, JsonLines, clean_env, umbra
+
+pytestmark = [pytest.mark.monero, pytest.mark.network, pytest.mark.slow]
+
+ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
+READY_TIMEOUT_S = 1200
+SYNC_TIMEOUT_S = 300
+LISTINGS = 20
+
+
+def _leftovers(demo_dir: Path) -> list[tuple[int, str]]:
+    """Processes whose command line names the demo directory (ours: it is a fresh tmp dir)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = (entry / "stat").read_text().rsplit(")", 1)[-1].split()[0]
+        except (OSError, UnicodeDecodeError, IndexError):
+            continue
+        if str(demo_dir) in cmdline and state not in ("Z", "X"):
+            found.append((int(entry.name), cmdline))
+    return found
+
+
+def _kill_leftovers(demo_dir: Path) -> None:
+    for pid, _ in _leftovers(demo_dir):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _sandbox_pids(demo_dir: Path) -> list[int]:
+    state = json.loads((demo_dir / "sandbox" / "state.json").read_text(encoding="utf-8"))
+    pids = [int(w["pid"]) for w in state["wallets"].values()]
+    return [*pids, int(state["monerod"]["pid"])]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+def _bearer(node: dict[str, Any]) -> httpx.Client:
+    token = node["url"].split("token=", 1)[1]
+    return httpx.Client(
+        base_url=node["base"], headers={"Authorization": f"Bearer {token}"}, timeout=60
+    )
+
+
+def _check_web_apps(ready: dict[str, Any]) -> str:
+    """Every link logs in and its pages load; returns the seller's id."""
+    seller_id = ""
+    for role, node in ready["nodes"].items():
+        with httpx.Client(base_url=node["base"], timeout=60) as browser:
+            assert browser.get("/").status_code == 401  # no token, no entry
+            login = browser.get(node["url"])
+            assert login.status_code == 303, role
+            assert browser.get("/").status_code == 200, role
+            assert browser.get("/settings").status_code == 200, role
+        with _bearer(node) as api:
+            profile = api.get("/api/v1/profile").json()
+        assert profile["name"] == node["profile"]
+        assert profile["node"]["connected"] is True
+        assert profile["node"]["status"]["peer_id"] == node["peer_id"]
+        if role == "seller":
+            assert profile["own_listings"] == LISTINGS
+            seller_id = profile["seller_id"]
+    assert seller_id
+    return seller_id
+
+
+def _wait_buyer_finds_seller(ready: dict[str, Any], seller_id: str) -> None:
+    deadline = time.monotonic() + SYNC_TIMEOUT_S
+    found: dict[str, Any] = {}
+    with _bearer(ready["nodes"]["buyer"]) as api:
+        while time.monotonic() < deadline:
+            found = api.get("/api/v1/search", params={"limit": 100}).json()
+            from_seller = [h for h in found["hits"] if h["seller"] == seller_id]
+            if len(from_seller) == LISTINGS:
+                camera = api.get("/api/v1/search", params={"q": "camera"}).json()
+                assert any(h["seller"] == seller_id for h in camera["hits"])
+                return
+            time.sleep(2)
+    raise AssertionError(f"the buyer's node did not sync the seller's catalog: {found}")
+
+
+def _height(env: dict[str, str], demo_dir: Path) -> int:
+    status = umbra(env, "--data-dir", str(demo_dir), "sandbox", "status", "--json")
+    assert status.returncode == 0, status.stderr
+    return int(json.loads(status.stdout)["height"])
+
+
+def _run_demo(demo_dir: Path, env: dict[str, str]) -> dict[str, Any]:
+    """One demo run: wait for ready, check it, Ctrl-C it, check everything is gone."""
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        [UMBRA, "demo", "--demo-dir", str(demo_dir), "--json", "--mine-interval", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,  # like a terminal: the signal goes to the demo only
+    )
+    lines = JsonLines(proc)
+    pids: list[int] = []
+    try:
+        ready = lines.wait_for("event", "ready", timeout=READY_TIMEOUT_S)
+        wall = time.monotonic() - started
+        pids = [n["pid"] for n in ready["nodes"].values()] + _sandbox_pids(demo_dir)
+        assert all(_alive(pid) for pid in pids)
+        assert ready["listings"] == LISTINGS and ready["passphrase"] == "demo"
+
+        seller_id = _check_web_apps(ready)
+        _wait_buyer_finds_seller(ready, seller_id)
+
+        balance = umbra(
+            env, "--data-dir", str(demo_dir), "--profile", "demo-buyer", "wallet", "balance",
+            "--json",
+        )  # fmt: skip
+        assert balance.returncode == 0, balance.stderr
+        assert json.loads(balance.stdout)["total"] > 0
+
+        first = _height(env, demo_dir)
+        deadline = time.monotonic() + 120
+        while _height(env, demo_dir) <= first and time.monotonic() < deadline:
+            time.sleep(1)
+        assert _height(env, demo_dir) > first, "the background miner added no block"
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+        try:
+            lines.finish(timeout=300)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert proc.stderr is not None
+        err = proc.stderr.read()
+        left = _leftovers(demo_dir)
+        _kill_leftovers(demo_dir)  # the safety net first, the verdict below
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    assert not left, f"processes left running: {left}"
+    assert not any(_alive(pid) for pid in pids)
+    assert lines.lines[-1]["event"] == "stopped"
+    assert sum("ready" in raw for raw in lines.raw) == 1, lines.raw
+    return {"wall_seconds": round(wall, 2), "steps": ready["timings"], "ready": ready}
+
+
+def test_demo_cold_then_warm(tmp_path: Path) -> None:
+    demo_dir = tmp_path / "demo"
+    env = clean_env()
+    load_before = os.getloadavg()
+    try:
+        cold = _run_demo(demo_dir, env)
+        assert sorted(cold["ready"]["created_profiles"]) == [
+            "demo-arbiter", "demo-buyer", "demo-seller",
+        ]  # fmt: skip
+        warm = _run_demo(demo_dir, env)
+        assert "created_profiles" not in warm["ready"]  # the same profiles, reopened
+        assert warm["ready"]["listings"] == LISTINGS
+    finally:
+        _kill_leftovers(demo_dir)
+    ARTIFACTS.mkdir(exist_ok=True)
+    result = {
+        "what": "umbra demo --json: process start to the ready line",
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "cpus": os.cpu_count(),
+        "cold": {k: v for k, v in cold.items() if k != "ready"},
+        "warm": {k: v for k, v in warm.items() if k != "ready"},
+    }
+    (ARTIFACTS / "demo-startup.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
