@@ -94,14 +94,14 @@ class State(IntEnum):
     S8_SYNCING = 8
     S9_PROPOSED = 9
     S10_PAID_OUT = 10
-    S11_EXPIRED = 11  # not funded by the deadline: abandoned, nothing was paid in
+    S98_EXPIRED = 98  # not funded by the deadline: abandoned, nothing was paid in
     S99_FAILED = 99
 
 
 S = State
 SETUP_STATES = (S.S0_NEW, S.S1_WALLET_READY, S.S2_PREPARED, S.S3_MADE, S.S4_EXCHANGED)
 UNFUNDED_STATES = (*SETUP_STATES, S.S5_READY, S.S6_AWAITING_FUNDING)
-TERMINAL_STATES = (S.S10_PAID_OUT, S.S11_EXPIRED, S.S99_FAILED)
+TERMINAL_STATES = (S.S10_PAID_OUT, S.S98_EXPIRED, S.S99_FAILED)
 PAYOUT_STATES = (S.S7_FUNDED, S.S8_SYNCING, S.S9_PROPOSED)
 MAX_DEFERRED = 8
 
@@ -112,7 +112,7 @@ TRANSITIONS: dict[tuple[State, str], frozenset[State]] = {
     (S.S0_NEW, "start"): frozenset({S.S0_NEW}),
     (S.S7_FUNDED, "propose"): frozenset({S.S8_SYNCING}),
     # from the driver's clock: not funded in time
-    **{(s, "funding_expired"): frozenset({s, S.S11_EXPIRED}) for s in UNFUNDED_STATES},
+    **{(s, "funding_expired"): frozenset({s, S.S98_EXPIRED}) for s in UNFUNDED_STATES},
     # from the wallet: set-up rounds (prepare, make, exchange x2)
     (S.S0_NEW, "wallet_created"): frozenset({S.S1_WALLET_READY}),
     (S.S1_WALLET_READY, "prepared"): frozenset({S.S2_PREPARED}),
@@ -416,7 +416,7 @@ class EscrowMachine:
             return []
         d.pending_op = ""
         d.failure = "the escrow was not funded in time"
-        self._goto("funding_expired", S.S11_EXPIRED)
+        self._goto("funding_expired", S.S98_EXPIRED)
         return [Notify("warning", f"escrow {d.terms.escrow_id}: {d.failure}; abandoned")]
 
     # -- payout --------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ class EscrowTerms:
     confirmations: int = 10
     max_fee: int = 10**10  # 0.01 XMR: a ceiling for the fee plus dust left behind
     # Unix seconds; 0 = never. Not funded (nothing seen, not even in the pool) by then: the
-    # escrow is abandoned (S11_EXPIRED) and the buyer no longer pays into it.
+    # escrow is abandoned (S98_EXPIRED) and the buyer no longer pays into it.
     funding_expires_at: int = 0
 
     def payout_address(self, role: Role) -> str:

@@ -1,6 +1,7 @@
 """The escrow state machine with no wallet and no network: events in, actions out."""
 
 from collections import deque
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -213,7 +214,7 @@ def test_funding_deadline_abandons_only_an_unfunded_escrow() -> None:
     assert m.handle(FundingExpired(999)) == []
     assert state_of(m) == State.S6_AWAITING_FUNDING
     actions = m.handle(FundingExpired(1_000))
-    assert state_of(m) == State.S11_EXPIRED and m.data.pending_op == ""
+    assert state_of(m) == State.S98_EXPIRED and m.data.pending_op == ""
     assert [a.level for a in actions if hasattr(a, "level")] == ["warning"]
     assert m.handle(FundingObserved(2_000, 10)) == []  # late coins do not revive it
     seen = EscrowMachine.create(terms, "seller", wallet_name="w", wallet_password="p")
@@ -275,6 +276,18 @@ def test_duplicate_messages_and_late_results_are_harmless() -> None:
 
     assert seller.handle(MessageReceived(SetupInfo("e1", "buyer", 0, "r0-buyer"))) == []
     assert seller.state == State.S10_PAID_OUT
+
+
+def test_the_spec_shows_the_transition_table_of_the_code() -> None:
+    spec = Path(__file__).parents[3] / "docs" / "specifications" / "escrow.md"
+    rows = {
+        line for line in spec.read_text(encoding="utf-8").splitlines() if line.startswith("| S")
+    }
+    expected = {
+        f"| {state.name} | `{name}` | {', '.join(t.name for t in sorted(targets))} |"
+        for (state, name), targets in TRANSITIONS.items()
+    }
+    assert rows == expected
 
 
 def test_every_table_state_is_a_state() -> None:
