@@ -27,7 +27,8 @@ from ._trade_messages import (
 )
 
 STATE_SCHEMA = 1
-MAX_STATE_BYTES = 4 * 1024 * 1024
+# Up to 16 waiting (early) messages of up to 1 MiB each, plus the rest.
+MAX_STATE_BYTES = 24 * 1024 * 1024
 # Stands in for a purged sealed address while a stored request is re-validated.
 _PURGED = b"\x00"
 

@@ -29,7 +29,6 @@ from typing import Any, Literal, TypeAlias
 from multiformats import CID
 
 from umbra.core import MAX_AMOUNT, InvalidDocument, decode_canonical, encode_canonical, limits
-from umbra.core.crypto import MAX_PLAINTEXT_BYTES
 from umbra.core.crypto import PUBLIC_KEY_BYTES as _KEY_BYTES
 from umbra.wallet import EscrowMessage, EscrowProtocolError, decode_message
 
@@ -48,8 +47,9 @@ from ._trade_limits import (
 )
 
 VERSION = 1
-# A trade message is the plaintext of one messaging record.
-MAX_TRADE_MESSAGE_BYTES = MAX_PLAINTEXT_BYTES
+# A trade message is one payload of the messaging channel (kind "trade"), which carries bodies
+# up to 1 MiB in chunks: room for the escrow's multisig transaction sets (up to 1 MiB).
+MAX_TRADE_MESSAGE_BYTES = 1 << 20
 
 Role: TypeAlias = Literal["buyer", "seller", "arbiter"]
 ROLES: tuple[Role, ...] = ("buyer", "seller", "arbiter")
