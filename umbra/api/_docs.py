@@ -39,7 +39,7 @@ status. The machine-readable description is at
 {% for p in op.params %}<tr><td><code>{{ p.name }}</code>{% if p.required %} *{% endif %}</td>
 <td>{{ p.where }}</td><td>{{ p.type }}</td><td>{{ p.notes }}</td></tr>{% endfor %}
 </table>{% endif %}
-{% if op.form %}<p>Body: <code>multipart/form-data</code></p>
+{% if op.form %}<p>Body: <code>{{ op.body_type }}</code></p>
 <table><tr><th>Field</th><th>Type</th><th>Notes</th></tr>
 {% for f in op.form %}<tr><td><code>{{ f.name }}</code></td><td>{{ f.type }}</td>
 <td>{{ f.notes }}</td></tr>{% endfor %}</table>{% endif %}
@@ -61,6 +61,17 @@ td, th { border: 1px solid #dde; padding: .2rem .5rem; text-align: left; vertica
 code { font-family: ui-monospace, monospace; }
 nav li { margin: .2rem 0; }
 """
+
+
+def _resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """Follow a local ``$ref`` (``#/components/schemas/Name``) to the schema it names."""
+    ref = schema.get("$ref")
+    if not isinstance(ref, str) or not ref.startswith("#/"):
+        return schema
+    node: Any = spec
+    for part in ref[2:].split("/"):
+        node = node.get(part, {}) if isinstance(node, dict) else {}
+    return node if isinstance(node, dict) else {}
 
 
 def _type(schema: dict[str, Any]) -> str:
@@ -104,14 +115,16 @@ def render_docs(spec: dict[str, Any]) -> str:
                 }
                 for p in op.get("parameters", [])
             ]
-            form_schema = (
-                op.get("requestBody", {})
-                .get("content", {})
-                .get("multipart/form-data", {})
-                .get("schema", {})
-            )
+            content = op.get("requestBody", {}).get("content", {})
+            body_type = next(iter(content), "")
+            form_schema = _resolve(spec, content.get(body_type, {}).get("schema", {}))
+            required = set(form_schema.get("required", []))
             form = [
-                {"name": name, "type": _type(s), "notes": _notes(s)}
+                {
+                    "name": name + (" *" if name in required else ""),
+                    "type": _type(_resolve(spec, s)),
+                    "notes": _notes(_resolve(spec, s)),
+                }
                 for name, s in form_schema.get("properties", {}).items()
             ]
             ops.append(
@@ -125,6 +138,7 @@ def render_docs(spec: dict[str, Any]) -> str:
                     ],
                     "params": params,
                     "form": form,
+                    "body_type": body_type,
                     "responses": sorted(op.get("responses", {})),
                 }
             )

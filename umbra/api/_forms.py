@@ -5,12 +5,23 @@ The security gate has already read and parsed the body (in memory, size-capped) 
 `ListingChanges`. Every problem is a `UsageError` naming the field and what to send instead.
 """
 
-from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 
-from umbra.core import ShippingOption, UsageError, limits, parse_xmr
-from umbra.market import DEFAULT_LIFETIME_DAYS, ListingChanges, ListingDraft
+from umbra.core import ShippingOption, UsageError
+from umbra.market import (
+    DEFAULT_LIFETIME_DAYS,
+    LIFETIME_DAYS,
+    QUANTITY,
+    REQUIRED_FIELDS,
+    ListingChanges,
+    ListingDraft,
+    price_field,
+    shipping_line,
+    shipping_options,
+    tag_list,
+    whole_number,
+)
 
 from ._security import CSRF_FIELD, FORM_SCOPE_KEY
 
@@ -55,66 +66,25 @@ def _text(form: FormData, name: str) -> str | None:
 
 def _whole(form: FormData, name: str, low: int, high: int) -> int | None:
     text = _text(form, name)
-    if text is None or not text.strip():
-        return None
-    text = text.strip()
-    if not text.isascii() or not text.isdigit() or not low <= int(text) <= high:
-        raise UsageError(f"{name}: send a whole number from {low} to {high}")
-    return int(text)
-
-
-def parse_shipping_line(text: str) -> ShippingOption:
-    """``NAME:REGION[,REGION...]:COST_XMR``, e.g. ``Standard post:DE,AT:0.002``."""
-    parts = text.rsplit(":", 2)
-    if len(parts) != 3:
-        raise UsageError(
-            f"shipping {text[:60]!r}: write NAME:REGION[,REGION...]:COST, "
-            "e.g. Standard post:DE,AT:0.002"
-        )
-    name, regions, cost = parts
-    return shipping_option(name, regions.split(","), cost)
-
-
-def shipping_option(name: str, regions: list[str], cost: str) -> ShippingOption:
-    try:
-        return ShippingOption(
-            name=name.strip(),
-            regions=[r.strip().upper() for r in regions if r.strip()],
-            cost=parse_xmr(cost or "0"),
-        )
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise UsageError(
-            f"shipping option {name.strip()[:60]!r}: {where}: {first['msg']}"
-        ) from None
+    return None if text is None or not text.strip() else whole_number(name, text, low, high)
 
 
 def _tags(form: FormData) -> tuple[str, ...] | None:
     values = form.getlist("tags")
     if not values:
         return None
-    tags: list[str] = []
-    for value in values:
-        if not isinstance(value, str):
-            raise UsageError("tags: send text, not a file")
-        tags.extend(t.strip() for t in value.split(",") if t.strip())
-    return tuple(tags)
+    if not all(isinstance(v, str) for v in values):
+        raise UsageError("tags: send text, not a file")
+    return tag_list(str(v) for v in values)
 
 
 def _shipping(form: FormData) -> tuple[ShippingOption, ...] | None:
     values = form.getlist("shipping")
     if not values:
         return None
-    if len(values) > limits.MAX_SHIPPING_OPTIONS:
-        raise UsageError(f"shipping: at most {limits.MAX_SHIPPING_OPTIONS} options")
-    options = []
-    for value in values:
-        if not isinstance(value, str):
-            raise UsageError("shipping: send text, not a file")
-        if value.strip():
-            options.append(parse_shipping_line(value))
-    return tuple(options)
+    if not all(isinstance(v, str) for v in values):
+        raise UsageError("shipping: send text, not a file")
+    return shipping_options([shipping_line(str(v)) for v in values if str(v).strip()])
 
 
 async def _images(form: FormData) -> tuple[bytes, ...] | None:
@@ -143,19 +113,19 @@ def _check_fields(form: FormData) -> None:
 
 def _price(form: FormData) -> int | None:
     text = _text(form, "price")
-    return None if text is None or not text.strip() else parse_xmr(text)
+    return None if text is None or not text.strip() else price_field("price", text)
 
 
 async def draft_from_form(form: FormData) -> ListingDraft:
     """A new listing; title, price, category and ships_from are required."""
     _check_fields(form)
-    missing = [n for n in ("title", "price", "category", "ships_from") if not _text(form, n)]
+    missing = [n for n in REQUIRED_FIELDS if not _text(form, n)]
     if missing:
         raise UsageError(f"missing {', '.join(missing)}")
     price = _price(form)
     assert price is not None
-    lifetime = _whole(form, "lifetime_days", 1, 365)
-    quantity = _whole(form, "quantity", 0, limits.MAX_QUANTITY)
+    lifetime = _whole(form, "lifetime_days", *LIFETIME_DAYS)
+    quantity = _whole(form, "quantity", *QUANTITY)
     return ListingDraft(
         title=_text(form, "title") or "",
         description=_text(form, "description") or "",
@@ -192,12 +162,12 @@ async def changes_from_form(form: FormData) -> ListingChanges:
         title=text["title"],
         description=text["description"],
         price=_price(form),
-        quantity=_whole(form, "quantity", 0, limits.MAX_QUANTITY),
+        quantity=_whole(form, "quantity", *QUANTITY),
         category=None if text["category"] is None else text["category"].strip(),
         condition=None if text["condition"] is None else text["condition"].strip(),
         ships_from=None if ships_from is None else ships_from.strip(),
         tags=_tags(form),
         shipping=_shipping(form),
-        lifetime_days=_whole(form, "lifetime_days", 1, 365),
+        lifetime_days=_whole(form, "lifetime_days", *LIFETIME_DAYS),
         images=images,
     )

@@ -1,7 +1,8 @@
 """The market layer: listings, the trade protocol (orders, escrow, disputes), ratings later.
 
 Layout: ``_images`` (strict image processing, metadata stripping), ``_listings`` (the seller's
-own listings and signed catalog), ``_samples`` (demo data). The trade protocol, sans-IO:
+own listings and signed catalog), ``_listing_fields`` (checks of listing fields typed as text,
+shared by the API and the pages), ``_samples`` (demo data). The trade protocol, sans-IO:
 ``_trade_messages`` (every trade message, wire format), ``_trade_limits`` (its size caps),
 ``_order_table`` (states and the transition table), ``_order_types`` (events, actions,
 timing), ``_order_machine`` (the order state machine), ``_order_data`` (its stored state).
@@ -13,6 +14,17 @@ wallets), ``_trade_ports`` (the protocols between them).
 """
 
 from ._images import ProcessedImage, process_image
+from ._listing_fields import (
+    LIFETIME_DAYS,
+    QUANTITY,
+    REQUIRED_FIELDS,
+    price_field,
+    shipping_line,
+    shipping_option,
+    shipping_options,
+    tag_list,
+    whole_number,
+)
 from ._listings import DEFAULT_LIFETIME_DAYS, ListingChanges, ListingDraft, SellerCatalog
 from ._order_data import STATE_SCHEMA, OrderData
 from ._order_machine import OrderMachine, input_name
@@ -71,7 +83,10 @@ from ._trade_store import CommandRow, OrderRow, TimelineEntry, TradeStore
 
 __all__ = [
     "DEFAULT_LIFETIME_DAYS",
+    "LIFETIME_DAYS",
     "MAX_TRADE_MESSAGE_BYTES",
+    "QUANTITY",
+    "REQUIRED_FIELDS",
     "STATE_SCHEMA",
     "TERMINAL",
     "TRANSITIONS",
@@ -134,9 +149,15 @@ __all__ = [
     "next_actions",
     "parse_evidence",
     "parse_trade_message",
+    "price_field",
     "process_image",
     "sample_drafts",
     "sample_image",
     "serve_trade",
+    "shipping_line",
+    "shipping_option",
+    "shipping_options",
     "stored_listing",
+    "tag_list",
+    "whole_number",
 ]

@@ -7,12 +7,22 @@ values kept (except files, which browsers never prefill).
 
 from dataclasses import dataclass, field
 
-from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 
-from umbra.core import ShippingOption, SignedListing, UsageError, format_xmr, limits, parse_xmr
-from umbra.market import DEFAULT_LIFETIME_DAYS, ListingChanges, ListingDraft
+from umbra.core import ShippingOption, SignedListing, UsageError, format_xmr, limits
+from umbra.market import (
+    DEFAULT_LIFETIME_DAYS,
+    LIFETIME_DAYS,
+    QUANTITY,
+    ListingChanges,
+    ListingDraft,
+    price_field,
+    shipping_option,
+    shipping_options,
+    tag_list,
+    whole_number,
+)
 
 FORM_SCOPE_KEY = "umbra.form"  # set by umbra.api's security gate (the scope is the contract)
 SHIPPING_ROWS = 3
@@ -69,36 +79,13 @@ class ListingForm:
     # -- to the catalog ----------------------------------------------------------------------
 
     def _shipping_options(self) -> tuple[ShippingOption, ...]:
-        options = []
-        for row in self.shipping:
-            if not (row.name.strip() or row.regions.strip() or row.cost.strip()):
-                continue
-            if not row.name.strip() or not row.regions.strip():
-                raise UsageError(
-                    "Each shipping option needs a name and at least one region "
-                    "(country codes like DE, or EU, or WW for worldwide)."
-                )
-            try:
-                options.append(
-                    ShippingOption(
-                        name=row.name.strip(),
-                        regions=[r.strip().upper() for r in row.regions.split(",") if r.strip()],
-                        cost=parse_xmr(row.cost or "0"),
-                    )
-                )
-            except ValidationError as exc:
-                first = exc.errors()[0]
-                where = ".".join(str(p) for p in first["loc"])
-                raise UsageError(
-                    f"Shipping option {row.name.strip()!r}: {where}: {first['msg']}"
-                ) from None
-        return tuple(options)
-
-    def _whole(self, label: str, text: str, low: int, high: int) -> int:
-        text = text.strip()
-        if not text.isascii() or not text.isdigit() or not low <= int(text) <= high:
-            raise UsageError(f"{label} must be a whole number from {low} to {high}.")
-        return int(text)
+        return shipping_options(
+            [
+                shipping_option(row.name, row.regions, row.cost)
+                for row in self.shipping
+                if row.name.strip() or row.regions.strip() or row.cost.strip()
+            ]
+        )
 
     def to_draft(self) -> ListingDraft:
         missing = [
@@ -116,14 +103,16 @@ class ListingForm:
         return ListingDraft(
             title=self.title,
             description=self.description.replace("\r\n", "\n"),
-            price=parse_xmr(self.price),
-            quantity=self._whole("Quantity", self.quantity, 0, limits.MAX_QUANTITY),
+            price=price_field("Price", self.price),
+            quantity=whole_number("Quantity", self.quantity, *QUANTITY),
             category=self.category.strip(),
             condition=self.condition.strip(),
             ships_from=self.ships_from.strip(),
-            tags=tuple(t.strip() for t in self.tags.split(",") if t.strip()),
+            tags=tag_list([self.tags]),
             shipping=self._shipping_options(),
-            lifetime_days=self._whole("Days to keep it listed", self.lifetime_days, 1, 365),
+            lifetime_days=whole_number(
+                "Days to keep it listed", self.lifetime_days, *LIFETIME_DAYS
+            ),
             images=self.images,
         )
 

@@ -68,6 +68,17 @@ def test_orders_api(served: Served) -> None:
         _error(http.post(f"/api/v1/orders/{order_id}/explode", json={}), 422)
         _error(http.post(f"/api/v1/orders/{order_id}/decide", json={"to_buyer": "x"}), 400)
 
+        # Every route is documented, JSON bodies with their fields.
+        docs = http.get("/api/docs").text
+        for route in (
+            "/api/v1/orders/{order_id}/{move}",
+            "/api/v1/wallet/send-preview",
+            "/api/v1/messages/thread",
+            "/api/v1/status",
+        ):
+            assert route in docs, route
+        assert "<code>shipping_option</code>" in docs and "application/json" in docs
+
     with served.anonymous() as http:
         assert http.get("/api/v1/orders").status_code == 401
         assert http.post("/api/v1/orders", json=buy).status_code == 401

@@ -19,6 +19,7 @@ from tests.integration.wallet.conftest import (
     Chain,
     chain,  # noqa: F401  (the shared chain fixture)
 )
+from umbra.core.crypto import encode_public_key
 
 from .conftest import Served
 from .test_ui import PHONE, Watch, browser, no_sideways_scroll, shot  # noqa: F401
@@ -57,6 +58,11 @@ def _wait_spendable(regtest: Chain, party: str, piconero: int) -> None:
         raise AssertionError(f"{party}'s coins did not unlock")
 
     trio.run(run)
+
+
+def chain_arbiter_id() -> str:
+    """Any persona id will do: without a node the order stays queued."""
+    return encode_public_key(bytes(range(32)))
 
 
 def _error(response: httpx.Response, status: int) -> str:
@@ -234,6 +240,27 @@ def test_wallet_pages(browser: Any, served: Served, chain: Chain) -> None:  # no
             page.reload()
         assert page.locator(f"#history code:text('{txid[:16]}')").count() == 1
         shot(page, "25-wallet-history")
+
+        # One-click buy: the confirmation shows the total with the fee from this wallet.
+        _wait_spendable(chain, "buyer", 10**11)
+        page.goto(f"{served.base}/listing/{served.other_cid}")
+        page.click("#buy")
+        page.wait_for_selector("#buy-button", timeout=120_000)
+        assert page.locator("#buy-fee").inner_text().startswith("about ")
+        total = page.locator("#buy-total").inner_text()
+        assert total.endswith(" XMR") and total != "0.05 XMR"  # 0.05 plus the fee
+        assert page.locator("#buy-button").inner_text() == f"Buy for {total}"
+        page.fill("#address", "Jane Doe\n1 Main Street\nParis")
+        page.fill("#arbiter", "not an arbiter id")
+        page.click("#buy-button")
+        page.wait_for_selector("#buy-error")
+        assert "persona id" in page.locator("#buy-error").inner_text()
+        page.fill("#arbiter", chain_arbiter_id())
+        no_sideways_scroll(page)
+        shot(page, "26-buy-confirm")
+        page.click("#buy-button")
+        page.wait_for_url("**/orders/*?placed=*")
+        assert "Placing your order" in page.locator("h1").inner_text()
         watch.check(allow_errors=("the server responded with a status of 4",))
     finally:
         context.close()
