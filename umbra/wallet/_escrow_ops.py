@@ -99,16 +99,11 @@ class EscrowOps:
     async def make_wallet(self, name: str, password: str) -> WalletKeys:
         """Create a wallet with multisig turned on, and leave it open."""
         rpc = self.rpc
-        keys_file = self.w.wallet_dir / f"{name}.keys"
-        if keys_file.exists():  # a crash during an earlier attempt: start the wallet over
-            with contextlib.suppress(WalletRpcError):
-                await rpc.call("close_wallet")
-            for path in (keys_file, self.w.wallet_dir / name):
-                path.unlink(missing_ok=True)
         self._open = None
-        await rpc.call(
-            "create_wallet", {"filename": name, "password": password, "language": "English"}
-        )
+        if not await self._reuse_earlier_attempt(name, password):
+            await rpc.call(
+                "create_wallet", {"filename": name, "password": password, "language": "English"}
+            )
         spend = await rpc.call("query_key", {"key_type": "spend_key"})
         view = await rpc.call("query_key", {"key_type": "view_key"})
         address = await rpc.call("get_address")
@@ -116,6 +111,29 @@ class EscrowOps:
         await enable_multisig(self.w.wallet_dir / name, password, self.w.ringdb_dir)
         await self.ensure_open(name, password)
         return WalletKeys(str(address["address"]), str(spend["key"]), str(view["key"]))
+
+    async def _reuse_earlier_attempt(self, name: str, password: str) -> bool:
+        """Open the wallet an earlier, interrupted attempt made; start over if it is unusable.
+
+        On a loaded machine ``create_wallet`` can outlast our timeout while wallet-rpc goes
+        on and finishes it. Deleting and recreating it on every retry never converges (each
+        attempt is as slow as the last), so a wallet file that opens with our password is
+        used as it is; the multisig flag is set again below either way.
+        """
+        keys_file = self.w.wallet_dir / f"{name}.keys"
+        if not keys_file.exists():
+            return False
+        with contextlib.suppress(WalletRpcError):
+            await self.rpc.call("close_wallet")
+        try:
+            await self.rpc.call("open_wallet", {"filename": name, "password": password})
+            return True
+        except WalletRpcError:
+            with contextlib.suppress(WalletRpcError):
+                await self.rpc.call("close_wallet")
+            for path in (keys_file, self.w.wallet_dir / name):
+                path.unlink(missing_ok=True)
+            return False
 
     async def ensure_open(self, name: str, password: str, address: str = "") -> None:
         """Open ``name`` unless we know it is the open wallet (avoids 2-8 s switches).

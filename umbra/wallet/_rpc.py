@@ -37,7 +37,8 @@ SLOW_METHODS = frozenset(
         "exchange_multisig_keys",
     }
 )
-SLOW_TIMEOUT = 120.0
+# create/open generate an RSA-4096 key each; on a busy 2-core machine that alone took minutes.
+SLOW_TIMEOUT = 300.0
 # wallet-rpc error codes for "daemon is busy" and "no connection to daemon".
 NODE_DOWN_CODES = frozenset({-34, -38})
 

@@ -118,7 +118,7 @@ def test_sigkill_at_every_state_then_restart_completes(chain: Chain, tmp_path: P
         stop = trio.Event()
         async with trio.open_nursery() as nursery:
             nursery.start_soon(miner, chain, stop)
-            with trio.fail_after(600):  # a deadline, generous for a loaded 2-core machine
+            with trio.fail_after(1200):  # a deadline, generous for a loaded 2-core machine
                 async with trio.open_nursery() as parties:
                     for role in PARTIES:
                         parties.start_soon(run_party, role, nursery)

@@ -1,0 +1,163 @@
+"""Escrows on the real regtest chain when things go wrong outside Umbra: the node (monerod)
+stops in the middle of a payout, and the buyer never funds the escrow in time.
+
+(A wallet-rpc SIGKILLed mid-flow is covered by test_crash_resume.py.)
+"""
+
+import contextlib
+import time
+from pathlib import Path
+
+import pytest
+import trio
+
+from umbra.core import PICONERO_PER_XMR
+from umbra.wallet import (
+    EscrowParty,
+    EscrowTerms,
+    Payout,
+    SandboxError,
+    State,
+    WalletRpcError,
+    WalletUnavailable,
+)
+
+from .conftest import PARTIES, Chain, make_party
+from .test_escrow_flows import balance_of, terms_for, wait_gain
+
+pytestmark = pytest.mark.monero
+
+AMOUNT = 2 * PICONERO_PER_XMR
+HOUR = 3600
+
+
+async def patient_miner(chain: Chain, stop: trio.Event) -> None:
+    """Mine a block every 0.3 s; while the node is down or restarting, keep trying."""
+    while not stop.is_set():
+        # Right after its restart monerod may refuse a block ("Block not accepted").
+        with contextlib.suppress(WalletUnavailable, WalletRpcError, SandboxError):
+            await chain.sandbox.mine(1)
+        with trio.move_on_after(0.3):
+            await stop.wait()
+
+
+def test_escrow_completes_after_monerod_stops_during_the_payout(
+    chain: Chain, tmp_path: Path
+) -> None:
+    parties = {r: make_party(chain, r, tmp_path, tmp_path / "mail") for r in PARTIES}
+    for role, party in parties.items():
+        party.create_escrow(terms_for(chain, "outage-1"), role)  # type: ignore[arg-type]
+    payout = Payout("release", "buyer", "seller", AMOUNT, 0)
+    buyer_funded = trio.Event()
+    original = parties["buyer"].options.on_state
+
+    def watch(escrow_id: str, state: State) -> None:
+        if original is not None:
+            original(escrow_id, state)
+        if state == State.S7_FUNDED:
+            buyer_funded.set()
+
+    parties["buyer"].options.on_state = watch
+
+    async def main() -> None:
+        before = await balance_of(chain, "seller")
+        stop = trio.Event()
+        results: dict[str, State] = {}
+
+        async def one(role: str) -> None:
+            results[role] = (await parties[role].run_escrow("outage-1", propose=payout)).state
+
+        async def outage() -> None:
+            await buyer_funded.wait()
+            await chain.sandbox.stop_daemon()
+            await trio.sleep(3)  # the parties meet a dead node for a while
+            await chain.sandbox.start_daemon()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(patient_miner, chain, stop)
+            with trio.fail_after(600):  # a deadline for a loaded machine, not a timing check
+                async with trio.open_nursery() as inner:
+                    inner.start_soon(outage)
+                    for role in PARTIES:
+                        inner.start_soon(one, role)
+            stop.set()
+        assert results == {r: State.S10_PAID_OUT for r in PARTIES}
+        errors = [
+            e.detail
+            for r in PARTIES
+            for e in parties[r].store.audit_log("outage-1")
+            if e.event.startswith("wallet-error:")
+        ]
+        assert errors, "the outage was never noticed"
+        assert all("retry" in detail for detail in errors)  # clear: what and that we retry
+        assert any("node" in d or "monerod" in d for d in errors)
+        gained = await wait_gain(chain, "seller", before)
+        assert AMOUNT - 10**10 < gained < AMOUNT
+
+    trio.run(main)
+
+
+class MovableClock:
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+
+def test_escrow_not_funded_in_time_is_abandoned_and_recorded(chain: Chain, tmp_path: Path) -> None:
+    clock = MovableClock()
+    parties: dict[str, EscrowParty] = {}
+    for role in PARTIES:
+        parties[role] = make_party(chain, role, tmp_path, tmp_path / "mail")
+        parties[role].options.clock = clock
+    base = terms_for(chain, "expire-1")
+    terms = EscrowTerms(
+        base.escrow_id,
+        base.amount,
+        base.buyer_address,
+        base.seller_address,
+        funding_expires_at=int(clock()) + HOUR,
+    )
+    for role, party in parties.items():
+        party.create_escrow(terms, role)  # type: ignore[arg-type]
+
+    async def run_all(until: State) -> dict[str, State]:
+        results: dict[str, State] = {}
+
+        async def one(role: str) -> None:
+            results[role] = (await parties[role].run_escrow("expire-1", until=until)).state
+
+        with trio.fail_after(600):
+            async with trio.open_nursery() as nursery:
+                for role in PARTIES:
+                    nursery.start_soon(one, role)
+        return results
+
+    async def main() -> None:
+        # Set-up completes; the buyer stops right before paying (its payment is queued).
+        ready = await run_all(State.S6_AWAITING_FUNDING)
+        assert ready == {r: State.S6_AWAITING_FUNDING for r in PARTIES}
+        clock.offset = 2 * HOUR  # the buyer stayed away past the deadline
+        done = await run_all(State.S10_PAID_OUT)
+        assert done == {r: State.S98_EXPIRED for r in PARTIES}
+        for role in PARTIES:
+            machine = parties[role].load("expire-1")
+            assert machine.state == State.S98_EXPIRED and not machine.data.funding_txid
+            audit = parties[role].store.audit_log("expire-1")
+            assert any(e.event == "funding_expired" and e.to_state == "S98_EXPIRED" for e in audit)
+            assert any("not funded in time" in e.detail for e in audit)
+        # The buyer never paid into the abandoned escrow.
+        address = parties["buyer"].load("expire-1").data.address
+        async with chain.sandbox.wallet("buyer").client() as c:
+            out = await c.call("get_transfers", {"out": True, "pool": True, "pending": True})
+        paid = [
+            t
+            for kind in ("out", "pool", "pending")
+            for t in out.get(kind, [])
+            for d in t.get("destinations", [])
+            if d["address"] == address
+        ]
+        assert paid == []
+
+    trio.run(main)
