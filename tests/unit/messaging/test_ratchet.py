@@ -4,7 +4,7 @@ import copy
 
 import pytest
 
-from umbra.core import InvalidDocument, UsageError
+from umbra.core import InvalidDocument, UsageError, decode_canonical, encode_canonical
 from umbra.core.crypto import (
     MAX_PLAINTEXT_BYTES,
     MAX_SKIPPED_KEYS,
@@ -17,7 +17,7 @@ from umbra.core.crypto import (
     SkippedKeyLimit,
     UndecryptableMessage,
 )
-from umbra.core.crypto._ratchet import run_sync
+from umbra.core.crypto._ratchet import _dump_state, run_sync
 
 NOW = 1_700_000_000
 
@@ -156,3 +156,71 @@ def test_fast_clone_is_independent(pair: tuple[RatchetSession, RatchetSession]) 
     run_sync(clone.next_encryption_key())
     assert dh.model == before
     assert clone.model != before
+
+
+def _v1_state(session: RatchetSession) -> bytes:
+    """The version 1 state format (the package's JSON model), as older profiles saved it."""
+    return encode_canonical(
+        {
+            "v": 1,
+            "dr": session._dr.model.model_dump_json(),
+            "ad": session._ad,
+            "chains": list(session._peer_chains),
+        }
+    )
+
+
+def test_state_codec_matches_the_package_model(
+    pair: tuple[RatchetSession, RatchetSession],
+) -> None:
+    """The direct state codec (version 2) holds exactly what the package's own model holds,
+    in every shape: fresh, with skipped keys on current and old chains, after DH steps."""
+    a, b = pair
+    shapes = [a, b]
+    late = [a.encrypt(b"late %d" % i) for i in range(3)]
+    b.decrypt(a.encrypt(b"x"))  # three skipped keys on b
+    shapes.append(b)
+    a.decrypt(b.encrypt(b"reply"))  # a DH step on a
+    a.encrypt(b"y")
+    shapes.append(a)
+    for session in shapes:
+        restored = RatchetSession.from_bytes(session.to_bytes())
+        assert restored._dr.model == session._dr.model
+        assert restored.to_bytes() == session.to_bytes()
+        # The hand-assembled encoding is exactly the canonical one.
+        decoded = decode_canonical(session.to_bytes(), max_size=1 << 20)
+        assert decoded["v"] == 2
+        assert encode_canonical(decoded) == session.to_bytes()
+        assert decoded["dr"] == _dump_state(session._dr)
+    assert b.skipped_key_count == 3
+    restored_b = RatchetSession.from_bytes(b.to_bytes())
+    assert restored_b.decrypt(late[0]) == b"late 0"
+
+
+def test_version_1_state_is_still_read(pair: tuple[RatchetSession, RatchetSession]) -> None:
+    a, b = pair
+    pending = a.encrypt(b"in flight")
+    b.decrypt(a.encrypt(b"x"))
+    old = RatchetSession.from_bytes(_v1_state(b))
+    assert old._dr.model == b._dr.model
+    assert old.decrypt(pending) == b"in flight"
+    # Saved again in the current version.
+    assert decode_canonical(old.to_bytes(), max_size=1 << 20)["v"] == 2
+
+
+@pytest.mark.parametrize(
+    "dr",
+    [
+        [],
+        [b"k" * 32, b"p" * 32, None, None, None, None, []],  # no root chain
+        [b"k" * 32, b"p" * 32, [b"r" * 32, "x"], None, None, None, []],
+        [b"k" * 32, b"p" * 32, [b"r" * 32, 1], None, None, None, [[b"p" * 32, 1]]],
+        "json",
+    ],
+)
+def test_damaged_state_is_refused(dr: object) -> None:
+    data = encode_canonical({"v": 2, "dr": dr, "ad": b"ad", "chains": []})
+    with pytest.raises(InvalidDocument):
+        RatchetSession.from_bytes(data)
+    with pytest.raises(InvalidDocument):
+        RatchetSession.from_bytes(encode_canonical({"v": 3, "dr": [], "ad": b"", "chains": []}))

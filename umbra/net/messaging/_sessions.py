@@ -52,12 +52,20 @@ from umbra.core.crypto import (
     session_mailbox_id,
 )
 
+from ._cbor import NULL, cbor_array_head, cbor_bool, cbor_bytes, cbor_key, cbor_map_head, cbor_uint
 from ._errors import NoSession, UnknownSession
 from ._wire import WireMessage, parse_message
 
 MAX_ARCHIVED_SESSIONS = 2
 _RECORD_VERSION = 1
 _MAX_RECORD_BYTES = 4 << 20
+# Records are saved after every message: assembled from constant parts (see `_cbor`), in
+# canonical key order (shorter keys first, then bytewise). Tests compare with encode_canonical.
+_SESSION_HEAD = cbor_map_head(7) + cbor_key("sid")
+_K_MBOX, _K_OURS, _K_PEER = cbor_key("mbox"), cbor_key("ours"), cbor_key("peer")
+_K_X3DH, _K_RATCHET, _K_CONFIRMED = cbor_key("x3dh"), cbor_key("ratchet"), cbor_key("confirmed")
+_PEER_HEAD = cbor_map_head(4) + cbor_key("v") + cbor_uint(_RECORD_VERSION) + cbor_key("main")
+_K_PERSONA, _K_ARCHIVED = cbor_key("persona"), cbor_key("archived")
 
 
 @dataclass(frozen=True)
@@ -99,7 +107,7 @@ class _Session:
     peer: IdentityCertificate
     # The encoded record and the ratchet state it was made from (saving is per message).
     _cache: tuple[bytes, bool, bytes] | None = None
-    _static: tuple[bytes, bytes] | None = None  # encoded x3dh header and peer certificate
+    _prefix: bytes | None = None  # the record's bytes up to the ratchet state (never change)
 
     @property
     def attach_header(self) -> bool:
@@ -109,18 +117,19 @@ class _Session:
         ratchet = self.ratchet.to_bytes()  # cached by the ratchet until it changes
         if self._cache and self._cache[0] is ratchet and self._cache[1] == self.confirmed:
             return self._cache[2]
-        if self._static is None:
-            self._static = encode_fast(self.x3dh.to_obj()), encode_fast(self.peer.to_obj())
-        record = encode_fast(
-            {
-                "sid": self.sid,
-                "ratchet": ratchet,
-                "x3dh": self._static[0],
-                "ours": self.ours,
-                "confirmed": self.confirmed,
-                "mbox": self.mailbox_secret,
-                "peer": self._static[1],
-            }
+        if self._prefix is None:
+            self._prefix = b"".join(
+                (
+                    _SESSION_HEAD, cbor_bytes(self.sid),
+                    _K_MBOX, cbor_bytes(self.mailbox_secret),
+                    _K_OURS, cbor_bool(self.ours),
+                    _K_PEER, cbor_bytes(encode_fast(self.peer.to_obj())),
+                    _K_X3DH, cbor_bytes(encode_fast(self.x3dh.to_obj())),
+                    _K_RATCHET,
+                )
+            )  # fmt: skip
+        record = b"".join(
+            (self._prefix, cbor_bytes(ratchet), _K_CONFIRMED, cbor_bool(self.confirmed))
         )
         self._cache = (ratchet, self.confirmed, record)
         return record
@@ -161,14 +170,16 @@ class _Peer:
         return ([self.main] if self.main else []) + self.archived
 
     def to_bytes(self) -> bytes:
-        return encode_fast(
-            {
-                "v": _RECORD_VERSION,
-                "persona": self.persona,
-                "main": None if self.main is None else self.main.to_bytes(),
-                "archived": [s.to_bytes() for s in self.archived],
-            }
-        )
+        parts = [
+            _PEER_HEAD,
+            NULL if self.main is None else cbor_bytes(self.main.to_bytes()),
+            _K_PERSONA,
+            cbor_bytes(self.persona),
+            _K_ARCHIVED,
+            cbor_array_head(len(self.archived)),
+        ]
+        parts += [cbor_bytes(s.to_bytes()) for s in self.archived]
+        return b"".join(parts)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Self:

@@ -8,17 +8,36 @@ Canonical DAG-CBOR map, size-capped, strictly parsed (exact key set, types, leng
 
 `parse_message` raises only `InvalidDocument`, whatever the bytes. See
 docs/specifications/messaging.md.
+
+Both directions are on the per-message hot path: `to_bytes` assembles the canonical bytes
+directly (`_cbor`), and `parse_message` decodes with cbor2's C decoder, checks the structure
+and exact types, then requires the input to equal `to_bytes` of what it parsed (the same
+"canonical or nothing" rule as `decode_canonical`, without a generic re-encoding).
 """
 
 from dataclasses import dataclass
 from typing import Any
 
-from umbra.core import InvalidDocument, decode_fast, encode_fast
+import cbor2
+
+from umbra.core import InvalidDocument, encode_fast
 from umbra.core.crypto import SESSION_ID_BYTES, RatchetMessage, X3dhHeader
+
+from ._cbor import NULL, cbor_bytes, cbor_key, cbor_map_head, cbor_uint
 
 WIRE_VERSION = 1
 MAX_MESSAGE_BYTES = 64 * 1024
 _KEYS = {"v", "from", "sid", "x3dh", "dh", "pn", "n", "ct"}
+# Canonical key order: shorter keys first, then bytewise.
+_HEAD = cbor_map_head(len(_KEYS))
+_K_N, _K_V, _K_CT, _K_DH = cbor_key("n"), cbor_key("v"), cbor_key("ct"), cbor_key("dh")
+_K_PN, _K_SID, _K_FROM, _K_X3DH = (
+    cbor_key("pn"),
+    cbor_key("sid"),
+    cbor_key("from"),
+    cbor_key("x3dh"),
+)
+_VERSION = cbor_uint(WIRE_VERSION)
 
 
 @dataclass(frozen=True)
@@ -30,30 +49,31 @@ class WireMessage:
 
     def to_bytes(self) -> bytes:
         r = self.ratchet
-        return encode_fast(
-            {
-                "v": WIRE_VERSION,
-                "from": self.sender,
-                "sid": self.session_id,
-                "x3dh": None if self.x3dh is None else self.x3dh.to_obj(),
-                "dh": r.ratchet_public,
-                "pn": r.previous_chain_length,
-                "n": r.index,
-                "ct": r.ciphertext,
-            }
-        )
+        return b"".join(
+            (
+                _HEAD,
+                _K_N, cbor_uint(r.index),
+                _K_V, _VERSION,
+                _K_CT, cbor_bytes(r.ciphertext),
+                _K_DH, cbor_bytes(r.ratchet_public),
+                _K_PN, cbor_uint(r.previous_chain_length),
+                _K_SID, cbor_bytes(self.session_id),
+                _K_FROM, cbor_bytes(self.sender),
+                _K_X3DH, NULL if self.x3dh is None else encode_fast(self.x3dh.to_obj()),
+            )
+        )  # fmt: skip
 
 
 def _bytes(obj: dict[str, Any], name: str, size: int | None = None) -> bytes:
     value = obj[name]
-    if not isinstance(value, bytes) or (size is not None and len(value) != size):
+    if type(value) is not bytes or (size is not None and len(value) != size):
         raise InvalidDocument("bad-message", f"field {name!r} has the wrong type or length")
     return value
 
 
 def _uint(obj: dict[str, Any], name: str) -> int:
     value = obj[name]
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+    if type(value) is not int or value < 0:
         raise InvalidDocument("bad-message", f"field {name!r} must be an unsigned integer")
     return value
 
@@ -64,16 +84,41 @@ def parse_message(data: bytes) -> WireMessage:
     Raises:
         InvalidDocument: oversize, malformed, non-canonical, unknown version, bad fields.
     """
-    obj = decode_fast(data, max_size=MAX_MESSAGE_BYTES)
-    if not isinstance(obj, dict) or set(obj) != _KEYS:
+    if len(data) > MAX_MESSAGE_BYTES:
+        raise InvalidDocument("oversize", f"a message is at most {MAX_MESSAGE_BYTES} bytes")
+    try:
+        obj = cbor2.loads(data)
+    # Third-party decoder fed hostile bytes: anything it raises means "malformed".
+    except Exception as exc:
+        raise InvalidDocument("malformed-encoding", "the bytes are not valid CBOR") from exc
+    if type(obj) is not dict or set(obj) != _KEYS:
         raise InvalidDocument("bad-message", f"a message has exactly the fields {sorted(_KEYS)}")
-    if obj["v"] != WIRE_VERSION or isinstance(obj["v"], bool):
+    if type(obj["v"]) is not int or obj["v"] != WIRE_VERSION:
         raise InvalidDocument("unknown-version", f"message version {obj['v']!r} is not supported")
-    x3dh = None if obj["x3dh"] is None else X3dhHeader.from_obj(obj["x3dh"])
+    x3dh = None if obj["x3dh"] is None else X3dhHeader.from_obj(_strict(obj["x3dh"]))
     ratchet = RatchetMessage(
         _bytes(obj, "dh", 32), _uint(obj, "pn"), _uint(obj, "n"), _bytes(obj, "ct")
     )
     sid = _bytes(obj, "sid", SESSION_ID_BYTES)
     if x3dh is not None and x3dh.session_id != sid:
         raise InvalidDocument("bad-message", "the session id does not match the X3DH header")
-    return WireMessage(_bytes(obj, "from", 32), sid, x3dh, ratchet)
+    message = WireMessage(_bytes(obj, "from", 32), sid, x3dh, ratchet)
+    try:
+        canonical = message.to_bytes()
+    except (InvalidDocument, ValueError) as exc:
+        raise InvalidDocument("non-canonical", "a field is outside the encodable range") from exc
+    if canonical != data:
+        raise InvalidDocument("non-canonical", "the bytes are not the canonical DAG-CBOR encoding")
+    return message
+
+
+def _strict(value: Any) -> Any:
+    """Refuse decoded values of types our encoding never produces (tags, floats, ...) before
+    they reach a structure parser; whatever passes is checked by re-encoding anyway."""
+    if value is None or type(value) in (bytes, str, int, bool):
+        return value
+    if type(value) is list:
+        return [_strict(v) for v in value]
+    if type(value) is dict and all(type(k) is str for k in value):
+        return {k: _strict(v) for k, v in value.items()}
+    raise InvalidDocument("bad-message", "unexpected value type")
