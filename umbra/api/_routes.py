@@ -161,7 +161,11 @@ def api_router(services: Services) -> APIRouter:
 
         own, indexed = await services.run(read)
         node = None if services.node is None else dict(await services.node.status_summary())
-        wallet = None if services.wallet is None else dict(await services.wallet.status_summary())
+        if services.wallet is not None:
+            wallet: dict[str, Any] | None = dict(await services.wallet.status_summary())
+        else:
+            found = await services.wallet_access.status_summary()
+            wallet = found if found["connected"] else None
         return {
             "name": services.profile.name,
             "seller_id": encode_public_key(services.profile.identity.signing_public),

@@ -64,6 +64,13 @@ def guarded(handler: Handler) -> Handler:
     return run
 
 
+def sentence(text: str) -> str:
+    """A message as a sentence: capital first letter, full stop at the end."""
+    text = text.strip() or "That did not work"
+    text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
 def form_text(request: Request, name: str, cap: int) -> str:
     """A text field of the form the security gate parsed (``""`` if absent), stripped, capped."""
     form = request.scope.get("umbra.form")

@@ -16,9 +16,8 @@ from umbra.core.crypto import decode_public_key, encode_public_key
 from umbra.net import read_node_status
 from umbra.net.messaging import Inbox
 
-from ._common import PageError, form_text, guarded, page, see_other
+from ._common import PageError, form_text, guarded, page, see_other, sentence
 from ._services import PageServices
-from ._wallet_pages import sentence
 
 STATUS_LABELS = {
     "queued": "waiting for the node",

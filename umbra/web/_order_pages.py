@@ -18,9 +18,8 @@ from umbra.core.crypto import encode_public_key
 from umbra.market import OrderView, TradeService, stored_listing
 from umbra.wallet import WalletUnavailable
 
-from ._common import PageError, form_text, guarded, page, see_other
+from ._common import PageError, form_text, guarded, page, see_other, sentence
 from ._services import PageServices
-from ._wallet_pages import sentence
 
 REFRESH_S = 4
 STATE_LABELS = {

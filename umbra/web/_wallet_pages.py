@@ -15,7 +15,7 @@ from starlette.routing import Route
 from umbra.core import UsageError, parse_xmr
 from umbra.wallet import Balance, Transfer, WalletUnavailable
 
-from ._common import form_text, guarded, page, see_other
+from ._common import form_text, guarded, page, see_other, sentence
 from ._services import PageServices
 
 CONNECT_HELP = (
@@ -23,13 +23,6 @@ CONNECT_HELP = (
     "and reload this page. To use your own Monero wallet, start monero-wallet-rpc and "
     "connect it below."
 )
-
-
-def sentence(text: str) -> str:
-    """A message as a sentence: capital first letter, full stop at the end."""
-    text = text.strip() or "That did not work"
-    text = text[0].upper() + text[1:]
-    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 def _amount(text: str, field: str, *, optional: bool = False) -> int | None:
