@@ -33,7 +33,7 @@ DEMO_QUERIES: list[tuple[str, dict[str, Any]]] = [
 ]
 STEP_TEXT = {
     "profiles": "Profiles and sample listings",
-    "chain": "Private Monero chain and wallets",
+    "chain": "Private Monero chain and faucet",
     "wallets": "Wallets of the three profiles",
     "buyer_funds": "Test coins for the buyer",
     "nodes": "Nodes and web apps",
@@ -149,9 +149,9 @@ def _human_ready(ready: dict[str, Any]) -> None:
         click.echo(f"           {notes[role]}")
     buyer = nodes["buyer"]["profile"]
     click.echo(
-        '\nOpen the buyer\'s link in your browser: search (try "camera"), open a listing, buy'
-        " it;\nthen open the seller's link to see the order. The links hold access tokens:"
-        " keep them private."
+        '\nOpen the buyer\'s link in your browser: search (try "camera") and open a listing;'
+        " the seller's link shows\nthe shop, and Settings shows each node's peers and wallet."
+        " The links hold access tokens: keep them private."
     )
     click.echo(
         f"Passphrase of every demo profile: {ready['passphrase']}. Data: {ready['demo_dir']}."
