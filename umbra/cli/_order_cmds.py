@@ -256,8 +256,13 @@ def list_orders(state: CliState) -> None:
 @pass_state
 def show(state: CliState, order_id: str) -> None:
     """Show ORDER_ID: state, amounts, what you can do next, and its timeline."""
-    view = _service(state).order(order_id)
+    service = _service(state)
+    view = service.order(order_id)
     data = view.to_json()
+    evidence = service.evidence(order_id) if view.summary.role == "arbiter" else []
+    data["evidence"] = [
+        {"from": e.sender, "at": iso_time(e.at), "text": e.opened} for e in evidence
+    ]
 
     def human() -> None:
         s = view.summary
@@ -272,5 +277,7 @@ def show(state: CliState, order_id: str) -> None:
         click.echo(f"  you can: {', '.join(view.next_actions) or 'nothing now'}")
         for e in view.timeline:
             click.echo(f"  {iso_time(e.at)}  {e.kind:8} {e.detail}")
+        for ev in evidence:
+            click.echo(f"  evidence from the {ev.sender}: {ev.opened or '(could not be opened)'}")
 
     emit(state, data, human)

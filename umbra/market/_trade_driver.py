@@ -77,6 +77,7 @@ from ._trade_messages import (
     TradeMessage,
     encode_evidence,
     encode_trade_message,
+    parse_evidence,
     parse_trade_message,
 )
 from ._trade_ports import TRADE_KIND, EscrowPort, InboundPayload, PayloadChannel, TradePorts
@@ -235,7 +236,13 @@ class TradeDriver:
                 self.store.set_fields(oid, escrow="halted")
                 self.store.log(oid, "escrow", state, "escrow funding halted", now=now)
             case StoreEvidence():
-                self.store.add_evidence(oid, a.sender, a.sealed_evidence, now=now)
+                try:
+                    opened: str | None = parse_evidence(
+                        self.ports.open_sealed(a.sealed_evidence)
+                    ).text
+                except InvalidDocument:
+                    opened = None
+                self.store.add_evidence(oid, a.sender, a.sealed_evidence, opened, now=now)
             case DeleteShippingData():
                 self.store.set_fields(oid, purge_at=a.at)
             case NotifyUser():

@@ -138,8 +138,16 @@ class EscrowBridge:
     def pump(self) -> int:
         """Wrap and queue what our escrows wrote for the other parties."""
         sent = 0
-        for order_id in list(self._running):
-            escrow_id = order_id.hex()
+        # Every escrow's directory, not only running ones: a finished escrow's last messages
+        # (e.g. "paid out") are written just before its runner ends.
+        for folder in self.root.iterdir():
+            escrow_id = folder.name
+            try:
+                order_id = bytes.fromhex(escrow_id)
+            except ValueError:
+                continue
+            if not any(folder.glob("*/*.msg")):
+                continue
             stored = self.party.store.load_escrow(escrow_id)
             if stored is None:
                 continue

@@ -33,7 +33,7 @@ from ._order_machine import OrderMachine
 from ._order_table import TERMINAL, TRANSITIONS, State
 from ._stored import stored_listing
 from ._trade_limits import MAX_NOTE_CHARS
-from ._trade_store import CommandRow, OrderRow, TimelineEntry, TradeStore
+from ._trade_store import CommandRow, EvidenceRow, OrderRow, TimelineEntry, TradeStore
 
 PaymentChoice = Literal["escrow", "direct"]
 
@@ -359,6 +359,10 @@ class TradeService:
             timeline=tuple(self._store.timeline(row.order_id)),
             commands=tuple(self._store.commands_of(row.order_id)),
         )
+
+    def evidence(self, order_id: str) -> list[EvidenceRow]:
+        """Arbiter: the dispute evidence received, opened by this node where it could."""
+        return self._store.evidence(self.resolve(order_id))
 
     def command(self, seq: int) -> CommandRow | None:
         return self._store.command(seq)

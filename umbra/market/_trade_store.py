@@ -77,6 +77,8 @@ MIGRATIONS = [
         value TEXT NOT NULL
     );
     """,
+    # The arbiter's opened copy of each piece of evidence (its node opens the sealed box).
+    "ALTER TABLE trade_evidence ADD COLUMN opened TEXT;",
 ]
 MAX_ARGS_BYTES = 64 * 1024
 
@@ -129,6 +131,14 @@ class TimelineEntry:
     kind: str  # 'state' | 'sent' | 'received' | 'refused' | 'notice' | 'escrow' | 'command'
     state: str
     detail: str
+
+
+@dataclass(frozen=True)
+class EvidenceRow:
+    sender: str
+    sealed: bytes
+    at: int
+    opened: str | None  # the arbiter's node opened it (None: could not be opened)
 
 
 _ORDER_COLS = (
@@ -308,15 +318,18 @@ class TradeStore:
             (key, value),
         )
 
-    def add_evidence(self, order_id: bytes, sender: str, sealed: bytes, *, now: int) -> None:
+    def add_evidence(
+        self, order_id: bytes, sender: str, sealed: bytes, opened: str | None, *, now: int
+    ) -> None:
         self.db.execute(
-            "INSERT INTO trade_evidence (order_id, sender, sealed, at) VALUES (?, ?, ?, ?)",
-            (order_id, sender, sealed, now),
+            "INSERT INTO trade_evidence (order_id, sender, sealed, at, opened)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (order_id, sender, sealed, now, opened),
         )
 
-    def evidence(self, order_id: bytes) -> list[tuple[str, bytes, int]]:
+    def evidence(self, order_id: bytes) -> list[EvidenceRow]:
         rows = self.db.query(
-            "SELECT sender, sealed, at FROM trade_evidence WHERE order_id = ? ORDER BY seq",
+            "SELECT sender, sealed, at, opened FROM trade_evidence WHERE order_id = ? ORDER BY seq",
             (order_id,),
         )
-        return [(str(r[0]), bytes(r[1]), int(r[2])) for r in rows]
+        return [EvidenceRow(str(r[0]), bytes(r[1]), int(r[2]), r[3]) for r in rows]
