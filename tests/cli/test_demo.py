@@ -71,3 +71,30 @@ def test_read_line_splits_and_limits() -> None:
             await _read_line(receive, limit=4096)
 
     trio.run(check)
+
+
+def test_demo_profiles_trust_the_demo_arbiter_and_are_reused(tmp_path: Path) -> None:
+    from umbra.core.crypto import encode_public_key
+    from umbra.market import SellerCatalog, TradeService
+    from umbra.store import open_profile
+
+    def prepare() -> DemoRun:
+        run = DemoRun(DemoOptions(demo_dir=tmp_path, listings=2, mine_interval=5), print)
+        trio.run(run._profiles)
+        return run
+
+    first = prepare()
+    assert sorted(first.facts["created_profiles"]) == ["demo-arbiter", "demo-buyer", "demo-seller"]
+    assert first.facts["listings"] == 2
+    with open_profile(tmp_path, "demo-arbiter", "demo") as arbiter:
+        arbiter_id = encode_public_key(arbiter.identity.signing_public)
+    assert first.facts["arbiter_id"] == arbiter_id
+    for name in ("demo-buyer", "demo-seller"):
+        with open_profile(tmp_path, name, "demo") as profile:
+            assert TradeService(profile).accepted_arbiters() == [arbiter_id]
+
+    again = prepare()
+    assert "created_profiles" not in again.facts
+    assert again.facts["arbiter_id"] == arbiter_id
+    with open_profile(tmp_path, "demo-seller", "demo") as seller:
+        assert len(SellerCatalog(seller).own_listings()) == 2

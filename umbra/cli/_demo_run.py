@@ -3,7 +3,8 @@
 The demo directory is a data directory of its own:
 
 - ``profiles/demo-seller|demo-buyer|demo-arbiter/``: the three profiles (passphrase ``demo``);
-  the seller gets sample listings the first time.
+  the seller gets sample listings the first time; buyer and seller trust the demo arbiter
+  (the buyer's default arbiter, an arbiter the seller accepts).
 - ``sandbox/``: the regtest chain and one wallet-rpc per profile (`umbra.wallet.Sandbox`).
 - ``demo/nodes.json``: PIDs of the node processes while the demo runs; ``demo/logs/``.
 
@@ -34,7 +35,8 @@ from typing import Any
 import trio
 
 from umbra.core import PICONERO_PER_XMR, UsageError
-from umbra.market import SellerCatalog, sample_drafts
+from umbra.core.crypto import encode_public_key
+from umbra.market import SellerCatalog, TradeService, sample_drafts
 from umbra.store import ProfileExists, create_profile, open_profile
 from umbra.wallet import Sandbox, UserWallet, WalletError, WalletRpcError
 from umbra.wallet._processes import stop_pid
@@ -132,12 +134,17 @@ class DemoRun:
         self.report({"event": "progress", "step": step, "seconds": self.timings[step]})
 
     async def _profiles(self) -> None:
+        # The arbiter first: the buyer and the seller trust its persona key as their arbiter.
+        arbiter = await trio.to_thread.run_sync(self._prepare_profile, "arbiter", None)
         async with trio.open_nursery() as nursery:
-            for role, name in ROLES.items():
-                nursery.start_soon(trio.to_thread.run_sync, self._prepare_profile, role, name)
+            for role in ("seller", "buyer"):
+                nursery.start_soon(trio.to_thread.run_sync, self._prepare_profile, role, arbiter)
+        self.facts["arbiter_id"] = encode_public_key(arbiter)
 
-    def _prepare_profile(self, role: str, name: str) -> None:
-        """Create the profile (or reopen it) and give the seller its sample listings."""
+    def _prepare_profile(self, role: str, arbiter: bytes | None) -> bytes:
+        """Create the profile (or reopen it): the seller gets its sample listings, buyer and
+        seller trust the demo arbiter. Returns the profile's persona key."""
+        name = ROLES[role]
         try:
             profile = create_profile(self.root, name, DEMO_PASSPHRASE)
             self.facts.setdefault("created_profiles", []).append(name)
@@ -150,6 +157,11 @@ class DemoRun:
                     for draft in sample_drafts(self.options.listings):
                         catalog.create(draft)
                 self.facts["listings"] = len(catalog.own_listings())
+            if arbiter is not None:
+                trades = TradeService(profile)
+                if trades.accepted_arbiters() != [encode_public_key(arbiter)]:
+                    trades.set_accepted_arbiters([encode_public_key(arbiter)])
+            return profile.identity.signing_public
 
     async def _chain_and_coins(self) -> None:
         await self._timed("chain", self._chain)
