@@ -168,9 +168,20 @@ def order_router(services: Services) -> APIRouter:
     @router.get("/orders/{order_id}", summary="One order: timeline and next moves")
     async def order(order_id: OrderRef) -> dict[str, Any]:
         """``next_actions`` are the moves you may make now (POST them to
-        ``/orders/{order_id}/{move}``)."""
-        view = await services.run(lambda: trade().order(order_id))
-        return order_json(view)
+        ``/orders/{order_id}/{move}``). The arbiter also gets the dispute ``evidence``
+        (``text`` is null when it could not be opened)."""
+
+        def read() -> dict[str, Any]:
+            service = trade()
+            out = order_json(service.order(order_id))
+            if out["role"] == "arbiter":  # only the arbiter's node can open the evidence
+                out["evidence"] = [
+                    {"sender": e.sender, "at": iso_time(e.at), "text": e.opened}
+                    for e in service.evidence(order_id)
+                ]
+            return out
+
+        return await services.run(read)
 
     @router.post("/orders/{order_id}/{move}", summary="Make a move on an order", status_code=202)
     async def move(order_id: OrderRef, move: Move, body: MoveBody) -> JSONResponse:

@@ -79,7 +79,7 @@ from ._trade_messages import (
 )
 from ._trade_node import TradeOptions, serve_trade
 from ._trade_service import OrderSummary, OrderView, TradeService, next_actions
-from ._trade_store import CommandRow, OrderRow, TimelineEntry, TradeStore
+from ._trade_store import CommandRow, EvidenceRow, OrderRow, TimelineEntry, TradeStore
 
 __all__ = [
     "DEFAULT_LIFETIME_DAYS",
@@ -105,6 +105,7 @@ __all__ = [
     "EscrowWrapper",
     "Evidence",
     "EvidenceAdded",
+    "EvidenceRow",
     "ExpectPayout",
     "ForwardEscrow",
     "HaltFunding",

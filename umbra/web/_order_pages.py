@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from umbra.core import InvalidDocument, SignedListing, UsageError, parse_cid, parse_xmr
 from umbra.core.crypto import encode_public_key
-from umbra.market import OrderView, TradeService, stored_listing
+from umbra.market import EvidenceRow, OrderView, TradeService, stored_listing
 from umbra.wallet import WalletUnavailable
 
 from ._common import PageError, form_text, guarded, page, see_other, sentence
@@ -201,11 +201,15 @@ def order_routes(services: PageServices) -> list[Route]:
     async def order(request: Request) -> Response:
         order_id = request.path_params["order_id"][:32]
         placed = _int_param(request.query_params.get("placed", ""), None)
+        evidence: list[EvidenceRow] = []
 
         def read() -> tuple[OrderView | None, str, str]:
             service = trade()
             try:
-                return service.order(order_id), "", ""
+                view = service.order(order_id)
+                if view.summary.role == "arbiter":
+                    evidence.extend(service.evidence(order_id))
+                return view, "", ""
             except UsageError as exc:
                 if placed is None:
                     raise PageError(404, sentence(str(exc)) + " Pick one from Orders.") from None
@@ -234,6 +238,7 @@ def order_routes(services: PageServices) -> list[Route]:
             labels=STATE_LABELS,
             action_labels=ACTION_LABELS,
             pending=pending,
+            evidence=evidence,
             last_failure=failed[-1] if failed else None,
             done=request.query_params.get("done", "")[:20],
             refresh=bool(pending) or view.summary.state in WORKING,

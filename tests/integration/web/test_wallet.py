@@ -7,7 +7,9 @@ the way a user connects their own. Screenshots of the wallet pages go to test-ar
 
 import base64
 import io
+import json
 import re
+import time
 from typing import Any
 
 import httpx
@@ -21,11 +23,12 @@ from tests.integration.wallet.conftest import (
 )
 from umbra.core.crypto import encode_public_key
 
-from .conftest import Served
+from .conftest import ARTIFACTS, Served
 from .test_ui import PHONE, Watch, browser, no_sideways_scroll, shot  # noqa: F401
 
 pytestmark = pytest.mark.monero
 
+TIMINGS = ARTIFACTS / "web" / "wallet-api.json"
 TXID = re.compile(r"[0-9a-f]{64}")
 
 
@@ -74,6 +77,8 @@ def _error(response: httpx.Response, status: int) -> str:
 
 def test_wallet_api(served: Served, chain: Chain) -> None:  # noqa: F811
     seller_address = chain.addresses["seller"]
+    # Wall times of the wallet routes on this machine, recorded (never asserted).
+    timings: dict[str, float] = {}
     with served.bearer() as http:
         # Not connected: say so, and how to connect.
         state = http.get("/api/v1/wallet").json()
@@ -96,7 +101,9 @@ def test_wallet_api(served: Served, chain: Chain) -> None:  # noqa: F811
         connected = http.post("/api/v1/wallet/connect", json=_connect_body(chain))
         assert connected.status_code == 200, connected.text
 
+        t0 = time.perf_counter()
         state = http.get("/api/v1/wallet").json()
+        timings["balance_s"] = round(time.perf_counter() - t0, 3)
         assert state["connected"] is True and state["source"] == "config"
         balance = state["balance"]
         assert balance["unlocked"]["piconero"] >= 50 * 10**12
@@ -105,7 +112,9 @@ def test_wallet_api(served: Served, chain: Chain) -> None:  # noqa: F811
         )
 
         # Add funds: a fresh subaddress each time, its URI, and a QR code made here.
+        t0 = time.perf_counter()
         funds = http.post("/api/v1/wallet/address", json={"amount": "0.5"}).json()
+        timings["add_funds_address_and_qr_s"] = round(time.perf_counter() - t0, 3)
         again = http.post("/api/v1/wallet/address", json={}).json()
         assert funds["address"] != again["address"]
         assert funds["subaddress_index"] < again["subaddress_index"]
@@ -128,7 +137,9 @@ def test_wallet_api(served: Served, chain: Chain) -> None:  # noqa: F811
         too_much = {"address": seller_address, "amount": "900"}
         assert "not enough" in _error(http.post(preview_url, json=too_much), 400).lower()
 
+        t0 = time.perf_counter()
         preview = http.post(preview_url, json={"address": seller_address, "amount": "1.5"}).json()
+        timings["send_preview_s"] = round(time.perf_counter() - t0, 3)
         assert preview["amount"]["piconero"] == 15 * 10**11
         assert 0 < preview["fee"]["piconero"] < 10**10
         assert preview["total"]["piconero"] == 15 * 10**11 + preview["fee"]["piconero"]
@@ -136,7 +147,9 @@ def test_wallet_api(served: Served, chain: Chain) -> None:  # noqa: F811
         # Step 2 relays exactly that transaction, once.
         _error(http.post("/api/v1/wallet/send", json={"preview_id": "x" * 20}), 404)
         _error(http.post("/api/v1/wallet/send", json={}), 422)
+        t0 = time.perf_counter()
         sent = http.post("/api/v1/wallet/send", json={"preview_id": preview["preview_id"]})
+        timings["send_relay_s"] = round(time.perf_counter() - t0, 3)
         assert sent.status_code == 200, sent.text
         txid = sent.json()["txid"]
         assert TXID.fullmatch(txid)
@@ -168,6 +181,9 @@ def test_wallet_api(served: Served, chain: Chain) -> None:  # noqa: F811
         assert allowed.status_code == 200, allowed.text
     finally:
         browser_client.http.close()
+
+    TIMINGS.parent.mkdir(parents=True, exist_ok=True)
+    TIMINGS.write_text(json.dumps(timings, indent=2) + "\n", encoding="utf-8")
 
     # The settings' Monero section and /api/v1/status see the connected wallet.
     with served.bearer() as http:
