@@ -6,8 +6,6 @@ even on a wrong password, so we read its output and treat any "Error" line as fa
 ``--daemon-ssl disabled`` spares one RSA key generation (about a second) per run.
 """
 
-import ctypes
-import signal
 from pathlib import Path
 
 import trio
@@ -16,19 +14,6 @@ from ._errors import WalletError
 
 CLI = "monero-wallet-cli"
 CLI_TIMEOUT = 300
-
-
-def _die_with_parent() -> None:
-    """In the child: get SIGKILL when our process dies, so a node killed while the CLI
-    runs leaves no CLI behind holding the wallet file (Linux; elsewhere a no-op)."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):
-        pass
-
-
-PR_SET_PDEATHSIG = 1
 
 
 async def enable_multisig(wallet_file: Path, password: str, ringdb_dir: Path) -> None:
@@ -65,7 +50,6 @@ async def enable_multisig(wallet_file: Path, password: str, ringdb_dir: Path) ->
                 capture_stdout=True,
                 capture_stderr=True,
                 check=False,
-                preexec_fn=_die_with_parent,
             )
     except OSError as exc:
         raise WalletError(f"cannot run {CLI}: {exc.strerror}; install Debian's monero") from exc
