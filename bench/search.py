@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import sqlcipher3
 
@@ -325,7 +325,9 @@ def run_backend(
         files = [profile.path / "umbra.db"]
     else:
         path = workdir / "plain.db"
-        library = "sqlite3" if backend == "plain" else "sqlcipher3"
+        library: Literal["sqlite3", "sqlcipher3"] = (
+            "sqlite3" if backend == "plain" else "sqlcipher3"
+        )
         db = Database.open_plain_for_benchmark(path, library=library)
         migrate_store(db)
         index = SearchIndex(db)

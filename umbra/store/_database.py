@@ -67,9 +67,14 @@ class Database:
     """
 
     def __init__(
-        self, conn: sqlite3.Connection, path: Path | None, *, encrypted: bool, module: Any
+        self,
+        conn: sqlite3.Connection | sqlcipher3.Connection,
+        path: Path | None,
+        *,
+        encrypted: bool,
+        module: Any,
     ) -> None:
-        # sqlcipher3 has the same DB-API surface as sqlite3; it is typed as sqlite3 here.
+        # sqlcipher3 has the same DB-API surface as sqlite3 (its stubs are typeshed's).
         self._conn = conn
         self._path = path
         self._encrypted = encrypted

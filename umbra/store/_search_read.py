@@ -18,15 +18,19 @@ listings table about 2 µs. So:
     scored in a second query that holds only the text: bm25 weighs each phrase of its MATCH
     by reading that phrase's whole doclist, and filter tokens have huge ones.
   - price: with at most `COUNT_CAP` matches, their prices (sorted here). Above that, the
-    page's last price among those newest matches bounds the page's prices overall, so
-    only the matches up to that price are sorted (a binary search over the price buckets
-    finds the bound instead when paging deeper than that).
+    newest matches are a sample of all of them: if they are a fraction f of the time span of
+    the index, about f of all matches are in it, so the page's ``need``-th cheapest match
+    overall is likely below the sample's ``PRICE_SAMPLE_MARGIN * need * f``-th price. Only
+    the matches up to that price are sorted (a few times ``need`` rows instead of thousands);
+    if fewer than ``need`` are that cheap, the sample's ``need``-th price, a sure bound, is
+    used instead (a binary search over the price buckets finds it when paging deeper).
 - Counts stop at `COUNT_CAP`: above it ``total`` is a lower bound and ``total_exact`` False.
 - Expired listings and the listings at the edges of a price range are left out by
   ``rowid NOT IN`` a small set read from an index (purging expired listings keeps it small).
 """
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +42,9 @@ from ._snippets import make_snippet, plain_snippet
 
 COUNT_CAP = 1_000
 RANK_WINDOW = 250
+# How much cheaper than the sure bound the first price sort tries: the sample's rank that is
+# expected to hold this many times the rows a page needs (see `tight_price_rank`).
+PRICE_SAMPLE_MARGIN = 3
 # Longest prefix the FTS index keeps ready (``prefix = '2 3'`` in the schema).
 _INDEXED_PREFIX = 3
 _MAX_EXPANSION = 32
@@ -151,6 +158,10 @@ class _Matches:
         )
         return [(int(rowid), int(price)) for rowid, price in rows]
 
+    def cheapest(self, count: int) -> list[int]:
+        """Ids of the ``count`` cheapest matches (price, then id)."""
+        return self.by_price(count, 0)
+
     def by_price(self, limit: int, offset: int) -> list[int]:
         rows = self._query(
             f"SELECT l.id FROM (SELECT f.rowid AS id {self._from}) m"  # noqa: S608
@@ -213,6 +224,15 @@ def _by_price(
     # that price (a few times `need` rows, not all of them).
     need = query.offset + query.limit
     if need <= len(ordered):
+        # Two subqueries: each is one B-tree seek, while min() and max() together scan.
+        lowest, highest = db.query(
+            "SELECT (SELECT min(id) FROM search_listings), (SELECT max(id) FROM search_listings)"
+        )[0]
+        rank = tight_price_rank(need, min(rowid for rowid, _ in head), int(lowest), int(highest))
+        if rank < need:  # try the likely bound first: it sorts far fewer rows
+            cheapest = _Matches(db, plan.match(high=ordered[rank - 1][1])).cheapest(need)
+            if len(cheapest) == need:  # so these are the `need` cheapest of all matches
+                return total, cheapest[query.offset :]
         bound = ordered[need - 1][1]
     else:  # paging deeper than we hold: binary search over the price buckets instead
         first, last = facets.price_bucket(plan.low), facets.price_bucket(plan.high)
@@ -225,6 +245,22 @@ def _by_price(
         bound = facets.bucket_end(first)
     bounded = _Matches(db, plan.match(high=bound))
     return total, bounded.by_price(query.limit, query.offset)
+
+
+def tight_price_rank(need: int, oldest_sampled: int, lowest: int, highest: int) -> int:
+    """The rank in the sample of newest matches whose price likely bounds the ``need`` cheapest.
+
+    The sample holds the matches with ids (creation times) from ``oldest_sampled`` up; ids of
+    all listings span ``lowest`` to ``highest``. When matches are spread evenly over time,
+    the sample's k-th price has about k / f matches at or below it overall, f being the
+    sample's share of the span. So rank ``PRICE_SAMPLE_MARGIN * need * f`` leaves a margin;
+    the caller checks the outcome, so a wrong guess costs time, never correctness.
+    """
+    span = highest - lowest
+    if span <= 0:
+        return need
+    share = (highest - oldest_sampled) / span
+    return max(1, min(need, math.ceil(PRICE_SAMPLE_MARGIN * need * share)))
 
 
 def _expand_prefix(db: Database, plan: Plan) -> Plan:

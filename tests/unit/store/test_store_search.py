@@ -1,3 +1,4 @@
+import math
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -223,6 +224,31 @@ def test_long_prefix_with_many_matches_sorted_by_price(index: SearchIndex) -> No
         ]
         assert (page.total, page.total_exact) == (3, False)
         assert cids(search(index, text="lamp natio", sort="price", offset=1, limit=1)) == ["cid-1"]
+
+
+def test_tight_price_rank_scales_with_the_sampled_share_of_time() -> None:
+    rank = _search_read.tight_price_rank
+    margin = _search_read.PRICE_SAMPLE_MARGIN
+    assert rank(60, oldest_sampled=900, lowest=0, highest=1_000) == math.ceil(margin * 60 * 0.1)
+    assert rank(20, oldest_sampled=999, lowest=0, highest=1_000) == 1  # never below rank 1
+    assert rank(20, oldest_sampled=0, lowest=0, highest=1_000) == 20  # the sure bound
+    assert rank(20, oldest_sampled=5, lowest=5, highest=5) == 20  # one creation time
+
+
+@pytest.mark.parametrize("newest_cheapest", [False, True])
+def test_price_sort_over_many_matches_is_exact(index: SearchIndex, newest_cheapest: bool) -> None:
+    # 120 matches, the newest 11 sampled. Uncorrelated prices: the likely bound holds. Newest
+    # cheapest: far fewer matches than the guess expects lie under it, so the sure bound runs.
+    prices = [(i * 7919) % 1_000 + 1 for i in range(120)]
+    if newest_cheapest:
+        prices = [1_000 - i for i in range(120)]
+    index.upsert_many([make(i, title="lamp", price=price) for i, price in enumerate(prices)])
+    by_price = sorted(range(120), key=lambda i: (prices[i], i))
+    with patch.object(_search_read, "COUNT_CAP", 10):
+        for offset in (0, 5, 10):
+            page = search(index, text="lamp", sort="price", limit=5, offset=offset)
+            assert cids(page) == [f"cid-{i}" for i in by_price[offset : offset + 5]]
+            assert (page.total, page.total_exact) == (10, False)
 
 
 # -- filters -----------------------------------------------------------------------------------
