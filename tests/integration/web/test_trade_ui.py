@@ -130,8 +130,16 @@ def _buy(buyer: Party, seller_id: str, query: str, name: str) -> str:
     page.click("#buy-button")
     page.wait_for_url("**/orders/*")
     order_id = page.url.split("/orders/", 1)[1].split("?", 1)[0]
+    placing_url = page.url  # /orders/<id>?placed=<seq>: says when the node failed to place it
     shot(page, f"trade-{name}-3-placing")
-    _open_order(page, buyer.base, order_id, "#order-state")
+
+    def placed_or_failed() -> bool:
+        page.goto(placing_url)
+        return bool(page.locator("#order-state, .notice.error").count())
+
+    _wait(f"the buyer's node places order {order_id[:8]}", placed_or_failed)
+    failure = page.locator(".notice.error")
+    assert not failure.count(), f"the node did not place the order: {failure.inner_text()}"
     return order_id
 
 
