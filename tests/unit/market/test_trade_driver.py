@@ -8,6 +8,7 @@ machines are the real ones. The full trade over real nodes and a real chain is i
 ``tests/integration/trade``.
 """
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 import trio
 
+from umbra.core import UsageError, compute_cid
 from umbra.core.crypto import Argon2Params, open_envelope
 from umbra.market import SellerCatalog, TradeService, sample_drafts
 from umbra.market._order_types import EscrowFunded, EscrowPaidOut
@@ -98,8 +100,21 @@ class Party:
     escrow: EscrowRecorder
 
 
+@dataclass
+class Clock:
+    now: float = field(default_factory=time.time)  # listings are made with the real clock
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @pytest.fixture
-def parties(tmp_path: Path) -> Iterator[dict[str, Party]]:
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def parties(tmp_path: Path, clock: Clock) -> Iterator[dict[str, Party]]:
     network = Network()
     profiles = {r: create_profile(tmp_path, r, "pw", params=FAST) for r in ADDRESS}
     keys = {p.identity.signing_public: p.identity.encryption_public for p in profiles.values()}
@@ -107,8 +122,9 @@ def parties(tmp_path: Path) -> Iterator[dict[str, Party]]:
     for role, profile in profiles.items():
         escrow = EscrowRecorder()
         channel = Channel(network, profile.identity.signing_public)
-        driver = TradeDriver(profile, channel, Ports(profile, keys, role), escrow, confirmations=1)
-        out[role] = Party(profile, driver, TradeService(profile), escrow)
+        ports = Ports(profile, keys, role)
+        driver = TradeDriver(profile, channel, ports, escrow, confirmations=1, clock=clock)
+        out[role] = Party(profile, driver, TradeService(profile, clock=clock), escrow)
     with out["arbiter"].driver.store.db.transaction():
         out["arbiter"].driver.store.set_config(ARBITER_KEY, "fee=0")
     yield out
@@ -232,3 +248,45 @@ def test_out_of_place_and_foreign_payloads_are_refused(parties: dict[str, Party]
     refused = [e.detail for e in seller.service.order(order_id).timeline if e.kind == "refused"]
     assert any("replay" in d for d in refused)
     assert any("not a party" in d for d in refused)
+
+
+def test_an_order_not_accepted_in_time_is_void(parties: dict[str, Party], clock: Clock) -> None:
+    cid = _listing(parties)
+    arbiter = parties["arbiter"].profile.identity.signing_public
+    order_id, _ = parties["buyer"].service.place_order(
+        cid, shipping_option=0, address="x", arbiter=arbiter
+    )
+    _pump(parties)
+    clock.now += 47 * 3600
+    for p in parties.values():
+        p.driver.process_timers()
+    assert _state(parties["buyer"], order_id) == "S1_requested"
+    clock.now += 2 * 3600  # past 48 h: the seller's own deadline (the others add 2 h grace)
+    for p in parties.values():
+        p.driver.process_timers()
+    assert _state(parties["seller"], order_id) == "S10_void"
+    assert _state(parties["buyer"], order_id) == "S1_requested"
+    clock.now += 2 * 3600
+    for p in parties.values():
+        p.driver.process_timers()
+    assert _state(parties["buyer"], order_id) == "S10_void"
+    with pytest.raises(UsageError, match="cannot accept"):
+        parties["seller"].service.accept(order_id)
+
+
+def test_place_order_checks_its_input(parties: dict[str, Party]) -> None:
+    cid = _listing(parties)
+    buyer = parties["buyer"].service
+    arbiter = parties["arbiter"].profile.identity.signing_public
+    with pytest.raises(UsageError, match="shipping option"):
+        buyer.place_order(cid, arbiter=arbiter)
+    with pytest.raises(UsageError, match="shipping address"):
+        buyer.place_order(cid, shipping_option=0, arbiter=arbiter)
+    with pytest.raises(UsageError, match="needs an arbiter"):
+        buyer.place_order(cid, shipping_option=0, address="x")
+    with pytest.raises(UsageError, match="quantity"):
+        buyer.place_order(cid, shipping_option=0, address="x", arbiter=arbiter, quantity=10**6)
+    with pytest.raises(UsageError, match="not in the local index"):
+        buyer.place_order(str(compute_cid(b"no such listing", "dag-cbor")), arbiter=arbiter)
+    with pytest.raises(UsageError, match="own listing"):
+        parties["seller"].service.place_order(cid, shipping_option=0, address="x", arbiter=arbiter)

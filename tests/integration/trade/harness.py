@@ -1,0 +1,271 @@
+"""Three real `umbra node` processes (buyer, seller, arbiter) on a real regtest chain.
+
+Used by the trade tests and by ``bench/messaging.py``. Everything started here is stopped by
+`TradeWorld.close`: the nodes (SIGTERM, then SIGKILL), the block miner thread, and the
+sandbox (monerod and every wallet-rpc). Waits have deadlines; nothing asserts durations.
+
+- The sandbox lives in the shared data directory (``<root>/sandbox``), so each node finds its
+  profile's wallets (``<profile>`` and ``<profile>.escrow``) the way `umbra node` does.
+- Orders are driven through the real CLI (`umbra order ...`); their state is read from each
+  profile's database directly (a second connection, like the CLI's), which costs no CPU for
+  a subprocess per poll on a two-core machine.
+- A miner thread adds one block every `MINE_EVERY_S` while a trade runs: the escrow needs one
+  confirmation (``--escrow-confirmations 1``) and Monero's 10-block unlock before a payout.
+"""
+
+import signal
+import subprocess
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import trio
+
+import umbra.store as store
+from umbra.core import PICONERO_PER_XMR, ShippingOption
+from umbra.core.crypto import encode_public_key
+from umbra.market import ListingDraft, SellerCatalog, TradeService
+from umbra.wallet import Sandbox, WalletStore
+
+from ..net.cluster import CHEAP, PASSPHRASE, NodeProc, _env, umbra_argv, wait_until
+
+ROLES = ("buyer", "seller", "arbiter")
+IPS = {"seller": "127.0.0.60", "buyer": "127.0.0.61", "arbiter": "127.0.0.62"}
+MINE_EVERY_S = 1.0
+PRICE = PICONERO_PER_XMR // 2  # 0.5 XMR
+SHIPPING_COST = PICONERO_PER_XMR // 100
+
+
+class TradeNode(NodeProc):
+    """A node process with trade options (no web app, small escrow confirmations)."""
+
+    extra: Sequence[str] = ()
+
+    def launch(self, bootstrap: Sequence[str] = ()) -> None:
+        argv = [*umbra_argv(), "--profile", self.name, "--json", "node", "--verbose", "--no-web"]
+        argv += ["--listen", f"/ip4/{self.ip}/tcp/0", "--escrow-confirmations", "1", *self.extra]
+        for addr in bootstrap:
+            argv += ["--bootstrap", addr]
+        with open(self.log_path, "a") as log:
+            self.proc = subprocess.Popen(
+                argv,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+                env=_env(self.data_dir, {"UMBRA_DEBUG": "1"}),
+            )
+
+    def kill(self) -> None:
+        """SIGKILL: the node gets no chance to clean up."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        if self.proc is not None and self.proc.stdout is not None:
+            self.proc.stdout.close()
+        self.proc = None
+
+
+class Miner:
+    """Mines one block every ``period`` seconds in a thread while started."""
+
+    def __init__(self, sandbox: Sandbox, period: float = MINE_EVERY_S) -> None:
+        self.sandbox = sandbox
+        self.period = period
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.period):
+            try:
+                trio.run(self.sandbox.mine, 1)
+            except Exception:
+                continue
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        self._thread = None
+
+
+@dataclass
+class TradeWorld:
+    root: Path
+    sandbox: Sandbox
+    nodes: dict[str, TradeNode]
+    ids: dict[str, str]  # role -> persona id
+    listing: str  # the seller's listing CID
+    miner: Miner
+    _profiles: dict[str, store.Profile] = field(default_factory=dict)
+
+    # -- reading a party's orders (its database, a connection of our own) --------------------
+
+    def profile(self, role: str) -> store.Profile:
+        profile = self._profiles.get(role)
+        if profile is None:
+            profile = store.open_profile(self.root, role, PASSPHRASE)
+            self._profiles[role] = profile
+        return profile
+
+    def service(self, role: str) -> TradeService:
+        return TradeService(self.profile(role))
+
+    def order(self, role: str, order_id: str) -> dict[str, Any] | None:
+        try:
+            return self.service(role).order(order_id).to_json()
+        except Exception:
+            return None
+
+    def state(self, role: str, order_id: str) -> str | None:
+        view = self.order(role, order_id)
+        return None if view is None else str(view["state"])
+
+    def wait_state(
+        self, order_id: str, wanted: str, roles: Sequence[str] = ROLES, *, timeout: float = 180
+    ) -> None:
+        self.wait(
+            f"{', '.join(roles)} in {wanted}",
+            lambda: all(self.state(r, order_id) == wanted for r in roles),
+            timeout=timeout,
+            order_id=order_id,
+        )
+
+    def wait(
+        self, what: str, check: Callable[[], bool], *, timeout: float = 180, order_id: str = ""
+    ) -> None:
+        try:
+            wait_until(what, check, timeout=timeout, pause=0.2)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{self.describe(order_id)}") from None
+
+    def describe(self, order_id: str) -> str:
+        """Each party's view of the order and its escrow, for a failure message."""
+        lines = []
+        for role in ROLES:
+            view = self.order(role, order_id) if order_id else None
+            lines.append(f"--- {role}: {None if view is None else view['state']}")
+            for e in [] if view is None else view["timeline"]:
+                lines.append(f"    {e['at']} {e['kind']} {e['state']} {e['detail']}")
+            if order_id:
+                try:
+                    audit = WalletStore(self.profile(role).db).audit_log(order_id)
+                except Exception as exc:
+                    lines.append(f"    (no escrow audit: {exc})")
+                else:
+                    for a in audit[-15:]:
+                        step = f"{a.from_state}->{a.to_state} {a.event}"
+                        lines.append(f"    escrow {step} {a.detail[:120]}")
+            lines.append(f"    log: {self.nodes[role].log_path}")
+        return "\n".join(lines)
+
+    # -- the CLI ------------------------------------------------------------------------------
+
+    def cli(self, role: str, *args: str) -> Any:
+        return self.nodes[role].run(*args)
+
+    def buy(self) -> str:
+        result = self.cli(
+            "buyer", "order", "buy", self.listing, "--shipping-option", "0",
+            "--address", "Jane Doe, 1 Main St, Springfield", "--arbiter", self.ids["arbiter"],
+            "--wait", "120",
+        )  # fmt: skip
+        assert result["status"] == "done", result
+        return str(result["order"])
+
+    # -- processes ----------------------------------------------------------------------------
+
+    def start(self, role: str) -> None:
+        node = self.nodes[role]
+        boot = [] if role == "seller" else [self.nodes["seller"].addrs[0]]
+        if role == "seller" and any(n.proc for r, n in self.nodes.items() if r != "seller"):
+            boot = [self.nodes[r].addrs[0] for r in ("buyer", "arbiter") if self.nodes[r].proc]
+        node.start(boot)
+
+    def close(self) -> None:
+        self.miner.stop()
+        for profile in self._profiles.values():
+            profile.close()
+        self._profiles.clear()
+        for node in self.nodes.values():
+            if node.proc is not None and node.proc.poll() is None:
+                node.proc.send_signal(signal.SIGTERM)
+        for node in self.nodes.values():
+            node.stop()
+        trio.run(self.sandbox.down)
+
+    def balance(self, role: str) -> int:
+        async def get() -> int:
+            async with self.sandbox.wallet(role).client() as c:
+                await c.call("refresh")
+                return int((await c.call("get_balance"))["balance"])
+
+        return trio.run(get)
+
+
+def open_world(root: Path) -> TradeWorld:
+    """Sandbox up, profiles and a listing, the three nodes started and connected."""
+    sandbox = Sandbox(root)
+    miner = Miner(sandbox)
+    nodes = {r: TradeNode(r, IPS[r], root) for r in ROLES}
+    nodes["arbiter"].extra = ("--arbiter", "--arbiter-terms", "no fee, decides within 3 days")
+    world = TradeWorld(root, sandbox, nodes, {}, "", miner)
+    try:
+
+        async def chain() -> None:
+            names = tuple(n for r in ROLES for n in (r, f"{r}.escrow"))
+            await sandbox.up(names)
+            for role in ROLES:
+                await sandbox.open_main_wallet(role)
+            await sandbox.faucet("buyer", 10 * PICONERO_PER_XMR)
+
+        trio.run(chain)
+        for role in ROLES:
+            with store.create_profile(root, role, PASSPHRASE, params=CHEAP) as profile:
+                world.ids[role] = encode_public_key(profile.identity.signing_public)
+                if role == "seller":
+                    signed = SellerCatalog(profile).create(
+                        ListingDraft(
+                            title="Brass telescope",
+                            description="A 1920s brass telescope, working.",
+                            price=PRICE,
+                            quantity=3,
+                            category="electronics",
+                            condition="used-good",
+                            ships_from="DE",
+                            shipping=(
+                                ShippingOption(name="Post", regions=["WW"], cost=SHIPPING_COST),
+                            ),
+                        )
+                    )
+                    world.listing = str(signed.cid)
+        world.start("seller")
+        for role in ("buyer", "arbiter"):
+            nodes[role].launch([nodes["seller"].addrs[0]])
+        for role in ("buyer", "arbiter"):
+            nodes[role].wait_listening()
+        world.wait("the buyer synced the seller's listing", _has_listing(world), timeout=180)
+        miner.start()
+    except BaseException:
+        world.close()
+        raise
+    return world
+
+
+def _has_listing(world: TradeWorld) -> Callable[[], bool]:
+    from multiformats import CID
+
+    from umbra.market import stored_listing
+
+    def check() -> bool:
+        return stored_listing(world.profile("buyer"), CID.decode(world.listing)) is not None
+
+    return check

@@ -1,0 +1,154 @@
+"""Whole trades between three real nodes over end-to-end encrypted messages, real escrow.
+
+Each test drives one order through the real CLI and watches the parties' stored states.
+"""
+
+from collections.abc import Callable
+
+import pytest
+
+from umbra.core import format_xmr
+from umbra.wallet import WalletStore
+
+from .harness import PRICE, SHIPPING_COST, TradeWorld
+
+pytestmark = [pytest.mark.monero, pytest.mark.network, pytest.mark.slow]
+
+TOTAL = PRICE + SHIPPING_COST
+
+
+def test_escrow_trade_to_release(world: TradeWorld) -> None:
+    seller_before = world.balance("seller")
+    order_id = world.buy()
+    world.wait_state(order_id, "S1_requested", ("buyer", "seller", "arbiter"))
+    seller_view = world.order("seller", order_id)
+    assert seller_view is not None
+    assert seller_view["shipping"] == "Jane Doe, 1 Main St, Springfield"  # opened by the seller
+    arbiter_view = world.order("arbiter", order_id)
+    assert arbiter_view is not None and arbiter_view["shipping"] is None
+    assert seller_view["total"] == TOTAL
+
+    assert world.cli("seller", "order", "accept", order_id, "--wait", "60")["status"] == "done"
+    world.wait_state(order_id, "S4_funded", timeout=300)
+
+    shipped = world.cli("seller", "order", "ship", order_id, "--tracking", "RR123", "--wait", "60")
+    assert shipped["status"] == "done"
+    world.wait_state(order_id, "S5_shipped")
+    buyer_view = world.order("buyer", order_id)
+    assert buyer_view is not None and buyer_view["shipping"] == "RR123"
+
+    assert world.cli("buyer", "order", "confirm", order_id, "--wait", "60")["status"] == "done"
+    world.wait_state(order_id, "S6_completed")
+
+    world.wait("the release is submitted", _paid_out(world, "buyer", order_id), timeout=600)
+    world.wait(
+        "the seller's wallet holds the payment",
+        lambda: world.balance("seller") - seller_before >= TOTAL - 10**10,
+        timeout=120,
+    )
+
+
+def _paid_out(world: TradeWorld, role: str, order_id: str) -> Callable[[], bool]:
+    def check() -> bool:
+        view = world.order(role, order_id)
+        return view is not None and bool(view["payout_txids"])
+
+    return check
+
+
+def test_dispute_decided_by_the_arbiter_with_a_refund(world: TradeWorld) -> None:
+    order_id = world.buy()
+    world.wait_state(order_id, "S1_requested")
+    assert world.cli("seller", "order", "accept", order_id, "--wait", "60")["status"] == "done"
+    world.wait_state(order_id, "S4_funded", timeout=600)
+    buyer_before = world.balance("buyer")
+
+    opened = world.cli(
+        "buyer", "order", "dispute", order_id, "--evidence", "Nothing arrived.", "--wait", "60"
+    )
+    assert opened["status"] == "done"
+    world.wait_state(order_id, "S7_disputed")
+    arbiter_view = world.order("arbiter", order_id)
+    assert arbiter_view is not None and "decide" in arbiter_view["next_actions"]
+    # The evidence reached the arbiter sealed; its node opened it.
+    (evidence,) = world.service("arbiter").evidence(order_id)
+    assert evidence.sender == "buyer" and evidence.opened == "Nothing arrived."
+    assert b"Nothing arrived." not in evidence.sealed
+
+    decided = world.cli(
+        "arbiter", "order", "decide", order_id, "--to-buyer", format_xmr(TOTAL),
+        "--reason", "The seller did not show a shipment.", "--wait", "60",
+    )  # fmt: skip
+    assert decided["status"] == "done"
+    world.wait_state(order_id, "S8_resolved")
+    world.wait("the refund is submitted", _paid_out(world, "arbiter", order_id), timeout=600)
+    world.wait(
+        "the buyer's wallet got the refund",
+        lambda: world.balance("buyer") - buyer_before >= TOTAL - 10**10,
+        timeout=180,
+    )
+
+
+def test_order_placed_while_the_seller_is_offline(world: TradeWorld) -> None:
+    world.nodes["seller"].stop()
+    try:
+        order_id = world.buy()  # sealed to the seller's key from its DHT record; mailboxed
+        world.wait_state(order_id, "S1_requested", ("buyer", "arbiter"))
+        assert world.state("seller", order_id) is None
+    finally:
+        world.start("seller")
+    world.wait_state(order_id, "S1_requested", timeout=240)
+    declined = world.cli(
+        "seller", "order", "decline", order_id, "--reason", "Sold out.", "--wait", "60"
+    )
+    assert declined["status"] == "done"
+    world.wait_state(order_id, "S11_declined")
+
+
+def _escrow_state(world: TradeWorld, role: str, order_id: str) -> int:
+    stored = WalletStore(world.profile(role).db).load_escrow(order_id)
+    return -1 if stored is None else stored.state
+
+
+def test_nodes_killed_mid_trade_resume_and_release(world: TradeWorld) -> None:
+    """SIGKILL the seller, the buyer and the arbiter at points of one trade; it completes."""
+    seller_before = world.balance("seller")
+    order_id = world.buy()
+    world.wait_state(order_id, "S1_requested")
+
+    # 1. The seller's accept is queued, the seller is killed before or while it runs it.
+    world.cli("seller", "order", "accept", order_id)
+    world.nodes["seller"].kill()
+    world.start("seller")
+    world.wait_state(order_id, "S3_escrow_setup", timeout=300)
+
+    # 2. The buyer is killed in the middle of the multisig set-up.
+    world.wait(
+        "the buyer's escrow is being set up",
+        lambda: _escrow_state(world, "buyer", order_id) >= 2,
+        timeout=300,
+    )
+    world.nodes["buyer"].kill()
+    world.start("buyer")
+
+    # 3. The arbiter is killed once the funding was seen.
+    world.wait_state(order_id, "S4_funded", ("buyer",), timeout=600)
+    world.nodes["arbiter"].kill()
+    world.start("arbiter")
+    world.wait_state(order_id, "S4_funded", timeout=300)
+
+    # 4. Shipped; the buyer confirms and is killed while its release is on the way.
+    assert world.cli("seller", "order", "ship", order_id, "--wait", "60")["status"] == "done"
+    world.wait_state(order_id, "S5_shipped", ("buyer",))
+    world.cli("buyer", "order", "confirm", order_id)
+    world.wait_state(order_id, "S6_completed", ("buyer",))
+    world.nodes["buyer"].kill()
+    world.start("buyer")
+
+    world.wait_state(order_id, "S6_completed")
+    world.wait("the release is submitted", _paid_out(world, "buyer", order_id), timeout=600)
+    world.wait(
+        "no funds stuck: the seller's wallet holds the payment",
+        lambda: world.balance("seller") - seller_before >= TOTAL - 10**10,
+        timeout=180,
+    )
