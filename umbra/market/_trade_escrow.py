@@ -23,6 +23,7 @@ from typing import Any
 
 import trio
 
+from umbra.core import UmbraError
 from umbra.wallet import EscrowMachine, EscrowParty, EscrowTerms, Mailbox, State
 
 from ._order_table import State as OrderState
@@ -33,6 +34,7 @@ from ._trade_messages import ROLES
 log = logging.getLogger(__name__)
 
 PUMP_INTERVAL_S = 0.1
+RESTART_DELAY_S = 2.0
 
 
 class EscrowBridge:
@@ -132,7 +134,10 @@ class EscrowBridge:
                 self.update(order_id)
             task_status.started()
             while True:
-                self.pump()
+                try:
+                    self.pump()
+                except UmbraError as exc:  # e.g. the database busy: the files stay, retried
+                    log.warning("escrow pump: %s", exc)
                 await trio.sleep(PUMP_INTERVAL_S)
 
     def pump(self) -> int:
@@ -179,11 +184,16 @@ class EscrowBridge:
                     continue
                 self.report(order_id)
                 propose = payout if payout is not None and payout.proposer == machine.role else None
+                result: EscrowMachine | None = None
                 with trio.CancelScope() as scope:
                     self._scopes[order_id] = scope
-                    result: EscrowMachine = await self.party.run_escrow(escrow_id, propose=propose)
+                    try:
+                        result = await self.party.run_escrow(escrow_id, propose=propose)
+                    except UmbraError as exc:  # recorded by the escrow; never stop the node
+                        log.warning("order %s: escrow stopped: %s; restarting", escrow_id, exc)
+                        await trio.sleep(RESTART_DELAY_S)
                 self._scopes.pop(order_id, None)
-                if scope.cancelled_caught:
+                if scope.cancelled_caught or result is None:
                     continue
                 self.report(order_id)
                 if result.state in (State.S10_PAID_OUT, State.S99_FAILED):

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from umbra.core import InvalidDocument
+from umbra.core import UmbraError
 from umbra.core.crypto import open_envelope
 from umbra.store import Profile
 from umbra.wallet import (
@@ -177,7 +177,7 @@ async def serve_trade(
                 await driver.process_commands()
                 driver.process_inbound()
                 driver.process_timers()
-            except (InvalidDocument, WalletError) as exc:
+            except UmbraError as exc:  # e.g. the database busy for long: try again soon
                 log.warning("trade step failed: %s", exc)
             if channel.queued != before:
                 messaging.wake_outbox()
