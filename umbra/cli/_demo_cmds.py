@@ -40,6 +40,7 @@ STEP_TEXT = {
     "node-seller": "Seller's node",
     "node-buyer": "Buyer's node",
     "node-arbiter": "Arbiter's node",
+    "mining-coins-for-the-buyer": "Faucet refused: mining the buyer's coins instead",
 }
 
 
