@@ -138,43 +138,10 @@ class Sandbox:
             await self.ensure_wallet(name)
         return self.status()
 
-    async def stop_daemon(self) -> None:
-        """Stop monerod only (wallet-rpc processes keep running and lose their node).
-
-        Used to check that an outage of the node is survived; `start_daemon` brings it
-        back on the same ports, so the wallets reconnect by themselves.
-        """
-        state = self._load()
-        m = state.get("monerod")
-        if not m or not self._monerod_alive(state):
-            return
-        async with RpcClient(f"http://127.0.0.1:{m['rpc_port']}", what="monerod") as client:
-            try:
-                with trio.fail_after(10):
-                    await client.call_path("/stop_daemon")
-            except (WalletUnavailable, WalletRpcError, trio.TooSlowError):
-                pass
-        stop_pid(int(m["pid"]), [MONEROD, str(self.root)], grace=30)
-
-    async def start_daemon(self) -> None:
-        """Start monerod again on the ports it had (after `stop_daemon` or a crash)."""
-        state = self._load()
-        if self._monerod_alive(state):
-            return
-        if not state.get("monerod"):
-            raise SandboxError("the sandbox was never started: run `umbra sandbox up`")
-        await self._start_monerod(state, reuse_ports=True)
-
-    async def _start_monerod(self, state: dict[str, Any], *, reuse_ports: bool = False) -> None:
+    async def _start_monerod(self, state: dict[str, Any]) -> None:
         data = self.root / "monerod"
         data.mkdir(parents=True, exist_ok=True)
-        if reuse_ports:
-            rpc_port, p2p_port = (
-                int(state["monerod"]["rpc_port"]),
-                int(state["monerod"]["p2p_port"]),
-            )
-        else:
-            rpc_port, p2p_port = free_port(), free_port()
+        rpc_port, p2p_port = free_port(), free_port()
         argv = [
             MONEROD, "--regtest", "--offline", "--fixed-difficulty", "1",
             "--data-dir", str(data),
