@@ -90,6 +90,9 @@ class MessagingConfig:
     outbox_interval: float = 0.5
     republish_interval: float = 3600.0
     route_cache_s: float = 300.0
+    unreachable_s: float = 60.0
+    closest_cache_s: float = 30.0
+    put_grace_s: float = 2.0
     max_backoff_s: int = 300
     request_burst: float = 64.0
     request_rate: float = 16.0
@@ -128,6 +131,12 @@ class MessagingService:
         self._mailbox: MailboxStore | None = None
         self._client = DeliveryClient(node.host)
         self._routes: dict[bytes, tuple[PrekeyRecord, float]] = {}
+        # Recipients (persona keys) whose node did not take a direct delivery, and mailbox
+        # peers (libp2p id bytes) that did not answer, with when: for `unreachable_s` the next
+        # envelopes (e.g. the other chunks of a payload) skip them instead of waiting for
+        # another dial to time out.
+        self._unreachable: dict[bytes, float] = {}
+        self._closest_cache: dict[bytes, tuple[list[ID], float]] = {}
         self._republish = trio.Event()
         self._last_record_at = 0
         self._limits = PeerLimiter(
@@ -395,29 +404,71 @@ class MessagingService:
     ) -> Literal["delivered", "stored"] | None:
         record = await self.lookup(recipient)
         me = self._node.peer_id
-        if record is not None and record.peer is not None and record.peer != me:
+        failed_at = self._unreachable.get(recipient)
+        recently_failed = (
+            failed_at is not None and self._clock() - failed_at < self._config.unreachable_s
+        )
+        if (
+            record is not None
+            and record.peer is not None
+            and record.peer != me
+            and (not recently_failed)
+        ):
             try:
                 await self._client.deliver(ID.from_base58(record.peer), envelope)
+                self._unreachable.pop(recipient, None)
                 return "delivered"
             except (NetError, ProtocolViolation, ValueError) as exc:
+                self._unreachable[recipient] = self._clock()
                 log.info("direct delivery failed (%s); using mailboxes", exc)
+        candidates = await self._closest(mailbox)
+        # Skip mailbox peers that just failed (e.g. the offline recipient's own node, still in
+        # the routing table), unless nobody else is left to try.
+        now = self._clock()
+        live = [
+            p for p in candidates
+            if now - self._unreachable.get(p.to_bytes(), -1e18) >= self._config.unreachable_s
+        ] or candidates  # fmt: skip
         stored = 0
-        for peer in await self._closest(mailbox):
+
+        async def put(peer: ID, nursery: trio.Nursery) -> None:
+            nonlocal stored
             try:
                 await self._client.put(peer, mailbox, envelope, self._config.envelope_ttl)
-                stored += 1
             except (NetError, ProtocolViolation) as exc:
+                self._unreachable[peer.to_bytes()] = self._clock()
                 log.info("mailbox peer %s did not take the envelope: %s", peer, exc)
+                return
+            self._unreachable.pop(peer.to_bytes(), None)
+            stored += 1
+            if stored == 1:  # the envelope is safe: the others get a short grace, not a timeout
+                nursery.cancel_scope.deadline = min(
+                    nursery.cancel_scope.deadline, trio.current_time() + self._config.put_grace_s
+                )
+
+        async with trio.open_nursery() as nursery:  # all at once: a dead peer costs one timeout
+            for peer in live:
+                nursery.start_soon(put, peer, nursery)
         return "stored" if stored else None
 
     async def _closest(self, mailbox: bytes) -> list[ID]:
+        # Envelopes in a row for one mailbox (the chunks of a payload) share one lookup: a
+        # network lookup that meets a dead peer waits for its timeout.
+        cached = self._closest_cache.get(mailbox)
+        if cached is not None and self._clock() - cached[1] < self._config.closest_cache_s:
+            return cached[0]
         me = self._node.host.get_id()
         try:
             with trio.move_on_after(15):
                 found = await self._node.dht.peer_routing.find_closest_peers_network(
                     mailbox, self._config.mailbox_peers + 1
                 )
-                return [p for p in found if p != me][: self._config.mailbox_peers]
+                closest = [p for p in found if p != me][: self._config.mailbox_peers]
+                if closest:
+                    if len(self._closest_cache) > 1024:
+                        self._closest_cache.clear()
+                    self._closest_cache[mailbox] = (closest, self._clock())
+                return closest
         except trio.Cancelled:
             raise
         except Exception as exc:  # noqa: BLE001
