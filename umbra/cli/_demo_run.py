@@ -205,8 +205,8 @@ class DemoRun:
         """From the faucet; else mine coins straight to ``address``.
 
         monero-wallet-rpc 0.18 on a young regtest chain sometimes refuses the faucet's
-        transfer with "Daemon response did not include the requested real output" (seen in
-        about one cold start of three here, and then for every retry of that run). A coinbase
+        transfer with "Daemon response did not include the requested real output" (two of
+        five cold starts here, and then every retry of that run). A coinbase
         needs no transfer: mined to the buyer, it is spendable 60 blocks later.
         """
         box = self.sandbox
