@@ -81,11 +81,6 @@ def print_audit_tails(configs: dict[str, str], escrow_id: str) -> None:
             db.close()
 
 
-# Known issue (#3, docs/known-issues.md): on a heavily loaded machine this run sometimes stalls
-# in the multisig-info sync after the kill at S7 (seen in 2 of 4 runs here, both while other
-# heavy jobs shared the 2 cores; it passed alone). It still runs in CI and reports XPASS/XFAIL;
-# `strict=False` keeps a stall from hiding every other result until the cause is fixed.
-@pytest.mark.xfail(strict=False, reason="multisig sync may stall after repeated kills under load")
 def test_sigkill_at_every_state_then_restart_completes(chain: Chain, tmp_path: Path) -> None:
     escrow_id = "crash-1"
     payout = Payout("release", "buyer", "seller", 2 * PICONERO_PER_XMR, 0)
