@@ -18,11 +18,16 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.demo._procs import UMBRA, JsonLines, clean_env
+try:
+    from playwright.sync_api import Error as PlaywrightError
+except ImportError:  # the browser fixture skips the test then
+    PlaywrightError = Exception  # type: ignore[assignment,misc]
+
+from tests.integration.demo._procs import UMBRA, JsonLines, clean_env, umbra
 from tests.integration.demo.test_demo import _kill_leftovers, _leftovers
 
 from .conftest import ARTIFACTS
-from .test_ui import PHONE, Watch, browser, shot  # noqa: F401
+from .test_ui import PHONE, SHOTS, Watch, browser  # noqa: F401
 
 pytestmark = [pytest.mark.monero, pytest.mark.network, pytest.mark.slow, pytest.mark.ui]
 
@@ -35,6 +40,20 @@ TIMINGS = ARTIFACTS / "web" / "trade-ui.json"
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     demo_dir = tmp_path_factory.mktemp("trade-ui-demo")
     started = time.monotonic()
+    # The chain and every demo wallet first: the demo starts its nodes in parallel with the
+    # wallets, and a node that starts before its wallet cannot trade.
+    wallets = [f"demo-{r}{e}" for r in ("buyer", "seller", "arbiter") for e in ("", ".escrow")]
+    warm = umbra(
+        clean_env(),
+        "--data-dir",
+        str(demo_dir),
+        "sandbox",
+        "up",
+        *(arg for w in wallets for arg in ("--wallet", w)),
+        "--json",
+        timeout=READY_TIMEOUT_S,
+    )
+    assert warm.returncode == 0, warm.stderr
     proc = subprocess.Popen(
         [UMBRA, "demo", "--demo-dir", str(demo_dir), "--json", "--mine-interval", "2"],
         stdout=subprocess.PIPE,
@@ -54,6 +73,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=30)
+        umbra(clean_env(), "--data-dir", str(demo_dir), "sandbox", "down", "--json", timeout=300)
         _kill_leftovers(demo_dir)
         assert not _leftovers(demo_dir)
 
@@ -96,6 +116,36 @@ def _open_order(page: Any, base: str, order_id: str, selector: str) -> None:
     _wait(f"{selector} shows on order {order_id[:8]}", shows)
 
 
+def _shot(page: Any, name: str) -> None:
+    """A screenshot; pages with work in progress reload themselves, so try again."""
+    for attempt in range(3):
+        try:
+            page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True, timeout=60_000)
+            return
+        except PlaywrightError:
+            if attempt == 2:
+                raise
+
+
+def _act(party: "Party", order_id: str, button: str, fields: dict[str, str] | None = None) -> None:
+    """Press ``button`` on the order page (filling ``fields``), until the node took it.
+
+    The page may reload itself (progress) while the form is filled: then it starts again.
+    """
+    page = party.page
+    for attempt in range(4):
+        _open_order(page, party.base, order_id, button)
+        try:
+            for selector, value in (fields or {}).items():
+                page.fill(selector, value, timeout=10_000)
+            page.click(button, timeout=10_000)
+            page.wait_for_url("**/orders/*?done=*", timeout=60_000)
+            return
+        except PlaywrightError:
+            if "?done=" in page.url or attempt == 3:
+                raise
+
+
 class Party:
     def __init__(self, browser: Any, node: dict[str, Any]) -> None:  # noqa: F811
         self.node = node
@@ -120,18 +170,18 @@ def _buy(buyer: Party, seller_id: str, query: str, name: str) -> str:
     page.goto(f"{buyer.base}/search?q={query}")
     page.locator(f"a.card[href='/listing/{cid}']").click()
     page.wait_for_url(f"**/listing/{cid}")
-    shot(page, f"trade-{name}-1-listing")
+    _shot(page, f"trade-{name}-1-listing")
     page.click("#buy")
     page.wait_for_selector("#buy-button", timeout=180_000)
     assert page.locator("#buy-fee").inner_text().startswith("about ")
     if page.locator("#address").count():
         page.fill("#address", "Jane Doe\n1 Main Street\n75001 Paris")
-    shot(page, f"trade-{name}-2-buy-confirm")
+    _shot(page, f"trade-{name}-2-buy-confirm")
     page.click("#buy-button")
     page.wait_for_url("**/orders/*")
     order_id = page.url.split("/orders/", 1)[1].split("?", 1)[0]
     placing_url = page.url  # /orders/<id>?placed=<seq>: says when the node failed to place it
-    shot(page, f"trade-{name}-3-placing")
+    _shot(page, f"trade-{name}-3-placing")
 
     def placed_or_failed() -> bool:
         page.goto(placing_url)
@@ -167,39 +217,35 @@ def test_trade_and_dispute_in_the_browser(browser: Any, demo: dict[str, Any]) ->
 
         t0 = time.monotonic()
         _open_order(seller.page, seller.base, order_id, "#do-accept")
-        shot(seller.page, "trade-release-4-seller-order")
-        seller.page.click("#do-accept")
+        _shot(seller.page, "trade-release-4-seller-order")
+        _act(seller, order_id, "#do-accept")
         _wait("the escrow is funded", lambda: _order_state(nodes["seller"], order_id) == "funded")
         timings["accept_to_funded_s"] = round(time.monotonic() - t0, 1)
 
         t0 = time.monotonic()
-        _open_order(seller.page, seller.base, order_id, "#do-ship")
-        seller.page.fill("#tracking", "RR123456789FR")
-        seller.page.click("#do-ship")
+        _act(seller, order_id, "#do-ship", {"#tracking": "RR123456789FR"})
         _open_order(buyer.page, buyer.base, order_id, "#do-confirm")
         assert "RR123456789FR" in buyer.page.locator("main").inner_text()
-        shot(buyer.page, "trade-release-5-buyer-shipped")
-        buyer.page.click("#do-confirm")
+        _shot(buyer.page, "trade-release-5-buyer-shipped")
+        _act(buyer, order_id, "#do-confirm")
         for party in (buyer, seller):
             _open_order(party.page, party.base, order_id, ".state-S6_completed#order-state")
         timings["ship_to_completed_s"] = round(time.monotonic() - t0, 1)
-        shot(buyer.page, "trade-release-6-buyer-completed")
-        shot(seller.page, "trade-release-7-seller-completed")
+        _shot(buyer.page, "trade-release-6-buyer-completed")
+        _shot(seller.page, "trade-release-7-seller-completed")
         buyer.page.goto(f"{buyer.base}/orders")
-        shot(buyer.page, "trade-release-8-orders")
+        _shot(buyer.page, "trade-release-8-orders")
 
         # 2. A dispute decided by the arbiter.
         t0 = time.monotonic()
         disputed = _buy(buyer, seller_id, "skillet", "dispute")
-        _open_order(seller.page, seller.base, disputed, "#do-accept")
-        seller.page.click("#do-accept")
+        _act(seller, disputed, "#do-accept")
         _wait("the escrow is funded", lambda: _order_state(nodes["buyer"], disputed) == "funded")
         timings["dispute_buy_to_funded_s"] = round(time.monotonic() - t0, 1)
 
         t0 = time.monotonic()
-        _open_order(buyer.page, buyer.base, disputed, "#do-dispute")
-        buyer.page.fill("#text-dispute", "The skillet arrived cracked; photos sent by message.")
-        buyer.page.click("#do-dispute")
+        complaint = "The skillet arrived cracked; photos sent by message."
+        _act(buyer, disputed, "#do-dispute", {"#text-dispute": complaint})
         _wait("the arbiter has the case", lambda: _order_state(nodes["arbiter"], disputed))
 
         def console_shows_case() -> bool:
@@ -207,17 +253,17 @@ def test_trade_and_dispute_in_the_browser(browser: Any, demo: dict[str, Any]) ->
             return bool(arbiter.page.locator(f"a[href='/orders/{disputed}']").count())
 
         _wait("the arbiter console lists the case", console_shows_case)
-        shot(arbiter.page, "trade-dispute-1-arbiter-console")
+        _shot(arbiter.page, "trade-dispute-1-arbiter-console")
         _open_order(arbiter.page, arbiter.base, disputed, "#do-decide")
-        arbiter.page.fill("#to-buyer", "0.01")
-        arbiter.page.fill("#reason-decide", "Broken on arrival; most goes back to the buyer.")
-        shot(arbiter.page, "trade-dispute-2-arbiter-decide")
-        arbiter.page.click("#do-decide")
+        assert complaint in arbiter.page.locator("#evidence").inner_text()
+        _shot(arbiter.page, "trade-dispute-2-arbiter-case")
+        reason = "Broken on arrival; most goes back to the buyer."
+        _act(arbiter, disputed, "#do-decide", {"#to-buyer": "0.01", "#reason-decide": reason})
         for party in (buyer, seller, arbiter):
             _open_order(party.page, party.base, disputed, ".state-S8_resolved#order-state")
         timings["dispute_to_resolved_s"] = round(time.monotonic() - t0, 1)
         assert "Broken on arrival" in buyer.page.locator("main").inner_text()
-        shot(buyer.page, "trade-dispute-3-buyer-resolved")
+        _shot(buyer.page, "trade-dispute-3-buyer-resolved")
         for party in (buyer, seller, arbiter):
             party.watch.check(allow_errors=("the server responded with a status of 4",))
     finally:
