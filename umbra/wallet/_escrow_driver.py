@@ -143,7 +143,11 @@ class EscrowParty:
         task_status.started()
         backoff = 0.0
         while True:
-            if self.ops.spare is None and not self._setting_up():
+            # When no escrow runs, (re)open the spare too: an escrow that ran since then left
+            # its own wallet open, and the next set-up would pay for the switch.
+            if (self.ops.spare is None and not self._setting_up()) or (
+                self.ops.spare is not None and not self._runs
+            ):
                 try:
                     await self.prepare_spare_wallet()
                     backoff = 0.0
