@@ -110,8 +110,11 @@ def _open_order(page: Any, base: str, order_id: str, selector: str) -> None:
     """Reload the order page until ``selector`` shows (the node moves the order on)."""
 
     def shows() -> bool:
-        page.goto(f"{base}/orders/{order_id}")
-        return bool(page.locator(selector).count())
+        try:
+            page.goto(f"{base}/orders/{order_id}")
+            return bool(page.locator(selector).count())
+        except PlaywrightError:  # the page's own refresh got in the way: look again
+            return False
 
     _wait(f"{selector} shows on order {order_id[:8]}", shows)
 
@@ -184,8 +187,11 @@ def _buy(buyer: Party, seller_id: str, query: str, name: str) -> str:
     _shot(page, f"trade-{name}-3-placing")
 
     def placed_or_failed() -> bool:
-        page.goto(placing_url)
-        return bool(page.locator("#order-state, .notice.error").count())
+        try:
+            page.goto(placing_url)
+            return bool(page.locator("#order-state, .notice.error").count())
+        except PlaywrightError:
+            return False
 
     _wait(f"the buyer's node places order {order_id[:8]}", placed_or_failed)
     failure = page.locator(".notice.error")
