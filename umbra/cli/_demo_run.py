@@ -8,9 +8,10 @@ The demo directory is a data directory of its own:
 - ``sandbox/``: the regtest chain and one wallet-rpc per profile (`umbra.wallet.Sandbox`).
 - ``demo/nodes.json``: PIDs of the node processes while the demo runs; ``demo/logs/``.
 
-Bring-up: the profiles (and the seller's listings) are made in worker threads while the chain,
-the wallets and the buyer's coins come up; then the seller's node starts and the buyer's and
-arbiter's nodes join through it; then a miner adds a block every few seconds so payments get
+Bring-up: the profiles (and the seller's listings) are made in worker threads while the chain
+and the wallets come up; then, while the buyer gets its coins, the seller's node starts and the
+buyer's and arbiter's nodes join through it (a node looks for its sandbox wallets when it
+starts, so they must run first); then a miner adds a block every few seconds so payments get
 confirmations. Each node is a real `umbra node` process serving its own web app.
 
 Stop (Ctrl-C, SIGTERM, or an error during bring-up): nodes first (SIGTERM, SIGKILL after a
@@ -113,9 +114,13 @@ class DemoRun:
         self._state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         (self._state_dir / "logs").mkdir(exist_ok=True)
         self._stop_leftover_nodes()
-        async with trio.open_nursery() as both:
-            both.start_soon(self._chain_and_coins)
-            await self._timed("profiles", self._profiles)
+        # The nodes start once their wallets run: a node looks for its wallets when it starts.
+        async with trio.open_nursery() as first:
+            first.start_soon(self._timed, "profiles", self._profiles)
+            await self._timed("chain", self._chain)
+            await self._timed("wallets", self._wallets)
+        async with trio.open_nursery() as second:
+            second.start_soon(self._timed, "buyer_funds", self._fund_buyer)
             await self._timed("nodes", self._start_nodes)
         nursery.start_soon(self._mine_forever)
         self.timings["total"] = round(time.monotonic() - started, 2)
@@ -166,25 +171,18 @@ class DemoRun:
                     trades.set_accepted_arbiters([encode_public_key(arbiter)])
             return profile.identity.signing_public
 
-    async def _chain_and_coins(self) -> None:
-        await self._timed("chain", self._chain)
-        await self._timed("wallets", self._wallets)
-
     async def _chain(self) -> None:
         """monerod and the faucet wallet (the first time: mines the first blocks to it)."""
         self.sandbox_started = True
         await self.sandbox.up(())
 
     async def _wallets(self) -> None:
-        """All wallet-rpc processes at once (each costs seconds), and the buyer's coins."""
+        """All wallet-rpc processes at once (each costs seconds), main wallets open."""
         box = self.sandbox
         async with trio.open_nursery() as nursery:
-            for role, name in ROLES.items():
+            for name in ROLES.values():
                 nursery.start_soon(box.ensure_wallet, f"{name}.escrow")
-                if role == "buyer":
-                    nursery.start_soon(self._timed, "buyer_funds", self._fund_buyer)
-                else:
-                    nursery.start_soon(box.open_main_wallet, name)
+                nursery.start_soon(box.open_main_wallet, name)
 
     async def _fund_buyer(self) -> None:
         box = self.sandbox
