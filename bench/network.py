@@ -5,7 +5,7 @@ Run: ``.venv/bin/python bench/network.py [--sizes 10,20,50] [--publishes 5] [--c
 ``pip install libtorrent``). Writes ``bench/results/network.json``.
 
 For each N, nodes run in worker processes (this file with ``--worker``), one node per
-process up to 20 nodes and two per process above (recorded as ``nodes_per_process``), each
+process (recorded as ``nodes_per_process``), each
 node on its own loopback address 127.0.x.y. Profiles use cheap Argon2 parameters (only key
 derivation differs from a real profile).
 
@@ -45,13 +45,6 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import umbra.store as store
-
-if not hasattr(store, "index_entry_for"):  # until the store exports it (market needs it)
-    from umbra.store._listing_entry import index_entry_for
-
-    store.index_entry_for = index_entry_for  # type: ignore[attr-defined]
-
 from umbra.core.crypto import Argon2Params
 
 CHEAP = Argon2Params(time_cost=1, memory_kib=1024, parallelism=1)
@@ -62,6 +55,7 @@ TARGET_RSS_MB = 150.0
 TARGET_N = 20
 WATCH_TIMEOUT_S = 60.0
 BIG_SELLER = "big"
+KEEP_LOGS: Path | None = None  # --keep-logs DIR: copy the workers' logs there
 
 
 def _ip(i: int) -> str:
@@ -270,7 +264,7 @@ class Worker:
 def _image(rng: random.Random) -> bytes:
     from PIL import Image, ImageDraw
 
-    img = Image.new("RGB", (640, 480), tuple(rng.randrange(256) for _ in range(3)))
+    img = Image.new("RGB", (480, 360), tuple(rng.randrange(256) for _ in range(3)))
     draw = ImageDraw.Draw(img)
     for _ in range(12):
         x, y = rng.randrange(600), rng.randrange(440)
@@ -283,36 +277,66 @@ def _image(rng: random.Random) -> bytes:
 
 
 def build_big_catalog(root: Path, count: int, seed: int) -> dict[str, Any]:
-    """The big seller's profile with ``count`` listings of one image each; returns sizes."""
+    """The big seller's profile with ``count`` listings of one image each; returns sizes.
+
+    Built in bulk: every listing is processed and signed as `SellerCatalog.create` does (same
+    private helpers: image processing, body, signature), then all blocks, index rows and ONE
+    signed catalog are written in one transaction. Creating them one by one re-signs and
+    re-stores the whole catalog per listing (quadratic) and took minutes.
+    """
+    from umbra.core import CatalogBody, sign_catalog, sign_listing
     from umbra.market import ListingDraft, SellerCatalog
-    from umbra.store import create_profile
+    from umbra.store import create_profile, index_entry_for
 
     rng = random.Random(seed)
     started = time.monotonic()
     with create_profile(root, BIG_SELLER, PASSPHRASE, params=CHEAP) as profile:
         seller = SellerCatalog(profile)
+        key = profile.identity.signing
+        now = int(time.time())
+        listings = []
+        image_blocks: list[bytes] = []
+        thumbs = 0
         for i in range(count):
-            seller.create(
-                ListingDraft(
-                    title=f"Bench item {i} lot{rng.randrange(10**6)}",
-                    description="A listing made by bench/network.py. " * 4,
-                    price=10**11 + i,
-                    quantity=1,
-                    category="collectibles",
-                    condition="used-good",
-                    ships_from="DE",
-                    tags=("bench",),
-                    images=(_image(rng),),
-                )
+            draft = ListingDraft(
+                title=f"Bench item {i} lot{rng.randrange(10**6)}",
+                description="A listing made by bench/network.py. " * 4,
+                price=10**11 + i,
+                quantity=1,
+                category="collectibles",
+                condition="used-good",
+                ships_from="DE",
+                tags=("bench",),
             )
-        catalog = seller.current_catalog()
-        assert catalog is not None
-        docs = thumbs = 0
-        for cid in catalog.body.listings:
-            listing = seller.block(cid)
-            docs += len(listing)
-        for listing in seller.own_listings():
-            thumbs += len(seller.block(listing.body.images[0].thumb))
+            images = seller._process_images([_image(rng)])
+            body = seller._build_body(draft, os.urandom(16), 1, now, [ref for ref, _ in images])
+            listings.append(sign_listing(key, body))
+            for _, (full, thumb) in images:
+                image_blocks += [full, thumb]
+                thumbs += len(thumb)
+        catalog = sign_catalog(
+            key,
+            CatalogBody(
+                v=1,
+                kind="catalog",
+                seller=profile.identity.signing_public,
+                seq=1,
+                updated_at=now,
+                listings=[item.cid for item in listings],
+            ),
+        )
+        with profile.db.transaction():
+            for block in image_blocks:
+                profile.blocks.put(block, "raw")
+            for item in listings:
+                profile.blocks.put(item.data, "dag-cbor")
+                profile.search.upsert(index_entry_for(item))
+            profile.blocks.put(catalog.data, "dag-cbor")
+            profile.db.execute(
+                "INSERT INTO own_catalog (id, seq, cid) VALUES (1, 1, ?)", (str(catalog.cid),)
+            )
+        assert seller.current_catalog() == catalog
+        docs = sum(len(item.data) for item in listings)
         return {
             "listings": count,
             "catalog_bytes": len(catalog.data),
@@ -329,7 +353,7 @@ def run_umbra(
     from umbra.market import ListingDraft, SellerCatalog
     from umbra.store import create_profile, open_profile
 
-    per_proc = 1 if n <= 20 else 2
+    per_proc = 1
     tmp = Path(tempfile.mkdtemp(prefix=f"umbra-bench-{n}-"))
     names = [f"p{i}" for i in range(n)]
     for name in names:
@@ -510,6 +534,9 @@ def run_umbra(
                 w.send({"cmd": "stop"})
         for w in workers:
             w.close()
+        if KEEP_LOGS is not None:
+            for log_file in tmp.glob("worker*.log"):
+                shutil.copy(log_file, KEEP_LOGS / f"n{n}-{log_file.name}")
         shutil.rmtree(tmp, ignore_errors=True)
     return result
 
@@ -606,11 +633,16 @@ def main() -> None:
     parser.add_argument("--catalog", type=int, default=1000)
     parser.add_argument("--skip-libtorrent", action="store_true")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "network.json"))
+    parser.add_argument("--keep-logs", default=None, help="copy the node logs to this directory")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         worker_main()
         return
+    if args.keep_logs:
+        global KEEP_LOGS
+        KEEP_LOGS = Path(args.keep_logs)
+        KEEP_LOGS.mkdir(parents=True, exist_ok=True)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     started = time.monotonic()
     big_root = Path(tempfile.mkdtemp(prefix="umbra-bench-big-"))

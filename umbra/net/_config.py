@@ -54,13 +54,17 @@ class NodeConfig:
     catalog_poll_interval: float = 0.5
     catalog_change_check_interval: float = 0.05
     republish_interval: float = 600.0
-    # Ask one connected peer for the heads it knows this often (anti-entropy).
+    # Ask each newly connected peer, and then one random peer this often, for the heads it
+    # knows (anti-entropy). Off: learn heads only from gossip, the DHT and `find_sellers`.
+    head_exchange: bool = True
     head_exchange_interval: float = 30.0
     # Re-resolve known sellers in the DHT (catches missed gossip) this often.
     freshness_interval: float = 300.0
     # Write the status row and the peer store this often.
     status_interval: float = 2.0
     peer_store_interval: float = 30.0
+    # Purge expired listings from the index and garbage-collect synced blocks this often.
+    maintenance_interval: float = 3600.0
     # Concurrent catalog syncs.
     sync_workers: int = 4
     # Fetch listing thumbnails with the catalog (full images are always fetched lazily).

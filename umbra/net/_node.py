@@ -186,7 +186,19 @@ class Node:
             except Exception:  # noqa: BLE001
                 return
             self._head_limits.strike_at(peer, self._clock())
-            self._pubsub.add_to_blacklist(peer_id)  # also closes the connection
+            # The pubsub blacklist only drops its gossip stream; the connection (DHT, sync)
+            # stays up, so close it too. New connections are refused by the transport's
+            # peer gate (`_banned`) until the ban ends, when the blacklist entry is lifted.
+            self._pubsub.add_to_blacklist(peer_id)
+            if self._retry_nursery is not None:
+                self._retry_nursery.start_soon(self._enforce_ban, peer_id)
+
+    async def _enforce_ban(self, peer_id: ID) -> None:
+        with contextlib.suppress(Exception):  # already gone is fine
+            await self.host.disconnect(peer_id)
+        await trio.sleep(self._config.limits.ban_seconds)
+        if not self._banned(str(peer_id)):
+            self.pubsub.remove_from_blacklist(peer_id)
 
     def _banned(self, peer: str) -> bool:
         return self._request_limits.is_banned_at(peer, self._clock())
@@ -202,7 +214,9 @@ class Node:
         key_pair = create_new_key_pair(seed)
         listen = [multiaddr.Multiaddr(a) for a in config.listen]
         tune_dht()
-        host = self._transport.build_host(key_pair, listen)
+        host = self._transport.build_host(
+            key_pair, listen, refuse_peer=lambda peer: self._banned(str(peer))
+        )
         async with host.run(listen):
             self._host = host
             dht = KadDHT(host, DHTMode.SERVER)
@@ -321,6 +335,12 @@ class Node:
     # -- heads from outside --------------------------------------------------------------------
 
     def _validate_gossip(self, forwarder: ID, msg: rpc_pb2.Message) -> bool:
+        """Pubsub's validator: check the head once, and queue its sync right here.
+
+        Queuing here (not when the subscription delivers the message) saves a second parse
+        and signature check, and is the only place that knows the forwarder: the peer that
+        sent it to us, a second source next to the origin (the seller, or whoever published).
+        """
         peer = str(forwarder)
         if self._banned(peer):
             return False
@@ -332,15 +352,21 @@ class Node:
             return False
         # Stale heads are dropped without blame (an honest peer may lag); equal ones pass so
         # periodic republishing keeps reaching nodes that missed the first announcement.
-        return head.body.seq >= self._known_seq.get(head.body.seller, 0)
+        if head.body.seq < self._known_seq.get(head.body.seller, 0):
+            return False
+        if head.body.published_at > self._clock() + 3600:
+            self._counters["rejected_heads"] += 1
+            return False
+        sources = [forwarder]
+        with contextlib.suppress(Exception):  # a malformed origin id: the forwarder only
+            sources.insert(0, ID(msg.from_id))
+        self._offer(head, sources)
+        return True
 
     async def _gossip_loop(self, subscription: Any) -> None:
+        # Heads were queued by the validator; the subscription only has to be drained.
         while True:
-            msg = await subscription.get()
-            sources = []
-            with contextlib.suppress(Exception):  # a malformed sender id: no source hint
-                sources.append(ID(msg.from_id))
-            self.offer_head(msg.data, sources, via=None)
+            await subscription.get()
 
     def offer_head(self, data: bytes, sources: Sequence[ID], *, via: str | None) -> bool:
         """Consider a signed head from outside; queue a sync if it is new. Never raises.
@@ -358,6 +384,9 @@ class Node:
             if via is not None:
                 self._strike(via, "invalid-head")
             return False
+        return self._offer(head, sources)
+
+    def _offer(self, head: SignedCatalogHead, sources: Sequence[ID]) -> bool:
         seller, seq = head.body.seller, head.body.seq
         if seller == self._own_seller:
             return False
@@ -402,6 +431,8 @@ class Node:
 
     async def _head_exchange_loop(self) -> None:
         """Ask each newly seen peer (then a random one, periodically) for its heads."""
+        if not self._config.head_exchange:
+            return
         interval = self._config.head_exchange_interval
         last_random = self._clock()
         while True:
@@ -491,7 +522,14 @@ class Node:
     async def _requeue(self, pending: _Pending) -> None:
         await trio.sleep(_RETRY_DELAY_S * pending.attempts)
         seller = pending.head.body.seller
-        if pending.head.body.seq <= self._known_seq.get(seller, 0) or seller in self._pending:
+        seq = pending.head.body.seq
+        # Skip if done, queued again meanwhile, or being synced by a worker right now (a newer
+        # offer may have started one while this retry slept: two workers must not race).
+        if (
+            seq <= self._known_seq.get(seller, 0)
+            or seq <= self._syncing.get(seller, 0)
+            or seller in self._pending
+        ):
             return
         self._pending[seller] = pending
         try:
@@ -774,7 +812,36 @@ class Node:
     async def _maintenance_loop(self) -> None:
         while True:
             await self._db(self.state.purge_expired, self._now())
-            await trio.sleep(3600)
+            await self.collect_garbage()
+            await trio.sleep(self._config.maintenance_interval)
+
+    async def collect_garbage(self, *, now: int | None = None) -> int:
+        """Delete blocks of removed, replaced or expired remote listings; returns how many.
+
+        ``now`` (default: the clock) decides which listings count as expired. The own
+        catalog's blocks are never deleted, even if a sync stored them first.
+        """
+        keep = await self._db(self._own_block_cids)
+        at = self._now() if now is None else now
+        deleted = await self._db(self.state.collect_garbage, at, keep)
+        if deleted:
+            log.info("garbage collection deleted %d blocks", deleted)
+        return deleted
+
+    def _own_block_cids(self) -> set[str]:
+        catalog = None if self._source is None else self._source.current_catalog()
+        if catalog is None:
+            return set()
+        keep = {str(catalog.cid)}
+        for cid in catalog.body.listings:
+            keep.add(str(cid))
+            data = self._profile.blocks.get(cid)
+            if data is None:
+                continue
+            with contextlib.suppress(Exception):  # our own block; if damaged, keep the rest
+                for img in parse_listing(data, expected_cid=cid).body.images:
+                    keep.update((str(img.full), str(img.thumb)))
+        return keep
 
 
 @asynccontextmanager

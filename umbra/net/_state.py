@@ -10,16 +10,19 @@ Synchronous methods, called by the node through ``trio.to_thread.run_sync`` with
 - ``net_listings``: which listing ids (and CIDs) each synced seller currently has.
 - ``net_own_head``: the last head we signed for our own catalog.
 - ``net_status``: the running node's status snapshot, for ``umbra status``.
+- ``net_owned_blocks``, ``net_block_refs`` (schema 2): which synced blocks are still needed,
+  for garbage collection (see `_blockrefs`).
 """
 
 import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import dataclass
 from typing import Any
 
 from umbra.store import Profile, index_entry_for
 
+from ._blockrefs import BLOCK_REFS_MIGRATION, collect_garbage, store_update_blocks
 from ._ingest import CatalogUpdate
 
 NET_NAMESPACE = "net"
@@ -62,6 +65,7 @@ NET_MIGRATIONS = [
         status TEXT NOT NULL            -- JSON, see NodeStatus
     );
     """,
+    BLOCK_REFS_MIGRATION,
 ]
 
 _MAX_PEER_ROWS = 500
@@ -163,8 +167,7 @@ class NetState:
             current = self._db.scalar("SELECT seq FROM net_catalogs WHERE seller = ?", (seller,))
             if current is not None and int(current) >= update.head.body.seq:
                 return  # another worker applied a newer one meanwhile
-            for cid, data in update.blocks:
-                self._profile.blocks.put_verified(cid, data)
+            store_update_blocks(self._profile, update)
             for listing in update.added:
                 self._profile.search.upsert(index_entry_for(listing))
             for listing_id in update.removed:
@@ -200,6 +203,10 @@ class NetState:
 
     def purge_expired(self, now: int) -> int:
         return self._profile.search.purge_expired(now)
+
+    def collect_garbage(self, now: int, keep: Set[str] = frozenset()) -> int:
+        """Delete synced blocks no current or unexpired listing needs (not those in ``keep``)."""
+        return collect_garbage(self._db, now, keep)
 
     def data_version(self) -> int:
         """SQLite's ``PRAGMA data_version``: changes when *another* connection commits.

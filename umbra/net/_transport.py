@@ -7,39 +7,88 @@ options are always passed explicitly. `TcpNoiseTransport` is the default; a Tor 
 (a later issue) implements the same protocol.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import multiaddr
 from libp2p import new_host
-from libp2p.abc import IHost
+from libp2p.abc import IHost, IRawConnection, ISecureConn
 from libp2p.crypto.keys import KeyPair
 from libp2p.crypto.x25519 import create_new_key_pair as new_x25519_key_pair
 from libp2p.custom_types import TMuxerOptions, TProtocol, TSecurityOptions
 from libp2p.network.config import ConnectionConfig
+from libp2p.peer.id import ID
+from libp2p.security.exceptions import HandshakeFailure
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
 from libp2p.security.noise.transport import Transport as NoiseTransport
 from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
 from libp2p.stream_muxer.yamux.yamux import Yamux
 
+# Peer id -> should a connection with it be refused (e.g. it is banned)?
+PeerGate = Callable[[ID], bool]
+
+
+def _admit_everyone(peer: ID) -> bool:
+    return False
+
 
 class Transport(Protocol):
-    """Builds a libp2p host; the node runs it with ``host.run(listen)``."""
+    """Builds a libp2p host; the node runs it with ``host.run(listen)``.
+
+    ``refuse_peer`` is asked once the remote peer id is authenticated; a refused peer's
+    connection is closed before any stream can be opened on it, in either direction.
+    """
 
     name: str
 
-    def build_host(self, key_pair: KeyPair, listen: Sequence[multiaddr.Multiaddr]) -> IHost: ...
+    def build_host(
+        self,
+        key_pair: KeyPair,
+        listen: Sequence[multiaddr.Multiaddr],
+        *,
+        refuse_peer: PeerGate = _admit_everyone,
+    ) -> IHost: ...
 
 
-def noise_only_security(key_pair: KeyPair) -> TSecurityOptions:
+class GatedNoiseTransport(NoiseTransport):
+    """Noise, plus a peer-id gate right after the handshake.
+
+    py-libp2p 0.8.1 can gate connections by IP address only (`ConnectionGate`); its pubsub
+    blacklist closes a banned peer's connection but the peer can dial straight back in, and
+    its requests reach every protocol handler until each one checks. The first point where
+    the remote peer id is known is the end of the security handshake, so the gate is here:
+    a refused peer gets a failed handshake (the swarm closes the socket; no muxer, no streams).
+    """
+
+    def __init__(self, key_pair: KeyPair, *, noise_privkey: object, refuse_peer: PeerGate):
+        super().__init__(key_pair, noise_privkey=noise_privkey)  # type: ignore[arg-type]
+        self._refuse_peer = refuse_peer
+
+    async def _admit(self, conn: ISecureConn) -> ISecureConn:
+        peer = conn.get_remote_peer()
+        if self._refuse_peer(peer):
+            await conn.close()
+            raise HandshakeFailure(f"peer {peer} is refused (banned)")
+        return conn
+
+    async def secure_inbound(self, conn: IRawConnection) -> ISecureConn:
+        return await self._admit(await super().secure_inbound(conn))
+
+    async def secure_outbound(self, conn: IRawConnection, peer_id: ID) -> ISecureConn:
+        return await self._admit(await super().secure_outbound(conn, peer_id))
+
+
+def noise_only_security(
+    key_pair: KeyPair, *, refuse_peer: PeerGate = _admit_everyone
+) -> TSecurityOptions:
     """Security options offering exactly Noise (XX, ChaCha20-Poly1305), nothing else.
 
     The Noise static key is a fresh X25519 key per process: Noise authenticates it with the
     libp2p identity key, so it need not be stable.
     """
     return {
-        TProtocol(NOISE_PROTOCOL_ID): NoiseTransport(
-            key_pair, noise_privkey=new_x25519_key_pair().private_key
+        TProtocol(NOISE_PROTOCOL_ID): GatedNoiseTransport(
+            key_pair, noise_privkey=new_x25519_key_pair().private_key, refuse_peer=refuse_peer
         )
     }
 
@@ -57,10 +106,16 @@ class TcpNoiseTransport:
 
     name = "tcp"
 
-    def build_host(self, key_pair: KeyPair, listen: Sequence[multiaddr.Multiaddr]) -> IHost:
+    def build_host(
+        self,
+        key_pair: KeyPair,
+        listen: Sequence[multiaddr.Multiaddr],
+        *,
+        refuse_peer: PeerGate = _admit_everyone,
+    ) -> IHost:
         return new_host(
             key_pair=key_pair,
-            sec_opt=noise_only_security(key_pair),
+            sec_opt=noise_only_security(key_pair, refuse_peer=refuse_peer),
             muxer_opt=yamux_only(),
             listen_addrs=list(listen),
             connection_config=ConnectionConfig(max_connections_per_peer=1),

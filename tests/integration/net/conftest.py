@@ -5,13 +5,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
-import umbra.store as store
-
-if not hasattr(store, "index_entry_for"):  # until the store exports it (market needs it)
-    from umbra.store import index_entry_for
-
-    store.index_entry_for = index_entry_for  # type: ignore[attr-defined]
-
 from umbra.core.crypto import Argon2Params
 from umbra.market import ListingDraft, SellerCatalog
 from umbra.net import Node, NodeConfig, open_node

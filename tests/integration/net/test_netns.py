@@ -8,9 +8,12 @@ address or route, and no packet leaves the test's namespaces):
     ns umbNNNNNn2  eth0 10.77.0.12/24 ─┘
 
 Each host's eth0 gets ``tc qdisc add … root netem delay 40ms`` when the kernel has netem
-(sch_netem); without it the nodes still run on separate network stacks and
-`test_links_are_delayed` is skipped with the reason. All namespaces are deleted in teardown,
-even after a failure (deleting a namespace deletes its veth ends and the bridge).
+(sch_netem). Without it (this machine's kernel has no modules and no netem; of the qdiscs
+only tbf, htb and pfifo exist) each eth0 gets a token-bucket rate limit instead, ``tbf rate
+2mbit`` (a full 1500-byte packet then takes 6 ms to leave, and queues add more), so the
+links are at least slow and shaped; `test_links_are_delayed` is skipped with the reason and
+`test_links_are_rate_limited_without_netem` checks the fallback. All namespaces are deleted
+in teardown, even after a failure (deleting a namespace deletes its veth ends and the bridge).
 
 Skipped with a clear reason unless running as root with `ip` and `tc` (Debian: iproute2)
 and a kernel that allows network namespaces.
@@ -32,6 +35,7 @@ pytestmark = pytest.mark.network
 HOSTS = 3
 SUBNET = "10.77.0"  # private test range, used only inside the namespaces
 DELAY = "40ms"
+FALLBACK_RATE = ("tbf", "rate", "2mbit", "burst", "16kbit", "latency", "200ms")
 
 
 @dataclass
@@ -89,6 +93,7 @@ def _build(prefix: str, created: list[str]) -> str | None:
         netem = _sh("tc", "-n", ns, "qdisc", "add", "dev", "eth0", "root", "netem", "delay", DELAY)
         if netem.returncode != 0:
             delay_error = netem.stderr.strip() or "tc netem failed"
+            _must("tc", "-n", ns, "qdisc", "add", "dev", "eth0", "root", *FALLBACK_RATE)
     return delay_error
 
 
@@ -134,6 +139,14 @@ def test_links_are_delayed(net: Net) -> None:
     for ns in net.namespaces:
         shown = _sh("tc", "-n", ns, "qdisc", "show", "dev", "eth0").stdout
         assert "netem" in shown and "delay 40" in shown, shown
+
+
+def test_links_are_rate_limited_without_netem(net: Net) -> None:
+    if net.delay_error is None:
+        pytest.skip("netem is available: the links are delayed instead")
+    for ns in net.namespaces:
+        shown = _sh("tc", "-n", ns, "qdisc", "show", "dev", "eth0").stdout
+        assert "tbf" in shown and "rate 2Mbit" in shown, shown
 
 
 def test_publish_found_by_search_on_other_hosts(net: Net) -> None:

@@ -1,0 +1,88 @@
+"""Which stored blocks a sync brought in, and who still needs them (garbage collection).
+
+Synced catalogs leave blocks behind when a seller removes or replaces a listing, publishes a
+new catalog, or a listing expires. Two tables (schema 2 of the ``net`` namespace):
+
+- ``net_owned_blocks``: blocks a sync *inserted* (absent before). Only these are ever deleted,
+  so a block the node's own catalog (or anything else) stored first is never touched.
+- ``net_block_refs``: (block, seller, listing id or empty for the catalog, expiry): one row per
+  reason to keep a block. A sync replaces the rows of the listings it changed or removed and
+  of the seller's previous catalog.
+
+`collect_garbage` drops expired references, then deletes owned blocks nothing references any
+more (and that the caller does not list in ``keep``, e.g. the own catalog's blocks).
+Synchronous, called inside the node's database transactions (see `_state`).
+"""
+
+from collections.abc import Iterable, Set
+
+from umbra.store import Database, Profile
+
+from ._ingest import CatalogUpdate
+
+BLOCK_REFS_MIGRATION = """
+    CREATE TABLE net_owned_blocks (
+        cid TEXT PRIMARY KEY
+    );
+    CREATE TABLE net_block_refs (
+        cid TEXT NOT NULL,
+        seller BLOB NOT NULL,
+        listing_id BLOB NOT NULL,       -- empty for the catalog block
+        expires_at INTEGER,             -- NULL: until the seller's next catalog
+        PRIMARY KEY (cid, seller, listing_id)
+    );
+    CREATE INDEX net_block_refs_owner ON net_block_refs (seller, listing_id);
+    CREATE INDEX net_block_refs_expiry ON net_block_refs (expires_at);
+"""
+
+_CATALOG = b""
+
+
+def store_update_blocks(profile: Profile, update: CatalogUpdate) -> None:
+    """Store the update's verified blocks and record why each is kept."""
+    db = profile.db
+    seller = update.head.body.seller
+    for cid, data in update.blocks:
+        text = str(cid)
+        if not profile.blocks.has(text):
+            profile.blocks.put_verified(cid, data)
+            db.execute("INSERT OR IGNORE INTO net_owned_blocks (cid) VALUES (?)", (text,))
+    # The previous catalog block and the blocks of changed or removed listings lose their
+    # reason to be kept; the new catalog and the added listings gain one.
+    stale: Iterable[bytes] = [
+        _CATALOG,
+        *update.removed,
+        *(item.body.listing_id for item in update.added),
+    ]
+    db.executemany(
+        "DELETE FROM net_block_refs WHERE seller = ? AND listing_id = ?",
+        [(seller, listing_id) for listing_id in stale],
+    )
+    refs: list[tuple[str, bytes, bytes, int | None]] = [
+        (str(update.catalog.cid), seller, _CATALOG, None)
+    ]
+    stored = {str(cid) for cid, _ in update.blocks}
+    for item in update.added:
+        body = item.body
+        cids = [str(item.cid), *(str(img.thumb) for img in body.images)]
+        refs += [(c, seller, body.listing_id, body.expires_at) for c in cids if c in stored]
+    db.executemany(
+        "INSERT OR REPLACE INTO net_block_refs (cid, seller, listing_id, expires_at)"
+        " VALUES (?, ?, ?, ?)",
+        refs,
+    )
+
+
+def collect_garbage(db: Database, now: int, keep: Set[str]) -> int:
+    """Delete owned blocks that no live reference needs; returns how many were deleted."""
+    with db.transaction():
+        db.execute(
+            "DELETE FROM net_block_refs WHERE expires_at IS NOT NULL AND expires_at <= ?", (now,)
+        )
+        rows = db.query(
+            "SELECT cid FROM net_owned_blocks WHERE cid NOT IN (SELECT cid FROM net_block_refs)"
+        )
+        doomed = [str(r[0]) for r in rows if str(r[0]) not in keep]
+        db.executemany("DELETE FROM blocks WHERE cid = ?", [(c,) for c in doomed])
+        db.executemany("DELETE FROM net_owned_blocks WHERE cid = ?", [(c,) for c in doomed])
+    return len(doomed)
