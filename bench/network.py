@@ -363,7 +363,12 @@ def run_umbra(
 
         shutil.copytree(profiles_root(big_root) / BIG_SELLER, profiles_root(tmp) / BIG_SELLER)
     workers: list[Worker] = []
-    result: dict[str, Any] = {"n": n, "nodes_per_process": per_proc}
+    # The machine is shared: record its load, without which the latencies cannot be read.
+    result: dict[str, Any] = {
+        "n": n,
+        "nodes_per_process": per_proc,
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
     try:
         started = time.monotonic()
         first = Worker(tmp, 0)
@@ -526,6 +531,7 @@ def run_umbra(
             rss.append(st["rss_mb"] / st["nodes"])
             peers += list(st["peers"].values())
         result["rss_mb_per_node"] = {"p50": _pct(rss, 0.5), "max": _pct(rss, 1.0)}
+        result["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
         result["peers_per_node_p50"] = _pct([float(p) for p in peers], 0.5)
     finally:
         print(f"  N={n}: stopping", file=sys.stderr, flush=True)
