@@ -199,13 +199,6 @@ def _buy(buyer: Party, seller_id: str, query: str, name: str) -> str:
     return order_id
 
 
-@pytest.mark.xfail(
-    reason="known issue: `umbra demo` starts the nodes while the sandbox wallets are still "
-    "starting, and the trade service looks for the profile's wallet once at node start, so "
-    "the buyer's node refuses the order ('no wallet: run `umbra sandbox up`'); the test "
-    "passes once the demo starts nodes after their wallets (or the node finds them later)",
-    strict=False,
-)
 def test_trade_and_dispute_in_the_browser(browser: Any, demo: dict[str, Any]) -> None:  # noqa: F811
     nodes = demo["nodes"]
     timings: dict[str, float] = {"demo_ready_s": demo["_ready_s"]}
