@@ -1,7 +1,7 @@
 """A thin layer over py-libp2p 0.8.1's Kademlia DHT: workarounds for its known problems.
 
 Each workaround has a test that shows the library's behaviour and ours
-(tests/integration/net/test_dht_workarounds.py).
+(tests/integration/net/test_dht_records.py).
 
 1. Stale reads: ``KadDHT.get_value`` answers from the local value store when it holds the
    key, without asking the network, so a reader that once fetched seq 1 keeps seeing seq 1
