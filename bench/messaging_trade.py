@@ -30,6 +30,7 @@ Target: order placed → escrow funded ≤ 30 s excluding confirmation waiting, 
 
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -113,11 +114,12 @@ def bench_trade() -> dict[str, Any]:
         phases = run_trade(world)
     finally:
         world.close()
+        shutil.rmtree(root, ignore_errors=True)
     to_funded = sum(
         phases[p] for p in ("placed", "accepted", "escrow_set_up", "funding_sent", "funded")
     )
     return {
-        "unit": "seconds of wall time per phase (see bench/_trade_phases.py)",
+        "unit": "seconds of wall time per phase (see bench/messaging_trade.py)",
         "phases_s": phases,
         "placed_to_funded_excluding_confirmations_s": round(to_funded, 2),
         "target_s": TARGET_S,
