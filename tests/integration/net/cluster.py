@@ -108,7 +108,16 @@ class NodeProc:
 
     def launch(self, bootstrap: Sequence[str] = ()) -> None:
         """Start `umbra node` without waiting for it (see `wait_listening`)."""
-        argv = [*self.wrap, *umbra_argv(), "--profile", self.name, "--json", "node", "--verbose"]
+        argv = [
+            *self.wrap,
+            *umbra_argv(),
+            "--profile",
+            self.name,
+            "--json",
+            "node",
+            "--verbose",
+            "--no-web",
+        ]
         argv += ["--listen", f"/ip4/{self.ip}/tcp/0"]
         for addr in bootstrap:
             argv += ["--bootstrap", addr]
