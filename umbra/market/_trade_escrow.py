@@ -1,14 +1,14 @@
 """The escrow side of a node's orders: `umbra.wallet.EscrowParty` bridged to the trade channel.
 
-The wallet's escrow driver talks to the other parties through a durable file mailbox
-(`umbra.wallet.Mailbox`, one directory per escrow and role under ``<profile>/escrow-mail``).
-This bridge connects those directories to the end-to-end encrypted trade channel:
+The wallet's escrow driver talks to the other parties through a durable mailbox; in a node it is
+`umbra.wallet.DatabaseMailbox`, a table in the profile's encrypted database. This bridge
+connects that mailbox to the end-to-end encrypted trade channel:
 
-- outbound: files our escrow wrote for another role are wrapped in an ``escrow`` trade
+- outbound: messages our escrow wrote for another role are wrapped in an ``escrow`` trade
   message, committed by the order machine, queued in the payload channel, and only then
-  deleted (a crash in between sends the message twice; escrow machines ignore duplicates);
+  removed (a crash in between sends the message twice; escrow machines ignore duplicates);
 - inbound: a peer's escrow message accepted by our order machine (`ForwardEscrow`) is
-  written (fsync, rename) into our escrow's inbox before the trade step commits.
+  put into our escrow's inbox in the same database before the trade step commits.
 
 One runner task per order runs `EscrowParty.run_escrow`, restarted with the proposal when
 the order machine decides a payout we propose (`StartPayout`), and stopped when the buyer
@@ -18,13 +18,12 @@ escrow commit and at every (re)start, so a crash between the two commits is repa
 """
 
 import logging
-from pathlib import Path
 from typing import Any
 
 import trio
 
 from umbra.core import UmbraError
-from umbra.wallet import EscrowMachine, EscrowParty, EscrowTerms, Mailbox, State
+from umbra.wallet import DatabaseMailbox, EscrowMachine, EscrowParty, EscrowTerms, State
 
 from ._order_table import State as OrderState
 from ._order_types import EscrowFailed, EscrowFunded, EscrowFundingSent, EscrowPaidOut
@@ -40,10 +39,11 @@ RESTART_DELAY_S = 2.0
 class EscrowBridge:
     """Implements `EscrowPort` for a `TradeDriver` (attach it with `attach`)."""
 
-    def __init__(self, party: EscrowParty, mail_root: Path) -> None:
+    def __init__(self, party: EscrowParty) -> None:
         self.party = party
-        self.root = mail_root
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.db = party.store.db
+        DatabaseMailbox.prepare(self.db)
+        party.mailbox_factory = lambda escrow_id, role: DatabaseMailbox(self.db, escrow_id, role)
         self._driver: TradeDriver | None = None
         self._nursery: trio.Nursery | None = None
         self._scopes: dict[bytes, trio.CancelScope] = {}
@@ -77,7 +77,7 @@ class EscrowBridge:
         if stored is None:
             log.warning("escrow message for an escrow we have not started: %s", escrow_id)
             return
-        Mailbox(self.root, escrow_id, sender).send(stored.role, payload)
+        DatabaseMailbox(self.db, escrow_id, sender).send(stored.role, payload)
 
     def update(self, order_id: bytes) -> None:
         """Start the order's runner, or make it restart with the current decision."""
@@ -143,33 +143,28 @@ class EscrowBridge:
     def pump(self) -> int:
         """Wrap and queue what our escrows wrote for the other parties."""
         sent = 0
-        # Every escrow's directory, not only running ones: a finished escrow's last messages
+        # Every escrow's messages, not only running ones: a finished escrow's last messages
         # (e.g. "paid out") are written just before its runner ends.
-        for folder in self.root.iterdir():
-            escrow_id = folder.name
+        roles: dict[str, str | None] = {}
+        for mail in DatabaseMailbox.waiting(self.db):
+            if mail.escrow_id not in roles:
+                stored = self.party.store.load_escrow(mail.escrow_id)
+                roles[mail.escrow_id] = None if stored is None else stored.role
+            role = roles[mail.escrow_id]
+            if role is None or mail.from_role != role or mail.to_role == role:
+                continue  # inbound for our escrow (or not ours): the escrow driver reads it
             try:
-                order_id = bytes.fromhex(escrow_id)
+                order_id = bytes.fromhex(mail.escrow_id)
             except ValueError:
                 continue
-            if not any(folder.glob("*/*.msg")):
+            if mail.to_role not in ROLES:
                 continue
-            stored = self.party.store.load_escrow(escrow_id)
-            if stored is None:
-                continue
-            for to in ROLES:
-                if to == stored.role:
-                    continue
-                box = self.root / escrow_id / to
-                if not box.is_dir():
-                    continue
-                for path in sorted(box.glob("*.msg")):
-                    if f"-{stored.role}-" not in path.name:
-                        continue  # a message *from* that role placed here by us: not outbound
-                    data = path.read_bytes()
-                    if not self.driver.send_escrow(order_id, to, data):
-                        log.warning("order %s: escrow message to the %s refused", escrow_id, to)
-                    path.unlink(missing_ok=True)
-                    sent += 1
+            if not self.driver.send_escrow(order_id, mail.to_role, mail.data):
+                log.warning(
+                    "order %s: escrow message to the %s refused", mail.escrow_id, mail.to_role
+                )
+            DatabaseMailbox.remove(self.db, mail.ref)
+            sent += 1
         return sent
 
     async def _runner(self, order_id: bytes) -> None:

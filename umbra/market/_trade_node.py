@@ -27,6 +27,7 @@ from umbra.core import UmbraError
 from umbra.core.crypto import open_envelope
 from umbra.store import Profile
 from umbra.wallet import (
+    DatabaseMailbox,
     DriverOptions,
     EscrowParty,
     PartyWallets,
@@ -149,7 +150,11 @@ async def serve_trade(
     """Run every order of ``profile`` until cancelled. ``profile`` must be a connection of
     its own (not the node's)."""
     party, main_wallet = _escrow_party(profile, options.data_dir)
-    bridge = None if party is None else EscrowBridge(party, profile.path / ESCROW_MAIL_DIR)
+    bridge = None
+    if party is not None:
+        bridge = EscrowBridge(party)
+        # Escrow messages of older versions waited in plaintext files: move them in.
+        DatabaseMailbox.import_files(profile.db, profile.path / ESCROW_MAIL_DIR)
     channel = MessagingChannel(profile)
     driver = TradeDriver(
         profile,

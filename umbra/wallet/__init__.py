@@ -36,7 +36,7 @@ from ._escrow_messages import (
 )
 from ._escrow_ops import PartyWallets
 from ._escrow_types import EscrowTerms, TxDescription
-from ._mailbox import Mailbox
+from ._mailbox import DatabaseMailbox, EscrowMailbox, Mailbox, WaitingMail
 from ._payment import (
     PaymentData,
     PaymentMachine,
@@ -56,10 +56,12 @@ __all__ = [
     "AddressAnnounce",
     "AuditEntry",
     "Balance",
+    "DatabaseMailbox",
     "DirectPayments",
     "DriverOptions",
     "EscrowData",
     "EscrowMachine",
+    "EscrowMailbox",
     "EscrowMessage",
     "EscrowParty",
     "EscrowProtocolError",
@@ -92,6 +94,7 @@ __all__ = [
     "Transfer",
     "TxDescription",
     "UserWallet",
+    "WaitingMail",
     "WalletError",
     "WalletProcess",
     "WalletRpcError",

@@ -57,7 +57,7 @@ from ._escrow_types import (
     WalletOp,
     WatchFunding,
 )
-from ._mailbox import Mailbox
+from ._mailbox import EscrowMailbox, Mailbox
 from ._state_store import WalletStore
 
 TERMINAL = TERMINAL_STATES
@@ -83,6 +83,9 @@ class EscrowParty:
     wallets: PartyWallets
     mailbox_root: Path
     options: DriverOptions = field(default_factory=DriverOptions)
+    # (escrow id, our role) -> mailbox; default: the file mailbox under ``mailbox_root``.
+    # A node passes `DatabaseMailbox` so escrow messages stay in the encrypted store.
+    mailbox_factory: Callable[[str, str], EscrowMailbox] | None = None
 
     def __post_init__(self) -> None:
         self.ops = EscrowOps(self.wallets)
@@ -201,7 +204,11 @@ class EscrowParty:
         if stored is None:
             raise WalletError(f"no escrow {escrow_id!r} in this profile")
         machine = EscrowMachine(EscrowData.from_wire(stored.data))
-        mailbox = Mailbox(Path(self.mailbox_root), escrow_id, machine.role)
+        mailbox: EscrowMailbox = (
+            Mailbox(Path(self.mailbox_root), escrow_id, machine.role)
+            if self.mailbox_factory is None
+            else self.mailbox_factory(escrow_id, machine.role)
+        )
         run = _Run(self, machine, mailbox)
         self._runs[escrow_id] = machine
         try:
@@ -220,7 +227,7 @@ class EscrowParty:
 
 
 class _Run:
-    def __init__(self, party: EscrowParty, machine: EscrowMachine, mailbox: Mailbox) -> None:
+    def __init__(self, party: EscrowParty, machine: EscrowMachine, mailbox: EscrowMailbox) -> None:
         self.party = party
         self.machine = machine
         self.mailbox = mailbox
