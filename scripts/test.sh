@@ -8,4 +8,4 @@ bash scripts/bootstrap.sh
 echo "== ruff" && .venv/bin/ruff check umbra tests bench && .venv/bin/ruff format --check umbra tests bench
 echo "== mypy" && .venv/bin/mypy
 echo "== pytest"
-.venv/bin/python -m pytest -p no:cacheprovider "$@"
+.venv/bin/python -m pytest -p no:cacheprovider --durations=20 "$@"
