@@ -66,6 +66,8 @@ class Quote:
     fee: int | None
     unlocked: int | None
     problem: str
+    locked: int = 0  # money of ours still waiting for confirmations
+    blocks_to_unlock: int = 0
 
     @property
     def subtotal(self) -> int:
@@ -110,20 +112,28 @@ def order_routes(services: PageServices) -> list[Route]:
         shipping = 0 if option is None else body.shipping[option].cost
         subtotal = body.price * quantity + shipping
         fee = unlocked = None
+        locked = blocks = 0
         problem = ""
         if await access.endpoint() is None:
             problem = "no-wallet"
         else:
             try:
-                unlocked = (await access.balance()).unlocked
+                balance = await access.balance()
+                unlocked, locked, blocks = (
+                    balance.unlocked,
+                    balance.locked,
+                    balance.blocks_to_unlock,
+                )
                 fee = await access.estimate_fee(subtotal) if unlocked >= subtotal else None
             except UsageError:
                 fee = None  # not enough spendable money for the amount and a fee
             except WalletUnavailable:
                 problem = "wallet-down"
             if not problem and fee is None:
-                problem = "short"
-        return Quote(quantity, option, body.price, shipping, fee, unlocked, problem)
+                # Change from an earlier payment is locked for 10 blocks: if the money is
+                # there but not yet spendable, say so and look again, rather than "add funds".
+                problem = "locked" if (unlocked or 0) + locked > subtotal else "short"
+        return Quote(quantity, option, body.price, shipping, fee, unlocked, problem, locked, blocks)
 
     async def buy_page(request: Request, *, error: str = "", status: int = 200) -> Response:
         signed = await services.run(_listing, services, request.path_params["cid"])
@@ -143,13 +153,16 @@ def order_routes(services: PageServices) -> list[Route]:
             if option is None or option >= len(body.shipping):
                 option = 0
         trusted = await services.run(lambda: trade().accepted_arbiters())
+        current = await quote(signed, quantity, option)
         return page(
             request,
             "buy.html",
             status=status,
             listing=signed,
             body=body,
-            quote=await quote(signed, quantity, option),
+            quote=current,
+            refresh=current.problem == "locked",
+            refresh_seconds=REFRESH_S * 2,
             arbiter=form_text(request, "arbiter", 120) or (trusted[0] if trusted else ""),
             address=form_text(request, "address", 1000),
             error=error,

@@ -206,6 +206,10 @@ def test_buyer_finds_a_seller_through_a_category_provider_record(tmp_path: Path)
             with trio.fail_after(60):
                 while not await provided():
                     await trio.sleep(0.2)
+            # gossipsub keeps advertising a recent message (IHAVE) to peers that join within its
+            # history window (a few 1 s heartbeats): join after it, so the buyer cannot learn
+            # the head from gossip and only the provider record can lead it to the seller.
+            await trio.sleep(8)
 
             buyer_cfg = NodeConfig(
                 listen=("/ip4/127.0.0.120/tcp/0",),

@@ -139,13 +139,13 @@ def test_escrow_not_funded_in_time_is_abandoned_and_recorded(chain: Chain, tmp_p
     for role, party in parties.items():
         party.create_escrow(terms, role)  # type: ignore[arg-type]
 
-    async def run_all(until: State) -> dict[str, State]:
+    async def run_all(until: State, limit: float) -> dict[str, State]:
         results: dict[str, State] = {}
 
         async def one(role: str) -> None:
             results[role] = (await parties[role].run_escrow("expire-1", until=until)).state
 
-        with trio.fail_after(600):
+        with trio.fail_after(limit):
             async with trio.open_nursery() as nursery:
                 for role in PARTIES:
                     nursery.start_soon(one, role)
@@ -153,10 +153,11 @@ def test_escrow_not_funded_in_time_is_abandoned_and_recorded(chain: Chain, tmp_p
 
     async def main() -> None:
         # Set-up completes; the buyer stops right before paying (its payment is queued).
-        ready = await run_all(State.S6_AWAITING_FUNDING)
+        ready = await run_all(State.S6_AWAITING_FUNDING, 600)
         assert ready == {r: State.S6_AWAITING_FUNDING for r in PARTIES}
         clock.offset = 2 * HOUR  # the buyer stayed away past the deadline
-        done = await run_all(State.S10_PAID_OUT)
+        # Expiry needs no chain work: a short limit keeps the known hang cheap in CI.
+        done = await run_all(State.S10_PAID_OUT, 180)
         assert done == {r: State.S98_EXPIRED for r in PARTIES}
         for role in PARTIES:
             machine = parties[role].load("expire-1")
