@@ -24,7 +24,7 @@ from ._documents import (
 )
 from ._encoding import decode_canonical, encode_canonical
 from ._errors import BadSignature, InvalidDocument, UmbraError, UsageError
-from ._fast_cbor import decode_fast, encode_fast
+from ._fast_cbor import cbor_head, decode_fast, encode_fast
 from ._models import (
     CONDITIONS,
     SCHEMA_VERSION,
@@ -62,6 +62,7 @@ __all__ = [
     "SignedListing",
     "UmbraError",
     "UsageError",
+    "cbor_head",
     "compute_cid",
     "decode_canonical",
     "decode_fast",

@@ -19,7 +19,8 @@ from ._errors import InvalidDocument
 _MAX_UINT = 2**64 - 1
 
 
-def _head(major: int, n: int) -> bytes:
+def cbor_head(major: int, n: int) -> bytes:
+    """The canonical (shortest) CBOR head of major type ``major`` (0-7) with argument ``n``."""
     if n < 24:
         return bytes([major << 5 | n])
     if n < 0x100:
@@ -54,16 +55,16 @@ def encode_item(value: Any, out: list[bytes], extension: Extension = _no_extensi
     elif value is False:
         out.append(b"\xf4")
     elif type(value) is int:
-        out.append(_head(0, value) if value >= 0 else _head(1, -1 - value))
+        out.append(cbor_head(0, value) if value >= 0 else cbor_head(1, -1 - value))
     elif type(value) is bytes:
-        out.append(_head(2, len(value)))
+        out.append(cbor_head(2, len(value)))
         out.append(value)
     elif type(value) is str:
         raw = value.encode("utf-8")
-        out.append(_head(3, len(raw)))
+        out.append(cbor_head(3, len(raw)))
         out.append(raw)
     elif type(value) is list or type(value) is tuple:
-        out.append(_head(4, len(value)))
+        out.append(cbor_head(4, len(value)))
         for item in value:
             encode_item(item, out, extension)
     elif type(value) is dict:
@@ -73,9 +74,9 @@ def encode_item(value: Any, out: list[bytes], extension: Extension = _no_extensi
                 raise InvalidDocument("unencodable", "map keys must be text")
             keys.append((len(raw := key.encode("utf-8")), raw, key))
         keys.sort()
-        out.append(_head(5, len(keys)))
+        out.append(cbor_head(5, len(keys)))
         for length, raw, key in keys:
-            out.append(_head(3, length))
+            out.append(cbor_head(3, length))
             out.append(raw)
             encode_item(value[key], out, extension)
     elif not extension(value, out):

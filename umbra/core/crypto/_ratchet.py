@@ -57,7 +57,7 @@ from doubleratchet.recommended.crypto_provider import HashFunction
 from doubleratchet.symmetric_key_ratchet import SymmetricKeyRatchet
 
 from .._errors import InvalidDocument, UsageError
-from .._fast_cbor import decode_fast, encode_fast
+from .._fast_cbor import cbor_head, decode_fast, encode_fast
 from . import _tags
 
 MAX_SKIPPED_KEYS = 1000
@@ -242,34 +242,22 @@ _CONFIG: dict[str, Any] = {
 # -- state codec (see the module docstring) ----------------------------------------------------
 
 
-def _head(major: int, n: int) -> bytes:
-    if n < 24:
-        return bytes((major | n,))
-    if n < 0x100:
-        return bytes((major | 24, n))
-    if n < 0x10000:
-        return bytes((major | 25,)) + n.to_bytes(2, "big")
-    if n < 0x100000000:
-        return bytes((major | 26,)) + n.to_bytes(4, "big")
-    return bytes((major | 27,)) + n.to_bytes(8, "big")
-
-
 def _enc(value: Any) -> bytes:
     """Canonical CBOR of the state's parts (bytes, uints, None, lists): `encode_fast` without
     its generality, because the state is encoded after every message."""
     if type(value) is bytes:
-        return _head(0x40, len(value)) + value
+        return cbor_head(2, len(value)) + value
     if type(value) is int and value >= 0:
-        return _head(0, value)
+        return cbor_head(0, value)
     if value is None:
         return b"\xf6"
     if type(value) is list:
-        return _head(0x80, len(value)) + b"".join(map(_enc, value))
+        return cbor_head(4, len(value)) + b"".join(map(_enc, value))
     return encode_fast(value)  # not produced by `_dump_state`; kept correct anyway
 
 
 # Canonical key order: "v", "ad", "dr", "chains" (shorter first, then bytewise).
-_STATE_HEAD = b"\xa4\x61v" + _head(0, _STATE_VERSION) + b"\x62ad"
+_STATE_HEAD = b"\xa4\x61v" + cbor_head(0, _STATE_VERSION) + b"\x62ad"
 
 
 def _encode_state(dr: list[Any], ad: bytes, chains: list[bytes]) -> bytes:
