@@ -130,8 +130,7 @@ class DatabaseMailbox:
         return [(int(r[0]), bytes(r[1])) for r in rows]
 
     def ack(self, ref: int) -> None:
-        with self._db.transaction():
-            self._db.execute("DELETE FROM wallet_escrow_mail WHERE id = ?", (int(ref),))
+        self.remove(self._db, ref)
 
     @staticmethod
     def waiting(db: "DatabaseLike") -> list[WaitingMail]:
