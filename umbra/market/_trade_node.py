@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from umbra.core import UmbraError
-from umbra.core.crypto import open_envelope
 from umbra.store import Profile
 from umbra.wallet import (
     DatabaseMailbox,
@@ -107,9 +106,8 @@ class NodePorts:
         return key
 
     def open_sealed(self, data: bytes) -> bytes:
-        # The envelope secret belongs to the messaging identity; the session manager keeps it.
-        identity = self._messaging.manager._identity
-        return open_envelope(identity.envelope_secret, data)
+        # The envelope secret belongs to the messaging identity and stays in its manager.
+        return self._messaging.manager.open_sealed(data)
 
     async def fresh_address(self, label: str) -> str:
         if self._wallet is None:

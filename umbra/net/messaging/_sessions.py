@@ -297,6 +297,15 @@ class SessionManager:
         """Open a sealed envelope from a mailbox and decrypt the message inside."""
         return self.decrypt(open_envelope(self._identity.envelope_secret, envelope))
 
+    def open_sealed(self, box: bytes) -> bytes:
+        """Open a sealed box made for this identity's envelope key (a shipping address,
+        tracking, evidence) and return its plaintext; the secret never leaves the manager.
+
+        Raises:
+            InvalidDocument: the box is not for us, or was changed.
+        """
+        return open_envelope(self._identity.envelope_secret, box)
+
     def decrypt(self, data: bytes) -> Incoming:
         """Decrypt one wire message. On any error no state changes.
 
