@@ -11,13 +11,16 @@ from . import _limits as limits
 from ._categories import CATEGORIES, is_known_category, known_categories
 from ._cid import MAX_BLOCK_BYTES, Codec, compute_cid, normalize_cid, parse_cid, verify_block
 from ._documents import (
+    SignedArbiterProfile,
     SignedCatalog,
     SignedCatalogHead,
     SignedDocument,
     SignedListing,
+    parse_arbiter_profile,
     parse_catalog,
     parse_catalog_head,
     parse_listing,
+    sign_arbiter_profile,
     sign_catalog,
     sign_catalog_head,
     sign_listing,
@@ -26,8 +29,10 @@ from ._encoding import decode_canonical, encode_canonical
 from ._errors import BadSignature, InvalidDocument, UmbraError, UsageError
 from ._fast_cbor import cbor_head, decode_fast, encode_fast
 from ._models import (
+    CATALOG_VERSION,
     CONDITIONS,
     SCHEMA_VERSION,
+    ArbiterProfileBody,
     CatalogBody,
     CatalogHeadBody,
     ImageRef,
@@ -38,6 +43,7 @@ from ._money import MAX_AMOUNT, PICONERO_PER_XMR, format_xmr, parse_xmr
 from ._regions import EU_MEMBERS, EUROPEAN_UNION, REGIONS, WORLDWIDE, is_region, region_covers
 
 __all__ = [
+    "CATALOG_VERSION",
     "CATEGORIES",
     "CONDITIONS",
     "EUROPEAN_UNION",
@@ -48,6 +54,7 @@ __all__ = [
     "REGIONS",
     "SCHEMA_VERSION",
     "WORLDWIDE",
+    "ArbiterProfileBody",
     "BadSignature",
     "CatalogBody",
     "CatalogHeadBody",
@@ -56,6 +63,7 @@ __all__ = [
     "InvalidDocument",
     "ListingBody",
     "ShippingOption",
+    "SignedArbiterProfile",
     "SignedCatalog",
     "SignedCatalogHead",
     "SignedDocument",
@@ -74,12 +82,14 @@ __all__ = [
     "known_categories",
     "limits",
     "normalize_cid",
+    "parse_arbiter_profile",
     "parse_catalog",
     "parse_catalog_head",
     "parse_cid",
     "parse_listing",
     "parse_xmr",
     "region_covers",
+    "sign_arbiter_profile",
     "sign_catalog",
     "sign_catalog_head",
     "sign_listing",

@@ -1,4 +1,4 @@
-"""Signed documents: listings and catalogs.
+"""Signed documents: listings, catalogs, catalog heads and arbiter profiles.
 
 Wire form (DAG-CBOR, canonical): ``{"body": <body map>, "sig": <64-byte ed25519 signature>}``.
 The signature covers ``tag || 0x00 || dag-cbor(body)`` where the tag names the document kind
@@ -7,7 +7,8 @@ identity is the CIDv1 (dag-cbor, sha2-256) of the whole wire form.
 
 Parsing order for bytes from outside (cheapest and most decisive first): size cap → CID match
 (if the CID was what we asked for) → canonical decode → envelope shape → schema version →
-field validation → signature.
+field validation → signature. Each kind names the schema versions it accepts (catalogs: 1 and
+2) and the body field that holds the signer's key (``seller``, or ``arbiter``).
 """
 
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from . import _limits as limits
 from ._cid import compute_cid, verify_block
 from ._encoding import decode_canonical, encode_canonical
 from ._errors import BadSignature, InvalidDocument
-from ._models import SCHEMA_VERSION, CatalogBody, CatalogHeadBody, ListingBody
+from ._models import ArbiterProfileBody, CatalogBody, CatalogHeadBody, ListingBody
 from .crypto import SigningKey, tags, verify_signature
 
 BodyT = TypeVar("BodyT", bound=BaseModel)
@@ -38,6 +39,7 @@ class SignedDocument(Generic[BodyT]):
 SignedListing = SignedDocument[ListingBody]
 SignedCatalog = SignedDocument[CatalogBody]
 SignedCatalogHead = SignedDocument[CatalogHeadBody]
+SignedArbiterProfile = SignedDocument[ArbiterProfileBody]
 
 
 @dataclass(frozen=True)
@@ -46,21 +48,36 @@ class _Kind(Generic[BodyT]):
     model: type[BodyT]
     tag: bytes
     max_bytes: int
+    versions: frozenset[int] = frozenset({1})
+    signer: str = "seller"  # the body field holding the signing key
 
 
 _LISTING = _Kind("listing", ListingBody, tags.LISTING_SIG, limits.MAX_LISTING_DOCUMENT_BYTES)
-_CATALOG = _Kind("catalog", CatalogBody, tags.CATALOG_SIG, limits.MAX_CATALOG_DOCUMENT_BYTES)
+_CATALOG = _Kind(
+    "catalog", CatalogBody, tags.CATALOG_SIG, limits.MAX_CATALOG_DOCUMENT_BYTES, frozenset({1, 2})
+)
 _HEAD = _Kind("catalog-head", CatalogHeadBody, tags.CATALOG_HEAD_SIG, limits.MAX_CATALOG_HEAD_BYTES)
+_ARBITER = _Kind(
+    "arbiter-profile",
+    ArbiterProfileBody,
+    tags.ARBITER_PROFILE_SIG,
+    limits.MAX_ARBITER_PROFILE_BYTES,
+    signer="arbiter",
+)
 
 
 def _body_to_wire(body: BaseModel) -> dict[str, Any]:
-    wire: dict[str, Any] = body.model_dump(mode="python")
+    # exclude_unset: a field with a default (a catalog's ``arbiters``) is on the wire only
+    # where the schema version has it; every other field has no default and is always set.
+    wire: dict[str, Any] = body.model_dump(mode="python", exclude_unset=True)
     return wire
 
 
 def _sign(kind: _Kind[BodyT], key: SigningKey, body: BodyT) -> SignedDocument[BodyT]:
-    if getattr(body, "seller") != key.public_key:  # noqa: B009 - both models have it
-        raise InvalidDocument("wrong-key", f"the {kind.name} names another seller than the key")
+    if getattr(body, kind.signer) != key.public_key:
+        raise InvalidDocument(
+            "wrong-key", f"the {kind.name} names another {kind.signer} than the key"
+        )
     body_bytes = encode_canonical(_body_to_wire(body))
     data = encode_canonical({"body": _body_to_wire(body), "sig": key.sign(kind.tag, body_bytes)})
     if len(data) > kind.max_bytes:
@@ -85,7 +102,8 @@ def _parse(kind: _Kind[BodyT], data: bytes, expected_cid: CID | None) -> SignedD
         raise InvalidDocument("bad-envelope", "body must be a map and sig a byte string")
     if body.get("kind") != kind.name:
         raise InvalidDocument("wrong-kind", f"expected a {kind.name}, got {body.get('kind')!r}")
-    if body.get("v") != SCHEMA_VERSION:
+    version = body.get("v")
+    if type(version) is not int or version not in kind.versions:
         raise InvalidDocument(
             "unknown-version", f"schema version {body.get('v')!r} is not supported"
         )
@@ -96,7 +114,7 @@ def _parse(kind: _Kind[BodyT], data: bytes, expected_cid: CID | None) -> SignedD
         where = ".".join(str(p) for p in first["loc"]) or kind.name
         raise InvalidDocument("invalid-field", f"{where}: {first['msg']}") from None
     try:
-        verify_signature(body["seller"], kind.tag, encode_canonical(body), sig)
+        verify_signature(body[kind.signer], kind.tag, encode_canonical(body), sig)
     except BadSignature:
         raise InvalidDocument(
             "bad-signature", f"the {kind.name} signature does not verify"
@@ -138,3 +156,13 @@ def sign_catalog_head(key: SigningKey, body: CatalogHeadBody) -> SignedCatalogHe
 def parse_catalog_head(data: bytes) -> SignedCatalogHead:
     """Strictly parse and verify a catalog head; same reasons as :func:`parse_listing`."""
     return _parse(_HEAD, data, None)
+
+
+def sign_arbiter_profile(key: SigningKey, body: ArbiterProfileBody) -> SignedArbiterProfile:
+    """Sign an arbiter's profile with the arbiter persona's key."""
+    return _sign(_ARBITER, key, body)
+
+
+def parse_arbiter_profile(data: bytes) -> SignedArbiterProfile:
+    """Strictly parse and verify an arbiter profile; same reasons as :func:`parse_listing`."""
+    return _parse(_ARBITER, data, None)

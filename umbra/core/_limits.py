@@ -16,3 +16,11 @@ MAX_CATALOG_DOCUMENT_BYTES = 64 * 1024
 MAX_CATALOG_HEAD_BYTES = 512  # fits a DHT record comfortably
 # Listings live at most a year before the seller must renew them.
 MAX_LISTING_LIFETIME_S = 366 * 24 * 3600
+# Arbiters: a seller's catalog names at most this many; an arbiter's profile is a DHT record.
+MAX_CATALOG_ARBITERS = 16
+MAX_ARBITER_PROFILE_BYTES = 4096
+MAX_ARBITER_NAME_CHARS = 60
+MAX_ARBITER_FEE_CHARS = 200
+MAX_ARBITER_TERMS_BYTES = 2000  # UTF-8 bytes
+# A profile is re-signed (and so stays fresh) long before it expires.
+MAX_ARBITER_PROFILE_LIFETIME_S = 30 * 24 * 3600

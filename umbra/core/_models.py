@@ -1,4 +1,4 @@
-"""Document bodies as strict pydantic models (schema version 1).
+"""Document bodies as strict pydantic models (listing, catalog, catalog head, arbiter profile).
 
 The models validate what a document may contain; ``_documents`` adds signing, encoding and CIDs.
 Models are strict (no type coercion: ``True`` is not an int, ``"5"`` is not an int), forbid
@@ -18,6 +18,8 @@ from ._money import MAX_AMOUNT
 from ._regions import is_region
 
 SCHEMA_VERSION = 1
+# Catalogs are signed at version 2 (with ``arbiters``); version 1 catalogs still parse.
+CATALOG_VERSION = 2
 
 
 def _validate_cid(value: Any) -> CID:
@@ -129,19 +131,37 @@ class ListingBody(_Strict):
 
 
 class CatalogBody(_Strict):
-    """What a seller signs to say which listings are current. ``seq`` only ever grows."""
+    """What a seller signs to say which listings are current. ``seq`` only ever grows.
 
-    v: Literal[1]
+    Version 2 adds ``arbiters``: the persona keys of the arbiters the seller accepts for
+    escrow orders, the first being the default. A version 1 catalog has no such field (and
+    none may be given); a version 2 catalog always has it, possibly empty, so each catalog
+    has exactly one encoding. Wire dumps use ``exclude_unset`` to leave it out of version 1.
+    """
+
+    v: Literal[1, 2]
     kind: Literal["catalog"]
     seller: PublicKey
     seq: Annotated[int, Field(ge=1, le=2**53)]
     updated_at: Annotated[int, Field(ge=0, le=2**40)]
     listings: Annotated[list[CidLink], Field(max_length=limits.MAX_CATALOG_LISTINGS)]
+    arbiters: Annotated[list[PublicKey], Field(max_length=limits.MAX_CATALOG_ARBITERS)] = Field(
+        default_factory=list
+    )
 
     @model_validator(mode="after")
-    def _no_duplicates(self) -> "CatalogBody":
+    def _check(self) -> "CatalogBody":
         if len(set(self.listings)) != len(self.listings):
             raise ValueError("a catalog lists each listing once")
+        given = "arbiters" in self.model_fields_set
+        if self.v == 1 and given:
+            raise ValueError("a version 1 catalog has no arbiters field")
+        if self.v == 2 and not given:
+            raise ValueError("a version 2 catalog has an arbiters field (possibly empty)")
+        if len(set(self.arbiters)) != len(self.arbiters):
+            raise ValueError("a catalog names each arbiter once")
+        if self.seller in self.arbiters:
+            raise ValueError("a seller cannot be its own arbiter")
         return self
 
 
@@ -158,3 +178,46 @@ class CatalogHeadBody(_Strict):
     seq: Annotated[int, Field(ge=1, le=2**53)]
     catalog: CidLink
     published_at: Annotated[int, Field(ge=0, le=2**40)]
+
+
+def _validate_terms(value: str) -> str:
+    if len(value.encode("utf-8")) > limits.MAX_ARBITER_TERMS_BYTES:
+        raise ValueError(f"terms are longer than {limits.MAX_ARBITER_TERMS_BYTES} bytes")
+    return value
+
+
+class ArbiterProfileBody(_Strict):
+    """What an arbiter signs to offer its service: who it is (a name), what it charges and on
+    what terms. Published as a DHT record under the arbiter's persona key.
+
+    ``fee`` and ``terms`` are text for people: no fee is taken from the escrow in v1. How to
+    reach the arbiter is not repeated here: its signed prekey record (``umbra-prekeys``) is.
+    """
+
+    v: Literal[1]
+    kind: Literal["arbiter-profile"]
+    arbiter: PublicKey
+    name: Annotated[
+        str,
+        Field(min_length=1, max_length=limits.MAX_ARBITER_NAME_CHARS),
+        AfterValidator(_validate_text),
+    ]
+    fee: Annotated[
+        str, Field(max_length=limits.MAX_ARBITER_FEE_CHARS), AfterValidator(_validate_text)
+    ]
+    terms: Annotated[str, AfterValidator(_validate_terms), AfterValidator(_validate_text)]
+    created_at: Annotated[int, Field(ge=0, le=2**40)]
+    expires_at: Annotated[int, Field(ge=0, le=2**40)]
+
+    @model_validator(mode="after")
+    def _check_times(self) -> "ArbiterProfileBody":
+        if self.expires_at <= self.created_at:
+            raise ValueError("expires_at must be after created_at")
+        if self.expires_at - self.created_at > limits.MAX_ARBITER_PROFILE_LIFETIME_S:
+            raise ValueError("an arbiter profile lives at most 30 days")
+        if "\n" in self.name or "\t" in self.name:
+            raise ValueError("a name is one line")
+        return self
+
+    def is_expired_at(self, now: int) -> bool:
+        return self.expires_at <= now

@@ -8,6 +8,8 @@ distinct tag from this file derives a separate key for each.
 LISTING_SIG = b"umbra:listing-sig:v1"
 CATALOG_SIG = b"umbra:catalog-sig:v1"
 CATALOG_HEAD_SIG = b"umbra:catalog-head-sig:v1"
+# An arbiter's public profile (name, fee, terms), signed by the arbiter persona.
+ARBITER_PROFILE_SIG = b"umbra:arbiter-profile-sig:v1"
 
 # Local storage (HKDF-SHA256 info strings over the Argon2id output).
 DB_KEY = b"umbra:db-key:v1"
