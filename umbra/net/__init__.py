@@ -2,7 +2,8 @@
 
 Layout: ``_config`` (settings, limits, protocol names), ``_errors``, ``_wire`` (sync messages
 and framing, sans-IO), ``_ratelimit`` (token buckets, strikes; pure), ``_records`` (DHT
-catalog-head record rules, provider keys), ``_ingest`` (what a newer catalog changes; pure),
+catalog-head record rules, provider keys), ``_arbiter_records`` (arbiter-profile records),
+``_ingest`` (what a newer catalog changes; pure),
 ``_state`` (the ``net`` tables), ``_transport``
 (pluggable host builders: TCP + Noise only), ``_dht`` (workarounds for py-libp2p's DHT),
 ``_sync`` (the sync protocol over streams), ``_node`` (the coordinator), ``_status`` and
@@ -22,6 +23,13 @@ from ._status_read import read_node_status
 from ._wire import FrameDecoder, decode_message, encode_frame
 
 if TYPE_CHECKING:
+    from ._arbiter_records import (
+        ARBITER_NAMESPACE,
+        ArbiterProfileValidator,
+        arbiter_key,
+        check_arbiter_record_at,
+        select_arbiter_record,
+    )
     from ._dht import fill_routing_table, get_fresh, tune_dht
     from ._node import CatalogSource, Node, open_node, serve_node
     from ._records import (
@@ -38,6 +46,13 @@ if TYPE_CHECKING:
 # Names whose modules import py-libp2p (~1 s of imports) load on first use, so that
 # `umbra status` and other readers of the ``net`` tables start fast.
 _LAZY = {
+    "_arbiter_records": (
+        "ARBITER_NAMESPACE",
+        "ArbiterProfileValidator",
+        "arbiter_key",
+        "check_arbiter_record_at",
+        "select_arbiter_record",
+    ),
     "_dht": ("fill_routing_table", "get_fresh", "tune_dht"),
     "_node": ("CatalogSource", "Node", "open_node", "serve_node"),
     "_records": (
@@ -66,10 +81,12 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "ARBITER_NAMESPACE",
     "DHT_NAMESPACE",
     "HEADS_TOPIC",
     "NET_NAMESPACE",
     "SYNC_PROTOCOL_ID",
+    "ArbiterProfileValidator",
     "CatalogHeadValidator",
     "CatalogSource",
     "CatalogUpdate",
@@ -88,6 +105,8 @@ __all__ = [
     "TcpNoiseTransport",
     "TokenBucket",
     "Transport",
+    "arbiter_key",
+    "check_arbiter_record_at",
     "check_head_record_at",
     "decode_message",
     "encode_frame",
@@ -100,6 +119,7 @@ __all__ = [
     "plan_update",
     "provider_key",
     "read_node_status",
+    "select_arbiter_record",
     "select_head",
     "serve_node",
     "tune_dht",

@@ -14,6 +14,7 @@ Each workaround has a test that shows the library's behaviour and ours
 """
 
 import logging
+from collections.abc import Callable, Sequence
 
 import trio
 from libp2p.kad_dht import kad_dht as _kad_module
@@ -35,11 +36,18 @@ def tune_dht() -> None:
             setattr(module, "ALPHA", LOOKUP_ALPHA)  # noqa: B010 - a module constant
 
 
-async def get_fresh(dht: KadDHT, key: str, *, quorum: int) -> bytes | None:
+async def get_fresh(
+    dht: KadDHT,
+    key: str,
+    *,
+    quorum: int,
+    select: Callable[[Sequence[bytes]], int] = select_head,
+) -> bytes | None:
     """The best record for ``key`` from the network, never only the local cache.
 
     The local record is set aside for the duration of the network lookup (so ``get_value``
     cannot short-cut to it) and then restored unless the network had a better one.
+    ``select`` picks the best of several values (catalog heads by default).
     """
     key_bytes = key.encode("utf-8")
     local = dht.value_store.get(key_bytes)
@@ -55,12 +63,12 @@ async def get_fresh(dht: KadDHT, key: str, *, quorum: int) -> bytes | None:
     finally:
         if local is not None:
             current = dht.value_store.get(key_bytes)
-            if current is None or select_head([current.value, local.value]) == 1:
+            if current is None or select([current.value, local.value]) == 1:
                 dht.value_store.put_record(key_bytes, local)
     candidates = [v for v in (remote, None if local is None else local.value) if v is not None]
     if not candidates:
         return None
-    return candidates[select_head(candidates)]
+    return candidates[select(candidates)]
 
 
 async def fill_routing_table(dht: KadDHT, *, rounds: int, pause: float = 0.5) -> int:

@@ -41,8 +41,10 @@ from multiformats import CID
 
 from umbra.core import (
     CatalogHeadBody,
+    SignedArbiterProfile,
     SignedCatalog,
     SignedCatalogHead,
+    parse_arbiter_profile,
     parse_catalog,
     parse_catalog_head,
     parse_listing,
@@ -50,6 +52,13 @@ from umbra.core import (
 )
 from umbra.store import Profile
 
+from ._arbiter_records import (
+    ARBITER_NAMESPACE,
+    ArbiterProfileValidator,
+    arbiter_key,
+    check_arbiter_record_at,
+    select_arbiter_record,
+)
 from ._config import DHT_NAMESPACE, HEADS_TOPIC, SYNC_PROTOCOL_ID, NodeConfig
 from ._dht import fill_routing_table, get_fresh, tune_dht
 from ._errors import NetError, ProtocolViolation
@@ -221,6 +230,7 @@ class Node:
             self._host = host
             dht = KadDHT(host, DHTMode.SERVER)
             dht.register_validator(DHT_NAMESPACE, CatalogHeadValidator(self._clock))
+            dht.register_validator(ARBITER_NAMESPACE, ArbiterProfileValidator(self._clock))
             router = GossipSub(
                 protocols=[PROTOCOL_ID_V11],
                 degree=6,
@@ -759,6 +769,26 @@ class Node:
         return keyword_keys(
             sorted(set(categories)), sorted(set(words)), self._config.max_keyword_providers
         )
+
+    async def publish_arbiter_profile(self, data: bytes) -> None:
+        """Put our signed arbiter profile in the DHT (checked like any peer's first)."""
+        key = arbiter_key(parse_arbiter_profile(data).body.arbiter)
+        check_arbiter_record_at(key, data, self._clock())
+        await self.dht.put_value(key, data)
+
+    async def find_arbiter_profile(
+        self, persona: bytes, *, timeout: float = 15.0
+    ) -> SignedArbiterProfile | None:
+        """The arbiter's current verified profile from the DHT (network first), or None."""
+        key = arbiter_key(persona)
+        with trio.move_on_after(timeout):
+            value = await get_fresh(self.dht, key, quorum=3, select=select_arbiter_record)
+            if value is not None:
+                try:
+                    return check_arbiter_record_at(key, value, self._clock())
+                except ValueError as exc:
+                    log.info("arbiter profile of %s refused: %s", persona.hex()[:12], exc)
+        return None
 
     async def find_sellers(self, key: str, count: int = 20) -> int:
         """Ask providers of a category/tag key for their heads; returns how many answered."""

@@ -136,6 +136,11 @@ class NetState:
         )
         return [bytes(r[0]) for r in rows]
 
+    def synced_catalog_cid(self, seller: bytes) -> str | None:
+        """The CID of the catalog of ``seller`` we synced last (its block is stored), if any."""
+        value = self._db.scalar("SELECT catalog_cid FROM net_catalogs WHERE seller = ?", (seller,))
+        return None if value is None else str(value)
+
     def synced_listings(self, seller: bytes) -> dict[bytes, str]:
         rows = self._db.query(
             "SELECT listing_id, cid FROM net_listings WHERE seller = ?", (seller,)
