@@ -144,6 +144,11 @@ async def serve_profile(
             from umbra.market import serve_trade
 
             await nursery.start(serve_trade, messaging, *trade)
+            from umbra.market import arbiter_offer, serve_arbiters
+
+            # arbiter profiles: ours published (--arbiter), the ones catalogs name fetched
+            offer = arbiter_offer(*trade)
+            await nursery.start(serve_arbiters, started, trade[0], offer)
         try:
             link = None
             if web_port is not None:
@@ -175,6 +180,8 @@ async def serve_profile(
 @click.option("--no-web", is_flag=True, help="Do not serve the web app.")
 @click.option("--arbiter", is_flag=True, help="Act as an arbiter: take escrow cases naming you.")
 @click.option("--arbiter-terms", default="", help="Your terms as an arbiter (with --arbiter).")
+@click.option("--arbiter-name", default="", help="Your public name as an arbiter (with --arbiter).")
+@click.option("--arbiter-fee", default="", help="Your fee, as text (with --arbiter).")
 @click.option(
     "--escrow-confirmations",
     type=click.IntRange(1, 100),
@@ -192,6 +199,8 @@ def node(
     no_web: bool,
     arbiter: bool,
     arbiter_terms: str,
+    arbiter_name: str,
+    arbiter_fee: str,
     escrow_confirmations: int,
     verbose: bool,
 ) -> None:
@@ -211,6 +220,8 @@ def node(
         state.data_dir,
         arbiter=arbiter,
         arbiter_terms=arbiter_terms,
+        arbiter_name=arbiter_name,
+        arbiter_fee=arbiter_fee,
         confirmations=escrow_confirmations,
     )
 

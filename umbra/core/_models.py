@@ -19,7 +19,7 @@ from ._regions import is_region
 
 SCHEMA_VERSION = 1
 # Catalogs are signed at version 2 (with ``arbiters``); version 1 catalogs still parse.
-CATALOG_VERSION = 2
+CATALOG_VERSION: Literal[2] = 2
 
 
 def _validate_cid(value: Any) -> CID:

@@ -1,6 +1,7 @@
 """The market layer: listings, the trade protocol (orders, escrow, disputes), ratings later.
 
-Layout: ``_images`` (strict image processing, metadata stripping), ``_listings`` (the seller's
+Layout: ``_arbiters`` (sellers' accepted arbiters, arbiter profiles: cache, publish, fetch),
+``_images`` (strict image processing, metadata stripping), ``_listings`` (the seller's
 own listings and signed catalog), ``_listing_fields`` (checks of listing fields typed as text,
 shared by the API and the pages), ``_samples`` (demo data). The trade protocol, sans-IO:
 ``_trade_messages`` (every trade message, wire format), ``_trade_limits`` (its size caps),
@@ -13,6 +14,13 @@ bridged to the trade channel), ``_trade_node`` (`serve_trade`, adapters to messa
 wallets), ``_trade_ports`` (the protocols between them).
 """
 
+from ._arbiters import (
+    ArbiterDirectory,
+    ArbiterOffer,
+    arbiter_json,
+    serve_arbiters,
+    sign_own_profile,
+)
 from ._images import ProcessedImage, process_image
 from ._listing_fields import (
     LIFETIME_DAYS,
@@ -77,7 +85,7 @@ from ._trade_messages import (
     parse_evidence,
     parse_trade_message,
 )
-from ._trade_node import TradeOptions, serve_trade
+from ._trade_node import TradeOptions, arbiter_offer, serve_trade
 from ._trade_service import OrderSummary, OrderView, TradeService, next_actions
 from ._trade_store import CommandRow, EvidenceRow, OrderRow, TimelineEntry, TradeStore
 
@@ -92,6 +100,8 @@ __all__ = [
     "TRANSITIONS",
     "ArbiterAccept",
     "ArbiterDecision",
+    "ArbiterDirectory",
+    "ArbiterOffer",
     "Cancel",
     "Command",
     "CommandRow",
@@ -144,6 +154,8 @@ __all__ = [
     "TradeOptions",
     "TradeService",
     "TradeStore",
+    "arbiter_json",
+    "arbiter_offer",
     "encode_evidence",
     "encode_trade_message",
     "input_name",
@@ -154,10 +166,12 @@ __all__ = [
     "process_image",
     "sample_drafts",
     "sample_image",
+    "serve_arbiters",
     "serve_trade",
     "shipping_line",
     "shipping_option",
     "shipping_options",
+    "sign_own_profile",
     "stored_listing",
     "tag_list",
     "whole_number",

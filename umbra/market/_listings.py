@@ -1,6 +1,8 @@
 """The seller's own listings and catalog.
 
-Every change (create, edit, delete) is one database transaction that stores the new signed
+The catalog (schema 2) also names the arbiters the seller accepts, first = default
+(`set_arbiters`); listing changes carry that list over. Every change (create, edit, delete,
+new arbiters) is one database transaction that stores the new signed
 listing and its image blocks, signs a new catalog with ``seq + 1``, moves the catalog pointer
 and updates the local search index, so a crash leaves either the old or the new state.
 """
@@ -14,6 +16,7 @@ from multiformats import CID
 from pydantic import ValidationError
 
 from umbra.core import (
+    CATALOG_VERSION,
     CatalogBody,
     ImageRef,
     ListingBody,
@@ -131,6 +134,35 @@ class SellerCatalog:
     def block(self, cid: CID) -> bytes:
         """A stored block (image or document) by CID."""
         return self._block(cid)
+
+    def arbiters(self) -> list[bytes]:
+        """The arbiters our catalog says we accept (persona keys), first = default."""
+        catalog = self.current_catalog()
+        return [] if catalog is None else list(catalog.body.arbiters)
+
+    def set_arbiters(self, arbiters: Sequence[bytes]) -> bool:
+        """Publish a new catalog naming ``arbiters`` (first = default); False if unchanged.
+
+        Raises:
+            UsageError: more than the catalog's limit, a duplicate, or our own key.
+        """
+        keys = list(arbiters)
+        if len(keys) > limits.MAX_CATALOG_ARBITERS:
+            raise UsageError(f"a catalog names at most {limits.MAX_CATALOG_ARBITERS} arbiters")
+        if len(set(keys)) != len(keys):
+            raise UsageError("each arbiter is named once")
+        if self._profile.identity.signing_public in keys:
+            raise UsageError("you cannot be the arbiter of your own sales")
+        catalog = self.current_catalog()
+        if (
+            catalog is not None
+            and catalog.body.v == CATALOG_VERSION
+            and catalog.body.arbiters == keys
+        ):
+            return False
+        listings = [] if catalog is None else list(catalog.body.listings)
+        self._commit(listings, new=None, images=[], old=None, arbiters=keys)
+        return True
 
     # -- changing --------------------------------------------------------------------------
 
@@ -255,19 +287,23 @@ class SellerCatalog:
         new: SignedListing | None,
         images: list[tuple[ImageRef, tuple[bytes, bytes]]],
         old: SignedListing | None,
+        arbiters: list[bytes] | None = None,
     ) -> None:
         profile = self._profile
         previous = self.current_catalog()
         seq = 1 if previous is None else previous.body.seq + 1
+        if arbiters is None:  # a listing change keeps the accepted arbiters
+            arbiters = [] if previous is None else list(previous.body.arbiters)
         catalog = sign_catalog(
             profile.identity.signing,
             CatalogBody(
-                v=1,
+                v=CATALOG_VERSION,
                 kind="catalog",
                 seller=profile.identity.signing_public,
                 seq=seq,
                 updated_at=int(self._clock()),
                 listings=listings,
+                arbiters=arbiters,
             ),
         )
         with profile.db.transaction():

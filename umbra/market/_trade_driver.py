@@ -32,6 +32,8 @@ from umbra.core import InvalidDocument, UmbraError
 from umbra.core.crypto import seal_envelope
 from umbra.store import Profile
 
+from ._arbiters import ArbiterDirectory
+from ._listings import SellerCatalog
 from ._order_machine import OrderMachine, input_name
 from ._order_table import State
 from ._order_types import (
@@ -81,13 +83,13 @@ from ._trade_messages import (
     parse_trade_message,
 )
 from ._trade_ports import TRADE_KIND, EscrowPort, InboundPayload, PayloadChannel, TradePorts
-from ._trade_service import ARBITERS_KEY
 from ._trade_store import CommandRow, OrderRow, TradeStore
 
 log = logging.getLogger(__name__)
 
 ARBITER_KEY = "arbiter-profile"  # set when this profile acts as an arbiter (`node --arbiter`)
 MAX_PENDING = 256
+ARBITER_PROFILE_WAIT_S = 120  # how long a buy waits for the arbiter's profile to be found
 
 
 class CommandFailed(UmbraError):
@@ -352,13 +354,12 @@ class TradeDriver:
             option >= len(body.shipping) or body.shipping[option].cost != request.shipping_cost
         ):
             return body.title, "the shipping option does not match the listing"
-        accepted = self.store.get_config(ARBITERS_KEY)
-        if request.payment == "escrow" and accepted:
-            from umbra.core.crypto import encode_public_key
-
-            assert request.arbiter is not None
-            if encode_public_key(request.arbiter) not in accepted.split(","):
-                return body.title, "the arbiter is not one this seller accepts"
+        # The same list our catalog publishes (first = default); an empty list accepts none.
+        if (
+            request.payment == "escrow"
+            and request.arbiter not in SellerCatalog(self.profile).arbiters()
+        ):
+            return body.title, "the arbiter is not one this seller accepts"
         return body.title, None
 
     def _opened(
@@ -492,6 +493,17 @@ class TradeDriver:
         a = c.args
         seller = bytes(a["seller"])
         arbiter = None if a["arbiter"] is None else bytes(a["arbiter"])
+        if (
+            arbiter is not None
+            and ArbiterDirectory(self.profile, clock=self._clock).profile(arbiter) is None
+        ):
+            # The node fetches the profiles the seller's catalog names; give it a while.
+            if self.now() - c.queued_at < ARBITER_PROFILE_WAIT_S:
+                raise Retry("the arbiter's profile is not found yet")
+            raise CommandFailed(
+                "the arbiter's profile was not found in the network (is the arbiter's node"
+                " running?); try again later or choose another arbiter the seller accepts"
+            )
         sealed = None
         if a["address"] is not None:
             sealed = await self._seal_to(seller, str(a["address"]).encode())

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from umbra.core import UmbraError
+from umbra.core.crypto import decode_public_key, short_id
 from umbra.store import Profile
 from umbra.wallet import (
     DatabaseMailbox,
@@ -36,10 +37,14 @@ from umbra.wallet import (
     WalletStore,
 )
 
+from ._arbiters import ArbiterOffer
+from ._listings import SellerCatalog
 from ._order_types import OrderConfig
 from ._trade_driver import ARBITER_KEY, TradeDriver
 from ._trade_escrow import EscrowBridge
 from ._trade_ports import InboundPayload
+from ._trade_service import ARBITERS_KEY
+from ._trade_store import TradeStore
 
 if TYPE_CHECKING:
     from umbra.net.messaging import MessagingService
@@ -55,8 +60,9 @@ class TradeOptions:
 
     Attributes:
         data_dir: the Umbra data directory (where the sandbox lives).
-        arbiter: act as an arbiter: take escrow cases that name us; ``arbiter_terms`` are
-            kept as our (local, for now) arbiter profile.
+        arbiter: act as an arbiter: take escrow cases that name us, and publish a signed
+            arbiter profile (``arbiter_name`` — default: "Arbiter <short id>" —,
+            ``arbiter_fee``, ``arbiter_terms``; see `_arbiters`).
         confirmations: funding confirmations before an escrow counts as funded.
         poll_s: how often to look for queued commands (payloads also wake the loop).
     """
@@ -64,6 +70,8 @@ class TradeOptions:
     data_dir: Path
     arbiter: bool = False
     arbiter_terms: str = ""
+    arbiter_name: str = ""
+    arbiter_fee: str = ""
     confirmations: int = 10
     poll_s: float = 0.2
     config: OrderConfig | None = None
@@ -164,6 +172,7 @@ async def serve_trade(
     )
     if bridge is not None:
         bridge.attach(driver)
+    adopt_legacy_arbiters(profile)
     driver.on_change = lambda _order, _state: messaging.wake_outbox()
     with driver.store.db.transaction():
         value = json.dumps({"terms": options.arbiter_terms}) if options.arbiter else ""
@@ -197,3 +206,28 @@ async def _prepare_spare(party: EscrowParty) -> None:
         log.info("could not prepare a spare escrow wallet: %s", exc)
     else:
         log.info("spare escrow wallet ready in %.1f s", time.monotonic() - started)
+
+
+def arbiter_offer(profile: Profile, options: TradeOptions) -> ArbiterOffer | None:
+    """What `serve_arbiters` publishes for ``--arbiter`` (None: not an arbiter)."""
+    if not options.arbiter:
+        return None
+    name = options.arbiter_name.strip() or f"Arbiter {short_id(profile.identity.signing_public)}"
+    return ArbiterOffer(name=name, fee=options.arbiter_fee, terms=options.arbiter_terms)
+
+
+def adopt_legacy_arbiters(profile: Profile) -> None:
+    """Session-2 profiles kept the accepted arbiters in ``trade_config`` only: move them into
+    the catalog (which is now the one list) once, and clear the old key."""
+    store = TradeStore(profile.db)
+    text = store.get_config(ARBITERS_KEY)
+    if not text:
+        return
+    catalog = SellerCatalog(profile)
+    if not catalog.arbiters():
+        keys = [decode_public_key(a) for a in text.split(",") if a]
+        catalog.set_arbiters(
+            [k for k in dict.fromkeys(keys) if k != profile.identity.signing_public]
+        )
+    with store.db.transaction():
+        store.set_config(ARBITERS_KEY, "")

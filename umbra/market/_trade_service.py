@@ -29,6 +29,8 @@ from umbra.core import InvalidDocument, UsageError
 from umbra.core.crypto import decode_public_key, encode_public_key
 from umbra.store import Profile
 
+from ._arbiters import ArbiterDirectory
+from ._listings import SellerCatalog
 from ._order_machine import OrderMachine
 from ._order_table import TERMINAL, TRANSITIONS, State
 from ._stored import stored_listing
@@ -201,10 +203,10 @@ class TradeService:
         if payment not in ("escrow", "direct"):
             raise UsageError("payment is 'escrow' or 'direct'")
         arbiter_key = None if arbiter is None else _persona(arbiter)
-        if payment == "escrow" and arbiter_key is None:
-            raise UsageError("an escrow order needs an arbiter (--arbiter)")
         if payment == "direct" and arbiter_key is not None:
             raise UsageError("a direct payment has no arbiter")
+        if payment == "escrow":
+            arbiter_key = self.choose_arbiter(body.seller, arbiter_key)
         if arbiter_key is not None and arbiter_key in (body.seller, self._me()):
             raise UsageError("the arbiter must be a third party")
         for days in (ship_days, confirm_days):
@@ -291,15 +293,44 @@ class TradeService:
 
     # -- arbiters a seller accepts -------------------------------------------------------------
 
+    def choose_arbiter(self, seller: bytes, named: bytes | None) -> bytes:
+        """The arbiter of an escrow order: ``named`` if the seller's catalog lists it, else
+        the seller's default (the first it lists).
+
+        Raises:
+            UsageError: no catalog of the seller synced, it lists no arbiter, or not ``named``.
+        """
+        listed = ArbiterDirectory(self._profile, clock=self._clock).seller_arbiters(seller)
+        if listed is None:
+            raise UsageError("the seller's catalog is not synced yet: run the node and retry")
+        if not listed:
+            raise UsageError(
+                "this seller accepts no arbiter yet, so an escrow order cannot be placed;"
+                " ask the seller to add one (`umbra order arbiters ID`)"
+            )
+        if named is None:
+            return listed[0]
+        if named not in listed:
+            names = ", ".join(encode_public_key(a) for a in listed)
+            raise UsageError(f"the seller does not accept this arbiter; it accepts: {names}")
+        return named
+
+    def seller_arbiters(self, seller: bytes | str) -> list[dict[str, Any]] | None:
+        """The arbiters a seller accepts, default first, with their profiles where known."""
+        directory = ArbiterDirectory(self._profile, clock=self._clock)
+        listed = directory.seller_arbiters(_persona(seller))
+        return None if listed is None else [directory.describe(a) for a in listed]
+
     def accepted_arbiters(self) -> list[str]:
-        """Seller: the arbiters this profile accepts (checked before it accepts an order)."""
-        text = self._store.get_config(ARBITERS_KEY)
-        return [] if not text else [a for a in text.split(",") if a]
+        """Seller: the arbiters this profile accepts, first = default (from its catalog)."""
+        return [encode_public_key(a) for a in SellerCatalog(self._profile).arbiters()]
 
     def set_accepted_arbiters(self, arbiters: list[str]) -> None:
-        keys = [encode_public_key(_persona(a)) for a in arbiters]
-        with self._store.db.transaction():
-            self._store.set_config(ARBITERS_KEY, ",".join(keys))
+        """Seller: publish a new catalog naming ``arbiters`` (first = default)."""
+        keys = list(dict.fromkeys(_persona(a) for a in arbiters))
+        SellerCatalog(self._profile, clock=self._clock).set_arbiters(keys)
+        with self._store.db.transaction():  # the list of older versions is superseded
+            self._store.set_config(ARBITERS_KEY, "")
 
     # -- reads ---------------------------------------------------------------------------------
 

@@ -18,10 +18,18 @@ import trio
 
 from umbra.core import UsageError, compute_cid
 from umbra.core.crypto import Argon2Params, open_envelope
-from umbra.market import SellerCatalog, TradeService, sample_drafts
+from umbra.market import (
+    ArbiterDirectory,
+    ArbiterOffer,
+    SellerCatalog,
+    TradeService,
+    sample_drafts,
+    sign_own_profile,
+)
 from umbra.market._order_types import EscrowFunded, EscrowPaidOut
 from umbra.market._trade_driver import ARBITER_KEY, TradeDriver
 from umbra.market._trade_ports import InboundPayload
+from umbra.net import NetState
 from umbra.store import Profile, create_profile
 from umbra.wallet import EscrowTerms
 
@@ -132,11 +140,38 @@ def parties(tmp_path: Path, clock: Clock) -> Iterator[dict[str, Party]]:
         p.close()
 
 
-def _listing(parties: dict[str, Party]) -> str:
+def _listing(
+    parties: dict[str, Party], *, accept_arbiter: bool = True, profile: bool = True
+) -> str:
+    """A seller's listing the buyer holds, with the seller's catalog "synced" to the buyer
+    (the rows a real sync writes) and, unless told otherwise, the arbiter accepted in that
+    catalog and its signed profile known to the buyer (as `serve_arbiters` fetches it)."""
+    seller, buyer = parties["seller"].profile, parties["buyer"].profile
+    arbiter = parties["arbiter"].profile
+    catalog = SellerCatalog(seller)
     draft = next(d for d in sample_drafts(20) if d.shipping)
-    signed = SellerCatalog(parties["seller"].profile).create(draft)
-    parties["buyer"].profile.blocks.put_verified(signed.cid, signed.data)
+    signed = catalog.create(draft)
+    if accept_arbiter:
+        catalog.set_arbiters([arbiter.identity.signing_public])
+    _sync_catalog(seller, buyer)
+    buyer.blocks.put_verified(signed.cid, signed.data)
+    if profile:
+        own = sign_own_profile(arbiter, ArbiterOffer("Fair Judge", "1 %"), int(time.time()))
+        ArbiterDirectory(buyer).remember(own)
     return str(signed.cid)
+
+
+def _sync_catalog(seller: Profile, buyer: Profile) -> None:
+    current = SellerCatalog(seller).current_catalog()
+    assert current is not None
+    NetState(buyer)  # the net tables
+    with buyer.db.transaction():
+        buyer.blocks.put_verified(current.cid, current.data)
+        buyer.db.execute(
+            "INSERT OR REPLACE INTO net_catalogs (seller, seq, catalog_cid, head, synced_at,"
+            " listings) VALUES (?, ?, ?, x'00', 0, 1)",
+            (current.body.seller, current.body.seq, str(current.cid)),
+        )
 
 
 def _pump(parties: dict[str, Party]) -> None:
@@ -282,11 +317,66 @@ def test_place_order_checks_its_input(parties: dict[str, Party]) -> None:
         buyer.place_order(cid, arbiter=arbiter)
     with pytest.raises(UsageError, match="shipping address"):
         buyer.place_order(cid, shipping_option=0, arbiter=arbiter)
-    with pytest.raises(UsageError, match="needs an arbiter"):
-        buyer.place_order(cid, shipping_option=0, address="x")
     with pytest.raises(UsageError, match="quantity"):
         buyer.place_order(cid, shipping_option=0, address="x", arbiter=arbiter, quantity=10**6)
     with pytest.raises(UsageError, match="not in the local index"):
         buyer.place_order(str(compute_cid(b"no such listing", "dag-cbor")), arbiter=arbiter)
     with pytest.raises(UsageError, match="own listing"):
         parties["seller"].service.place_order(cid, shipping_option=0, address="x", arbiter=arbiter)
+
+
+def test_an_escrow_order_defaults_to_the_sellers_first_arbiter(parties: dict[str, Party]) -> None:
+    cid = _listing(parties)
+    arbiter = parties["arbiter"].profile.identity.signing_public
+    buyer = parties["buyer"].service
+    seller_key = parties["seller"].profile.identity.signing_public
+    (listed,) = buyer.seller_arbiters(seller_key) or []
+    assert listed["known"] and listed["name"] == "Fair Judge" and listed["fee"] == "1 %"
+    order_id, seq = buyer.place_order(cid, shipping_option=0, address="x")  # no arbiter named
+    _pump(parties)
+    assert buyer.command(seq).status == "done"  # type: ignore[union-attr]
+    view = parties["seller"].service.order(order_id)
+    assert view.summary.state == "S1_requested"  # the seller's own check passed
+    assert view.summary.arbiter == listed["id"]
+    assert parties["arbiter"].service.order(order_id).summary.role == "arbiter"
+    # naming an arbiter the seller does not list is refused before anything is queued
+    with pytest.raises(UsageError, match="does not accept this arbiter"):
+        buyer.place_order(cid, shipping_option=0, address="x", arbiter=b"\x05" * 32)
+    assert arbiter != b"\x05" * 32
+
+
+def test_a_seller_who_lists_no_arbiter_gets_no_escrow_order(parties: dict[str, Party]) -> None:
+    cid = _listing(parties, accept_arbiter=False)
+    arbiter = parties["arbiter"].profile.identity.signing_public
+    with pytest.raises(UsageError, match="accepts no arbiter"):
+        parties["buyer"].service.place_order(cid, shipping_option=0, address="x")
+    with pytest.raises(UsageError, match="accepts no arbiter"):
+        parties["buyer"].service.place_order(cid, shipping_option=0, address="x", arbiter=arbiter)
+
+
+def test_the_sellers_node_declines_an_arbiter_it_no_longer_accepts(
+    parties: dict[str, Party],
+) -> None:
+    cid = _listing(parties)
+    order_id, _ = parties["buyer"].service.place_order(cid, shipping_option=0, address="x")
+    SellerCatalog(parties["seller"].profile).set_arbiters([])  # changed its mind meanwhile
+    _pump(parties)
+    assert _state(parties["seller"], order_id) == "S11_declined"
+    assert _state(parties["buyer"], order_id) == "S11_declined"
+
+
+def test_a_buy_waits_for_the_arbiters_profile_then_fails_clearly(
+    parties: dict[str, Party], clock: Clock
+) -> None:
+    cid = _listing(parties, profile=False)
+    buyer = parties["buyer"]
+    order_id, seq = buyer.service.place_order(cid, shipping_option=0, address="x")
+    _pump(parties)
+    assert buyer.service.command(seq).status == "queued"  # type: ignore[union-attr]
+    clock.now += 121
+    _pump(parties)
+    command = buyer.service.command(seq)
+    assert command is not None and command.status == "failed"
+    assert "arbiter's profile was not found" in command.error
+    assert parties["seller"].service.orders() == []
+    assert order_id
