@@ -38,7 +38,11 @@ class BuyBody(BaseModel):
     payment: Literal["escrow", "direct"] = "escrow"
     arbiter: Annotated[
         str | None,
-        Field(max_length=120, description="Default: the first of your trusted arbiters."),
+        Field(
+            max_length=120,
+            description="One the seller's catalog lists. Default: the seller's default"
+            " (first) arbiter.",
+        ),
     ] = None
 
 
@@ -123,28 +127,18 @@ def order_router(services: Services) -> APIRouter:
     @router.post("/orders", summary="Buy: place an order", status_code=202)
     async def buy(body: BuyBody) -> JSONResponse:
         """Queues the order for the node. Escrow (2-of-3 multisig with an arbiter) is the
-        default; without ``arbiter`` the first of your trusted arbiters is used. Answers 202
-        with the order id and the command's ``seq``."""
+        default; without ``arbiter`` the seller's default arbiter (the first its catalog
+        lists) is used. Answers 202 with the order id and the command's ``seq``."""
         await services.run(load_listing, services, body.listing)  # 404 / 400 first
 
         def place() -> tuple[str, int]:
-            service = trade()
-            arbiter = body.arbiter
-            if body.payment == "escrow" and not arbiter:
-                trusted = service.accepted_arbiters()
-                if not trusted:
-                    raise UsageError(
-                        "arbiter: name an arbiter (their persona id), or add trusted arbiters "
-                        "with PUT /api/v1/arbiters"
-                    )
-                arbiter = trusted[0]
-            return service.place_order(
+            return trade().place_order(
                 body.listing,
                 quantity=body.quantity,
                 shipping_option=body.shipping_option,
                 address=body.address,
                 payment=body.payment,
-                arbiter=arbiter,
+                arbiter=body.arbiter or None,
             )
 
         order_id, seq = await services.run(place)
@@ -192,22 +186,36 @@ def order_router(services: Services) -> APIRouter:
         seq = await services.run(lambda: run_move(trade(), order_id, move, body))
         return JSONResponse({"seq": seq, "status": "queued"}, 202)
 
-    @router.get("/arbiters", summary="Arbiters you trust")
+    @router.get("/arbiters", summary="Arbiters you accept as a seller")
     async def arbiters() -> dict[str, Any]:
-        """The first one is the default for your purchases; as a seller you accept orders
-        naming any of them (all, while the list is empty)."""
-        return {"arbiters": await services.run(lambda: trade().accepted_arbiters())}
+        """The arbiters your catalog lists (the first is buyers' default); escrow orders
+        naming any other are declined. ``profiles``: each one's published name, fee and
+        terms, once your node found them."""
+        return await services.run(lambda: _arbiters_json(trade()))
 
-    @router.put("/arbiters", summary="Set the arbiters you trust")
+    @router.put("/arbiters", summary="Set the arbiters you accept (publishes your catalog)")
     async def set_arbiters(body: ArbitersBody) -> dict[str, Any]:
-        def store() -> list[str]:
+        def store() -> dict[str, Any]:
             service = trade()
             service.set_accepted_arbiters(body.arbiters)
-            return service.accepted_arbiters()
+            return _arbiters_json(service)
 
-        return {"arbiters": await services.run(store)}
+        return await services.run(store)
+
+    @router.get("/sellers/{seller}/arbiters", summary="The arbiters a seller accepts")
+    async def seller_arbiters(seller: Annotated[str, Path(max_length=120)]) -> dict[str, Any]:
+        """From the seller's synced catalog, default first, with profiles where known."""
+        listed = await services.run(lambda: trade().seller_arbiters(seller))
+        if listed is None:
+            raise NotFound("No catalog of this seller is synced yet.")
+        return {"arbiters": [a["id"] for a in listed], "profiles": listed}
 
     return router
+
+
+def _arbiters_json(service: TradeService) -> dict[str, Any]:
+    own = service.seller_arbiters(service.me) or []
+    return {"arbiters": [a["id"] for a in own], "profiles": own}
 
 
 __all__ = ["order_router"]

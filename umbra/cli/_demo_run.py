@@ -3,8 +3,8 @@
 The demo directory is a data directory of its own:
 
 - ``profiles/demo-seller|demo-buyer|demo-arbiter/``: the three profiles (passphrase ``demo``);
-  the seller gets sample listings the first time; buyer and seller trust the demo arbiter
-  (the buyer's default arbiter, an arbiter the seller accepts).
+  the seller gets sample listings the first time and accepts the demo arbiter in its catalog
+  (its default arbiter, so the buyer's one-click buy needs no arbiter set-up).
 - ``sandbox/``: the regtest chain and one wallet-rpc per profile (`umbra.wallet.Sandbox`).
 - ``demo/nodes.json``: PIDs of the node processes while the demo runs; ``demo/logs/``.
 
@@ -150,8 +150,8 @@ class DemoRun:
         self.facts["arbiter_id"] = encode_public_key(arbiter)
 
     def _prepare_profile(self, role: str, arbiter: bytes | None) -> bytes:
-        """Create the profile (or reopen it): the seller gets its sample listings, buyer and
-        seller trust the demo arbiter. Returns the profile's persona key."""
+        """Create the profile (or reopen it): the seller gets its sample listings and lists the
+        demo arbiter in its catalog (its default arbiter). Returns the profile's persona key."""
         name = ROLES[role]
         try:
             profile = create_profile(self.root, name, DEMO_PASSPHRASE)
@@ -165,7 +165,7 @@ class DemoRun:
                     for draft in sample_drafts(self.options.listings):
                         catalog.create(draft)
                 self.facts["listings"] = len(catalog.own_listings())
-            if arbiter is not None:
+            if arbiter is not None and role == "seller":
                 trades = TradeService(profile)
                 if trades.accepted_arbiters() != [encode_public_key(arbiter)]:
                     trades.set_accepted_arbiters([encode_public_key(arbiter)])
@@ -254,7 +254,8 @@ class DemoRun:
         if bootstrap is not None:
             argv += ["--bootstrap", bootstrap]
         if role == "arbiter" and _node_has_option("arbiter"):
-            argv.append("--arbiter")
+            argv += ["--arbiter", "--arbiter-name", "Demo arbiter", "--arbiter-fee", "none"]
+            argv += ["--arbiter-terms", "Decides disputes of the demo within a day."]
         env = {k: v for k, v in os.environ.items() if not k.startswith("UMBRA_")}
         env["UMBRA_PASSPHRASE"] = DEMO_PASSPHRASE
         log_path = self._state_dir / "logs" / f"node-{role}.log"

@@ -70,7 +70,12 @@ def order() -> None:
 @click.option("--shipping-option", type=click.IntRange(0), default=None, help="Index, from 0.")
 @click.option("--address", default=None, help="Shipping address (sealed to the seller).")
 @click.option("--direct", is_flag=True, help="Pay the seller directly instead of escrow.")
-@click.option("--arbiter", default=None, help="The arbiter's persona id (escrow).")
+@click.option(
+    "--arbiter",
+    default=None,
+    help="The arbiter's persona id (escrow); one the seller's catalog lists."
+    " Default: the seller's default (first) arbiter.",
+)
 @click.option("--refund-address", default=None, help="Default: a fresh subaddress of yours.")
 @wait_option
 @json_option
@@ -215,19 +220,37 @@ def decide(state: CliState, order_id: str, to_buyer: str, reason: str, wait: flo
 
 @order.command(name="arbiters")
 @click.argument("arbiters", nargs=-1)
+@click.option("--none", "clear", is_flag=True, help="Accept no arbiter (no escrow orders).")
+@click.option("--seller", default=None, help="Show the arbiters another seller accepts.")
 @json_option
 @pass_state
-def arbiters(state: CliState, arbiters: tuple[str, ...]) -> None:
-    """Seller: set the arbiters you accept (none given: show them)."""
+def arbiters(state: CliState, arbiters: tuple[str, ...], clear: bool, seller: str | None) -> None:
+    """Seller: set the arbiters you accept, first = default (none given: show them).
+
+    The list goes into your signed catalog, which the node publishes; buyers' one-click buy
+    uses the first. Names and terms come from each arbiter's published profile, once the
+    node has found it.
+    """
     service = _service(state)
-    if arbiters:
+    if arbiters or clear:
+        if seller is not None:
+            raise UsageError("--seller only shows another seller's list")
         service.set_accepted_arbiters(list(arbiters))
-    current = service.accepted_arbiters()
-    emit(
-        state,
-        {"arbiters": current},
-        lambda: click.echo("\n".join(current) or "Any arbiter is accepted (none listed)."),
-    )
+    who = seller if seller is not None else state.profile().identity.signing_public
+    listed = service.seller_arbiters(who)
+    if listed is None:
+        raise UsageError("no catalog of this seller is synced yet")
+
+    def human() -> None:
+        if not listed:
+            click.echo("No arbiter accepted: escrow orders cannot be placed.")
+        for index, a in enumerate(listed):
+            about = "profile not found yet"
+            if a["known"]:
+                about = f"{a['name']} (fee: {a['fee'] or '-'})"
+            click.echo(f"{a['id']}  {about}{'  [default]' if index == 0 else ''}")
+
+    emit(state, {"arbiters": [a["id"] for a in listed], "profiles": listed}, human)
 
 
 @order.command(name="list")

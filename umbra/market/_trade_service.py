@@ -401,6 +401,11 @@ class TradeService:
     def _me(self) -> bytes:
         return self._profile.identity.signing_public
 
+    @property
+    def me(self) -> bytes:
+        """This profile's persona key."""
+        return self._me()
+
 
 def _machine(row: OrderRow) -> OrderMachine:
     try:

@@ -152,7 +152,9 @@ def order_routes(services: PageServices) -> list[Route]:
             option = _int_param(str(source.get("shipping", "0")), 0)
             if option is None or option >= len(body.shipping):
                 option = 0
-        trusted = await services.run(lambda: trade().accepted_arbiters())
+        # The seller's catalog names the arbiters it accepts, first = default.
+        offered = await services.run(lambda: trade().seller_arbiters(body.seller))
+        chosen = form_text(request, "arbiter", 120) or (offered[0]["id"] if offered else "")
         current = await quote(signed, quantity, option)
         return page(
             request,
@@ -163,7 +165,9 @@ def order_routes(services: PageServices) -> list[Route]:
             quote=current,
             refresh=current.problem == "locked",
             refresh_seconds=REFRESH_S * 2,
-            arbiter=form_text(request, "arbiter", 120) or (trusted[0] if trusted else ""),
+            arbiter=chosen,
+            arbiters=offered or [],
+            arbiters_known=offered is not None,
             address=form_text(request, "address", 1000),
             error=error,
         )
@@ -180,18 +184,14 @@ def order_routes(services: PageServices) -> list[Route]:
 
         def place() -> tuple[str, int]:
             _listing(services, cid)
-            if not arbiter:
-                raise UsageError(
-                    "Name an arbiter: paste the persona id of someone both of you trust to "
-                    "settle a dispute"
-                )
+            # No arbiter chosen: the seller's default (its catalog's first arbiter).
             return trade().place_order(
                 cid,
                 quantity=quantity,
                 shipping_option=_int_param(shipping, None) if shipping else None,
                 address=address or None,
                 payment="escrow",
-                arbiter=arbiter,
+                arbiter=arbiter or None,
             )
 
         try:

@@ -19,8 +19,9 @@ import trio
 from umbra.api import Services, new_token
 from umbra.cli._web_cmds import login_url, serve_web
 from umbra.core import ShippingOption, parse_xmr
-from umbra.core.crypto import Argon2Params
+from umbra.core.crypto import Argon2Params, decode_public_key, encode_public_key
 from umbra.market import ListingDraft, SellerCatalog, sample_image
+from umbra.net import NetState
 from umbra.store import Profile, create_profile, index_entry_for
 
 T = TypeVar("T")
@@ -99,6 +100,10 @@ class BrowserClient:
         return {"Origin": self.origin, "X-CSRF-Token": self.csrf, **extra}
 
 
+# The arbiter the "other" seller's catalog lists (its default); no profile is published.
+SELLER_ARBITER = encode_public_key(bytes(range(7, 39)))
+
+
 def _seed(root: Path) -> tuple[Profile, str, str]:
     profile = create_profile(root, "web", "pw", params=CHEAP)
     catalog = SellerCatalog(profile, clock=lambda: 1_900_000_000 - 1000)
@@ -121,6 +126,18 @@ def _seed(root: Path) -> tuple[Profile, str, str]:
                 data = other.blocks.get(cid)
                 assert data is not None
                 profile.blocks.put_verified(cid, data)
+        # The other seller accepts SELLER_ARBITER; its catalog is "synced" as a sync writes it.
+        SellerCatalog(other).set_arbiters([decode_public_key(SELLER_ARBITER)])
+        their_catalog = SellerCatalog(other).current_catalog()
+        assert their_catalog is not None
+        NetState(profile)
+        with profile.db.transaction():
+            profile.blocks.put_verified(their_catalog.cid, their_catalog.data)
+            profile.db.execute(
+                "INSERT INTO net_catalogs (seller, seq, catalog_cid, head, synced_at, listings)"
+                " VALUES (?, ?, ?, x'00', 0, 1)",
+                (their_catalog.body.seller, their_catalog.body.seq, str(their_catalog.cid)),
+            )
     profile.blocks.put_verified(theirs.cid, theirs.data)
     profile.search.upsert(index_entry_for(theirs))
     return profile, str(own.cid), str(theirs.cid)

@@ -13,10 +13,11 @@ import httpx
 
 from umbra.core.crypto import encode_public_key
 
-from .conftest import Served
+from .conftest import SELLER_ARBITER, Served
 from .test_ui import PHONE, Watch, browser, no_sideways_scroll, shot  # noqa: F401
 
-ARBITER = encode_public_key(os.urandom(32))
+ARBITER = SELLER_ARBITER  # the one the other seller's catalog lists (its default)
+UNLISTED = encode_public_key(os.urandom(32))
 ORDER_ID = re.compile(r"[0-9a-f]{32}")
 
 
@@ -30,11 +31,14 @@ def _error(response: httpx.Response, status: int) -> str:
 def test_orders_api(served: Served) -> None:
     with served.bearer() as http:
         assert http.get("/api/v1/orders").json() == {"orders": []}
-        assert http.get("/api/v1/arbiters").json() == {"arbiters": []}
+        assert http.get("/api/v1/arbiters").json() == {"arbiters": [], "profiles": []}
 
         buy = {"listing": served.other_cid, "shipping_option": 0, "address": "1 Main St"}
         # Bad input and impossible orders: 4xx sentences, nothing queued.
-        assert "arbiter" in _error(http.post("/api/v1/orders", json=buy), 400)
+        unlisted = {**buy, "arbiter": UNLISTED}
+        assert "does not accept this arbiter" in _error(
+            http.post("/api/v1/orders", json=unlisted), 400
+        )
         _error(http.post("/api/v1/orders", json={**buy, "listing": "bafynothing"}), 400)
         _error(http.post("/api/v1/orders", json={**buy, "listing": served.own_cid}), 400)
         _error(http.post("/api/v1/orders", json={**buy, "arbiter": "nobody"}), 400)
@@ -46,9 +50,10 @@ def test_orders_api(served: Served) -> None:
         _error(http.put("/api/v1/arbiters", json={"arbiters": ["not-a-key"]}), 400)
         assert http.get("/api/v1/orders").json() == {"orders": []}
 
-        # A trusted arbiter becomes the default; the order is queued for the node.
-        trusted = http.put("/api/v1/arbiters", json={"arbiters": [ARBITER]})
-        assert trusted.json() == {"arbiters": [ARBITER]}
+        # Our own accepted list (as a seller) goes into our catalog.
+        own = http.put("/api/v1/arbiters", json={"arbiters": [UNLISTED]}).json()
+        assert own["arbiters"] == [UNLISTED] and own["profiles"][0]["known"] is False
+        # No arbiter named: the seller's default; the order is queued for the node.
         placed = http.post("/api/v1/orders", json=buy)
         assert placed.status_code == 202, placed.text
         order_id, seq = placed.json()["order_id"], placed.json()["seq"]
@@ -114,7 +119,6 @@ def test_buy_and_order_pages_without_wallet(browser: Any, served: Served) -> Non
         shot(page, "42-arbiter-console")
 
         with served.bearer() as http:
-            http.put("/api/v1/arbiters", json={"arbiters": [ARBITER]})
             placed = http.post(
                 "/api/v1/orders",
                 json={"listing": served.other_cid, "shipping_option": 0, "address": "Somewhere"},
