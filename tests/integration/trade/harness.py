@@ -25,7 +25,7 @@ import trio
 
 import umbra.store as store
 from umbra.core import PICONERO_PER_XMR, ShippingOption
-from umbra.core.crypto import encode_public_key
+from umbra.core.crypto import decode_public_key, encode_public_key
 from umbra.market import ListingDraft, SellerCatalog, TradeService
 from umbra.wallet import Sandbox, WalletStore
 
@@ -173,10 +173,10 @@ class TradeWorld:
         return self.nodes[role].run(*args)
 
     def buy(self) -> str:
+        # No --arbiter: the order takes the seller's default arbiter from its catalog.
         result = self.cli(
             "buyer", "order", "buy", self.listing, "--shipping-option", "0",
-            "--address", "Jane Doe, 1 Main St, Springfield", "--arbiter", self.ids["arbiter"],
-            "--wait", "120",
+            "--address", "Jane Doe, 1 Main St, Springfield", "--wait", "180",
         )  # fmt: skip
         assert result["status"] == "done", result
         return str(result["order"])
@@ -216,7 +216,9 @@ def open_world(root: Path) -> TradeWorld:
     sandbox = Sandbox(root)
     miner = Miner(sandbox)
     nodes = {r: TradeNode(r, IPS[r], root) for r in ROLES}
-    nodes["arbiter"].extra = ("--arbiter", "--arbiter-terms", "no fee, decides within 3 days")
+    nodes["arbiter"].extra = (
+        "--arbiter", "--arbiter-name", "Test arbiter", "--arbiter-terms", "decides within 3 days",
+    )  # fmt: skip
     world = TradeWorld(root, sandbox, nodes, {}, "", miner)
     try:
 
@@ -247,6 +249,9 @@ def open_world(root: Path) -> TradeWorld:
                         )
                     )
                     world.listing = str(signed.cid)
+        with store.open_profile(root, "seller", PASSPHRASE) as profile:
+            # The seller accepts the arbiter in its catalog: buyers' default arbiter.
+            SellerCatalog(profile).set_arbiters([decode_public_key(world.ids["arbiter"])])
         world.start("seller")
         for role in ("buyer", "arbiter"):
             nodes[role].launch([nodes["seller"].addrs[0]])

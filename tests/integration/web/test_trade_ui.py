@@ -203,8 +203,9 @@ def test_trade_and_dispute_in_the_browser(browser: Any, demo: dict[str, Any]) ->
     nodes = demo["nodes"]
     timings: dict[str, float] = {"demo_ready_s": demo["_ready_s"]}
     seller_id, arbiter_id = _persona(nodes["seller"]), _persona(nodes["arbiter"])
-    with _bearer(nodes["buyer"]) as api:
-        assert api.put("/api/v1/arbiters", json={"arbiters": [arbiter_id]}).status_code == 200
+    # No arbiter set-up: the demo seller's catalog names the demo arbiter as its default.
+    with _bearer(nodes["seller"]) as api:
+        assert api.get("/api/v1/arbiters").json()["arbiters"] == [arbiter_id]
     buyer = Party(browser, nodes["buyer"])
     seller = Party(browser, nodes["seller"])
     arbiter = Party(browser, nodes["arbiter"])
