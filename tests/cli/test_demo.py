@@ -89,9 +89,13 @@ def test_demo_profiles_trust_the_demo_arbiter_and_are_reused(tmp_path: Path) -> 
     with open_profile(tmp_path, "demo-arbiter", "demo") as arbiter:
         arbiter_id = encode_public_key(arbiter.identity.signing_public)
     assert first.facts["arbiter_id"] == arbiter_id
-    for name in ("demo-buyer", "demo-seller"):
-        with open_profile(tmp_path, name, "demo") as profile:
-            assert TradeService(profile).accepted_arbiters() == [arbiter_id]
+    # The seller's catalog names the demo arbiter (its default); the buyer needs no set-up.
+    with open_profile(tmp_path, "demo-seller", "demo") as profile:
+        assert TradeService(profile).accepted_arbiters() == [arbiter_id]
+        catalog = SellerCatalog(profile).current_catalog()
+        assert catalog is not None and catalog.body.v == 2
+    with open_profile(tmp_path, "demo-buyer", "demo") as profile:
+        assert TradeService(profile).accepted_arbiters() == []
 
     again = prepare()
     assert "created_profiles" not in again.facts
