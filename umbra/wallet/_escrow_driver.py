@@ -14,6 +14,7 @@ wallet is the open one (checked by address once the multisig address is known), 
 escrows of one party can share one wallet-rpc process.
 """
 
+import dataclasses
 import json
 import secrets
 import time
@@ -44,6 +45,7 @@ from ._escrow_types import (
     EscrowTerms,
     ExchangeKeys,
     FundingExpired,
+    FundingObserved,
     ImportInfo,
     MakeMultisig,
     MessageReceived,
@@ -311,11 +313,17 @@ class _Run:
         opts = self.party.options
         while self.machine.state not in TERMINAL and self.machine.state < until:
             await self._drain_inbox()
+            if self.machine.state in TERMINAL or self.machine.state >= until:
+                # A peer's message just moved us there. Stop before the wallet call it
+                # queued: a caller that asked to stop at S6 must not have the buyer pay.
+                break
             d = self.machine.data
             now = opts.clock()
             if self.machine.funding_expired_at(now):
-                await self.step(FundingExpired(int(now)))
+                # The machine either abandons the escrow or asks for one last look at the
+                # wallet (its only action); the calls queued before are void either way.
                 self.queue.clear()
+                await self.step(FundingExpired(int(now)))
                 continue
             if (
                 propose is not None
@@ -354,7 +362,10 @@ class _Run:
                     await ops.ensure_open(
                         d.wallet_name, d.wallet_password, self._expected_address()
                     )
+                started = int(self.party.options.clock())
                 event = await ops.run(op, d.wallet_password)
+                if isinstance(event, FundingObserved):
+                    event = dataclasses.replace(event, at=started)
         except (WalletUnavailable, WalletRpcError, WalletError) as exc:
             if isinstance(exc, WalletRpcError) and isinstance(op, SYNC_STEPS):
                 ops.forget_open()  # reopen and re-check the wallet before the next try

@@ -212,6 +212,8 @@ class EscrowData:
     last_refusal: str = ""
     failure: str = ""
     funding_seen: int = 0  # the most seen paid in so far, pool included
+    funding_checked_at: int = 0  # when the latest funding look began (Unix seconds)
+    deadline_passed: bool = False  # the funding deadline passed in S6: last look, never pay
     deferred: list[bytes] = field(default_factory=list)  # encoded peer messages, see Rules
 
     def to_wire(self) -> dict[str, Any]:
@@ -241,6 +243,8 @@ class EscrowData:
             "last_refusal": self.last_refusal,
             "failure": self.failure,
             "funding_seen": self.funding_seen,
+            "funding_checked_at": self.funding_checked_at,
+            "deadline_passed": self.deadline_passed,
             "deferred": list(self.deferred),
         }
 
@@ -389,6 +393,7 @@ class EscrowMachine:
         d = self.data
         d.funding_confirmations = event.confirmations
         d.funding_seen = max(d.funding_seen, event.amount)
+        d.funding_checked_at = max(d.funding_checked_at, event.at)
         if event.amount >= d.terms.amount and event.confirmations >= d.terms.confirmations:
             d.funded_amount = event.amount
             self._goto("funding_observed", S.S7_FUNDED)
@@ -396,9 +401,7 @@ class EscrowMachine:
         self._goto("funding_observed", S.S6_AWAITING_FUNDING)
         return []
 
-    def funding_expired_at(self, now: float) -> bool:
-        """Whether the escrow must be abandoned at ``now``: past the funding deadline with
-        nothing seen paid in (coins seen in time, even only in the pool, are waited for)."""
+    def _nothing_paid_by(self, now: float) -> bool:
         d = self.data
         deadline = d.terms.funding_expires_at
         return (
@@ -409,11 +412,30 @@ class EscrowMachine:
             and not d.funding_txid
         )
 
+    def funding_expired_at(self, now: float) -> bool:
+        """Whether the driver should report the deadline (`FundingExpired`) at ``now``.
+
+        True past the funding deadline with nothing seen paid in (coins seen in time, even
+        only in the pool, are waited for) — except while the last look at the wallet that
+        `FundingExpired` asked for is still under way.
+        """
+        d = self.data
+        looking = d.deadline_passed and d.funding_checked_at < d.terms.funding_expires_at
+        return self._nothing_paid_by(now) and not looking
+
     def _on_funding_expired(self, event: FundingExpired) -> list[EscrowAction]:
         d = self.data
-        if not self.funding_expired_at(event.now):
+        if not self._nothing_paid_by(event.now):
             self._goto("funding_expired", d.state)
             return []
+        if d.state == S.S6_AWAITING_FUNDING and d.funding_checked_at < d.terms.funding_expires_at:
+            # Our last look at the wallet began before the deadline (or never happened: a
+            # driver asked to stop at S6, a restart). A payment made in time may already be
+            # in the pool: look once more before abandoning, and never pay from now on.
+            d.deadline_passed = True
+            d.pending_op = ""
+            self._goto("funding_expired", d.state)
+            return self._op(WatchFunding(d.terms.amount))
         d.pending_op = ""
         d.failure = "the escrow was not funded in time"
         self._goto("funding_expired", S.S98_EXPIRED)
@@ -709,7 +731,7 @@ class EscrowMachine:
             self._goto("addresses_checked", S.S6_AWAITING_FUNDING)
             return self._advance()
         if d.state == S.S6_AWAITING_FUNDING:
-            if d.role == "buyer" and not d.funding_txid:
+            if d.role == "buyer" and not d.funding_txid and not d.deadline_passed:
                 return self._op(PayFunding(d.address, d.terms.amount))
             return self._op(WatchFunding(d.terms.amount))
         if d.state == S.S8_SYNCING and d.own_sync and d.peer_sync and not d.imported:

@@ -115,6 +115,9 @@ class FundingSent:
 class FundingObserved:
     amount: int
     confirmations: int
+    # When the look began (Unix seconds, the driver's clock; 0 = unknown). Only a look that
+    # began after the funding deadline may prove that nothing was paid in time.
+    at: int = 0
 
 
 @dataclass(frozen=True)

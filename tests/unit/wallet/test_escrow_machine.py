@@ -213,7 +213,15 @@ def test_funding_deadline_abandons_only_an_unfunded_escrow() -> None:
     assert not m.funding_expired_at(999)
     assert m.handle(FundingExpired(999)) == []
     assert state_of(m) == State.S6_AWAITING_FUNDING
-    actions = m.handle(FundingExpired(1_000))
+    # Past the deadline, a party whose last look began before it looks once more first.
+    assert m.handle(FundingExpired(1_000)) == [WatchFunding(2_000)]
+    assert state_of(m) == State.S6_AWAITING_FUNDING
+    assert not m.funding_expired_at(1_001)  # that look is under way: wait for it
+    m.handle(FundingObserved(0, 0, at=999))  # began before the deadline: proves nothing
+    assert state_of(m) == State.S6_AWAITING_FUNDING
+    m.handle(FundingObserved(0, 0, at=1_000))  # nothing there after the deadline
+    assert m.funding_expired_at(1_001)
+    actions = m.handle(FundingExpired(1_001))
     assert state_of(m) == State.S98_EXPIRED and m.data.pending_op == ""
     assert [a.level for a in actions if hasattr(a, "level")] == ["warning"]
     assert m.handle(FundingObserved(2_000, 10)) == []  # late coins do not revive it
@@ -222,6 +230,19 @@ def test_funding_deadline_abandons_only_an_unfunded_escrow() -> None:
     seen.handle(FundingObserved(2_000, 0))  # in the pool before the deadline
     assert not seen.funding_expired_at(5_000)
     assert seen.state == State.S6_AWAITING_FUNDING
+
+
+def test_after_the_deadline_the_buyer_looks_and_never_pays() -> None:
+    terms = EscrowTerms("e1", 2_000, BUYER, SELLER, funding_expires_at=1_000)
+    m = EscrowMachine.create(terms, "buyer", wallet_name="w", wallet_password="p")
+    m.data.state, m.data.address = State.S6_AWAITING_FUNDING, ESCROW_ADDR
+    m.data.pending_op = "PayFunding"  # a run stopped at S6 before paying
+    assert m.handle(FundingExpired(1_000)) == [WatchFunding(2_000)]
+    again = EscrowMachine(EscrowData.from_wire(m.data.to_wire()))  # a restart meanwhile
+    assert again.resume() == [WatchFunding(2_000)]  # the look again, not the payment
+    # Coins found by that look (the buyer had paid before a crash) are waited for.
+    again.handle(FundingObserved(2_000, 0, at=1_000))
+    assert not again.funding_expired_at(5_000)
 
 
 def test_check_description_rejects_every_deviation() -> None:
