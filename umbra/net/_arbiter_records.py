@@ -17,26 +17,14 @@ from libp2p.records.validator import Validator
 
 from umbra.core import SignedArbiterProfile, parse_arbiter_profile
 
-from ._records import MAX_CLOCK_SKEW_S, InvalidRecord
+from ._records import MAX_CLOCK_SKEW_S, InvalidRecord, persona_from_key
 
 ARBITER_NAMESPACE = "umbra-arbiter"
-_HEX_CHARS = 64
 
 
 def arbiter_key(persona: bytes) -> str:
     """The DHT key under which the arbiter ``persona`` publishes its profile."""
     return f"/{ARBITER_NAMESPACE}/{persona.hex()}"
-
-
-def _persona_from_key(key: str) -> bytes:
-    prefix = f"/{ARBITER_NAMESPACE}/"
-    text = key[len(prefix) :] if key.startswith(prefix) else ""
-    if len(text) != _HEX_CHARS or text != text.lower():
-        raise InvalidRecord("malformed umbra-arbiter key")
-    try:
-        return bytes.fromhex(text)
-    except ValueError:
-        raise InvalidRecord("malformed umbra-arbiter key") from None
 
 
 def check_arbiter_record_at(key: str, value: bytes, now: float) -> SignedArbiterProfile:
@@ -45,7 +33,7 @@ def check_arbiter_record_at(key: str, value: bytes, now: float) -> SignedArbiter
     Raises:
         InvalidRecord: the record must not be stored or used (treat every failure alike).
     """
-    persona = _persona_from_key(key)
+    persona = persona_from_key(key, ARBITER_NAMESPACE)
     try:
         profile = parse_arbiter_profile(value)
     except Exception as exc:  # noqa: BLE001 - InvalidDocument, or whatever hostile bytes cause

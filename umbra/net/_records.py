@@ -23,7 +23,7 @@ from umbra.core.crypto import tags
 from ._config import DHT_NAMESPACE
 
 MAX_CLOCK_SKEW_S = 3600
-_SELLER_HEX_CHARS = 64
+_PERSONA_HEX_CHARS = 64
 
 
 class InvalidRecord(ValueError):
@@ -35,15 +35,16 @@ def head_key(seller: bytes) -> str:
     return f"/{DHT_NAMESPACE}/{seller.hex()}"
 
 
-def seller_from_key(key: str) -> bytes:
-    prefix = f"/{DHT_NAMESPACE}/"
+def persona_from_key(key: str, namespace: str) -> bytes:
+    """The 32-byte persona key named by a ``/<namespace>/<lowercase hex>`` DHT key."""
+    prefix = f"/{namespace}/"
     text = key[len(prefix) :] if key.startswith(prefix) else ""
-    if len(text) != _SELLER_HEX_CHARS or text != text.lower():
-        raise InvalidRecord("malformed umbra-catalog key")
+    if len(text) != _PERSONA_HEX_CHARS or text != text.lower():
+        raise InvalidRecord(f"malformed {namespace} key")
     try:
         return bytes.fromhex(text)
     except ValueError:
-        raise InvalidRecord("malformed umbra-catalog key") from None
+        raise InvalidRecord(f"malformed {namespace} key") from None
 
 
 def check_head_record_at(key: str, value: bytes, now: float) -> SignedCatalogHead:
@@ -53,7 +54,7 @@ def check_head_record_at(key: str, value: bytes, now: float) -> SignedCatalogHea
         InvalidRecord: the record must not be stored or used. Which check failed is in the
             message (for the log) but callers must treat every failure alike.
     """
-    seller = seller_from_key(key)
+    seller = persona_from_key(key, DHT_NAMESPACE)
     try:
         head = parse_catalog_head(value)
     except Exception as exc:  # noqa: BLE001 - InvalidDocument, or whatever hostile bytes cause
