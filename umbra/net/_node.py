@@ -650,6 +650,9 @@ class Node:
         self._counters["syncs_ok"] += 1
         self._synced.set()
         self._synced = trio.Event()
+        # Right away, not at the next status tick: `umbra status` must never show a catalog
+        # synced with the peers and counters from before the sync.
+        await self._write_status()
         done = self._clock()
         log.info(
             "synced %s seq %d: +%d ~%d -%d listings in %.3f s (catalog %.3f, listings %.3f,"

@@ -168,4 +168,5 @@ def test_publish_found_by_search_on_other_hosts(net: Net) -> None:
     )
     cluster.wait_searchable(others, "kettle", ["Copper kettle"], marks)
     statuses = cluster.run_all(others, "status")
-    assert all(s["running"] and s["peers"] >= 1 for s in statuses), statuses
+    health = [(s["running"], s["peers"], s.get("updated_at")) for s in statuses]
+    assert all(running and peers >= 1 for running, peers, _ in health), health

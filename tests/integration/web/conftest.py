@@ -102,6 +102,8 @@ class BrowserClient:
 
 # The arbiter the "other" seller's catalog lists (its default); no profile is published.
 SELLER_ARBITER = encode_public_key(bytes(range(7, 39)))
+# When the seeded profile "synced" the other seller's catalog (one catalog, one listing).
+SEEDED_SYNC_AT = 1_900_000_000 - 500
 
 
 def _seed(root: Path) -> tuple[Profile, str, str]:
@@ -135,8 +137,13 @@ def _seed(root: Path) -> tuple[Profile, str, str]:
             profile.blocks.put_verified(their_catalog.cid, their_catalog.data)
             profile.db.execute(
                 "INSERT INTO net_catalogs (seller, seq, catalog_cid, head, synced_at, listings)"
-                " VALUES (?, ?, ?, x'00', 0, 1)",
-                (their_catalog.body.seller, their_catalog.body.seq, str(their_catalog.cid)),
+                " VALUES (?, ?, ?, x'00', ?, 1)",
+                (
+                    their_catalog.body.seller,
+                    their_catalog.body.seq,
+                    str(their_catalog.cid),
+                    SEEDED_SYNC_AT,
+                ),
             )
     profile.blocks.put_verified(theirs.cid, theirs.data)
     profile.search.upsert(index_entry_for(theirs))

@@ -5,6 +5,7 @@ recorded the way the node's messaging service records one (``Inbox.record_incomi
 """
 
 import os
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -12,7 +13,7 @@ import httpx
 from umbra.core.crypto import encode_public_key
 from umbra.net.messaging import ChatPayload, Inbox
 
-from .conftest import Served
+from .conftest import SEEDED_SYNC_AT, Served
 from .test_ui import PHONE, Watch, browser, no_sideways_scroll, shot  # noqa: F401
 
 PEER = os.urandom(32)
@@ -96,7 +97,10 @@ def test_status_api_without_node_or_wallet(served: Served) -> None:
     with served.bearer() as http:
         status = http.get("/api/v1/status").json()
     assert status["network"]["running"] is False
-    assert status["network"]["catalogs_synced"] == 0 and status["network"]["last_sync"] is None
+    # Only what the seed wrote: no node ran, so nothing more was synced.
+    assert status["network"]["catalogs_synced"] == 1
+    seeded = datetime.fromtimestamp(SEEDED_SYNC_AT, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert status["network"]["last_sync"] == seeded
     assert status["monero"]["connected"] is False
     assert "umbra sandbox up" in status["monero"]["how_to_connect"]
     with served.anonymous() as http:
@@ -145,7 +149,7 @@ def test_messages_and_settings_pages(browser: Any, served: Served) -> None:  # n
 
         page.goto(served.base + "/settings")
         assert "Your node is not running" in page.locator("#network").inner_text()
-        assert page.locator("#net-catalogs").inner_text() == "0 (0 listings)"
+        assert page.locator("#net-catalogs").inner_text() == "1 (1 listings)"
         assert "umbra sandbox up" in page.locator("#monero").inner_text()
         no_sideways_scroll(page)
         shot(page, "33-settings-health")

@@ -87,7 +87,19 @@ def shot(page: Any, name: str) -> None:
 
 def no_sideways_scroll(page: Any) -> None:
     width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
-    assert width[0] <= width[1], f"page is wider than the screen: {width}"
+    if width[0] > width[1]:
+        # Name the culprits: elements that reach past the right edge or whose text overflows.
+        wide = page.evaluate(
+            """(limit) => [...document.querySelectorAll('body *')]
+                .filter(e => e.getBoundingClientRect().right > limit
+                          || e.scrollWidth > e.clientWidth + 1)
+                .slice(-5)
+                .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
+                          + ' ' + Math.round(e.getBoundingClientRect().right)
+                          + '/' + e.scrollWidth)""",
+            width[1],
+        )
+        raise AssertionError(f"page is wider than the screen: {width}; too wide: {wide}")
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from tests.integration.wallet.conftest import (
 )
 from umbra.core.crypto import encode_public_key
 
-from .conftest import ARTIFACTS, Served
+from .conftest import ARTIFACTS, SELLER_ARBITER, Served
 from .test_ui import PHONE, Watch, browser, no_sideways_scroll, shot  # noqa: F401
 
 pytestmark = pytest.mark.monero
@@ -63,8 +63,8 @@ def _wait_spendable(regtest: Chain, party: str, piconero: int) -> None:
     trio.run(run)
 
 
-def chain_arbiter_id() -> str:
-    """Any persona id will do: without a node the order stays queued."""
+def unlisted_arbiter_id() -> str:
+    """A well-formed persona id that the seeded seller's catalog does not list."""
     return encode_public_key(bytes(range(32)))
 
 
@@ -267,11 +267,21 @@ def test_wallet_pages(browser: Any, served: Served, chain: Chain) -> None:  # no
         assert total.endswith(" XMR") and total != "0.05 XMR"  # 0.05 plus the fee
         assert page.locator("#buy-button").inner_text() == f"Buy for {total}"
         page.fill("#address", "Jane Doe\n1 Main Street\nParis")
-        page.fill("#arbiter", "not an arbiter id")
+        # The seller's default arbiter is chosen; its profile is not in the DHT (no node).
+        assert "profile not found yet" in page.locator("#buy-arbiter summary").inner_text()
+        page.click("#buy-arbiter summary")
+        assert page.input_value("#arbiter") == SELLER_ARBITER
+        # A form posted with an arbiter the seller does not list is refused in plain words.
+        page.eval_on_selector(
+            "#arbiter",
+            "(s, v) => { s.add(new Option('someone else', v)); s.value = v; }",
+            unlisted_arbiter_id(),
+        )
         page.click("#buy-button")
         page.wait_for_selector("#buy-error")
-        assert "persona id" in page.locator("#buy-error").inner_text()
-        page.fill("#arbiter", chain_arbiter_id())
+        assert "does not accept this arbiter" in page.locator("#buy-error").inner_text()
+        assert page.is_visible("#arbiter")  # the page with the error keeps the choice open
+        page.select_option("#arbiter", SELLER_ARBITER)
         no_sideways_scroll(page)
         shot(page, "26-buy-confirm")
         page.click("#buy-button")
