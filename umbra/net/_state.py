@@ -173,8 +173,7 @@ class NetState:
             if current is not None and int(current) >= update.head.body.seq:
                 return  # another worker applied a newer one meanwhile
             store_update_blocks(self._profile, update)
-            for listing in update.added:
-                self._profile.search.upsert(index_entry_for(listing))
+            self._profile.search.upsert_many(index_entry_for(item) for item in update.added)
             for listing_id in update.removed:
                 self._profile.search.remove(seller, listing_id)
             self._db.execute("DELETE FROM net_listings WHERE seller = ?", (seller,))

@@ -276,6 +276,30 @@ class Database:
         return None if row is None else row[0]
 
     @contextmanager
+    def larger_page_cache(self, mib: int) -> Iterator[None]:
+        """Give the page cache at least ``mib`` MiB for the block, then the usual size again.
+
+        For bulk writes (a large catalog sync, a rebuild): FTS5 touches many b-tree pages per
+        row, and with SQLCipher every page that falls out of the cache is re-decrypted when it
+        is needed again. Memory goes back when the block ends.
+        """
+        self._check_open()
+        before = int(self.scalar("PRAGMA cache_size"))
+        # Negative sizes are KiB, positive ones pages; compare both as KiB.
+        before_kib = (
+            -before if before < 0 else before * int(self.scalar("PRAGMA page_size")) // 1024
+        )
+        if before_kib >= 1024 * mib:
+            yield
+            return
+        self.execute(f"PRAGMA cache_size = {-1024 * int(mib)}")
+        try:
+            yield
+        finally:
+            if not self._closed:
+                self.execute(f"PRAGMA cache_size = {before}")
+
+    @contextmanager
     def transaction(self) -> Iterator[None]:
         """A write transaction: COMMIT on success, ROLLBACK on any exception.
 

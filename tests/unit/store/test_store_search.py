@@ -1,6 +1,6 @@
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from unittest.mock import patch
@@ -20,6 +20,10 @@ from umbra.store import (
     _search_read,
     match_expression,
 )
+from umbra.store import _search as search_module
+from umbra.store import _search_write as search_write
+from umbra.store._database import Database
+from umbra.store._search import BULK_CACHE_MIB, BULK_ROWS
 
 NOW = 1_000
 SELLER_A = b"\xaa" * 32
@@ -560,3 +564,40 @@ def test_any_query_text_is_safe(
     )
     assert isinstance(page, SearchPage)
     assert 0 <= len(page.hits) <= page.total
+
+
+def test_bulk_upsert_uses_a_larger_cache_and_gives_it_back(db: Database) -> None:
+    index = SearchIndex(db)
+    usual = db.scalar("PRAGMA cache_size")
+    seen: list[int] = []
+    real_upsert = search_write.upsert_entries
+
+    def watching(database: Database, entries: Iterable[IndexEntry]) -> int:
+        seen.append(int(database.scalar("PRAGMA cache_size")))
+        return real_upsert(database, entries)
+
+    with patch.object(search_module, "upsert_entries", watching):
+        assert index.upsert_many(make(n) for n in range(BULK_ROWS)) == BULK_ROWS
+        assert index.upsert(make(BULK_ROWS)) is True
+    # Negative cache sizes are KiB: the bulk write ran with BULK_CACHE_MIB, the single one not.
+    assert seen == [-1024 * BULK_CACHE_MIB, usual]
+    assert db.scalar("PRAGMA cache_size") == usual
+    assert index.count() == BULK_ROWS + 1
+
+
+def test_larger_page_cache_is_restored_after_an_error_and_never_shrinks(db: Database) -> None:
+    usual = db.scalar("PRAGMA cache_size")
+    inside: list[int] = []
+
+    def fail_inside() -> None:
+        with db.larger_page_cache(64):
+            inside.append(int(db.scalar("PRAGMA cache_size")))
+            raise UsageError("boom")
+
+    with pytest.raises(UsageError):
+        fail_inside()
+    assert inside == [-1024 * 64]
+    assert db.scalar("PRAGMA cache_size") == usual
+    db.execute("PRAGMA cache_size = -262144")  # 256 MiB: already larger
+    with db.larger_page_cache(64):
+        assert db.scalar("PRAGMA cache_size") == -262144
