@@ -142,8 +142,11 @@ def _hkdf_sha256(key_material: bytes, info: bytes, length: int) -> bytes:
 
 def _clone(obj: Any) -> Any:
     new = object.__new__(type(obj))
-    for name, value in vars(obj).items():
-        setattr(new, name, _clone(value) if isinstance(value, _MUTABLE_PARTS) else value)
+    state = obj.__dict__.copy()  # the other values are bytes/ints/None/types: shared safely
+    for name, value in state.items():
+        if isinstance(value, _MUTABLE_PARTS):
+            state[name] = _clone(value)
+    new.__dict__ = state
     return new
 
 
@@ -260,8 +263,60 @@ def _enc(value: Any) -> bytes:
 _STATE_HEAD = b"\xa4\x61v" + cbor_head(0, _STATE_VERSION) + b"\x62ad"
 
 
-def _encode_state(dr: list[Any], ad: bytes, chains: list[bytes]) -> bytes:
+def _encode_state_generic(dr: list[Any], ad: bytes, chains: list[bytes]) -> bytes:
     return b"".join((_STATE_HEAD, _enc(ad), b"\x62dr", _enc(dr), b"\x66chains", _enc(chains)))
+
+
+_B32 = cbor_head(2, _KEY_BYTES)  # the head of every key and chain key
+_DR_HEAD = b"\x62dr" + cbor_head(4, 7)
+_PAIR, _TRIPLE = cbor_head(4, 2), cbor_head(4, 3)
+
+
+def _bstr(value: bytes) -> bytes:
+    return (_B32 if len(value) == _KEY_BYTES else cbor_head(2, len(value))) + value
+
+
+def _encode_chains(chains: list[bytes]) -> bytes:
+    """The ``"chains"`` key and value of the state. Raises: TypeError (not a list of bytes)."""
+    if type(chains) is not list or not all(type(c) is bytes for c in chains):
+        raise TypeError("the peer chains are a list of bytes")
+    return b"".join([b"\x66chains", cbor_head(4, len(chains)), *map(_bstr, chains)])
+
+
+def _encode_state(
+    dr: list[Any], ad: bytes, chains: list[bytes], encoded_chains: bytes | None = None
+) -> bytes:
+    """`_encode_state_generic`, written out for the state's one shape: the generic walk was
+    half the cost of a save, which runs after every message. The same bytes (a property test
+    compares them); a value of another type or shape (never produced by `_dump_state`) takes
+    the generic path. ``encoded_chains``, if given, is `_encode_chains(chains)` (the peer's
+    last 16 ratchet keys change only on a DH step, so a session keeps their encoding).
+    """
+    try:
+        own, other, root, receiving, sending, previous, skipped = dr
+        ok = type(ad) is bytes and type(own) is bytes and type(other) is bytes
+        parts = [_STATE_HEAD, _bstr(ad), _DR_HEAD, _bstr(own), _bstr(other)]
+        for chain in (root, receiving, sending):
+            if chain is None:
+                parts.append(b"\xf6")
+            else:
+                key, length = chain
+                ok = ok and type(chain) is list and type(key) is bytes and type(length) is int
+                parts += (_PAIR, _bstr(key), cbor_head(0, length))
+        ok = ok and (previous is None or type(previous) is int) and type(skipped) is list
+        parts.append(b"\xf6" if previous is None else cbor_head(0, previous))
+        parts.append(cbor_head(4, len(skipped)))
+        for entry in skipped:
+            pub, index, key = entry
+            ok = ok and type(entry) is list and type(pub) is bytes and type(index) is int
+            ok = ok and type(key) is bytes
+            parts += (_TRIPLE, _bstr(pub), cbor_head(0, index), _bstr(key))
+        parts.append(_encode_chains(chains) if encoded_chains is None else encoded_chains)
+    except (TypeError, ValueError, InvalidDocument):  # e.g. a negative or huge integer
+        ok = False
+    if not ok:
+        return _encode_state_generic(dr, ad, chains)
+    return b"".join(parts)
 
 
 def _dump_chain(chain: KDFChain | None) -> list[Any] | None:
@@ -387,6 +442,7 @@ class RatchetSession:
         self._ad = associated_data
         self._peer_chains = peer_chains
         self._saved: bytes | None = None
+        self._chains_cbor: bytes | None = None  # `_encode_chains(peer_chains)`, kept
 
     @classmethod
     def initiate(
@@ -481,6 +537,7 @@ class RatchetSession:
         if new_chain:
             chains.append(pub)
             del chains[:-_REMEMBERED_PEER_CHAINS]
+            self._chains_cbor = None
         self._saved = None
         return plaintext
 
@@ -498,7 +555,11 @@ class RatchetSession:
     def to_bytes(self) -> bytes:
         """The full session state (secret!), canonical DAG-CBOR, versioned."""
         if self._saved is None:
-            self._saved = _encode_state(_dump_state(self._dr), self._ad, list(self._peer_chains))
+            chains = self._peer_chains
+            if self._chains_cbor is None:
+                with contextlib.suppress(TypeError):  # odd values: `_encode_state` copes
+                    self._chains_cbor = _encode_chains(chains)
+            self._saved = _encode_state(_dump_state(self._dr), self._ad, chains, self._chains_cbor)
         return self._saved
 
     @classmethod
