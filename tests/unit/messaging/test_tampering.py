@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from umbra.core import InvalidDocument, UmbraError
-from umbra.core.crypto import open_envelope
+from umbra.core.crypto import ReplayedMessage, open_envelope
 from umbra.net.messaging import parse_message
 
 from .conftest import Party
@@ -38,6 +38,17 @@ def _setup() -> tuple[
 _FIRST, _FIRST_MSG, _LATER, _ENVELOPE = _setup()
 
 
+def _setup_second() -> tuple[Party, Party, bytes]:
+    """A second message before any reply: it carries the X3DH header on a session the
+    receiver already has (the header's encoding is cached on both sides)."""
+    a, b = Party.new(5), Party.new(6)
+    b.receive(a.send(b, b"one"))
+    return a, b, a.send(b, b"two").message
+
+
+_SECOND = _setup_second()
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=_HC)
 @given(index=st.integers(min_value=0), mask=st.integers(min_value=1, max_value=255))
 def test_tampered_first_message_rejected(index: int, mask: int) -> None:
@@ -60,6 +71,20 @@ def test_tampered_session_message_rejected(index: int, mask: int) -> None:
     assert bob.manager._peers[alice.persona].to_bytes() == bob.store.peers[alice.persona]
     fresh = bob.store.load()
     assert fresh is not None and fresh.decrypt(msg).plaintext == b"later"
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=_HC)
+@given(index=st.integers(min_value=0), mask=st.integers(min_value=1, max_value=255))
+def test_tampered_header_carrying_message_rejected(index: int, mask: int) -> None:
+    alice, bob, msg = _SECOND
+    with pytest.raises(InvalidDocument):
+        bob.manager.decrypt(_flip(msg, index, mask))
+    assert bob.manager._peers[alice.persona].to_bytes() == bob.store.peers[alice.persona]
+    assert bob.manager._identity.to_bytes() == bob.store.identity
+    fresh = bob.store.load()
+    assert fresh is not None and fresh.decrypt(msg).plaintext == b"two"
+    with pytest.raises(ReplayedMessage):
+        fresh.decrypt(msg)
 
 
 @settings(max_examples=100, deadline=None)

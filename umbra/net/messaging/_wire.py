@@ -15,6 +15,7 @@ and exact types, then requires the input to equal `to_bytes` of what it parsed (
 "canonical or nothing" rule as `decode_canonical`, without a generic re-encoding).
 """
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,9 +60,17 @@ class WireMessage:
                 _K_PN, cbor_uint(r.previous_chain_length),
                 _K_SID, cbor_bytes(self.session_id),
                 _K_FROM, cbor_bytes(self.sender),
-                _K_X3DH, NULL if self.x3dh is None else encode_fast(self.x3dh.to_obj()),
+                _K_X3DH, NULL if self.x3dh is None else _x3dh_cbor(self.x3dh),
             )
         )  # fmt: skip
+
+
+@functools.lru_cache(maxsize=64)
+def _x3dh_cbor(header: X3dhHeader) -> bytes:
+    """The header's encoding. It rides on every message until the first reply, unchanged,
+    and both sides encode it per message (the receiver for the canonical check); equal
+    headers (a frozen dataclass of bytes) have equal encodings. Public data only."""
+    return encode_fast(header.to_obj())
 
 
 def _bytes(obj: dict[str, Any], name: str, size: int | None = None) -> bytes:
