@@ -196,3 +196,39 @@ def test_demo_cold_then_warm(tmp_path: Path) -> None:
         "warm": {k: v for k, v in warm.items() if k != "ready"},
     }
     (ARTIFACTS / "demo-startup.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+
+
+def test_ctrl_c_during_start_up_stops_what_was_started(tmp_path: Path) -> None:
+    """Ctrl-C once the chain, the wallets and the first node run, before "ready"."""
+    demo_dir = tmp_path / "demo"
+    proc = subprocess.Popen(
+        [UMBRA, "demo", "--demo-dir", str(demo_dir), "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_env(),
+        start_new_session=True,
+    )
+    lines = JsonLines(proc)
+    try:
+        seller = lines.wait_for("step", "node-seller", timeout=READY_TIMEOUT_S)
+        assert seller["event"] == "progress"
+        pids = _sandbox_pids(demo_dir)
+        assert pids and all(_alive(pid) for pid in pids)
+        proc.send_signal(signal.SIGINT)
+        lines.finish(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        assert proc.stderr is not None
+        err = proc.stderr.read()
+        left = _leftovers(demo_dir)
+        _kill_leftovers(demo_dir)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    assert not left, f"processes left running: {left}"
+    assert not any(_alive(pid) for pid in pids)
+    assert lines.lines[-1]["event"] == "stopped"
+    assert "node seller" in lines.lines[-1]["stopped"] and "monerod" in lines.lines[-1]["stopped"]
+    assert not any(line.get("event") == "ready" for line in lines.lines)
