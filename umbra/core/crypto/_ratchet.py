@@ -142,11 +142,8 @@ def _hkdf_sha256(key_material: bytes, info: bytes, length: int) -> bytes:
 
 def _clone(obj: Any) -> Any:
     new = object.__new__(type(obj))
-    state = obj.__dict__.copy()  # the other values are bytes/ints/None/types: shared safely
-    for name, value in state.items():
-        if isinstance(value, _MUTABLE_PARTS):
-            state[name] = _clone(value)
-    new.__dict__ = state
+    for name, value in vars(obj).items():
+        setattr(new, name, _clone(value) if isinstance(value, _MUTABLE_PARTS) else value)
     return new
 
 
