@@ -28,7 +28,7 @@ from typing import Any
 
 from multiformats import CID
 
-from umbra.core import InvalidDocument, UmbraError
+from umbra.core import InvalidDocument, UmbraError, format_xmr
 from umbra.core.crypto import seal_envelope
 from umbra.store import Profile
 
@@ -227,12 +227,13 @@ class TradeDriver:
                     return
                 self.escrow.create(oid, terms, a.role)
                 self.store.set_fields(oid, escrow="running")
-                detail = f"escrow set-up started ({terms.amount} piconero)"
+                detail = f"escrow set-up started ({format_xmr(terms.amount, unit=True)})"
                 self.store.log(oid, "escrow", state, detail, now=now)
             case StartPayout() | ExpectPayout():
                 verb = "proposing" if isinstance(a, StartPayout) else "co-signing"
                 p = a.payout
-                detail = f"{verb} {p.kind}: {p.to_seller} to the seller, {p.to_buyer} to the buyer"
+                to_seller, to_buyer = (format_xmr(x, unit=True) for x in (p.to_seller, p.to_buyer))
+                detail = f"{verb} {p.kind}: {to_seller} to the seller, {to_buyer} to the buyer"
                 self.store.log(oid, "escrow", state, detail, now=now)
             case HaltFunding():
                 self.store.set_fields(oid, escrow="halted")

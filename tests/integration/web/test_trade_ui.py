@@ -231,6 +231,10 @@ def test_trade_and_dispute_in_the_browser(browser: Any, demo: dict[str, Any]) ->
         for party in (buyer, seller):
             _open_order(party.page, party.base, order_id, ".state-S6_completed#order-state")
         timings["ship_to_completed_s"] = round(time.monotonic() - t0, 1)
+        timeline = buyer.page.locator("#timeline").inner_text()
+        # Amounts in XMR, as everywhere a person reads them (the total is 0.10 XMR).
+        assert "release: 0.10 XMR to the seller, 0.00 XMR to the buyer" in timeline
+        assert "piconero" not in timeline
         _shot(buyer.page, "trade-release-6-buyer-completed")
         _shot(seller.page, "trade-release-7-seller-completed")
         buyer.page.goto(f"{buyer.base}/orders")
