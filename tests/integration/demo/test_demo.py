@@ -113,6 +113,40 @@ def _height(env: dict[str, str], demo_dir: Path) -> int:
     return int(json.loads(status.stdout)["height"])
 
 
+def _interrupt(
+    proc: "subprocess.Popen[str]", lines: JsonLines, demo_dir: Path
+) -> tuple[str, list[tuple[int, str]]]:
+    """Ctrl-C the demo (if it still runs) and wait for it; returns its stderr and what it
+    left running (killed here: the safety net first, the verdict is the caller's)."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+    try:
+        lines.finish(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    left = _leftovers(demo_dir)
+    _kill_leftovers(demo_dir)
+    return err, left
+
+
+def _check_stopped(
+    proc: "subprocess.Popen[str]",
+    lines: JsonLines,
+    err: str,
+    left: list[tuple[int, str]],
+    pids: list[int],
+) -> None:
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    assert not left, f"processes left running: {left}"
+    assert not any(_alive(pid) for pid in pids)
+    assert lines.lines[-1]["event"] == "stopped"
+
+
 def _run_demo(demo_dir: Path, env: dict[str, str]) -> dict[str, Any]:
     """One demo run: wait for ready, check it, Ctrl-C it, check everything is gone."""
     started = time.monotonic()
@@ -151,23 +185,8 @@ def _run_demo(demo_dir: Path, env: dict[str, str]) -> dict[str, Any]:
             time.sleep(1)
         assert _height(env, demo_dir) > first, "the background miner added no block"
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-        try:
-            lines.finish(timeout=300)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        assert proc.stderr is not None
-        err = proc.stderr.read()
-        left = _leftovers(demo_dir)
-        _kill_leftovers(demo_dir)  # the safety net first, the verdict below
-    assert proc.returncode == 0, err
-    assert "Traceback" not in err
-    assert not left, f"processes left running: {left}"
-    assert not any(_alive(pid) for pid in pids)
-    assert lines.lines[-1]["event"] == "stopped"
+        err, left = _interrupt(proc, lines, demo_dir)
+    _check_stopped(proc, lines, err, left, pids)
     assert sum("ready" in raw for raw in lines.raw) == 1, lines.raw
     return {"wall_seconds": round(wall, 2), "steps": ready["timings"], "ready": ready}
 
@@ -215,20 +234,8 @@ def test_ctrl_c_during_start_up_stops_what_was_started(tmp_path: Path) -> None:
         assert seller["event"] == "progress"
         pids = _sandbox_pids(demo_dir)
         assert pids and all(_alive(pid) for pid in pids)
-        proc.send_signal(signal.SIGINT)
-        lines.finish(timeout=300)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        assert proc.stderr is not None
-        err = proc.stderr.read()
-        left = _leftovers(demo_dir)
-        _kill_leftovers(demo_dir)
-    assert proc.returncode == 0, err
-    assert "Traceback" not in err
-    assert not left, f"processes left running: {left}"
-    assert not any(_alive(pid) for pid in pids)
-    assert lines.lines[-1]["event"] == "stopped"
+        err, left = _interrupt(proc, lines, demo_dir)
+    _check_stopped(proc, lines, err, left, pids)
     assert "node seller" in lines.lines[-1]["stopped"] and "monerod" in lines.lines[-1]["stopped"]
     assert not any(line.get("event") == "ready" for line in lines.lines)

@@ -9,6 +9,7 @@ from umbra.core.crypto import (
     MAX_PLAINTEXT_BYTES,
     MAX_SKIPPED_KEYS,
     MessagingIdentity,
+    NewSession,
     PrekeyBundle,
     RatchetMessage,
     RatchetSession,
@@ -22,14 +23,20 @@ from umbra.core.crypto._ratchet import _dump_state, run_sync
 NOW = 1_700_000_000
 
 
-@pytest.fixture
-def pair() -> tuple[RatchetSession, RatchetSession]:
+def first_contact() -> tuple[NewSession, NewSession, bytes]:
+    """Two fresh identities; a sends b"hello" and b accepts: (a's session, b's, plaintext)."""
     ka, kb = SigningKey.generate(), SigningKey.generate()
     a = MessagingIdentity.generate(ka, now=NOW)
     b = MessagingIdentity.generate(kb, now=NOW)
     bundle = PrekeyBundle.parse(b.signed_bundle(kb, now=NOW).to_bytes())
     new_a, first = a.initiate(bundle, b"hello")
     new_b, plaintext = b.accept(new_a.header, first)
+    return new_a, new_b, plaintext
+
+
+@pytest.fixture
+def pair() -> tuple[RatchetSession, RatchetSession]:
+    new_a, new_b, plaintext = first_contact()
     assert plaintext == b"hello"
     assert new_a.mailbox_secret == new_b.mailbox_secret
     return new_a.ratchet, new_b.ratchet

@@ -16,14 +16,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.unit.messaging.test_ratchet import first_contact
 from umbra.core import decode_canonical, encode_canonical
 from umbra.core.crypto import (
-    MessagingIdentity,
-    PrekeyBundle,
     RatchetMessage,
     RatchetSession,
     ReplayedMessage,
-    SigningKey,
 )
 from umbra.core.crypto._ratchet import (
     _dump_state,
@@ -82,12 +80,7 @@ def test_values_outside_the_shape_take_the_generic_path(
 
 
 def _pair() -> tuple[RatchetSession, RatchetSession]:
-    ka, kb = SigningKey.generate(), SigningKey.generate()
-    a = MessagingIdentity.generate(ka, now=NOW)
-    b = MessagingIdentity.generate(kb, now=NOW)
-    bundle = PrekeyBundle.parse(b.signed_bundle(kb, now=NOW).to_bytes())
-    new_a, first = a.initiate(bundle, b"hello")
-    new_b, _ = b.accept(new_a.header, first)
+    new_a, new_b, _ = first_contact()
     return new_a.ratchet, new_b.ratchet
 
 
