@@ -64,11 +64,12 @@ from ._dht import fill_routing_table, get_fresh, tune_dht
 from ._errors import NetError, ProtocolViolation
 from ._ingest import CatalogUpdate, check_catalog_matches_head, new_listing_cids, plan_update
 from ._ratelimit import PeerLimiter
+from ._reach import PeerReacher
 from ._records import CatalogHeadValidator, head_key, keyword_keys
 from ._state import NetState
 from ._status import NodeStatus
 from ._sync import SyncClient, SyncServer
-from ._transport import TcpNoiseTransport, Transport
+from ._transport import TcpNoiseTransport, Transport, close_listeners
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +143,7 @@ class Node:
         self._dht: KadDHT | None = None
         self._pubsub: Pubsub | None = None
         self._client: SyncClient | None = None
+        self._reacher: PeerReacher | None = None
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -249,7 +251,8 @@ class Node:
                 strike=self._strike,
             )
             host.set_stream_handler(TProtocol(SYNC_PROTOCOL_ID), server.handle)
-            self._client = SyncClient(host, limits=config.limits)
+            self._reacher = PeerReacher(host, dht)
+            self._client = SyncClient(host, limits=config.limits, reach=self.reach)
             async with (
                 background_trio_service(dht),
                 background_trio_service(pubsub),
@@ -275,6 +278,7 @@ class Node:
                     finally:
                         with trio.CancelScope(shield=True), trio.move_on_after(3):
                             await self._write_status(running=False)
+                            await close_listeners(host)
 
     async def _survive(self, job: Callable[..., Any], *args: Any) -> None:
         """Run a long-lived job; if it fails, log and restart it: nothing ends the node."""
@@ -309,6 +313,12 @@ class Node:
             log.info("cannot reach %s: %s", addr, exc)
             return False
         return True
+
+    async def reach(self, peer: ID) -> bool:
+        """Connect to ``peer`` even if it came back on a new address (see `_reach`)."""
+        if self._reacher is None:
+            return False
+        return await self._reacher.reach(peer)
 
     async def _bootstrap(self) -> None:
         try:

@@ -12,7 +12,6 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import trio
 from libp2p.abc import IHost, INetStream
-from libp2p.custom_types import TProtocol
 from libp2p.peer.id import ID
 from multiformats import CID
 
@@ -20,6 +19,7 @@ from umbra.core import MAX_BLOCK_BYTES, InvalidDocument, limits, verify_block
 
 from ._config import SYNC_PROTOCOL_ID, NetLimits
 from ._errors import NetError, ProtocolViolation
+from ._reach import Reach, open_stream
 from ._wire import (
     Block,
     BlocksRequest,
@@ -150,17 +150,13 @@ class SyncServer:
 class SyncClient:
     """Requests blocks and heads from one peer at a time, checking everything it receives."""
 
-    def __init__(self, host: IHost, *, limits: NetLimits) -> None:
+    def __init__(self, host: IHost, *, limits: NetLimits, reach: Reach | None = None) -> None:
         self._host = host
         self._limits = limits
+        self._reach = reach
 
     async def _open(self, peer: ID) -> INetStream:
-        try:
-            return await self._host.new_stream(peer, [TProtocol(SYNC_PROTOCOL_ID)])
-        except trio.Cancelled:
-            raise
-        except Exception as exc:  # noqa: BLE001 - dial/negotiation errors of many types
-            raise NetError(f"cannot open a sync stream to {peer}: {exc}") from None
+        return await open_stream(self._host, peer, SYNC_PROTOCOL_ID, self._reach)
 
     async def fetch_blocks(self, peer: ID, cids: Sequence[CID]) -> dict[CID, bytes]:
         try:

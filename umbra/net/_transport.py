@@ -122,3 +122,20 @@ class TcpNoiseTransport:
             enable_mDNS=False,
             enable_upnp=False,
         )
+
+
+async def close_listeners(host: IHost) -> None:
+    """Close the host's listening sockets; call it (shielded) before leaving ``host.run``.
+
+    py-libp2p 0.8.1 runs each TCP listener as a trio *system* task and closes it in the
+    swarm's shutdown path only after awaiting every connection's close in an already cancelled
+    scope, so that step never runs: a stopped host keeps accepting connections on its old port
+    (for a dead swarm) until the process exits. A node restarted in the same process would
+    then be dialled there, not at its new address (tests/integration/net/test_reach.py).
+    """
+    listeners = getattr(host.get_network(), "listeners", {})  # Swarm has it, INetwork not
+    for listener in list(listeners.values()):
+        try:
+            await listener.close()
+        except Exception:  # noqa: BLE001, S112 - best effort on the way out
+            continue

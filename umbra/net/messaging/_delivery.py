@@ -13,10 +13,10 @@ from typing import Protocol
 
 import trio
 from libp2p.abc import IHost, INetStream
-from libp2p.custom_types import TProtocol
 from libp2p.peer.id import ID
 
 from .._errors import NetError, ProtocolViolation
+from .._reach import Reach, open_stream
 from ._delivery_wire import (
     MAX_IDS,
     MSG_PROTOCOL_ID,
@@ -114,19 +114,17 @@ class DeliveryClient:
     """Requests to one peer at a time. Raises `NetError` (unreachable, timeout, refused) or
     `ProtocolViolation` (the peer answered nonsense)."""
 
-    def __init__(self, host: IHost, *, timeout: float = REQUEST_TIMEOUT_S) -> None:
+    def __init__(
+        self, host: IHost, *, timeout: float = REQUEST_TIMEOUT_S, reach: Reach | None = None
+    ) -> None:
         self._host = host
         self._timeout = timeout
+        self._reach = reach
 
     async def _exchange(self, peer: ID, request: Request) -> list[Response]:
         responses: list[Response] = []
         with trio.move_on_after(self._timeout) as scope:
-            try:
-                stream = await self._host.new_stream(peer, [TProtocol(MSG_PROTOCOL_ID)])
-            except trio.Cancelled:
-                raise
-            except Exception as exc:  # noqa: BLE001 - dial/negotiation errors of many types
-                raise NetError(f"cannot reach {peer}: {exc}") from None
+            stream = await open_stream(self._host, peer, MSG_PROTOCOL_ID, self._reach)
             try:
                 await stream.write(encode_frame(request))
                 reader = FrameReader()

@@ -129,7 +129,7 @@ class MessagingService:
         self._sessions: DatabaseSessionStore | None = None
         self._inbox: Inbox | None = None
         self._mailbox: MailboxStore | None = None
-        self._client = DeliveryClient(node.host)
+        self._client = DeliveryClient(node.host, reach=node.reach)
         self._routes: dict[bytes, tuple[PrekeyRecord, float]] = {}
         # Recipients (persona keys) whose node did not take a direct delivery, and mailbox
         # peers (libp2p id bytes) that did not answer, with when: for `unreachable_s` the next
