@@ -25,6 +25,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def port_free(port: int) -> bool:
+    """Whether TCP ``port`` on 127.0.0.1 can be bound right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is no obstacle
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def start_process(argv: Sequence[str], *, log: Path, pid_file: Path) -> int:
     """Start ``argv`` detached, output to ``log``, and write its PID to ``pid_file``."""
     log.parent.mkdir(parents=True, exist_ok=True)

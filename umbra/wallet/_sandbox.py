@@ -20,7 +20,7 @@ from typing import Any
 import trio
 
 from ._errors import SandboxError, WalletRpcError, WalletUnavailable
-from ._processes import free_port, process_matches, rss_bytes, start_process, stop_pid
+from ._processes import free_port, port_free, process_matches, rss_bytes, start_process, stop_pid
 from ._rpc import Login, RpcClient, RpcStats
 
 MONEROD = "monerod"
@@ -123,7 +123,10 @@ class Sandbox:
         ensure_monero_installed()
         state = self._load()
         if not self._monerod_alive(state):
-            state = {"monerod": None, "wallets": {}, "faucet_address": ""}
+            if state.get("monerod") is None:  # first start, or after `down`
+                state = {"monerod": None, "wallets": {}, "faucet_address": ""}
+            # else monerod exited under running wallets: same chain, same ports, so the
+            # wallets (started with ``--daemon-address``) reconnect on their own.
             await self._start_monerod(state)
         await self.ensure_wallet(FAUCET)
         state = self._load()
@@ -141,9 +144,20 @@ class Sandbox:
     async def _start_monerod(self, state: dict[str, Any]) -> None:
         data = self.root / "monerod"
         data.mkdir(parents=True, exist_ok=True)
-        rpc_port, p2p_port = free_port(), free_port()
+        previous = state.get("monerod")
+        if previous is not None:
+            rpc_port, p2p_port = int(previous["rpc_port"]), int(previous["p2p_port"])
+            if not (port_free(rpc_port) and port_free(p2p_port)):
+                raise SandboxError(
+                    f"cannot restart monerod on its ports {rpc_port}/{p2p_port} (in use): "
+                    "run `umbra sandbox down`, then `umbra sandbox up`"
+                )
+        else:
+            rpc_port, p2p_port = free_port(), free_port()
+        # --keep-fakechain: without it a regtest monerod deletes its chain at start, and the
+        # wallets would see the new chain as a deep reorg and refuse it.
         argv = [
-            MONEROD, "--regtest", "--offline", "--fixed-difficulty", "1",
+            MONEROD, "--regtest", "--offline", "--fixed-difficulty", "1", "--keep-fakechain",
             "--data-dir", str(data),
             "--p2p-bind-ip", "127.0.0.1", "--p2p-bind-port", str(p2p_port),
             "--rpc-bind-ip", "127.0.0.1", "--rpc-bind-port", str(rpc_port),
@@ -242,21 +256,29 @@ class Sandbox:
                         pass
                 stop_pid(pid, [WALLET_RPC, str(self.root)])
                 stopped.append(f"wallet {name}")
-        m = state.get("monerod")
-        if m and process_matches(int(m["pid"]), [MONEROD, str(self.root)]):
-            client = RpcClient(f"http://127.0.0.1:{m['rpc_port']}", what="monerod")
-            async with client:
-                try:
-                    with trio.fail_after(10):
-                        await client.call_path("/stop_daemon")
-                except (WalletUnavailable, WalletRpcError, trio.TooSlowError):
-                    pass
-            stop_pid(int(m["pid"]), [MONEROD, str(self.root)], grace=30)
+        if await self.stop_monerod():
             stopped.append("monerod")
+        state = self._load()
         state["monerod"] = None
         state["wallets"] = {}
         self._save(state)
         return stopped
+
+    async def stop_monerod(self) -> bool:
+        """Stop monerod only (it saves its chain); the wallets keep running, and ``up``
+        starts monerod again on the same ports. Returns whether it was running."""
+        m = self._load().get("monerod")
+        if not m or not process_matches(int(m["pid"]), [MONEROD, str(self.root)]):
+            return False
+        client = RpcClient(f"http://127.0.0.1:{m['rpc_port']}", what="monerod")
+        async with client:
+            try:
+                with trio.fail_after(10):
+                    await client.call_path("/stop_daemon")
+            except (WalletUnavailable, WalletRpcError, trio.TooSlowError):
+                pass
+        stop_pid(int(m["pid"]), [MONEROD, str(self.root)], grace=30)
+        return True
 
     def status(self) -> dict[str, Any]:
         state = self._load()

@@ -1,5 +1,6 @@
 """Escrows on the real regtest chain when things go wrong outside Umbra: the node (monerod)
-stops answering in the middle of a payout, and the buyer never funds the escrow in time.
+stops answering in the middle of a payout, or is killed and started again, and the buyer
+never funds the escrow in time.
 
 (A wallet-rpc SIGKILLed mid-flow is covered by test_crash_resume.py.)
 """
@@ -8,6 +9,7 @@ import contextlib
 import os
 import signal
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -43,12 +45,20 @@ async def patient_miner(chain: Chain, stop: trio.Event) -> None:
             await stop.wait()
 
 
-def test_escrow_completes_after_monerod_stops_answering_during_the_payout(
-    chain: Chain, tmp_path: Path
-) -> None:
+Outage = Callable[[Chain], Awaitable[None]]
+
+
+def _escrow_through_an_outage(
+    chain: Chain, tmp_path: Path, escrow_id: str, outage: Outage
+) -> tuple[list[State], list[str]]:
+    """Run a released escrow; once the buyer saw it funded, run ``outage`` against monerod.
+
+    Returns the buyer's state when the outage began and the wallet errors in the audit logs;
+    asserts that every party paid out and the seller got the money.
+    """
     parties = {r: make_party(chain, r, tmp_path, tmp_path / "mail") for r in PARTIES}
     for role, party in parties.items():
-        party.create_escrow(terms_for(chain, "outage-1"), role)  # type: ignore[arg-type]
+        party.create_escrow(terms_for(chain, escrow_id), role)  # type: ignore[arg-type]
     payout = Payout("release", "buyer", "seller", AMOUNT, 0)
     buyer_funded = trio.Event()
     original = parties["buyer"].options.on_state
@@ -60,54 +70,83 @@ def test_escrow_completes_after_monerod_stops_answering_during_the_payout(
             buyer_funded.set()
 
     parties["buyer"].options.on_state = watch
+    results: dict[str, State] = {}
+    began_in: list[State] = []
 
     async def main() -> None:
         before = await balance_of(chain, "seller")
         stop = trio.Event()
-        results: dict[str, State] = {}
-        frozen_in: list[State] = []
 
         async def one(role: str) -> None:
-            results[role] = (await parties[role].run_escrow("outage-1", propose=payout)).state
+            results[role] = (await parties[role].run_escrow(escrow_id, propose=payout)).state
 
-        async def outage() -> None:
+        async def outage_when_funded() -> None:
             await buyer_funded.wait()
-            # SIGSTOP: monerod stops answering (every call to it hangs), longer than our
-            # 30 s RPC timeout, then SIGCONT. (Exiting and restarting the regtest monerod is
-            # not used: the restarted chain looked like a 187-block reorg to the wallets.)
-            pid = int(chain.sandbox.status()["monerod"]["pid"])
-            frozen_in.append(parties["buyer"].load("outage-1").state)
-            os.kill(pid, signal.SIGSTOP)
-            try:
-                await trio.sleep(45)
-            finally:
-                os.kill(pid, signal.SIGCONT)
+            began_in.append(parties["buyer"].load(escrow_id).state)
+            await outage(chain)
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(patient_miner, chain, stop)
             with trio.fail_after(900):  # a deadline for a loaded machine, not a timing check
                 async with trio.open_nursery() as inner:
-                    inner.start_soon(outage)
+                    inner.start_soon(outage_when_funded)
                     for role in PARTIES:
                         inner.start_soon(one, role)
             stop.set()
         assert results == {r: State.S10_PAID_OUT for r in PARTIES}
-        errors = [
-            e.detail
-            for r in PARTIES
-            for e in parties[r].store.audit_log("outage-1")
-            if e.event.startswith("wallet-error:")
-        ]
-        # The freeze hit the payout (the buyer had proposed, nobody had paid out yet) and was
-        # survived. A frozen node makes calls slow, not failed: wallet-rpc waits for it, and
-        # our slow calls (refresh, transfer) allow 300 s; any error recorded must say that
-        # Umbra retries.
-        assert frozen_in == [State.S8_SYNCING] or frozen_in == [State.S7_FUNDED], frozen_in
-        assert all("retry" in d for d in errors if "not reachable" in d), errors
         gained = await wait_gain(chain, "seller", before)
         assert AMOUNT - 10**10 < gained < AMOUNT
 
     trio.run(main)
+    errors = [
+        e.detail
+        for r in PARTIES
+        for e in parties[r].store.audit_log(escrow_id)
+        if e.event.startswith("wallet-error:")
+    ]
+    return began_in, errors
+
+
+def test_escrow_completes_after_monerod_stops_answering_during_the_payout(
+    chain: Chain, tmp_path: Path
+) -> None:
+    async def freeze(chain: Chain) -> None:
+        # SIGSTOP: monerod stops answering (every call to it hangs), longer than our 30 s RPC
+        # timeout, then SIGCONT.
+        pid = int(chain.sandbox.status()["monerod"]["pid"])
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            await trio.sleep(45)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+
+    frozen_in, errors = _escrow_through_an_outage(chain, tmp_path, "outage-1", freeze)
+    # The freeze hit the payout (the buyer had proposed, nobody had paid out yet) and was
+    # survived. A frozen node makes calls slow, not failed: wallet-rpc waits for it, and our
+    # slow calls (refresh, transfer) allow 300 s; any error recorded must say Umbra retries.
+    assert frozen_in == [State.S8_SYNCING] or frozen_in == [State.S7_FUNDED], frozen_in
+    assert all("retry" in d for d in errors if "not reachable" in d), errors
+
+
+def test_escrow_completes_after_monerod_is_killed_and_started_again(
+    chain: Chain, tmp_path: Path
+) -> None:
+    heights: list[int] = []
+
+    async def crash_and_restart(chain: Chain) -> None:
+        heights.append(await chain.sandbox.height())
+        pid = int(chain.sandbox.status()["monerod"]["pid"])
+        os.kill(pid, signal.SIGKILL)  # a crash: no chance to save anything
+        await trio.sleep(20)  # the parties meet a node that is gone
+        await chain.sandbox.up()  # same chain, same ports: the running wallets reconnect
+        heights.append(await chain.sandbox.height())
+
+    killed_in, errors = _escrow_through_an_outage(chain, tmp_path, "outage-2", crash_and_restart)
+    assert killed_in == [State.S8_SYNCING] or killed_in == [State.S7_FUNDED], killed_in
+    # The restarted monerod kept its chain (a regtest monerod deletes it unless told not to),
+    # so the wallets saw no reorg and the funded escrow was still funded.
+    assert heights[1] >= heights[0], heights
+    assert all("retry" in d for d in errors if "not reachable" in d), errors
 
 
 class MovableClock:

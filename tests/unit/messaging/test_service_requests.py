@@ -45,6 +45,9 @@ class FakeNode:
     async def _db(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return fn(*args, **kwargs)
 
+    async def reach(self, peer: Any) -> bool:  # no network: nobody is reachable
+        return False
+
 
 def service(profile: Profile) -> MessagingService:
     svc = MessagingService(FakeNode(profile.name), profile)  # type: ignore[arg-type]
