@@ -82,7 +82,14 @@ from ._trade_messages import (
     parse_evidence,
     parse_trade_message,
 )
-from ._trade_ports import TRADE_KIND, EscrowPort, InboundPayload, PayloadChannel, TradePorts
+from ._trade_ports import (
+    TRADE_KIND,
+    DirectPort,
+    EscrowPort,
+    InboundPayload,
+    PayloadChannel,
+    TradePorts,
+)
 from ._trade_store import CommandRow, OrderRow, TradeStore
 
 log = logging.getLogger(__name__)
@@ -109,6 +116,8 @@ class TradeDriver:
         ports: sealing keys and wallet addresses.
         escrow: the escrow side, or None when this profile has no wallet (escrow orders then
             wait in "escrow set-up" and say why on their timeline).
+        direct: the seller side of direct payments, or None without a wallet (accepting a
+            direct-payment order then fails with a clear reason).
         confirmations: funding confirmations our escrow waits for (small on regtest).
     """
 
@@ -119,6 +128,7 @@ class TradeDriver:
         ports: TradePorts,
         escrow: EscrowPort | None,
         *,
+        direct: DirectPort | None = None,
         config: OrderConfig | None = None,
         confirmations: int = 10,
         clock: Callable[[], float] = time.time,
@@ -128,6 +138,7 @@ class TradeDriver:
         self.channel = channel
         self.ports = ports
         self.escrow = escrow
+        self.direct = direct
         self.config = config or OrderConfig()
         self.confirmations = confirmations
         self._clock = clock
@@ -436,12 +447,7 @@ class TradeDriver:
         message: TradeMessage
         match c.kind:
             case "accept":
-                mode = machine.mode
-                address = await self.ports.fresh_address(f"order {c.order_id.hex()[:8]}")
-                if mode == "escrow":
-                    message = OrderAccept(payout_address=address, payment_address=None)
-                else:
-                    message = OrderAccept(payout_address=None, payment_address=address)
+                message = await self._accept(row, machine)
             case "decline":
                 message = OrderDecline(reason=str(a.get("reason", "")))
             case "cancel":
@@ -483,6 +489,18 @@ class TradeDriver:
             case _:
                 raise CommandFailed(f"unknown command {c.kind!r}")
         self.step(row, machine, Command(message, self.now()), command=c)
+
+    async def _accept(self, row: OrderRow, machine: OrderMachine) -> OrderAccept:
+        if machine.mode == "escrow":
+            address = await self.ports.fresh_address(f"order {row.order_id.hex()[:8]}")
+            return OrderAccept(payout_address=address, payment_address=None)
+        request = machine.data.request
+        if self.direct is None or request is None:
+            raise CommandFailed("no wallet: run `umbra sandbox up` (or connect a wallet)")
+        # The subaddress is recorded with the total and the deadline, and watched from now on.
+        expires_at = self.now() + self.config.fund_timeout_s
+        address = await self.direct.payment_address(row.order_id, request.total, expires_at)
+        return OrderAccept(payout_address=None, payment_address=address)
 
     async def _seal_to(self, persona: bytes, plaintext: bytes) -> bytes:
         key = await self.ports.envelope_key(persona)

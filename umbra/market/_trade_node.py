@@ -28,6 +28,7 @@ from umbra.core.crypto import decode_public_key, short_id
 from umbra.store import Profile
 from umbra.wallet import (
     DatabaseMailbox,
+    DirectPayments,
     DriverOptions,
     EscrowParty,
     PartyWallets,
@@ -40,6 +41,7 @@ from umbra.wallet import (
 from ._arbiters import ArbiterOffer
 from ._listings import SellerCatalog
 from ._order_types import OrderConfig
+from ._trade_direct import DirectPaymentBridge
 from ._trade_driver import ARBITER_KEY, TradeDriver
 from ._trade_escrow import EscrowBridge
 from ._trade_ports import InboundPayload
@@ -162,16 +164,25 @@ async def serve_trade(
         # Escrow messages of older versions waited in plaintext files: move them in.
         DatabaseMailbox.import_files(profile.db, profile.path / ESCROW_MAIL_DIR)
     channel = MessagingChannel(profile)
+    direct = None
+    if main_wallet is not None:
+        desk = DirectPayments(
+            WalletStore(profile.db), main_wallet, confirmations=options.confirmations
+        )
+        direct = DirectPaymentBridge(desk, main_wallet)
     driver = TradeDriver(
         profile,
         channel,
         NodePorts(messaging, main_wallet),
         bridge,
+        direct=direct,
         config=options.config,
         confirmations=options.confirmations,
     )
     if bridge is not None:
         bridge.attach(driver)
+    if direct is not None:
+        direct.attach(driver)
     adopt_legacy_arbiters(profile)
     driver.on_change = lambda _order, _state: messaging.wake_outbox()
     with driver.store.db.transaction():
@@ -182,6 +193,8 @@ async def serve_trade(
             await nursery.start(bridge.serve)
             if party is not None:
                 nursery.start_soon(_prepare_spare, party)
+        if direct is not None:
+            await nursery.start(direct.serve)
         task_status.started(driver)
         while True:
             before = channel.queued

@@ -7,6 +7,8 @@
   twice across a crash.
 - `TradePorts`: sealing keys and fresh wallet addresses (async: the DHT, wallet-rpc).
 - `EscrowPort`: the escrow side of an order (`_trade_escrow.EscrowBridge` in a node).
+- `DirectPort`: the seller's payment subaddress of a direct-payment order
+  (`_trade_direct.DirectPaymentBridge` in a node).
 """
 
 from dataclasses import dataclass
@@ -52,3 +54,9 @@ class EscrowPort(Protocol):
 
     def update(self, order_id: bytes) -> None:
         """The order's payout decision or halt changed: (re)start or stop its escrow."""
+
+
+class DirectPort(Protocol):
+    async def payment_address(self, order_id: bytes, amount: int, expires_at: int) -> str:
+        """A fresh subaddress of our wallet, watched for this order's payment (idempotent).
+        Raises: WalletError."""

@@ -8,6 +8,7 @@ advance. Everything here is also in the JSON API under ``/api/v1/orders``.
 """
 
 from dataclasses import dataclass
+from typing import Literal
 
 from fastapi.responses import Response
 from starlette.requests import Request
@@ -169,6 +170,7 @@ def order_routes(services: PageServices) -> list[Route]:
             arbiters=offered or [],
             arbiters_known=offered is not None,
             address=form_text(request, "address", 1000),
+            payment=form_text(request, "payment", 10),
             error=error,
         )
 
@@ -181,6 +183,9 @@ def order_routes(services: PageServices) -> list[Route]:
         shipping = form_text(request, "shipping", 5)
         arbiter = form_text(request, "arbiter", 120)
         address = form_text(request, "address", 1000)
+        payment: Literal["escrow", "direct"] = (
+            "direct" if form_text(request, "payment", 10) == "direct" else "escrow"
+        )
 
         def place() -> tuple[str, int]:
             _listing(services, cid)
@@ -190,8 +195,8 @@ def order_routes(services: PageServices) -> list[Route]:
                 quantity=quantity,
                 shipping_option=_int_param(shipping, None) if shipping else None,
                 address=address or None,
-                payment="escrow",
-                arbiter=arbiter or None,
+                payment=payment,
+                arbiter=(arbiter or None) if payment == "escrow" else None,
             )
 
         try:

@@ -172,11 +172,12 @@ class TradeWorld:
     def cli(self, role: str, *args: str) -> Any:
         return self.nodes[role].run(*args)
 
-    def buy(self) -> str:
-        # No --arbiter: the order takes the seller's default arbiter from its catalog.
+    def buy(self, *, direct: bool = False) -> str:
+        # No --arbiter: an escrow order takes the seller's default arbiter from its catalog.
         result = self.cli(
             "buyer", "order", "buy", self.listing, "--shipping-option", "0",
             "--address", "Jane Doe, 1 Main St, Springfield", "--wait", "180",
+            *(["--direct"] if direct else []),
         )  # fmt: skip
         assert result["status"] == "done", result
         return str(result["order"])

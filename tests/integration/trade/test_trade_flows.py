@@ -48,6 +48,34 @@ def test_escrow_trade_to_release(world: TradeWorld) -> None:
     )
 
 
+def test_direct_payment_trade_paid_by_the_buyers_node(world: TradeWorld) -> None:
+    seller_before = world.balance("seller")
+    order_id = world.buy(direct=True)
+    world.wait_state(order_id, "S1_requested", ("buyer", "seller"))
+    assert world.order("arbiter", order_id) is None  # no arbiter takes part
+
+    assert world.cli("seller", "order", "accept", order_id, "--wait", "60")["status"] == "done"
+    # The buyer's node pays the seller's fresh subaddress by itself (one-click buy); the
+    # seller's node sees the whole total confirmed and says so: both sides are "funded".
+    world.wait_state(order_id, "S4_funded", ("buyer", "seller"), timeout=300)
+    for role in ("buyer", "seller"):
+        view = world.order(role, order_id)
+        assert view is not None and view["funded_amount"] == TOTAL
+    assert world.balance("seller") - seller_before == TOTAL  # no fee: the buyer paid it
+    buyer_view = world.order("buyer", order_id)
+    assert buyer_view is not None
+    paid = [e for e in buyer_view["timeline"] if e["detail"].startswith("paid ")]
+    assert len(paid) == 1, buyer_view["timeline"]  # paid once
+    seller_view = world.order("seller", order_id)
+    assert seller_view is not None
+    assert any(e["detail"].startswith("paid: ") for e in seller_view["timeline"])
+
+    assert world.cli("seller", "order", "ship", order_id, "--wait", "60")["status"] == "done"
+    world.wait_state(order_id, "S5_shipped", ("buyer", "seller"))
+    assert world.cli("buyer", "order", "confirm", order_id, "--wait", "60")["status"] == "done"
+    world.wait_state(order_id, "S6_completed", ("buyer", "seller"))
+
+
 def _paid_out(world: TradeWorld, role: str, order_id: str) -> Callable[[], bool]:
     def check() -> bool:
         view = world.order(role, order_id)

@@ -267,6 +267,8 @@ def test_wallet_pages(browser: Any, served: Served, chain: Chain) -> None:  # no
         assert total.endswith(" XMR") and total != "0.05 XMR"  # 0.05 plus the fee
         assert page.locator("#buy-button").inner_text() == f"Buy for {total}"
         page.fill("#address", "Jane Doe\n1 Main Street\nParis")
+        # Escrow is the default; paying the seller directly is the other choice.
+        assert page.is_checked("#pay-escrow") and not page.is_checked("#pay-direct")
         # The seller's default arbiter is chosen; its profile is not in the DHT (no node).
         assert "profile not found yet" in page.locator("#buy-arbiter summary").inner_text()
         page.click("#buy-arbiter summary")

@@ -35,6 +35,7 @@ from umbra.wallet import EscrowTerms
 
 FAST = Argon2Params(time_cost=1, memory_kib=8 * 1024, parallelism=1)
 ADDRESS = {"buyer": "4" + "B" * 94, "seller": "4" + "S" * 94, "arbiter": "4" + "A" * 94}
+PAYMENT_SUBADDRESS = "8" + "P" * 94
 
 
 @dataclass
@@ -237,6 +238,46 @@ def test_escrow_trade_runs_to_release(parties: dict[str, Party]) -> None:
     assert buyer.order(order_id).payout_txids == ("ab" * 32,)
     kinds = [e.kind for e in bview.timeline]
     assert "sent" in kinds and "state" in kinds
+
+
+@dataclass
+class DirectRecorder:
+    requests: list[tuple[bytes, int, int]] = field(default_factory=list)
+
+    async def payment_address(self, order_id: bytes, amount: int, expires_at: int) -> str:
+        self.requests.append((order_id, amount, expires_at))
+        return PAYMENT_SUBADDRESS
+
+
+def test_direct_order_accepted_with_a_watched_payment_subaddress(
+    parties: dict[str, Party], clock: Clock
+) -> None:
+    cid = _listing(parties)
+    buyer, seller = parties["buyer"].service, parties["seller"].service
+    order_id, _ = buyer.place_order(cid, shipping_option=0, address="x", payment="direct")
+    _pump(parties)
+    assert _state(parties["seller"], order_id) == "S1_requested"
+    with pytest.raises(UsageError):
+        parties["arbiter"].service.order(order_id)  # no arbiter takes part
+
+    # Without a wallet the seller cannot make a payment address: the accept fails, clearly.
+    seq = seller.accept(order_id)
+    _pump(parties)
+    failed = seller.command(seq)
+    assert failed is not None and failed.status == "failed" and "no wallet" in failed.error
+    assert _state(parties["seller"], order_id) == "S1_requested"
+
+    direct = DirectRecorder()
+    parties["seller"].driver.direct = direct
+    seller.accept(order_id)
+    _pump(parties)
+    total = seller.order(order_id).summary.total
+    fund_timeout = parties["seller"].driver.config.fund_timeout_s
+    assert direct.requests == [(bytes.fromhex(order_id), total, int(clock.now) + fund_timeout)]
+    for role in ("buyer", "seller"):
+        view = parties[role].service.order(order_id)
+        assert view.summary.state == "S2_accepted" and view.payout_address == PAYMENT_SUBADDRESS
+    assert parties["buyer"].escrow.created == []  # no escrow for a direct payment
 
 
 def test_escrow_messages_are_relayed_between_escrows(parties: dict[str, Party]) -> None:
