@@ -81,14 +81,17 @@ class DirectPaymentBridge:
     async def serve(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
         while True:
-            await self.step_all()
+            try:
+                await self.step_all()
+            except UmbraError as exc:  # e.g. the database busy for long: try again soon
+                log.warning("direct payments: %s", exc)
             await trio.sleep(self.poll_s)
 
     async def step_all(self) -> None:
         """One look at every direct-payment order that waits for its payment."""
         now = self.driver.now()
-        for row in self.driver.store.orders():
-            if row.state != int(State.S2_accepted) or self._retry_at.get(row.order_id, 0) > now:
+        for row in self.driver.store.orders(state=int(State.S2_accepted)):
+            if self._retry_at.get(row.order_id, 0) > now:
                 continue
             machine = OrderMachine.from_bytes(row.machine, self.driver.config)
             if machine.mode != "direct" or (row.role == "buyer" and row.escrow == PAID):

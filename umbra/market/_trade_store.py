@@ -221,9 +221,13 @@ class TradeStore:
         )
         return None if r is None else _order(r)
 
-    def orders(self) -> list[OrderRow]:
+    def orders(self, *, state: int | None = None) -> list[OrderRow]:
+        """Every order (newest first), or those in ``state``."""
+        where, args = ("", ()) if state is None else ("WHERE state = ?", (state,))
         rows = self.db.query(
-            f"SELECT {_ORDER_COLS} FROM trade_orders ORDER BY created_at DESC, order_id"  # noqa: S608
+            f"SELECT {_ORDER_COLS} FROM trade_orders {where}"  # noqa: S608 - fixed text
+            " ORDER BY created_at DESC, order_id",
+            args,
         )
         return [_order(r) for r in rows]
 
