@@ -69,7 +69,12 @@ def order() -> None:
 @click.option("--quantity", type=click.IntRange(1), default=1, show_default=True)
 @click.option("--shipping-option", type=click.IntRange(0), default=None, help="Index, from 0.")
 @click.option("--address", default=None, help="Shipping address (sealed to the seller).")
-@click.option("--direct", is_flag=True, help="Pay the seller directly instead of escrow.")
+@click.option(
+    "--direct",
+    is_flag=True,
+    help="Pay the seller directly, no escrow: your node pays once the seller accepts"
+    " (no arbiter, no refund if something goes wrong).",
+)
 @click.option(
     "--arbiter",
     default=None,
@@ -114,7 +119,8 @@ def buy(
 @json_option
 @pass_state
 def accept(state: CliState, order_id: str, wait: float) -> None:
-    """Seller: accept ORDER_ID (a fresh payout subaddress is added)."""
+    """Seller: accept ORDER_ID (adds a fresh subaddress: the escrow's payout, or where the
+    buyer pays a direct payment)."""
     service = _service(state)
     _done(state, service, service.accept(order_id), wait, "Accept")
 
