@@ -63,6 +63,7 @@ from ._order_types import (
 from ._trade_limits import MAX_EARLY_MESSAGES, MAX_MESSAGES_PER_SENDER
 from ._trade_messages import (
     ArbiterDecision,
+    ClaimKind,
     DisputeOpened,
     EscrowWrapper,
     EvidenceAdded,
@@ -296,8 +297,22 @@ class OrderMachine:
             actions += self._entered(now)
         return actions
 
+    def claim_opens_at(self, kind: ClaimKind) -> int | None:
+        """From when a timeout claim of ``kind`` is accepted (None: its clock has not started).
+
+        ``grace_s`` before the deadline, so a claim is not refused by a receiver whose clock
+        runs a little behind ours."""
+        d = self.data
+        if d.request is None:
+            return None
+        if kind == "not-shipped":
+            start, days = d.funded_at, d.request.ship_days
+        else:
+            start, days = d.shipped_at, d.request.confirm_days
+        return None if start is None else start + days * DAY_S - self.config.grace_s
+
     def _guard(self, guard: str, message: TradeMessage | None, sender: Role, now: int) -> bool:
-        d, cfg = self.data, self.config
+        d = self.data
         assert d.request is not None  # every guarded rule comes after the order
         match guard:
             case "accept-fits-mode":
@@ -308,12 +323,10 @@ class OrderMachine:
             case "paid-in-full":
                 assert isinstance(message, PaymentReceived)
                 return message.amount >= d.request.total
-            case "ship-overdue":
-                due = (d.funded_at or 0) + d.request.ship_days * DAY_S
-                return d.funded_at is not None and now >= due - cfg.grace_s
-            case "confirm-overdue":
-                due = (d.shipped_at or 0) + d.request.confirm_days * DAY_S
-                return d.shipped_at is not None and now >= due - cfg.grace_s
+            case "ship-overdue" | "confirm-overdue":
+                kind: ClaimKind = "not-shipped" if guard == "ship-overdue" else "not-confirmed"
+                opens = self.claim_opens_at(kind)
+                return opens is not None and now >= opens
             case "split-adds-up":
                 assert isinstance(message, ArbiterDecision)
                 share = message.to_buyer if message.cosigner == "buyer" else message.to_seller

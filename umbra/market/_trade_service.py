@@ -35,6 +35,7 @@ from ._order_machine import OrderMachine
 from ._order_table import TERMINAL, TRANSITIONS, State
 from ._stored import stored_listing
 from ._trade_limits import MAX_NOTE_CHARS
+from ._trade_messages import ClaimKind
 from ._trade_store import CommandRow, EvidenceRow, OrderRow, TimelineEntry, TradeStore
 
 PaymentChoice = Literal["escrow", "direct"]
@@ -128,15 +129,23 @@ class OrderView:
         return out
 
 
-def next_actions(machine: OrderMachine) -> tuple[str, ...]:
-    """The commands our role may queue in the order's current state (by the table).
+CLAIMS: dict[str, ClaimKind] = {
+    "claim-not-shipped": "not-shipped",
+    "claim-not-confirmed": "not-confirmed",
+}
 
-    Guards (e.g. a timeout claim's deadline) are not checked here: the node refuses a move
-    whose condition does not hold, and the command fails with the reason.
-    """
+
+def next_actions(machine: OrderMachine, now: int) -> tuple[str, ...]:
+    """The commands our role may queue in the order's current state (by the table); a
+    timeout claim only once its deadline has passed. Other guards (e.g. an arbiter's split
+    adding up) are checked by the node, and the command fails with the reason."""
     state, role, mode = machine.state, machine.role, machine.mode
     out: list[str] = []
     for kind, name in COMMAND_INPUTS.items():
+        if kind in CLAIMS:
+            opens = machine.claim_opens_at(CLAIMS[kind])
+            if opens is None or now < opens:
+                continue
         for rule in TRANSITIONS.get((state, name), ()):
             if role in rule.senders and (rule.mode is None or mode is None or rule.mode == mode):
                 out.append(kind)
@@ -283,7 +292,11 @@ class TradeService:
     def _queue(self, order_id: str, kind: str, args: dict[str, Any]) -> int:
         row = self._row(order_id)
         machine = OrderMachine.from_bytes(row.machine)
-        if kind not in next_actions(machine):
+        if kind not in next_actions(machine, self._now()):
+            opens = machine.claim_opens_at(CLAIMS[kind]) if kind in CLAIMS else None
+            if opens is not None and self._now() < opens:
+                when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(opens))
+                raise UsageError(f"this claim can be made from {when}, once the deadline passed")
             state = machine.state.name.split("_", 1)[1]
             raise UsageError(
                 f"cannot {kind} this order now (it is {state}, you are the {row.role})"
@@ -386,7 +399,7 @@ class TradeService:
                 "cosigner": d.decision.cosigner,
                 "reason": d.decision.reason,
             },
-            next_actions=next_actions(m),
+            next_actions=next_actions(m, self._now()),
             timeline=tuple(self._store.timeline(row.order_id)),
             commands=tuple(self._store.commands_of(row.order_id)),
         )

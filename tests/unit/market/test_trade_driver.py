@@ -350,6 +350,68 @@ def test_an_order_not_accepted_in_time_is_void(parties: dict[str, Party], clock:
         parties["seller"].service.accept(order_id)
 
 
+def _funded_escrow_order(parties: dict[str, Party], clock: Clock) -> str:
+    cid = _listing(parties)
+    arbiter = parties["arbiter"].profile.identity.signing_public
+    order_id, _ = parties["buyer"].service.place_order(
+        cid, shipping_option=0, address="1 Main St", arbiter=arbiter
+    )
+    _pump(parties)
+    parties["seller"].service.accept(order_id)
+    _pump(parties)
+    ((terms, _),) = parties["buyer"].escrow.created
+    for role in ADDRESS:
+        funded = EscrowFunded(terms.amount, int(clock.now))
+        parties[role].driver.escrow_event(bytes.fromhex(order_id), funded)
+    return order_id
+
+
+def _tick(parties: dict[str, Party]) -> None:
+    for p in parties.values():
+        p.driver.process_timers()
+    _pump(parties)
+
+
+def test_not_shipped_in_time_the_buyers_claim_opens_a_dispute(
+    parties: dict[str, Party], clock: Clock
+) -> None:
+    order_id = _funded_escrow_order(parties, clock)
+    buyer = parties["buyer"].service
+    assert "claim-not-shipped" not in buyer.order(order_id).next_actions
+    with pytest.raises(UsageError, match="this claim can be made from"):
+        buyer.claim(order_id, "nothing came")
+
+    clock.now += 7 * 86400  # the order's 7 ship days are over
+    _tick(parties)
+    assert "claim-not-shipped" in buyer.order(order_id).next_actions
+    buyer.claim(order_id, "nothing came")
+    _pump(parties)
+    for role in ADDRESS:
+        assert _state(parties[role], order_id) == "S7_disputed"
+
+
+def test_shipping_data_is_deleted_after_the_trade(parties: dict[str, Party], clock: Clock) -> None:
+    order_id = _funded_escrow_order(parties, clock)
+    seller, buyer = parties["seller"].service, parties["buyer"].service
+    seller.ship(order_id, tracking="TRACK-1")
+    _pump(parties)
+    buyer.confirm(order_id)
+    _pump(parties)
+    assert seller.order(order_id).shipping == "1 Main St"
+    assert buyer.order(order_id).shipping == "TRACK-1"
+
+    retention = parties["seller"].driver.config.shipping_retention_s
+    clock.now += retention - 3600
+    _tick(parties)
+    assert seller.order(order_id).shipping == "1 Main St"  # kept until the retention ends
+    clock.now += 2 * 3600
+    _tick(parties)
+    for service in (seller, buyer):
+        view = service.order(order_id)
+        assert view.shipping is None and view.summary.state == "S6_completed"
+        assert "shipping data deleted" in [e.detail for e in view.timeline]
+
+
 def test_place_order_checks_its_input(parties: dict[str, Party]) -> None:
     cid = _listing(parties)
     buyer = parties["buyer"].service
