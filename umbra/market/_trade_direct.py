@@ -28,7 +28,7 @@ from umbra.wallet import DirectPayments, PaymentState, RpcClient, WalletError
 from ._order_machine import OrderMachine
 from ._order_table import State
 from ._order_types import Command
-from ._trade_driver import TradeDriver
+from ._trade_driver import DriverAttached
 from ._trade_messages import PaymentReceived
 from ._trade_store import OrderRow
 
@@ -43,7 +43,7 @@ class NotPaid(UmbraError):
     """The buyer's node will not pay (said on the timeline once)."""
 
 
-class DirectPaymentBridge:
+class DirectPaymentBridge(DriverAttached):
     """Runs the wallet side of this profile's direct-payment orders.
 
     Args:
@@ -55,17 +55,8 @@ class DirectPaymentBridge:
         self.desk = desk
         self.wallet = wallet
         self.poll_s = poll_s
-        self._driver: TradeDriver | None = None
         self._retry_at: dict[bytes, float] = {}
         self._last_problem: dict[bytes, str] = {}
-
-    def attach(self, driver: TradeDriver) -> None:
-        self._driver = driver
-
-    @property
-    def driver(self) -> TradeDriver:
-        assert self._driver is not None, "attach the trade driver first"
-        return self._driver
 
     # -- the seller's accept -------------------------------------------------------------------
 

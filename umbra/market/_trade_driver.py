@@ -556,9 +556,24 @@ class TradeDriver:
         return [r.order_id for r in self.store.orders() if r.escrow == "running"]
 
 
+class DriverAttached:
+    """Base of the wallet bridges, made before the driver they report to (see `attach`)."""
+
+    _driver: TradeDriver | None = None
+
+    def attach(self, driver: TradeDriver) -> None:
+        self._driver = driver
+
+    @property
+    def driver(self) -> TradeDriver:
+        assert self._driver is not None, "attach the trade driver first"
+        return self._driver
+
+
 __all__ = [
     "ARBITER_KEY",
     "CommandFailed",
+    "DriverAttached",
     "EscrowFailed",
     "EscrowFunded",
     "EscrowFundingSent",

@@ -27,7 +27,7 @@ from umbra.wallet import DatabaseMailbox, EscrowMachine, EscrowParty, EscrowTerm
 
 from ._order_table import State as OrderState
 from ._order_types import EscrowFailed, EscrowFunded, EscrowFundingSent, EscrowPaidOut
-from ._trade_driver import TradeDriver
+from ._trade_driver import DriverAttached
 from ._trade_messages import ROLES
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ PUMP_INTERVAL_S = 0.1
 RESTART_DELAY_S = 2.0
 
 
-class EscrowBridge:
+class EscrowBridge(DriverAttached):
     """Implements `EscrowPort` for a `TradeDriver` (attach it with `attach`)."""
 
     def __init__(self, party: EscrowParty) -> None:
@@ -44,7 +44,6 @@ class EscrowBridge:
         self.db = party.store.db
         DatabaseMailbox.prepare(self.db)
         party.mailbox_factory = lambda escrow_id, role: DatabaseMailbox(self.db, escrow_id, role)
-        self._driver: TradeDriver | None = None
         self._nursery: trio.Nursery | None = None
         self._scopes: dict[bytes, trio.CancelScope] = {}
         self._running: set[bytes] = set()
@@ -57,14 +56,6 @@ class EscrowBridge:
             self.report(bytes.fromhex(escrow_id))
 
         party.options.on_state = on_state
-
-    def attach(self, driver: TradeDriver) -> None:
-        self._driver = driver
-
-    @property
-    def driver(self) -> TradeDriver:
-        assert self._driver is not None, "attach the trade driver first"
-        return self._driver
 
     # -- EscrowPort ----------------------------------------------------------------------------
 

@@ -283,14 +283,7 @@ def test_direct_order_accepted_with_a_watched_payment_subaddress(
 def test_escrow_messages_are_relayed_between_escrows(parties: dict[str, Party]) -> None:
     from umbra.wallet import SetupInfo, encode_message
 
-    cid = _listing(parties)
-    arbiter = parties["arbiter"].profile.identity.signing_public
-    order_id, _ = parties["buyer"].service.place_order(
-        cid, shipping_option=0, address="x", arbiter=arbiter
-    )
-    _pump(parties)
-    parties["seller"].service.accept(order_id)
-    _pump(parties)
+    order_id = _accepted_escrow_order(parties)
     payload = encode_message(SetupInfo(order_id, "buyer", 0, "MultisigV1" + "x" * 100))
     assert parties["buyer"].driver.send_escrow(bytes.fromhex(order_id), "seller", payload)
     _pump(parties)
@@ -350,15 +343,21 @@ def test_an_order_not_accepted_in_time_is_void(parties: dict[str, Party], clock:
         parties["seller"].service.accept(order_id)
 
 
-def _funded_escrow_order(parties: dict[str, Party], clock: Clock) -> str:
+def _accepted_escrow_order(parties: dict[str, Party], address: str = "x") -> str:
+    """An escrow order placed and accepted; the escrows are started (recorded)."""
     cid = _listing(parties)
     arbiter = parties["arbiter"].profile.identity.signing_public
     order_id, _ = parties["buyer"].service.place_order(
-        cid, shipping_option=0, address="1 Main St", arbiter=arbiter
+        cid, shipping_option=0, address=address, arbiter=arbiter
     )
     _pump(parties)
     parties["seller"].service.accept(order_id)
     _pump(parties)
+    return order_id
+
+
+def _funded_escrow_order(parties: dict[str, Party], clock: Clock) -> str:
+    order_id = _accepted_escrow_order(parties, "1 Main St")
     ((terms, _),) = parties["buyer"].escrow.created
     for role in ADDRESS:
         funded = EscrowFunded(terms.amount, int(clock.now))
