@@ -24,6 +24,7 @@ It also serves ``/umbra/msg/1.0.0`` (direct delivery and mailbox requests) and r
 the messaging state (sessions, inbox, mailbox store) of the profile.
 """
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -415,12 +416,15 @@ class MessagingService:
             and (not recently_failed)
         ):
             try:
-                await self._client.deliver(ID.from_base58(record.peer), envelope)
+                node = ID.from_base58(record.peer)
+                await self._client.deliver(node, envelope)
                 self._unreachable.pop(recipient, None)
                 return "delivered"
             except (NetError, ProtocolViolation, ValueError) as exc:
                 self._unreachable[recipient] = self._clock()
                 log.info("direct delivery failed (%s); using mailboxes", exc)
+                if isinstance(exc, NetError):
+                    self._gone(node)
         candidates = await self._closest(mailbox)
         # Skip mailbox peers that just failed (e.g. the offline recipient's own node, still in
         # the routing table), unless nobody else is left to try.
@@ -433,12 +437,16 @@ class MessagingService:
 
         async def put(peer: ID, nursery: trio.Nursery) -> None:
             nonlocal stored
+            answered = False
             try:
                 await self._client.put(peer, mailbox, envelope, self._config.envelope_ttl)
+                answered = True
             except (NetError, ProtocolViolation) as exc:
-                self._unreachable[peer.to_bytes()] = self._clock()
                 log.info("mailbox peer %s did not take the envelope: %s", peer, exc)
                 return
+            finally:
+                if not answered:  # failed, or still silent when the grace ended: skip it a while
+                    self._unreachable[peer.to_bytes()] = self._clock()
             self._unreachable.pop(peer.to_bytes(), None)
             stored += 1
             if stored == 1:  # the envelope is safe: the others get a short grace, not a timeout
@@ -450,6 +458,15 @@ class MessagingService:
             for peer in live:
                 nursery.start_soon(put, peer, nursery)
         return "stored" if stored else None
+
+    def _gone(self, peer: ID) -> None:
+        """``peer``'s node did not answer: skip it as a mailbox peer for ``unreachable_s``, and
+        drop it from the DHT routing table so mailbox lookups do not wait for its timeout (it
+        is added again when it connects)."""
+        self._unreachable[peer.to_bytes()] = self._clock()
+        self._closest_cache.clear()
+        with contextlib.suppress(Exception):  # the library's table: never fail a delivery
+            self._node.dht.routing_table.remove_peer(peer)
 
     async def _closest(self, mailbox: bytes) -> list[ID]:
         # Envelopes in a row for one mailbox (the chunks of a payload) share one lookup: a
