@@ -23,7 +23,13 @@ from typing import Any
 import trio
 
 from umbra.core import UmbraError, format_xmr
-from umbra.wallet import DirectPayments, PaymentState, RpcClient, WalletError
+from umbra.wallet import (
+    DirectPayments,
+    PaymentState,
+    RpcClient,
+    WalletError,
+    earlier_transfer_to,
+)
 
 from ._order_machine import OrderMachine
 from ._order_table import State
@@ -129,19 +135,21 @@ class DirectPaymentBridge(DriverAttached):
         if address is None:
             raise WalletError("the seller's accept names no payment address")
         now = self.driver.now()
-        in_time = now < (d.accepted_at or 0) + cfg.fund_timeout_s - cfg.grace_s
         state = machine.state.name
-        if row.escrow != PAYING:
-            if not in_time:
-                raise NotPaid("too close to the funding deadline: not paid")
-            with self.driver.store.db.transaction():
-                self.driver.store.set_fields(row.order_id, escrow=PAYING)
-                detail = f"paying {format_xmr(amount, unit=True)} to the seller's address"
-                self.driver.store.log(row.order_id, "payment", state, detail, now=now)
-        txid = await self._sent_before(address, amount)
+        # Only a node that may have crashed after its transfer (still "paying") looks first.
+        txid = (
+            await earlier_transfer_to(self.wallet, address, amount)
+            if row.escrow == PAYING
+            else None
+        )
         if txid is None:
-            if not in_time:
+            if now >= (d.accepted_at or 0) + cfg.fund_timeout_s - cfg.grace_s:
                 raise NotPaid("too close to the funding deadline: not paid")
+            if row.escrow != PAYING:
+                with self.driver.store.db.transaction():
+                    self.driver.store.set_fields(row.order_id, escrow=PAYING)
+                    detail = f"paying {format_xmr(amount, unit=True)} to the seller's address"
+                    self.driver.store.log(row.order_id, "payment", state, detail, now=now)
             r = await self.wallet.call(
                 "transfer", {"destinations": [{"address": address, "amount": amount}]}
             )
@@ -153,19 +161,6 @@ class DirectPaymentBridge(DriverAttached):
                 "the seller's wallet confirms it after its confirmations"
             )
             self.driver.store.log(row.order_id, "payment", state, detail, now=self.driver.now())
-
-    async def _sent_before(self, address: str, amount: int) -> str | None:
-        """The txid of an earlier transfer of ``amount`` to ``address``, if there is one."""
-        await self.wallet.call("refresh")
-        earlier = await self.wallet.call(
-            "get_transfers", {"out": True, "pending": True, "pool": True}
-        )
-        for kind in ("out", "pending", "pool"):
-            for t in earlier.get(kind, []):
-                for dest in t.get("destinations", []):
-                    if dest.get("address") == address and int(dest["amount"]) == amount:
-                        return str(t["txid"])
-        return None
 
     def _problem(self, row: OrderRow, machine: OrderMachine, detail: str) -> None:
         """Put a wallet problem on the order's timeline once (not on every retry)."""

@@ -49,7 +49,15 @@ from ._payment_driver import DirectPayments, PaymentStatus
 from ._rpc import Login, RpcClient, RpcStats
 from ._sandbox import Sandbox, WalletProcess, ensure_monero_installed
 from ._state_store import AuditEntry, WalletStore
-from ._wallet import Balance, FundingRequest, SendPreview, Transfer, UserWallet, monero_uri
+from ._wallet import (
+    Balance,
+    FundingRequest,
+    SendPreview,
+    Transfer,
+    UserWallet,
+    earlier_transfer_to,
+    monero_uri,
+)
 
 __all__ = [
     "TRANSITIONS",
@@ -102,6 +110,7 @@ __all__ = [
     "WalletUnavailable",
     "check_description",
     "decode_message",
+    "earlier_transfer_to",
     "encode_message",
     "ensure_monero_installed",
     "monero_uri",

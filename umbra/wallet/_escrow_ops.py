@@ -47,6 +47,7 @@ from ._escrow_types import (
 )
 from ._multisig import enable_multisig
 from ._rpc import RpcClient
+from ._wallet import earlier_transfer_to
 
 NO_WALLET_CODE = -13
 # "not enough money" / "tx not possible" (the amounts fit, the fee on top does not)
@@ -288,13 +289,9 @@ class EscrowOps:
         main = self.w.main_rpc
         if main is None:
             raise WalletError("the buyer has no wallet to pay the escrow from")
-        await main.call("refresh")
-        earlier = await main.call("get_transfers", {"out": True, "pending": True, "pool": True})
-        for kind in ("out", "pending", "pool"):
-            for t in earlier.get(kind, []):
-                for dest in t.get("destinations", []):
-                    if dest.get("address") == op.address and int(dest["amount"]) == op.amount:
-                        return FundingSent(str(t["txid"]))
+        earlier = await earlier_transfer_to(main, op.address, op.amount)
+        if earlier is not None:
+            return FundingSent(earlier)
         r = await main.call(
             "transfer", {"destinations": [{"address": op.address, "amount": op.amount}]}
         )

@@ -66,6 +66,20 @@ def monero_uri(address: str, amount: int | None = None, description: str = "") -
     return f"monero:{address}" + ("?" + "&".join(params) if params else "")
 
 
+async def earlier_transfer_to(rpc: RpcClient, address: str, amount: int) -> str | None:
+    """The txid of a transfer of exactly ``amount`` to ``address`` this wallet already made
+    (sent, pending or in the pool), if any: how a payer that may have crashed after its
+    ``transfer`` call avoids paying twice (each address here serves one payment)."""
+    await rpc.call("refresh")
+    earlier = await rpc.call("get_transfers", {"out": True, "pending": True, "pool": True})
+    for kind in ("out", "pending", "pool"):
+        for t in earlier.get(kind, []):
+            for dest in t.get("destinations", []):
+                if dest.get("address") == address and int(dest["amount"]) == amount:
+                    return str(t["txid"])
+    return None
+
+
 def qr_png(text: str, *, scale: int = 4) -> bytes:
     out = io.BytesIO()
     segno.make(text, error="m").save(out, kind="png", scale=scale, border=2)
