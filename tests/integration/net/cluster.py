@@ -73,6 +73,8 @@ class NodeProc:
     addrs: list[str] = field(default_factory=list)
     peer_id: str = ""
     wrap: list[str] = field(default_factory=list)  # e.g. ["ip", "netns", "exec", "ns1"]
+    web_base: str | None = None  # with ``launch(web=True)``: the web app's base URL
+    web_token: str | None = None
 
     @property
     def log_path(self) -> Path:
@@ -106,8 +108,11 @@ class NodeProc:
     def run(self, *args: str, check: bool = True) -> Any:
         return self.collect(self.spawn(*args), args, check=check)
 
-    def launch(self, bootstrap: Sequence[str] = ()) -> None:
-        """Start `umbra node` without waiting for it (see `wait_listening`)."""
+    def launch(self, bootstrap: Sequence[str] = (), *, web: bool = False) -> None:
+        """Start `umbra node` without waiting for it (see `wait_listening`).
+
+        ``web``: also serve the web app and its REST API on a free 127.0.0.1 port.
+        """
         argv = [
             *self.wrap,
             *umbra_argv(),
@@ -116,7 +121,7 @@ class NodeProc:
             "--json",
             "node",
             "--verbose",
-            "--no-web",
+            *(["--web-port", "0"] if web else ["--no-web"]),
         ]
         argv += ["--listen", f"/ip4/{self.ip}/tcp/0"]
         for addr in bootstrap:
@@ -142,9 +147,13 @@ class NodeProc:
         event = json.loads(line)
         assert event["event"] == "listening"
         self.addrs, self.peer_id = event["addrs"], event["peer_id"]
+        if event.get("url"):
+            self.web_base, self.web_token = event["base"], event["url"].split("token=", 1)[1]
 
-    def start(self, bootstrap: Sequence[str] = (), *, timeout: float = 90) -> None:
-        self.launch(bootstrap)
+    def start(
+        self, bootstrap: Sequence[str] = (), *, timeout: float = 90, web: bool = False
+    ) -> None:
+        self.launch(bootstrap, web=web)
         self.wait_listening(timeout=timeout)
 
     def stop(self) -> None:

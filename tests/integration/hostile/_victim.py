@@ -1,0 +1,204 @@
+"""The victim (a real `umbra node` with its REST API) and the watchdog that guards it.
+
+The watchdog runs in threads of the test process, apart from the attacker's trio loop:
+
+- a prober asks the victim's API every `PROBE_INTERVAL_S`; every answer must come within
+  `PROBE_DEADLINE_S`. This is a hang detector (the API is served on the node's own event
+  loop, so a decoder stuck on a bomb stops it answering), not a performance measurement:
+  an idle node answers in milliseconds.
+- a sampler reads the victim's RSS with psutil every `RSS_SAMPLE_S`, and at the end the
+  kernel's high-water mark (VmHWM, exact even for a spike between samples). Both must stay
+  under `RSS_BOUND`. Above `RSS_KILL` the sampler kills the victim at once: with a hole open
+  a bomb would otherwise eat gigabytes of a machine other work shares.
+"""
+
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psutil
+
+from tests.integration.net.cluster import NodeProc
+
+PROBE_INTERVAL_S = 0.5
+PROBE_DEADLINE_S = 1.0
+RSS_SAMPLE_S = 0.1
+MIB = 1 << 20
+# Measured here: an idle `umbra node` with its web app and one synced catalog holds ~130 MiB
+# (py-libp2p, FastAPI, SQLCipher). The bound leaves room for the buffers an attack may fairly
+# cost (frames up to 260 KiB, a few hundred connections) and none for an expansion.
+IDLE_RSS_MEASURED = 130 * MIB
+RSS_BOUND = 300 * MIB
+RSS_KILL = 1024 * MIB
+PROBE_PATH = "/api/v1/profile"  # on the node's loop, and through its database limiter
+
+
+@dataclass
+class Verdict:
+    """What the watchdog saw during one attack."""
+
+    slow_probes: list[str] = field(default_factory=list)  # "label: 1.62 s" / "label: error"
+    probes: int = 0
+    peak_rss: int = 0
+    peak_label: str = ""
+    killed_at: str | None = None  # label when the sampler killed the victim
+    died_at: str | None = None  # label when the victim was found dead
+
+    def problems(self) -> list[str]:
+        out = []
+        if self.slow_probes:
+            shown = ", ".join(self.slow_probes[:8])
+            out.append(
+                f"API did not answer within {PROBE_DEADLINE_S} s ({len(self.slow_probes)} of "
+                f"{self.probes} probes): {shown}"
+            )
+        if self.peak_rss > RSS_BOUND:
+            out.append(
+                f"RSS {self.peak_rss // MIB} MiB > bound {RSS_BOUND // MIB} MiB"
+                f" (peak during {self.peak_label!r})"
+            )
+        if self.killed_at is not None:
+            out.append(f"victim killed at {RSS_KILL // MIB} MiB during {self.killed_at!r}")
+        elif self.died_at is not None:
+            out.append(f"victim died during {self.died_at!r}")
+        return out
+
+
+class Watchdog:
+    """Guards the victim while a test attacks it; set `label` to say what is being sent."""
+
+    def __init__(self, victim: "Victim") -> None:
+        self._victim = victim
+        self.label = "idle"
+        self.verdict = Verdict()
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._probe_loop, daemon=True),
+            threading.Thread(target=self._rss_loop, daemon=True),
+        ]
+
+    def __enter__(self) -> "Watchdog":
+        self._victim.reset_peak_rss()
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        peak = self._victim.peak_rss()
+        if peak > self.verdict.peak_rss:
+            self.verdict.peak_rss = peak
+            self.verdict.peak_label = f"{self.verdict.peak_label} (kernel high-water mark)"
+
+    def _probe_loop(self) -> None:
+        base, token = self._victim.node.web_base, self._victim.node.web_token
+        headers = {"Authorization": f"Bearer {token}"}
+        # Generous transport timeouts: a late answer is recorded as late, not as an error.
+        with httpx.Client(base_url=base or "", headers=headers, timeout=10) as http:
+            while not self._stop.is_set():
+                label, started = self.label, time.monotonic()
+                try:
+                    ok = http.get(PROBE_PATH).status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                took = time.monotonic() - started
+                self.verdict.probes += 1
+                if not ok:
+                    self.verdict.slow_probes.append(f"{label}: no answer")
+                elif took > PROBE_DEADLINE_S:
+                    self.verdict.slow_probes.append(f"{label}: {took:.2f} s")
+                self._stop.wait(max(0.0, PROBE_INTERVAL_S - took))
+
+    def _rss_loop(self) -> None:
+        proc = self._victim.process()
+        while not self._stop.is_set():
+            try:
+                rss = proc.memory_info().rss
+            except psutil.Error:
+                if self.verdict.died_at is None:
+                    self.verdict.died_at = self.label
+                return
+            if rss > self.verdict.peak_rss:
+                self.verdict.peak_rss, self.verdict.peak_label = rss, self.label
+            if rss > RSS_KILL:
+                self.verdict.killed_at = self.label
+                proc.send_signal(signal.SIGKILL)
+                return
+            self._stop.wait(RSS_SAMPLE_S)
+
+
+@dataclass
+class Victim:
+    """The attacked node, with what it held before the attacks."""
+
+    node: NodeProc
+    bootstrap: str  # the seller's address it first joined through
+    persona: bytes  # its persona key (for its prekey record)
+    seller_persona: bytes
+    seller_head: bytes  # the seller's signed head, as the victim served it before the attacks
+    titles: list[str]
+    search_word: str
+    restarts: int = 0
+
+    @property
+    def addr(self) -> str:
+        return self.node.addrs[0]
+
+    def process(self) -> psutil.Process:
+        assert self.node.proc is not None
+        return psutil.Process(self.node.proc.pid)
+
+    def alive(self) -> bool:
+        return self.node.proc is not None and self.node.proc.poll() is None
+
+    def ensure_running(self) -> None:
+        """Start the victim again if an earlier attack killed it (counted in `restarts`), so
+        that each attack is judged on its own; the final test fails on any restart."""
+        if self.alive():
+            return
+        self.restarts += 1
+        self.node.stop()
+        self.node.start([self.bootstrap], web=True)
+
+    def _status_path(self) -> Path:
+        assert self.node.proc is not None
+        return Path(f"/proc/{self.node.proc.pid}/status")
+
+    def peak_rss(self) -> int:
+        """The kernel's RSS high-water mark since the last `reset_peak_rss` (0 if gone)."""
+        try:
+            for line in self._status_path().read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+        except (OSError, AssertionError):
+            pass
+        return 0
+
+    def reset_peak_rss(self) -> None:
+        # Writing 5 to clear_refs resets VmHWM to the current RSS (Linux ≥ 4.0).
+        assert self.node.proc is not None
+        try:
+            with open(f"/proc/{self.node.proc.pid}/clear_refs", "w") as f:
+                f.write("5")
+        except OSError:
+            pass
+
+    def api_search(self, word: str) -> list[str]:
+        return api_search(self.node, word)
+
+
+def api_search(node: NodeProc, word: str) -> list[str]:
+    """Titles the node's REST API finds for ``word`` in its local index."""
+    answer = httpx.get(
+        f"{node.web_base}/api/v1/search",
+        params={"q": word},
+        headers={"Authorization": f"Bearer {node.web_token}"},
+        timeout=30,
+    )
+    answer.raise_for_status()
+    return sorted(hit["title"] for hit in answer.json()["hits"])

@@ -1,0 +1,133 @@
+"""One victim for the whole tier: a real `umbra node` (with its REST API) that synced an honest
+seller's catalog before any attack. The seller is then stopped, so nothing can restore what an
+attack might take from the victim; `test_zz_aftermath` checks it all still there at the end.
+
+Addresses: the victim and seller on 127.0.9.x, attackers spread over 127.0.20-219.x, the
+honest checker on 127.0.8.x (all loopback; see `_peer.attacker_ip`).
+"""
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import multiaddr
+import pytest
+import trio
+from libp2p.peer.peerinfo import info_from_p2p_addr
+
+import umbra.store as store
+from tests.integration.net.cluster import CHEAP, PASSPHRASE, NodeProc
+from umbra.net import head_key
+
+from ._crafted import Scale
+from ._peer import kad_get_value, running_host
+from ._victim import Victim, Watchdog, api_search
+
+SELLER_LISTINGS = [
+    ("Brass telescope", "A nautical brass telescope from 1890."),
+    ("Walnut sextant", "A nautical sextant in a walnut case."),
+]
+SEARCH_WORD = "nautical"
+HONEST_IP = "127.0.8.1"
+
+
+def _persona(node: NodeProc) -> bytes:
+    with store.create_profile(node.data_dir, node.name, PASSPHRASE, params=CHEAP) as profile:
+        return profile.identity.signing_public
+
+
+def honest_get(victim_addr: str, key: str) -> bytes | None:
+    """GET_VALUE ``key`` straight from the victim, asked by a fresh honest peer."""
+    async def ask() -> bytes | None:
+        async with running_host(HONEST_IP) as host:
+            target = info_from_p2p_addr(multiaddr.Multiaddr(victim_addr))
+            with trio.fail_after(30):
+                await host.connect(target)
+            return await kad_get_value(host, target.peer_id, key)
+
+    return trio.run(ask)
+
+
+def _wait(what: str, check: Callable[[], bool], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="package")
+def victim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Victim]:
+    root: Path = tmp_path_factory.mktemp("hostile")
+    seller = NodeProc("seller", "127.0.9.2", root)
+    target = NodeProc("victim", "127.0.9.1", root)
+    try:
+        seller_persona, persona = _persona(seller), _persona(target)
+        seller.start()
+        target.start([seller.addrs[0]], web=True)
+        for title, description in SELLER_LISTINGS:
+            seller.run("listing", "create", "--title", title, "--price", "0.5",
+                       "--category", "collectibles", "--ships-from", "DE",
+                       "--description", description)  # fmt: skip
+        titles = sorted(t for t, _ in SELLER_LISTINGS)
+        found: list[str] = []
+
+        def synced() -> bool:
+            found[:] = api_search(target, SEARCH_WORD)
+            return found == titles
+
+        _wait("the victim to sync the seller's catalog", synced)
+        key = head_key(seller_persona)
+        heads: list[bytes] = []
+
+        def holds_head() -> bool:
+            value = honest_get(target.addrs[0], key)
+            heads[:] = [] if value is None else [value]
+            return bool(heads)
+
+        _wait("the victim to hold the seller's head in its DHT store", holds_head)
+        seller.stop()  # from here on, nothing can give back what an attack takes
+        yield Victim(
+            node=target,
+            bootstrap=seller.addrs[0],
+            persona=persona,
+            seller_persona=seller_persona,
+            seller_head=heads[0],
+            titles=titles,
+            search_word=SEARCH_WORD,
+        )
+    finally:
+        target.stop()
+        seller.stop()
+
+
+@pytest.fixture(scope="session")
+def scale() -> Scale:
+    return Scale.from_env()
+
+
+@contextlib.contextmanager
+def guarded(victim: Victim) -> Iterator[Watchdog]:
+    """Run an attack under the watchdog; fail if the victim hung, grew past its memory bound,
+    died, or lost the honest seller's listings.
+
+    An attack that breaks off (the victim died under it, so the next dial fails) is reported
+    through what the watchdog saw, which names the input that did it.
+    """
+    victim.ensure_running()
+    broke_off: Exception | None = None
+    with Watchdog(victim) as dog:
+        try:
+            yield dog
+        except Exception as exc:
+            broke_off = exc
+    problems = dog.verdict.problems()
+    if broke_off is not None and not problems:
+        raise broke_off
+    if victim.alive():
+        found = victim.api_search(victim.search_word)
+        if found != victim.titles:
+            problems.append(f"honest listings lost: search finds {found}, not {victim.titles}")
+    if broke_off is not None:
+        problems.append(f"the attack broke off: {type(broke_off).__name__}: {broke_off}"[:300])
+    assert not problems, "\n".join(problems)
