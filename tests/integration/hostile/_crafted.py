@@ -58,22 +58,54 @@ def canonical_map(fields: dict[str, bytes]) -> bytes:
 
 @dataclass(frozen=True)
 class Scale:
-    """How hard the expansion bombs push: ``UMBRA_HOSTILE_SCALE=big`` for the long run,
-    ``small`` to check the harness itself (bombs too small to show an expansion)."""
+    """How hard the attacks push: ``UMBRA_HOSTILE_SCALE=big`` for the long run, ``small`` to
+    check the harness itself (bombs too small to show an expansion, short floods)."""
 
     # Levels of doubling in a shared-reference chain: 2^depth leaves after expansion.
     sharing_depth: int
     # What a string-reference bomb expands to, at most.
     stringref_bytes: int
+    # Floods: DHT PUTs of distinct keys (py-libp2p evicts the oldest beyond 50,000), provider
+    # records, raw TCP connections held open at once, libp2p hosts connected at once, streams
+    # opened at once on one connection.
+    dht_puts: int
+    providers: int
+    tcp_connections: int
+    hosts: int
+    streams: int
 
     @classmethod
     def from_env(cls) -> "Scale":
         chosen = os.environ.get("UMBRA_HOSTILE_SCALE", "")
         if chosen == "big":
-            return cls(sharing_depth=30, stringref_bytes=8 << 30)
+            return cls(
+                sharing_depth=30,
+                stringref_bytes=8 << 30,
+                dht_puts=60_000,
+                providers=20_000,
+                tcp_connections=2_000,
+                hosts=200,
+                streams=1_000,
+            )
         if chosen == "small":
-            return cls(sharing_depth=10, stringref_bytes=1 << 20)
-        return cls(sharing_depth=22, stringref_bytes=768 << 20)
+            return cls(
+                sharing_depth=10,
+                stringref_bytes=1 << 20,
+                dht_puts=200,
+                providers=100,
+                tcp_connections=50,
+                hosts=5,
+                streams=50,
+            )
+        return cls(
+            sharing_depth=22,
+            stringref_bytes=768 << 20,
+            dht_puts=5_000,
+            providers=2_000,
+            tcp_connections=500,
+            hosts=30,
+            streams=300,
+        )
 
 
 # -- expansion bombs ---------------------------------------------------------------------------
@@ -212,15 +244,39 @@ def indefinite_lengths(budget: int) -> list[tuple[str, bytes]]:
 def non_canonical() -> list[tuple[str, bytes]]:
     valid = canonical_map({"t": text("get-heads"), "v": head(UINT, 1), "limit": head(UINT, 1)})
     return [
-        ("long-int-head", canonical_map({"t": text("get-heads"), "v": long_head(UINT, 1),
-                                         "limit": head(UINT, 1)})),  # fmt: skip
-        ("unsorted-keys", head(MAP, 3) + text("v") + head(UINT, 1) + text("t")
-         + text("get-heads") + text("limit") + head(UINT, 1)),  # fmt: skip
-        ("duplicate-keys", head(MAP, 4) + text("t") + text("get-heads") + text("t")
-         + text("get-blocks") + text("v") + head(UINT, 1) + text("limit") + head(UINT, 1)),
+        (
+            "long-int-head",
+            canonical_map(
+                {"t": text("get-heads"), "v": long_head(UINT, 1), "limit": head(UINT, 1)}
+            ),
+        ),
+        (
+            "unsorted-keys",
+            head(MAP, 3)
+            + text("v")
+            + head(UINT, 1)
+            + text("t")
+            + text("get-heads")
+            + text("limit")
+            + head(UINT, 1),
+        ),
+        (
+            "duplicate-keys",
+            head(MAP, 4)
+            + text("t")
+            + text("get-heads")
+            + text("t")
+            + text("get-blocks")
+            + text("v")
+            + head(UINT, 1)
+            + text("limit")
+            + head(UINT, 1),
+        ),
         ("many-duplicate-keys", head(MAP, 10_000) + (text("v") + head(UINT, 1)) * 10_000),
-        ("float-version", canonical_map({"t": text("get-heads"), "v": b"\xf9\x3c\x00",
-                                         "limit": head(UINT, 1)})),  # fmt: skip
+        (
+            "float-version",
+            canonical_map({"t": text("get-heads"), "v": b"\xf9\x3c\x00", "limit": head(UINT, 1)}),
+        ),
         ("nan-payload", b"\xfb\x7f\xf8\x00\x00\x00\x00\x00\x01"),
         ("undefined", b"\xf7"),
         ("simple-255", b"\xf8\xff"),
@@ -249,12 +305,23 @@ def all_inputs(budget: int, scale: Scale) -> Iterator[tuple[str, bytes]]:
         ("shared-list-chain", shared_list_chain(depth)),
         ("shared-map-chain", shared_map_chain(depth)),
         ("shared-nested-chain", shared_nested_chain(depth)),
-        ("shared-in-field", canonical_map({"t": text("get-blocks"), "v": head(UINT, 1),
-                                           "cids": shared_list_chain(depth)})),  # fmt: skip
+        (
+            "shared-in-field",
+            canonical_map(
+                {"t": text("get-blocks"), "v": head(UINT, 1), "cids": shared_list_chain(depth)}
+            ),
+        ),
         ("stringref", stringref_bomb(budget, scale.stringref_bytes)),
-        ("stringref-in-field", canonical_map({"t": text("get-blocks"), "v": head(UINT, 1),
-                                              "cids": stringref_bomb(budget - 64,
-                                                                     scale.stringref_bytes)})),
+        (
+            "stringref-in-field",
+            canonical_map(
+                {
+                    "t": text("get-blocks"),
+                    "v": head(UINT, 1),
+                    "cids": stringref_bomb(budget - 64, scale.stringref_bytes),
+                }
+            ),
+        ),
         ("embedded-shared-chain", embedded_cbor_bomb(shared_list_chain(depth))),
         ("bignum", bignum(budget)),
         *extreme_exponents(),

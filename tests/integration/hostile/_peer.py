@@ -83,6 +83,14 @@ class Attacker:
             await self._host.connect(self.victim)
         return self._host
 
+    async def extra_peer(self) -> IHost:
+        """Another identity, connected, kept (with the others) until the next `fresh_peer`."""
+        host = await self._stack.enter_async_context(running_host())
+        self.identities += 1
+        with trio.fail_after(30):
+            await host.connect(self.victim)
+        return host
+
     async def peer(self) -> IHost:
         """The current hostile host, or a new one once this one may have been banned."""
         if self._host is None or self._used >= self._per_identity:
@@ -112,12 +120,12 @@ async def send_raw(
     try:
         with trio.fail_after(20):
             stream = await host.new_stream(peer, [TProtocol(protocol)])
-    except Exception:  # noqa: BLE001 - refused, reset, banned: the victim said no
+    except Exception:
         return None
     try:
         with trio.fail_after(30):
             await stream.write(data)
-    except Exception:  # noqa: BLE001
+    except Exception:
         return None
     answer = await read_some(stream) if read else b""
     with trio.move_on_after(2), contextlib.suppress(Exception):
@@ -152,7 +160,7 @@ async def kad_exchange(
     try:
         with trio.fail_after(timeout):
             stream = await host.new_stream(peer, [KAD_PROTOCOL_ID])
-    except Exception:  # noqa: BLE001 - the victim would not open the stream
+    except Exception:
         return [None] * len(messages)
     try:
         for msg in messages:
@@ -161,7 +169,7 @@ async def kad_exchange(
                 with trio.fail_after(timeout):
                     await stream.write(varint.encode(len(data)) + data)
                     answers.append(await _read_kad(stream))
-            except Exception:  # noqa: BLE001
+            except Exception:
                 answers.append(None)
                 break
     finally:
@@ -199,3 +207,10 @@ async def kad_get_value(host: IHost, peer: ID, key: str) -> bytes | None:
     return bytes(reply.record.value)
 
 
+async def ask_value(victim_addr: str, key: str, *, ip: str | None = None) -> bytes | None:
+    """GET_VALUE ``key`` straight from the victim, asked by a new peer (no lookup)."""
+    target = info_from_p2p_addr(multiaddr.Multiaddr(victim_addr))
+    async with running_host(ip) as host:
+        with trio.fail_after(30):
+            await host.connect(target)
+        return await kad_get_value(host, target.peer_id, key)

@@ -140,6 +140,7 @@ class Victim:
     bootstrap: str  # the seller's address it first joined through
     persona: bytes  # its persona key (for its prekey record)
     seller_persona: bytes
+    seller_peer_id: str
     seller_head: bytes  # the seller's signed head, as the victim served it before the attacks
     titles: list[str]
     search_word: str

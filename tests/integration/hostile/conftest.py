@@ -9,19 +9,18 @@ honest checker on 127.0.8.x (all loopback; see `_peer.attacker_ip`).
 import contextlib
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
-import multiaddr
 import pytest
 import trio
-from libp2p.peer.peerinfo import info_from_p2p_addr
 
 import umbra.store as store
 from tests.integration.net.cluster import CHEAP, PASSPHRASE, NodeProc
 from umbra.net import head_key
 
 from ._crafted import Scale
-from ._peer import kad_get_value, running_host
+from ._peer import ask_value
 from ._victim import Victim, Watchdog, api_search
 
 SELLER_LISTINGS = [
@@ -39,14 +38,7 @@ def _persona(node: NodeProc) -> bytes:
 
 def honest_get(victim_addr: str, key: str) -> bytes | None:
     """GET_VALUE ``key`` straight from the victim, asked by a fresh honest peer."""
-    async def ask() -> bytes | None:
-        async with running_host(HONEST_IP) as host:
-            target = info_from_p2p_addr(multiaddr.Multiaddr(victim_addr))
-            with trio.fail_after(30):
-                await host.connect(target)
-            return await kad_get_value(host, target.peer_id, key)
-
-    return trio.run(ask)
+    return trio.run(partial(ask_value, victim_addr, key, ip=HONEST_IP))
 
 
 def _wait(what: str, check: Callable[[], bool], timeout: float = 120) -> None:
@@ -92,6 +84,7 @@ def victim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Victim]:
             bootstrap=seller.addrs[0],
             persona=persona,
             seller_persona=seller_persona,
+            seller_peer_id=seller.peer_id,
             seller_head=heads[0],
             titles=titles,
             search_word=SEARCH_WORD,
@@ -123,11 +116,19 @@ def guarded(victim: Victim) -> Iterator[Watchdog]:
             broke_off = exc
     problems = dog.verdict.problems()
     if broke_off is not None and not problems:
-        raise broke_off
+        raise innermost(broke_off) from broke_off
     if victim.alive():
         found = victim.api_search(victim.search_word)
         if found != victim.titles:
             problems.append(f"honest listings lost: search finds {found}, not {victim.titles}")
     if broke_off is not None:
-        problems.append(f"the attack broke off: {type(broke_off).__name__}: {broke_off}"[:300])
+        cause = innermost(broke_off)
+        problems.append(f"the attack broke off: {type(cause).__name__}: {cause}"[:300])
     assert not problems, "\n".join(problems)
+
+
+def innermost(exc: BaseException) -> BaseException:
+    """The first real error inside trio's nested exception groups (hosts nest deeply)."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc

@@ -4,6 +4,8 @@ seller's head to a fresh honest peer, and `umbra search` still finds the seller'
 Named to run last in the tier (pytest runs a directory's files in name order).
 """
 
+import time
+
 import pytest
 
 from umbra.net import check_head_record_at, head_key
@@ -19,8 +21,8 @@ def test_victim_kept_everything(victim: Victim) -> None:
     key = head_key(victim.seller_persona)
     served = honest_get(victim.addr, key)
     assert served is not None, "the victim no longer serves the seller's catalog head"
-    held = check_head_record_at(key, served, now=0)
-    before = check_head_record_at(key, victim.seller_head, now=0)
+    held = check_head_record_at(key, served, now=time.time())
+    before = check_head_record_at(key, victim.seller_head, now=time.time())
     assert held.body.seq >= before.body.seq and held.body.seller == before.body.seller
 
     result = victim.node.run("search", victim.search_word)
