@@ -1,0 +1,90 @@
+"""`/umbra/msg/1.0.0`: direct delivery and the mailbox requests, from a hostile peer.
+
+- Every crafted CBOR input as a request frame, and framing lies.
+- Deliveries that pass the outer frame: sealed envelopes made for the victim's published
+  envelope key (anyone can make them: the key is in its prekey record in the DHT), holding
+  every crafted input, and a wire message whose X3DH header is a sharing bomb. These reach
+  the message decoder behind the envelope.
+- Mailbox requests: a flood of PUTs (up to the largest envelope) from several identities,
+  FETCH and ACK of mailboxes that do not exist or with junk ids.
+"""
+
+import os
+
+import pytest
+import trio
+
+from umbra.core.crypto import MAX_ENVELOPE_BYTES, seal_envelope
+from umbra.net.messaging import MAX_MESSAGE_BYTES, MSG_PROTOCOL_ID, parse_prekey_record, prekey_key
+from umbra.net.messaging._delivery_wire import MAX_FRAME_BYTES, Ack, Deliver, Fetch, Put
+from umbra.net.messaging._delivery_wire import encode_frame as msg_frame
+
+from ._crafted import UINT, Scale, all_inputs, byte_string, canonical_map, head, shared_map_chain
+from ._peer import Attacker, ask_value, frame, send_raw
+from ._victim import Victim
+from .conftest import guarded
+
+pytestmark = pytest.mark.hostile
+
+
+def _message_with_bomb_header(scale: Scale) -> bytes:
+    """A wire message with every field right but the X3DH header: a sharing bomb."""
+    return canonical_map({
+        "v": head(UINT, 1),
+        "from": byte_string(os.urandom(32)),
+        "sid": byte_string(os.urandom(16)),
+        "x3dh": shared_map_chain(scale.sharing_depth),
+        "dh": byte_string(os.urandom(32)),
+        "pn": head(UINT, 0),
+        "n": head(UINT, 0),
+        "ct": byte_string(os.urandom(64)),
+    })  # fmt: skip
+
+
+def _framing_lies() -> list[tuple[str, bytes]]:
+    return [
+        ("declared-2^32-1", frame(b"\xa0", declared=2**32 - 1)),
+        ("declared-cap+1", frame(b"\xa0", declared=MAX_FRAME_BYTES + 1)),
+        ("stops-half-way", frame(b"\xa0" * 100, declared=200)),
+    ]
+
+
+def _mailbox_requests(count: int) -> list[tuple[str, bytes]]:
+    out = []
+    for i in range(count):
+        size = MAX_ENVELOPE_BYTES if i % 4 == 0 else 1024
+        put = Put(os.urandom(32), os.urandom(size), 14 * 86_400)
+        out.append((f"mailbox put {size} B", msg_frame(put)))
+    out.append(("mailbox fetch unknown", msg_frame(Fetch(os.urandom(32), 64))))
+    out.append(("mailbox ack junk ids", msg_frame(Ack(os.urandom(32), (os.urandom(32),) * 64))))
+    return out
+
+
+def test_messaging_requests(victim: Victim, scale: Scale) -> None:
+    record = ask_value_sync(victim)
+    envelope_key = parse_prekey_record(record).bundle.certificate.envelope_key
+    inputs = [(f"frame {n}", frame(b)) for n, b in all_inputs(MAX_FRAME_BYTES, scale)]
+    inputs += [(f"framing {n}", data) for n, data in _framing_lies()]
+    inner = [*all_inputs(MAX_MESSAGE_BYTES, scale), ("bomb-x3dh", _message_with_bomb_header(scale))]
+    for name, payload in inner:
+        sealed = seal_envelope(envelope_key, payload)
+        if len(sealed) <= MAX_ENVELOPE_BYTES:
+            inputs.append((f"sealed {name}", msg_frame(Deliver(sealed))))
+    inputs += _mailbox_requests(max(8, scale.dht_puts // 20))
+
+    async def attack() -> None:
+        async with Attacker(victim.addr) as attacker:
+            for name, data in inputs:
+                dog.label = f"msg {name}"
+                host = await attacker.peer()
+                await send_raw(host, attacker.victim.peer_id, MSG_PROTOCOL_ID, data)
+
+    with guarded(victim) as dog:
+        trio.run(attack)
+
+
+def ask_value_sync(victim: Victim) -> bytes:
+    """The victim's own prekey record, as any peer can read it from the victim's DHT store."""
+    value = trio.run(ask_value, victim.addr, prekey_key(victim.persona))
+    assert value is not None, "the victim does not serve its prekey record"
+    return value
