@@ -8,7 +8,7 @@ strikes. Every host started here is stopped when its context exits.
 
 import contextlib
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import multiaddr
 import trio
@@ -71,12 +71,15 @@ class Attacker:
     async def __aexit__(self, *exc: object) -> None:
         await self._stack.__aexit__(*exc)  # type: ignore[arg-type]
 
-    async def fresh_peer(self) -> IHost:
-        """Drop the current identity and connect as a new peer."""
+    async def fresh_peer(self, prepare: Callable[[IHost], object] | None = None) -> IHost:
+        """Drop the current identity and connect as a new peer (``prepare`` it first, e.g.
+        to set its own stream handlers)."""
         await self._stack.aclose()
         self._stack = contextlib.AsyncExitStack()
         await self._stack.__aenter__()
         self._host = await self._stack.enter_async_context(running_host())
+        if prepare is not None:
+            prepare(self._host)
         self.identities += 1
         self._used = 0
         with trio.fail_after(30):

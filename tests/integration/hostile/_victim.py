@@ -42,10 +42,17 @@ class Verdict:
 
     slow_probes: list[str] = field(default_factory=list)  # "label: 1.62 s" / "label: error"
     probes: int = 0
+    slowest: float = 0.0
     peak_rss: int = 0
     peak_label: str = ""
     killed_at: str | None = None  # label when the sampler killed the victim
     died_at: str | None = None  # label when the victim was found dead
+
+    def summary(self) -> str:
+        return (
+            f"watchdog: {self.probes} probes, slowest {self.slowest:.3f} s;"
+            f" peak RSS {self.peak_rss / MIB:.0f} MiB during {self.peak_label!r}"
+        )
 
     def problems(self) -> list[str]:
         out = []
@@ -108,6 +115,7 @@ class Watchdog:
                     ok = False
                 took = time.monotonic() - started
                 self.verdict.probes += 1
+                self.verdict.slowest = max(self.verdict.slowest, took)
                 if not ok:
                     self.verdict.slow_probes.append(f"{label}: no answer")
                 elif took > PROBE_DEADLINE_S:

@@ -114,6 +114,7 @@ def guarded(victim: Victim) -> Iterator[Watchdog]:
             yield dog
         except Exception as exc:
             broke_off = exc
+    print(dog.verdict.summary())  # shown with `pytest -s`: the numbers behind the bounds
     problems = dog.verdict.problems()
     if broke_off is not None and not problems:
         raise innermost(broke_off) from broke_off

@@ -63,13 +63,15 @@ def _mailbox_requests(count: int) -> list[tuple[str, bytes]]:
 def test_messaging_requests(victim: Victim, scale: Scale) -> None:
     record = ask_value_sync(victim)
     envelope_key = parse_prekey_record(record).bundle.certificate.envelope_key
-    inputs = [(f"frame {n}", frame(b)) for n, b in all_inputs(MAX_FRAME_BYTES, scale)]
-    inputs += [(f"framing {n}", data) for n, data in _framing_lies()]
-    inner = [*all_inputs(MAX_MESSAGE_BYTES, scale), ("bomb-x3dh", _message_with_bomb_header(scale))]
+    # Sealed ones first: with the outer decoder fixed or not, they show the inner one.
+    inputs = []
+    inner = [("bomb-x3dh", _message_with_bomb_header(scale)), *all_inputs(MAX_MESSAGE_BYTES, scale)]
     for name, payload in inner:
         sealed = seal_envelope(envelope_key, payload)
         if len(sealed) <= MAX_ENVELOPE_BYTES:
             inputs.append((f"sealed {name}", msg_frame(Deliver(sealed))))
+    inputs += [(f"frame {n}", frame(b)) for n, b in all_inputs(MAX_FRAME_BYTES, scale)]
+    inputs += [(f"framing {n}", data) for n, data in _framing_lies()]
     inputs += _mailbox_requests(max(8, scale.dht_puts // 20))
 
     async def attack() -> None:
