@@ -16,15 +16,31 @@ import trio
 
 from umbra.core.crypto import MAX_ENVELOPE_BYTES, seal_envelope
 from umbra.net.messaging import MAX_MESSAGE_BYTES, MSG_PROTOCOL_ID, parse_prekey_record, prekey_key
-from umbra.net.messaging._delivery_wire import MAX_FRAME_BYTES, Ack, Deliver, Fetch, Put
-from umbra.net.messaging._delivery_wire import encode_frame as msg_frame
 
-from ._crafted import UINT, Scale, all_inputs, byte_string, canonical_map, head, shared_map_chain
+from ._crafted import (
+    ARRAY,
+    UINT,
+    Scale,
+    all_inputs,
+    byte_string,
+    canonical_map,
+    head,
+    shared_map_chain,
+    text,
+)
 from ._peer import Attacker, ask_value, frame, send_raw
 from ._victim import Victim
 from .conftest import guarded
 
 pytestmark = pytest.mark.hostile
+
+MAX_FRAME_BYTES = MAX_ENVELOPE_BYTES + 4096  # the delivery protocol's frame cap (its spec)
+TTL = 14 * 86_400
+
+
+def msg_frame(kind: str, **fields: bytes) -> bytes:
+    """A well-formed request frame of the delivery protocol (fields given as raw CBOR)."""
+    return frame(canonical_map({"t": text(kind), "v": head(UINT, 1), **fields}))
 
 
 def _message_with_bomb_header(scale: Scale) -> bytes:
@@ -53,10 +69,13 @@ def _mailbox_requests(count: int) -> list[tuple[str, bytes]]:
     out = []
     for i in range(count):
         size = MAX_ENVELOPE_BYTES if i % 4 == 0 else 1024
-        put = Put(os.urandom(32), os.urandom(size), 14 * 86_400)
-        out.append((f"mailbox put {size} B", msg_frame(put)))
-    out.append(("mailbox fetch unknown", msg_frame(Fetch(os.urandom(32), 64))))
-    out.append(("mailbox ack junk ids", msg_frame(Ack(os.urandom(32), (os.urandom(32),) * 64))))
+        put = msg_frame("put", mbox=byte_string(os.urandom(32)),
+                        env=byte_string(os.urandom(size)), ttl=head(UINT, TTL))  # fmt: skip
+        out.append((f"mailbox put {size} B", put))
+    fetch = msg_frame("fetch", mbox=byte_string(os.urandom(32)), limit=head(UINT, 64))
+    ids = head(ARRAY, 64) + byte_string(os.urandom(32)) * 64
+    ack = msg_frame("ack", mbox=byte_string(os.urandom(32)), ids=ids)
+    out += [("mailbox fetch unknown", fetch), ("mailbox ack junk ids", ack)]
     return out
 
 
@@ -69,20 +88,27 @@ def test_messaging_requests(victim: Victim, scale: Scale) -> None:
     for name, payload in inner:
         sealed = seal_envelope(envelope_key, payload)
         if len(sealed) <= MAX_ENVELOPE_BYTES:
-            inputs.append((f"sealed {name}", msg_frame(Deliver(sealed))))
+            inputs.append((f"sealed {name}", msg_frame("deliver", env=byte_string(sealed))))
     inputs += [(f"frame {n}", frame(b)) for n, b in all_inputs(MAX_FRAME_BYTES, scale)]
     inputs += [(f"framing {n}", data) for n, data in _framing_lies()]
     inputs += _mailbox_requests(max(8, scale.dht_puts // 20))
+
+    answers: dict[str, list[bytes | None]] = {}
 
     async def attack() -> None:
         async with Attacker(victim.addr) as attacker:
             for name, data in inputs:
                 dog.label = f"msg {name}"
                 host = await attacker.peer()
-                await send_raw(host, attacker.victim.peer_id, MSG_PROTOCOL_ID, data)
+                answer = await send_raw(host, attacker.victim.peer_id, MSG_PROTOCOL_ID, data)
+                answers.setdefault(name, []).append(answer)
 
     with guarded(victim) as dog:
         trio.run(attack)
+    # The attacks reached their targets: sealed junk was opened and judged, mailbox PUTs were
+    # taken (until a quota refused more).
+    assert any(b"undecryptable" in (a or b"") for a in answers["sealed random-4k"])
+    assert any(b"stored" in (a or b"") for a in answers["mailbox put 1024 B"])
 
 
 def ask_value_sync(victim: Victim) -> bytes:
