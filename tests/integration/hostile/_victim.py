@@ -1,19 +1,23 @@
 """The victim (a real `umbra node` with its REST API) and the watchdog that guards it.
 
-The watchdog runs in threads of the test process, apart from the attacker's trio loop:
+The watchdog is a process of its own (`_watchdog_proc`), apart from the attacker's CPU use:
 
-- a prober asks the victim's API every `PROBE_INTERVAL_S`; every answer must come within
-  `PROBE_DEADLINE_S`. This is a hang detector (the API is served on the node's own event
-  loop, so a decoder stuck on a bomb stops it answering), not a performance measurement:
-  an idle node answers in milliseconds.
-- a sampler reads the victim's RSS with psutil every `RSS_SAMPLE_S`, and at the end the
-  kernel's high-water mark (VmHWM, exact even for a spike between samples). Both must stay
-  under `RSS_BOUND`. Above `RSS_KILL` the sampler kills the victim at once: with a hole open
-  a bomb would otherwise eat gigabytes of a machine other work shares.
+- it asks the victim's API every 0.5 s; every answer must come within `PROBE_DEADLINE_S`.
+  This is a hang detector (the API is served on the node's own event loop, so a decoder
+  stuck on a bomb stops it answering), not a performance measurement: an idle node answers
+  in milliseconds.
+- it samples the victim's RSS with psutil every 0.1 s; at the end the kernel's high-water
+  mark (VmHWM, exact even for a spike between samples) is read too. Both must stay under
+  `RSS_BOUND`. Above `RSS_KILL` it kills the victim at once: with a hole open, a bomb would
+  otherwise eat gigabytes of a machine other work shares.
+
+The test sets `Watchdog.label` to what it is sending; events are matched to labels by time.
 """
 
-import signal
-import threading
+import bisect
+import json
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,17 +27,15 @@ import psutil
 
 from tests.integration.net.cluster import NodeProc
 
-PROBE_INTERVAL_S = 0.5
-PROBE_DEADLINE_S = 1.0
-RSS_SAMPLE_S = 0.1
+from . import _watchdog_proc
+from ._watchdog_proc import PROBE_DEADLINE_S, RSS_KILL
+
 MIB = 1 << 20
 # Measured here: an idle `umbra node` with its web app and one synced catalog holds ~130 MiB
 # (py-libp2p, FastAPI, SQLCipher). The bound leaves room for the buffers an attack may fairly
-# cost (frames up to 260 KiB, a few hundred connections) and none for an expansion.
+# cost (frames up to 260 KiB, a few hundred connections and streams) and none for an expansion.
 IDLE_RSS_MEASURED = 130 * MIB
 RSS_BOUND = 300 * MIB
-RSS_KILL = 1024 * MIB
-PROBE_PATH = "/api/v1/profile"  # on the node's loop, and through its database limiter
 
 
 @dataclass
@@ -79,65 +81,67 @@ class Watchdog:
 
     def __init__(self, victim: "Victim") -> None:
         self._victim = victim
-        self.label = "idle"
+        self._labels: list[tuple[float, str]] = [(0.0, "idle")]
         self.verdict = Verdict()
-        self._stop = threading.Event()
-        self._threads = [
-            threading.Thread(target=self._probe_loop, daemon=True),
-            threading.Thread(target=self._rss_loop, daemon=True),
-        ]
+        self._proc: subprocess.Popen[str] | None = None
+
+    @property
+    def label(self) -> str:
+        return self._labels[-1][1]
+
+    @label.setter
+    def label(self, value: str) -> None:
+        self._labels.append((time.monotonic(), value))
+
+    def _label_at(self, at: float) -> str:
+        index = bisect.bisect_right([t for t, _ in self._labels], at) - 1
+        return self._labels[max(0, index)][1]
 
     def __enter__(self) -> "Watchdog":
         self._victim.reset_peak_rss()
-        for thread in self._threads:
-            thread.start()
+        node = self._victim.node
+        assert node.proc is not None and node.web_base and node.web_token
+        argv = [sys.executable, _watchdog_proc.__file__, str(node.proc.pid), node.web_base,
+                node.web_token]  # fmt: skip
+        self._proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+        assert self._proc.stdout is not None
+        ready = self._proc.stdout.readline()
+        assert "ready" in ready, f"the watchdog did not start: {ready!r}"
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=10)
+        assert self._proc is not None and self._proc.stdout is not None
+        self._proc.terminate()
+        try:
+            out, _ = self._proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            out, _ = self._proc.communicate()
+        for line in out.splitlines():
+            self._record(json.loads(line))
         peak = self._victim.peak_rss()
         if peak > self.verdict.peak_rss:
             self.verdict.peak_rss = peak
-            self.verdict.peak_label = f"{self.verdict.peak_label} (kernel high-water mark)"
+            self.verdict.peak_label = "(kernel high-water mark, between two samples)"
 
-    def _probe_loop(self) -> None:
-        base, token = self._victim.node.web_base, self._victim.node.web_token
-        headers = {"Authorization": f"Bearer {token}"}
-        # Generous transport timeouts: a late answer is recorded as late, not as an error.
-        with httpx.Client(base_url=base or "", headers=headers, timeout=10) as http:
-            while not self._stop.is_set():
-                label, started = self.label, time.monotonic()
-                try:
-                    ok = http.get(PROBE_PATH).status_code == 200
-                except httpx.HTTPError:
-                    ok = False
-                took = time.monotonic() - started
-                self.verdict.probes += 1
-                self.verdict.slowest = max(self.verdict.slowest, took)
-                if not ok:
-                    self.verdict.slow_probes.append(f"{label}: no answer")
-                elif took > PROBE_DEADLINE_S:
-                    self.verdict.slow_probes.append(f"{label}: {took:.2f} s")
-                self._stop.wait(max(0.0, PROBE_INTERVAL_S - took))
-
-    def _rss_loop(self) -> None:
-        proc = self._victim.process()
-        while not self._stop.is_set():
-            try:
-                rss = proc.memory_info().rss
-            except psutil.Error:
-                if self.verdict.died_at is None:
-                    self.verdict.died_at = self.label
-                return
-            if rss > self.verdict.peak_rss:
-                self.verdict.peak_rss, self.verdict.peak_label = rss, self.label
-            if rss > RSS_KILL:
-                self.verdict.killed_at = self.label
-                proc.send_signal(signal.SIGKILL)
-                return
-            self._stop.wait(RSS_SAMPLE_S)
+    def _record(self, event: dict[str, float | bool]) -> None:
+        verdict = self.verdict
+        if "probe" in event:
+            label = self._label_at(float(event["probe"]))
+            took = float(event["took"])
+            verdict.probes += 1
+            verdict.slowest = max(verdict.slowest, took)
+            if not event["ok"]:
+                verdict.slow_probes.append(f"{label}: no answer")
+            elif took > PROBE_DEADLINE_S:
+                verdict.slow_probes.append(f"{label}: {took:.2f} s")
+        elif "rss" in event and int(event["rss"]) > verdict.peak_rss:
+            verdict.peak_rss = int(event["rss"])
+            verdict.peak_label = self._label_at(float(event["at"]))
+        elif "killed" in event:
+            verdict.killed_at = self._label_at(float(event["killed"]))
+        elif "died" in event:
+            verdict.died_at = self._label_at(float(event["died"]))
 
 
 @dataclass
