@@ -104,7 +104,7 @@ class Scale:
             providers=2_000,
             tcp_connections=500,
             hosts=30,
-            streams=300,
+            streams=100,
         )
 
 

@@ -106,7 +106,10 @@ class Watchdog:
         self._proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
         assert self._proc.stdout is not None
         ready = self._proc.stdout.readline()
-        assert "ready" in ready, f"the watchdog did not start: {ready!r}"
+        if "ready" not in ready:
+            self._proc.kill()
+            self._proc.communicate()
+            raise AssertionError(f"the watchdog did not start: {ready!r}")
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -28,7 +28,10 @@ _stop = threading.Event()
 
 def emit(**event: object) -> None:
     with _out_lock:
-        print(json.dumps(event), flush=True)
+        try:
+            print(json.dumps(event), flush=True)
+        except (BrokenPipeError, ValueError):  # the test stopped listening: stop too
+            _stop.set()
 
 
 def probe_loop(base: str, token: str) -> None:
@@ -72,9 +75,9 @@ def main() -> None:
         threading.Thread(target=probe_loop, args=(base, token), daemon=True),
         threading.Thread(target=rss_loop, args=(pid,), daemon=True),
     ]
+    emit(ready=time.monotonic())
     for thread in threads:
         thread.start()
-    emit(ready=time.monotonic())
     while not _stop.is_set():
         _stop.wait(0.2)
     for thread in threads:
