@@ -181,6 +181,22 @@ class Victim:
         self.node.stop()
         self.node.start([self.bootstrap], web=True)
 
+    def settle(self, *, within: float = 30) -> None:
+        """Wait for the victim to answer its API promptly again; restart it if it does not
+        (an earlier attack may still be running in it), so no test inherits another's harm."""
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            started = time.monotonic()
+            try:
+                api_search(self.node, self.search_word, timeout=PROBE_DEADLINE_S)
+            except httpx.HTTPError:
+                continue
+            if time.monotonic() - started <= PROBE_DEADLINE_S:
+                return
+        assert self.node.proc is not None
+        self.node.proc.kill()
+        self.ensure_running()
+
     def _status_path(self) -> Path:
         assert self.node.proc is not None
         return Path(f"/proc/{self.node.proc.pid}/status")
@@ -208,13 +224,13 @@ class Victim:
         return api_search(self.node, word)
 
 
-def api_search(node: NodeProc, word: str) -> list[str]:
+def api_search(node: NodeProc, word: str, *, timeout: float = 30) -> list[str]:
     """Titles the node's REST API finds for ``word`` in its local index."""
     answer = httpx.get(
         f"{node.web_base}/api/v1/search",
         params={"q": word},
         headers={"Authorization": f"Bearer {node.web_token}"},
-        timeout=30,
+        timeout=timeout,
     )
     answer.raise_for_status()
     return sorted(hit["title"] for hit in answer.json()["hits"])

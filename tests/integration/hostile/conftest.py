@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 
+import httpx
 import pytest
 import trio
 
@@ -108,6 +109,7 @@ def guarded(victim: Victim) -> Iterator[Watchdog]:
     through what the watchdog saw, which names the input that did it.
     """
     victim.ensure_running()
+    victim.settle()
     broke_off: Exception | None = None
     with Watchdog(victim) as dog:
         try:
@@ -119,9 +121,13 @@ def guarded(victim: Victim) -> Iterator[Watchdog]:
     if broke_off is not None and not problems:
         raise innermost(broke_off) from broke_off
     if victim.alive():
-        found = victim.api_search(victim.search_word)
-        if found != victim.titles:
-            problems.append(f"honest listings lost: search finds {found}, not {victim.titles}")
+        try:
+            found = victim.api_search(victim.search_word)
+        except httpx.HTTPError as exc:
+            problems.append(f"the victim's search did not answer after the attack: {exc!r}")
+        else:
+            if found != victim.titles:
+                problems.append(f"honest listings lost: search finds {found}, not {victim.titles}")
     if broke_off is not None:
         cause = innermost(broke_off)
         problems.append(f"the attack broke off: {type(cause).__name__}: {cause}"[:300])
