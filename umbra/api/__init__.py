@@ -9,12 +9,15 @@ on trio). The pages (``umbra.web``) are plugged in by whoever composes the two.
 
 from ._app import PageSet, UmbraApp, create_app
 from ._security import (
+    CODE_PARAM,
     CONTENT_SECURITY_POLICY,
     CSRF_FIELD,
     CSRF_HEADER,
     FORM_SCOPE_KEY,
+    LOGIN_CODES_PATH,
     MAX_BODY_BYTES,
     SESSION_SCOPE_KEY,
+    TOKEN_PARAM,
     SecurityGate,
     Session,
     new_token,
@@ -23,13 +26,16 @@ from ._server import HOST, serve_app
 from ._services import Services, StatusSource
 
 __all__ = [
+    "CODE_PARAM",
     "CONTENT_SECURITY_POLICY",
     "CSRF_FIELD",
     "CSRF_HEADER",
     "FORM_SCOPE_KEY",
     "HOST",
+    "LOGIN_CODES_PATH",
     "MAX_BODY_BYTES",
     "SESSION_SCOPE_KEY",
+    "TOKEN_PARAM",
     "PageSet",
     "SecurityGate",
     "Services",

@@ -5,9 +5,14 @@ Rules (in the order they run, for every HTTP request):
 1. DNS-rebinding defence: the ``Host`` header must be ``127.0.0.1:<port>`` or
    ``localhost:<port>`` of this server, else 400. A page from another site that points its own
    name at 127.0.0.1 sends its own name as Host and is refused.
-2. Login: ``GET <any path>?token=<token>`` with the right token starts a browser session (an
-   HttpOnly, SameSite=Strict cookie) and redirects to the same URL without the token, so it
-   does not stay in the address bar or the history. A wrong token is 401.
+2. Login: ``GET <any path>?token=<token>`` with the right token, or ``?code=<code>`` with a
+   one-time login code, starts a browser session (an HttpOnly, SameSite=Strict cookie) and
+   redirects to the same URL without it, so it does not stay in the address bar or the
+   history. A wrong token or an unknown, used or expired code is 401. Codes exist because a
+   browser started by ``umbra open`` or ``umbra app`` shows its URL on its command line, which
+   every local user can read in ``ps`` for as long as the browser runs: the browser gets a
+   code that is spent on first use and expires after `LOGIN_CODE_TTL_S`, never the token.
+   A Bearer client mints one with ``POST /api/v1/login-codes`` (see `LOGIN_CODES_PATH`).
 3. Authentication: ``Authorization: Bearer <token>`` (scripts, third-party clients) or the
    session cookie (the browser). Nothing else gets past: 401. Only ``/static/`` (the shipped
    CSS and JS, no data) is public, so the "locked" page can be styled.
@@ -31,8 +36,9 @@ on two ports do not overwrite each other's session.
 import html
 import json
 import secrets
+import time
 from collections import OrderedDict
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import parse_qsl, urlencode
@@ -46,6 +52,10 @@ from umbra.core import limits
 SESSION_SCOPE_KEY = "umbra.session"
 FORM_SCOPE_KEY = "umbra.form"
 TOKEN_PARAM = "token"  # noqa: S105 (the name of the query parameter, not a secret)
+CODE_PARAM = "code"
+LOGIN_CODES_PATH = "/api/v1/login-codes"
+LOGIN_CODE_TTL_S = 120.0
+MAX_LOGIN_CODES = 16
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 
@@ -103,7 +113,14 @@ class SecurityGate:
     request is refused, because no Host header can match.
     """
 
-    def __init__(self, app: ASGIApp, *, token: str, port: int | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        token: str,
+        port: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if len(token) < 32:
             raise ValueError("the access token must have at least 32 characters")
         self._app = app
@@ -112,6 +129,8 @@ class SecurityGate:
         self._hosts: frozenset[str] = frozenset()
         self._origins: frozenset[str] = frozenset()
         self._sessions: OrderedDict[str, str] = OrderedDict()  # session id -> CSRF token
+        self._codes: OrderedDict[str, float] = OrderedDict()  # one-time code -> expiry
+        self._clock = clock
         if port is not None:
             self.bind_port(port)
 
@@ -119,6 +138,18 @@ class SecurityGate:
         self._port = port
         self._hosts = frozenset({f"127.0.0.1:{port}", f"localhost:{port}"})
         self._origins = frozenset(f"http://{host}" for host in self._hosts)
+
+    def issue_login_code(self) -> str:
+        """A fresh one-time login code (spent on first use, expires after the TTL)."""
+        now = self._clock()
+        for code, expires in list(self._codes.items()):
+            if expires <= now:
+                del self._codes[code]
+        code = secrets.token_urlsafe(32)
+        self._codes[code] = now + LOGIN_CODE_TTL_S
+        while len(self._codes) > MAX_LOGIN_CODES:
+            self._codes.popitem(last=False)
+        return code
 
     @property
     def cookie_name(self) -> str:
@@ -149,7 +180,7 @@ class SecurityGate:
             )
         method = scope["method"]
         query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
-        if any(key == TOKEN_PARAM for key, _ in query):
+        if any(key in (TOKEN_PARAM, CODE_PARAM) for key, _ in query):
             await self._login(scope, send, query)
             return
         session = self._authenticate(headers)
@@ -163,6 +194,9 @@ class SecurityGate:
                 "(or send the token as an `Authorization: Bearer` header).",
             )
         scope[SESSION_SCOPE_KEY] = session
+        if scope["path"] == LOGIN_CODES_PATH:
+            await self._mint_code(method, session, send)
+            return
         if method in SAFE_METHODS:
             await self._app(scope, receive, send)
             return
@@ -180,20 +214,27 @@ class SecurityGate:
     # -- the rules -----------------------------------------------------------------------------
 
     async def _login(self, scope: Scope, send: Send, query: list[tuple[str, str]]) -> None:
-        given = [value for key, value in query if key == TOKEN_PARAM]
+        given = [(key, value) for key, value in query if key in (TOKEN_PARAM, CODE_PARAM)]
         if scope["method"] not in ("GET", "HEAD") or len(given) != 1:
-            raise _Refused(400, "Send the access token only once, in a GET request.")
-        if not secrets.compare_digest(given[0].encode(), self._token.encode()):
+            raise _Refused(400, "Send the access token or login code only once, in a GET request.")
+        kind, value = given[0]
+        if kind == TOKEN_PARAM:
+            if not secrets.compare_digest(value.encode(), self._token.encode()):
+                raise _Refused(
+                    401,
+                    "This link has a wrong or old access token. Run `umbra open` to get the "
+                    "current link.",
+                )
+        elif not self._spend_code(value):
             raise _Refused(
                 401,
-                "This link has a wrong or old access token. Run `umbra open` to get the "
-                "current link.",
+                "This one-time link was already used or has expired. Run `umbra open` again.",
             )
         session_id = secrets.token_urlsafe(32)
         self._sessions[session_id] = secrets.token_urlsafe(32)
         while len(self._sessions) > MAX_SESSIONS:
             self._sessions.popitem(last=False)
-        rest = urlencode([(k, v) for k, v in query if k != TOKEN_PARAM])
+        rest = urlencode([(k, v) for k, v in query if k not in (TOKEN_PARAM, CODE_PARAM)])
         path = scope.get("raw_path", b"").decode("latin-1") or "/"
         if not path.startswith("/") or path.startswith(("//", "/\\")):
             path = "/"  # never an open redirect: "//host" and "/\\host" leave the site
@@ -211,6 +252,37 @@ class SecurityGate:
             }
         )
         await send({"type": "http.response.body", "body": b""})
+
+    def _spend_code(self, code: str) -> bool:
+        # Look the code up by constant-time comparison against each (at most 16) live code.
+        now = self._clock()
+        for known, expires in list(self._codes.items()):
+            if secrets.compare_digest(code.encode(), known.encode()):
+                del self._codes[known]
+                return expires > now
+        return False
+
+    async def _mint_code(self, method: str, session: Session, send: Send) -> None:
+        # Only a Bearer client (which holds the token already) may mint codes: a page in the
+        # browser has no use for them.
+        if method != "POST":
+            raise _Refused(405, "Ask for a login code with POST.")
+        if session.kind != "bearer":
+            raise _Refused(403, "Login codes are issued to Bearer-token clients only.")
+        body = json.dumps(
+            {"code": self.issue_login_code(), "param": CODE_PARAM, "expires_in": LOGIN_CODE_TTL_S}
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
 
     def _authenticate(self, headers: Headers) -> Session | None:
         authorization = headers.get("authorization")

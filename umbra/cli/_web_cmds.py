@@ -62,6 +62,37 @@ def login_url(base: str, token: str) -> str:
     return f"{base}/?token={token}"
 
 
+def open_in_browser(url: str) -> bool:
+    """Open the web app whose token link is ``url`` in the browser, with a one-time code.
+
+    The browser's command line (and so ``ps``, for every local user) shows the URL it was
+    started with for as long as it runs: it gets a one-time login code minted over the API,
+    never the access token itself. Returns whether a browser was started.
+
+    Raises:
+        UsageError: the running web app did not issue a code (the link is printed instead).
+    """
+    import httpx
+
+    from umbra.api import CODE_PARAM, LOGIN_CODES_PATH, TOKEN_PARAM
+
+    base, _, query = url.partition("/?")
+    token = next(
+        (v for k, _, v in (p.partition("=") for p in query.split("&")) if k == TOKEN_PARAM), ""
+    )
+    try:
+        answer = httpx.post(
+            base + LOGIN_CODES_PATH, headers={"Authorization": f"Bearer {token}"}, timeout=10
+        )
+        answer.raise_for_status()
+        code = str(answer.json()["code"])
+    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+        raise UsageError(
+            f"the web app did not give a one-time login link ({exc}); open the link yourself"
+        ) from None
+    return webbrowser.open(f"{base}/?{CODE_PARAM}={code}")
+
+
 @dataclass(frozen=True)
 class WebLink:
     """Where a running web app is: ``base`` (no secret) and ``url`` (with the access token)."""
@@ -227,7 +258,7 @@ def open_(state: CliState, print_only: bool) -> None:
     found = _read_web_file(state)
     opened = False
     if not print_only and not state.json_output:
-        opened = webbrowser.open(found["url"])
+        opened = open_in_browser(found["url"])
     emit(
         state,
         {"url": found["url"], "pid": found["pid"], "opened": opened},

@@ -7,7 +7,6 @@ honoured) and keeps running like `umbra node` until Ctrl-C.
 
 import sys
 import threading
-import webbrowser
 from functools import partial
 from typing import Any
 
@@ -18,7 +17,13 @@ from umbra.core import UsageError
 
 from ._app import CliState, emit, json_option, pass_state
 from ._node_cmds import RunningNode, node_config, serve_profile, setup_logging
-from ._web_cmds import DEFAULT_PORT, can_show_window, cancel_on_stop_signal, run_trio
+from ._web_cmds import (
+    DEFAULT_PORT,
+    can_show_window,
+    cancel_on_stop_signal,
+    open_in_browser,
+    run_trio,
+)
 
 
 def load_webview() -> Any:
@@ -79,7 +84,7 @@ def _run_with_browser(state: CliState, start: Any, *, window_missing: str) -> No
             assert started.web is not None
             url = started.web.url
             # webbrowser may wait for the browser command: keep the loop free meanwhile.
-            opened = await trio.to_thread.run_sync(webbrowser.open, url)
+            opened = await trio.to_thread.run_sync(open_in_browser, url)
             emit(
                 state,
                 {

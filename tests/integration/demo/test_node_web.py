@@ -110,9 +110,15 @@ def test_app_without_a_display_opens_the_browser(tmp_path: Path) -> None:
     try:
         started = lines.wait_for("event", "listening", timeout=120)
         assert started["window"] is False and started["browser_opened"] is True
-        assert opened.read_text(encoding="utf-8").strip() == started["url"]
         token = started["url"].split("token=", 1)[1]
         base = started["url"].split("/?token=", 1)[0]
+        # The browser's command line (readable by every local user in `ps`) holds a one-time
+        # login code, never the access token; the code logs in once and is then spent.
+        browser_url = opened.read_text(encoding="utf-8").strip()
+        assert token not in browser_url and browser_url.startswith(f"{base}/?code=")
+        first = httpx.get(browser_url, timeout=30)
+        assert first.status_code == 303 and "umbra_session_" in first.headers["set-cookie"]
+        assert httpx.get(browser_url, timeout=30).status_code == 401
         profile = httpx.get(
             f"{base}/api/v1/profile", headers={"Authorization": f"Bearer {token}"}, timeout=30
         ).json()

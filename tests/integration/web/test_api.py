@@ -114,6 +114,35 @@ def test_login_sets_a_strict_cookie_and_strips_the_token(served: Served) -> None
         assert session["auth"] == "cookie" and len(session["csrf_token"]) >= 40
 
 
+def test_one_time_login_codes(served: Served) -> None:
+    # What `umbra open` hands the browser instead of the token (whose command line every
+    # local user can read): a code minted by a Bearer client, good for one login.
+    with served.bearer() as http:
+        minted = http.post("/api/v1/login-codes")
+        assert minted.status_code == 200
+        code = minted.json()["code"]
+        assert len(code) >= 40 and minted.json()["expires_in"] > 0
+        assert http.get("/api/v1/login-codes").status_code == 405
+    with served.anonymous() as http:
+        assert http.post("/api/v1/login-codes").status_code == 401
+        response = http.get(f"/orders?code={code}")
+        assert response.status_code == 303 and response.headers["location"] == "/orders"
+        assert response.headers["set-cookie"].startswith(f"umbra_session_{served.port}=")
+        assert http.get("/orders").status_code == 200
+        # A browser session cannot mint codes (a page has no use for them).
+        csrf = http.get("/api/v1/session").json()["csrf_token"]
+        refused = http.post(
+            "/api/v1/login-codes",
+            headers={"X-CSRF-Token": csrf, "Origin": served.base},
+        )
+        assert refused.status_code == 403
+    with served.anonymous() as http:
+        spent = http.get(f"/?code={code}")
+        assert spent.status_code == 401 and "set-cookie" not in spent.headers
+        assert http.get(f"/?code={'x' * 43}").status_code == 401
+        assert http.get(f"/?code={code}&token={served.token}").status_code == 400
+
+
 def test_login_redirect_stays_on_this_site(served: Served) -> None:
     with served.anonymous() as http:
         for path, expected in (
