@@ -63,6 +63,7 @@ class Attacker:
         self._used = 0
         self._per_identity = strikes_per_identity
         self.identities = 0
+        self.peer_ids: set[str] = set()  # every identity this attacker used
 
     async def __aenter__(self) -> "Attacker":
         await self._stack.__aenter__()
@@ -81,6 +82,7 @@ class Attacker:
         if prepare is not None:
             prepare(self._host)
         self.identities += 1
+        self.peer_ids.add(str(self._host.get_id()))
         self._used = 0
         with trio.fail_after(30):
             await self._host.connect(self.victim)
@@ -90,6 +92,7 @@ class Attacker:
         """Another identity, connected, kept (with the others) until the next `fresh_peer`."""
         host = await self._stack.enter_async_context(running_host())
         self.identities += 1
+        self.peer_ids.add(str(host.get_id()))
         with trio.fail_after(30):
             await host.connect(self.victim)
         return host
