@@ -1,6 +1,5 @@
 """`umbra node` (the peer-to-peer node with its web app) and `umbra status` (its health)."""
 
-import logging
 import sys
 import time
 import tomllib
@@ -18,6 +17,7 @@ from umbra.store import Profile
 
 from ._app import CliState, emit, json_option, pass_state
 from ._format import iso_time
+from ._logging import DEFAULT_MAX_BYTES, debugging_from_env, setup_logging
 from ._web_cmds import (
     DEFAULT_PORT,
     WEB_FILE,
@@ -54,20 +54,6 @@ def _node_file(path: Path) -> dict[str, list[str]]:
             raise UsageError(f"{path}: {key} must be a list of multiaddr strings")
         out[key] = value
     return out
-
-
-def setup_logging(verbose: bool) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.addHandler(handler)
-    root.setLevel(logging.CRITICAL)
-    # py-libp2p logs routine network noise (peers going away) as errors.
-    libp2p = logging.getLogger("libp2p")
-    libp2p.setLevel(logging.CRITICAL)
-    libp2p.handlers.clear()
-    libp2p.propagate = True
-    logging.getLogger("umbra").setLevel(logging.INFO if verbose else logging.WARNING)
 
 
 @dataclass(frozen=True)
@@ -188,7 +174,26 @@ async def serve_profile(
     default=10,
     help="Confirmations before an escrow counts as funded (small on a test chain).",
 )
-@click.option("--verbose", is_flag=True, help="Log what the node does to stderr.")
+@click.option("--verbose", is_flag=True, help="Log what the node does, not only warnings.")
+@click.option(
+    "--log-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Log to this file (owner-only, rotated) instead of stderr.",
+)
+@click.option(
+    "--log-max-bytes",
+    type=click.IntRange(4096, None),
+    default=DEFAULT_MAX_BYTES,
+    show_default=True,
+    help="Rotate the --log-file at this size; 3 old files are kept.",
+)
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="Keep IP addresses and tracebacks in the log (also UMBRA_DEBUG=1). Off by default:"
+    " a log then tells nothing of who connected from where.",
+)
 @json_option
 @pass_state
 def node(
@@ -203,6 +208,9 @@ def node(
     arbiter_fee: str,
     escrow_confirmations: int,
     verbose: bool,
+    log_file: Path | None,
+    log_max_bytes: int,
+    debug: bool,
 ) -> None:
     """Run this profile's node and its web app until stopped (Ctrl-C or SIGTERM).
 
@@ -214,7 +222,12 @@ def node(
 
     profile = state.profile()
     config = node_config(profile.path, listen, bootstrap)
-    setup_logging(verbose)
+    setup_logging(
+        verbose,
+        debug=debug or debugging_from_env(),
+        log_file=log_file,
+        max_bytes=log_max_bytes,
+    )
     trade_profile = open_profile(state.data_dir, state.profile_name, state.passphrase())
     trade_options = TradeOptions(
         state.data_dir,
