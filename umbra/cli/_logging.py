@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 DEFAULT_BACKUPS = 3
@@ -36,8 +37,8 @@ RATE_MAX_SOURCES = 1024
 DEBUG_ENV = "UMBRA_DEBUG"
 
 _IPV6_CANDIDATE = re.compile(
-    r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{0,4}|\d{1,3}(?:\.\d{1,3}){3})"
-    r"(?:%[\w.-]+)?(?![\w:])"
+    r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]{0,4})"
+    r"(?:%[\w-]+)?(?![\w:]|\.\d)"
 )
 _IPV4_CANDIDATE = re.compile(r"(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?![\w.])")
 _DNS_COMPONENT = re.compile(r"/(dns|dns4|dns6|dnsaddr)/[^/\s'\",)\]]+")
@@ -166,6 +167,14 @@ class OneLineFormatter(logging.Formatter):
         return head + message + trace
 
 
+class _OwnerOnlyRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """Creates the log file (and each new one after a rotation) readable by the owner only."""
+
+    def _open(self) -> TextIO:
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        return open(fd, "a", encoding=self.encoding, errors=self.errors)
+
+
 def setup_logging(
     verbose: bool,
     *,
@@ -188,8 +197,7 @@ def setup_logging(
         handler = logging.StreamHandler(sys.stderr)
     else:
         log_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.close(os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
-        handler = logging.handlers.RotatingFileHandler(
+        handler = _OwnerOnlyRotatingFileHandler(
             log_file, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
         )
     handler.setFormatter(OneLineFormatter(debug=debug))
