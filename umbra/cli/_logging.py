@@ -17,6 +17,7 @@ and lets py-libp2p's own warnings through. The pure parts (`redact_addresses`,
 `RepeatLimiter`) take their inputs, including the time, as arguments.
 """
 
+import io
 import ipaddress
 import logging
 import logging.handlers
@@ -27,7 +28,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
 
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 DEFAULT_BACKUPS = 3
@@ -40,7 +40,7 @@ _IPV6_CANDIDATE = re.compile(
     r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]{0,4})"
     r"(?:%[\w-]+)?(?![\w:]|\.\d)"
 )
-_IPV4_CANDIDATE = re.compile(r"(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?![\w.])")
+_IPV4_CANDIDATE = re.compile(r"(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?!\w|\.\d)")
 _DNS_COMPONENT = re.compile(r"/(dns|dns4|dns6|dnsaddr)/[^/\s'\",)\]]+")
 
 
@@ -170,7 +170,7 @@ class OneLineFormatter(logging.Formatter):
 class _OwnerOnlyRotatingFileHandler(logging.handlers.RotatingFileHandler):
     """Creates the log file (and each new one after a rotation) readable by the owner only."""
 
-    def _open(self) -> TextIO:
+    def _open(self) -> io.TextIOWrapper:
         fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         return open(fd, "a", encoding=self.encoding, errors=self.errors)
 
