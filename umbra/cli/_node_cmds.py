@@ -39,21 +39,49 @@ NODE_FILE = "node.toml"
 DEFAULT_LISTEN = "/ip4/127.0.0.1/tcp/0"
 
 
-def _node_file(path: Path) -> dict[str, list[str]]:
-    """``node.toml`` in the profile directory: optional ``listen`` and ``bootstrap`` lists."""
+# The connection caps an operator may set in node.toml's [limits] table (docs/operations.md).
+LIMIT_KEYS = {
+    "max_connections_per_ip": int,
+    "max_connections_per_range": int,
+    "max_inbound_connections": int,
+    "max_connections": int,
+    "limit_loopback": bool,
+}
+
+
+def _node_file(path: Path) -> dict[str, Any]:
+    """``node.toml`` in the profile directory: optional ``listen`` and ``bootstrap`` lists and
+    a ``[limits]`` table of connection caps (`LIMIT_KEYS`)."""
     if not path.is_file():
         return {}
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise UsageError(f"cannot read {path}: {exc}") from exc
-    out: dict[str, list[str]] = {}
+    out: dict[str, Any] = {}
     for key in ("listen", "bootstrap"):
         value = data.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise UsageError(f"{path}: {key} must be a list of multiaddr strings")
         out[key] = value
+    out["limits"] = _limits_table(path, data.get("limits", {}))
     return out
+
+
+def _limits_table(path: Path, table: object) -> dict[str, int | bool]:
+    if not isinstance(table, dict):
+        raise UsageError(f"{path}: [limits] must be a table")
+    limits: dict[str, int | bool] = {}
+    for key, value in table.items():
+        kind = LIMIT_KEYS.get(key)
+        if kind is None:
+            raise UsageError(f"{path}: unknown limit {key!r} (known: {', '.join(LIMIT_KEYS)})")
+        if kind is bool and not isinstance(value, bool):
+            raise UsageError(f"{path}: limits.{key} must be true or false")
+        if kind is int and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise UsageError(f"{path}: limits.{key} must be a whole number of at least 1")
+        limits[key] = value
+    return limits
 
 
 @dataclass(frozen=True)
@@ -93,10 +121,11 @@ def node_config(
     profile_path: Path, listen: Sequence[str], bootstrap: Sequence[str]
 ) -> "NodeConfig":
     """Options given on the command line win over ``node.toml``; bootstrap lists are merged."""
-    from umbra.net import NodeConfig
+    from umbra.net import NetLimits, NodeConfig
 
     file = _node_file(profile_path / NODE_FILE)
     return NodeConfig(
+        limits=NetLimits(**file.get("limits", {})),
         listen=tuple(listen or file.get("listen") or [DEFAULT_LISTEN]),
         bootstrap=tuple(dict.fromkeys([*bootstrap, *file.get("bootstrap", [])])),
     )
