@@ -19,10 +19,11 @@ from libp2p import new_host
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.peer.peerinfo import info_from_p2p_addr
 
-from umbra.net import SYNC_PROTOCOL_ID, noise_only_security, yamux_only
+from umbra.net import SYNC_PROTOCOL_ID, NetLimits, NodeConfig, noise_only_security, yamux_only
 from umbra.store._paths import profile_dir
 
 from .cluster import NodeProc, wait_until
+from .conftest import nodes
 
 pytestmark = pytest.mark.network
 
@@ -230,3 +231,30 @@ def _refuse_once(node: NodeProc) -> bool:
     with _sockets() as opened:
         _flood(opened, _target(node), ["127.0.0.187"] * 3)
     return True
+
+
+def test_closed_connections_give_their_place_back(tmp_path: Path) -> None:
+    """py-libp2p 0.8.1's own inbound handler keeps a slot per connection until the swarm stops
+    (measured: with 10 slots the 11th peer in a row was refused though all 10 had left). Ours
+    gives it back when the connection ends; this fails if the library's handler is back."""
+
+    async def main() -> None:
+        config = NodeConfig(
+            listen=("/ip4/127.0.0.190/tcp/0",),
+            status_interval=0.5,
+            limits=NetLimits(max_connections=12, max_inbound_connections=4),
+        )
+        async with nodes(tmp_path, 1, config=lambda _: config) as [(node, _profile, _catalog)]:
+            info = info_from_p2p_addr(multiaddr.Multiaddr(node.addrs[0]))
+            for _ in range(16):  # four times the inbound cap, one peer after the other
+                peer = _attacker()
+                async with peer.run([multiaddr.Multiaddr("/ip4/127.0.0.191/tcp/0")]):
+                    with trio.fail_after(30):
+                        await peer.connect(info)
+                        await peer.disconnect(info.peer_id)
+                with trio.fail_after(30):
+                    while node.statistics().inbound_connections:
+                        await trio.sleep(0.05)
+            assert node.statistics().refused_connections == 0
+
+    trio.run(main)
