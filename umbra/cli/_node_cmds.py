@@ -328,6 +328,10 @@ def status(state: CliState) -> None:
             click.echo(f"Node running: {current.peer_id} (pid {current.pid})")
             click.echo(f"  listening on: {', '.join(current.addrs) or '-'}")
             click.echo(f"  peers: {current.peers}   DHT routing table: {current.routing_table}")
+            click.echo(
+                f"  inbound connections: {current.inbound_connections}"
+                f"   refused (at a cap) since start: {current.refused_connections}"
+            )
         else:
             click.echo("Node not running (start it with `umbra node`).")
         last = "never" if current.last_sync is None else iso_time(current.last_sync)
