@@ -1,7 +1,9 @@
 """The network layer: a libp2p node that publishes, discovers and syncs catalogs.
 
 Layout: ``_config`` (settings, limits, protocol names), ``_errors``, ``_wire`` (sync messages
-and framing, sans-IO), ``_ratelimit`` (token buckets, strikes; pure), ``_records`` (DHT
+and framing, sans-IO), ``_ratelimit`` (token buckets, strikes; pure), ``_backoff`` (when a
+failed peer may be asked again; pure), ``_admission`` (inbound connection caps by address;
+pure), ``_inbound`` (runs the admission before the handshake), ``_records`` (DHT
 catalog-head record rules, provider keys), ``_arbiter_records`` (arbiter-profile records),
 ``_ingest`` (what a newer catalog changes; pure),
 ``_state`` (the ``net`` tables), ``_transport``
@@ -13,8 +15,17 @@ See docs/specifications/network.md for the wire formats.
 
 from typing import TYPE_CHECKING, Any
 
+from ._admission import (
+    Admitted,
+    ConnectionAdmission,
+    ConnectionCaps,
+    Refused,
+    address_range,
+    parse_address,
+)
+from ._backoff import BackoffPolicy, PeerBackoff
 from ._config import DHT_NAMESPACE, HEADS_TOPIC, SYNC_PROTOCOL_ID, NetLimits, NodeConfig
-from ._errors import NetError, NodeNotRunning, ProtocolViolation
+from ._errors import NetError, NodeNotRunning, ProtocolUnsupported, ProtocolViolation
 from ._ingest import CatalogUpdate, plan_update
 from ._ratelimit import PeerLimiter, PeerVerdict, TokenBucket
 from ._state import NET_NAMESPACE, NetState
@@ -32,6 +43,7 @@ if TYPE_CHECKING:
     )
     from ._dht import fill_routing_table, get_fresh, tune_dht
     from ._node import CatalogSource, Node, open_node, serve_node
+    from ._reach import is_protocol_refusal
     from ._records import (
         CatalogHeadValidator,
         InvalidRecord,
@@ -55,6 +67,7 @@ _LAZY = {
     ),
     "_dht": ("fill_routing_table", "get_fresh", "tune_dht"),
     "_node": ("CatalogSource", "Node", "open_node", "serve_node"),
+    "_reach": ("is_protocol_refusal",),
     "_records": (
         "CatalogHeadValidator",
         "InvalidRecord",
@@ -86,10 +99,14 @@ __all__ = [
     "HEADS_TOPIC",
     "NET_NAMESPACE",
     "SYNC_PROTOCOL_ID",
+    "Admitted",
     "ArbiterProfileValidator",
+    "BackoffPolicy",
     "CatalogHeadValidator",
     "CatalogSource",
     "CatalogUpdate",
+    "ConnectionAdmission",
+    "ConnectionCaps",
     "FrameDecoder",
     "InvalidRecord",
     "NetError",
@@ -99,12 +116,16 @@ __all__ = [
     "NodeConfig",
     "NodeNotRunning",
     "NodeStatus",
+    "PeerBackoff",
     "PeerLimiter",
     "PeerVerdict",
+    "ProtocolUnsupported",
     "ProtocolViolation",
+    "Refused",
     "TcpNoiseTransport",
     "TokenBucket",
     "Transport",
+    "address_range",
     "arbiter_key",
     "check_arbiter_record_at",
     "check_head_record_at",
@@ -113,9 +134,11 @@ __all__ = [
     "fill_routing_table",
     "get_fresh",
     "head_key",
+    "is_protocol_refusal",
     "keyword_keys",
     "noise_only_security",
     "open_node",
+    "parse_address",
     "plan_update",
     "provider_key",
     "read_node_status",

@@ -39,6 +39,22 @@ class NetLimits:
     ban_seconds: float = 600.0
     # Deadline for one request/response exchange.
     request_timeout: float = 20.0
+    # Connections, counted before the Noise handshake (see docs/operations.md for why these
+    # defaults): per remote IP, per range (/24 for IPv4, /48 for IPv6), inbound in all, and
+    # inbound plus outbound. Loopback peers are local processes (and, behind a Tor transport,
+    # every peer): the per-IP and per-range caps skip them unless ``limit_loopback``.
+    max_connections_per_ip: int = 8
+    max_connections_per_range: int = 32
+    max_inbound_connections: int = 192
+    max_connections: int = 300
+    limit_loopback: bool = False
+    # A request to a peer that failed (no answer, refused, timed out): wait before asking it
+    # again, ``backoff_base_seconds`` doubling per failure up to ``backoff_cap_seconds``. A
+    # peer that refuses the sync protocol is not asked for it for ``unsupported_seconds``,
+    # or until it opens a sync stream to us.
+    backoff_base_seconds: float = 1.0
+    backoff_cap_seconds: float = 300.0
+    unsupported_seconds: float = 3600.0
 
 
 @dataclass(frozen=True, kw_only=True)

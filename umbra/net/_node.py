@@ -27,7 +27,7 @@ from typing import Any, ParamSpec, Protocol, TypeVar
 
 import multiaddr
 import trio
-from libp2p.abc import IHost
+from libp2p.abc import IHost, INetStream
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.custom_types import TProtocol
 from libp2p.kad_dht.kad_dht import DHTMode, KadDHT
@@ -52,6 +52,7 @@ from umbra.core import (
 )
 from umbra.store import Profile
 
+from ._admission import ConnectionAdmission, ConnectionCaps
 from ._arbiter_records import (
     ARBITER_NAMESPACE,
     ArbiterProfileValidator,
@@ -128,6 +129,15 @@ class Node:
             rate=lim.head_rate,
             max_strikes=lim.max_strikes,
             ban_seconds=lim.ban_seconds,
+        )
+        self._admission = ConnectionAdmission(
+            ConnectionCaps(
+                per_ip=lim.max_connections_per_ip,
+                per_range=lim.max_connections_per_range,
+                inbound=lim.max_inbound_connections,
+                total=lim.max_connections,
+                limit_loopback=lim.limit_loopback,
+            )
         )
         self._known_seq: dict[bytes, int] = {}
         self._pending: dict[bytes, _Pending] = {}
@@ -226,7 +236,11 @@ class Node:
         listen = [multiaddr.Multiaddr(a) for a in config.listen]
         tune_dht()
         host = self._transport.build_host(
-            key_pair, listen, refuse_peer=lambda peer: self._banned(str(peer))
+            key_pair,
+            listen,
+            refuse_peer=lambda peer: self._banned(str(peer)),
+            admission=self._admission,
+            max_connections=config.limits.max_connections,
         )
         async with host.run(listen):
             self._host = host
@@ -250,9 +264,11 @@ class Node:
                 admit=lambda peer: self._request_limits.allow_at(peer, self._clock()),
                 strike=self._strike,
             )
-            host.set_stream_handler(TProtocol(SYNC_PROTOCOL_ID), server.handle)
+            host.set_stream_handler(TProtocol(SYNC_PROTOCOL_ID), self._sync_handler(server))
             self._reacher = PeerReacher(host, dht)
-            self._client = SyncClient(host, limits=config.limits, reach=self.reach)
+            self._client = SyncClient(
+                host, limits=config.limits, reach=self.reach, clock=self._clock
+            )
             async with (
                 background_trio_service(dht),
                 background_trio_service(pubsub),
@@ -279,6 +295,15 @@ class Node:
                         with trio.CancelScope(shield=True), trio.move_on_after(3):
                             await self._write_status(running=False)
                             await close_listeners(host)
+
+    def _sync_handler(self, server: SyncServer) -> Callable[[INetStream], Any]:
+        async def handle(stream: INetStream) -> None:
+            # A peer that opens a sync stream speaks the protocol, whatever it said before.
+            if self._client is not None:
+                self._client.peer_shows_support(stream.muxed_conn.peer_id)
+            await server.handle(stream)
+
+        return handle
 
     async def _survive(self, job: Callable[..., Any], *args: Any) -> None:
         """Run a long-lived job; if it fails, log and restart it: nothing ends the node."""
@@ -456,7 +481,9 @@ class Node:
         interval = self._config.head_exchange_interval
         last_random = self._clock()
         while True:
-            connected = list(self.host.get_connected_peers())
+            assert self._client is not None
+            # Peers that failed (or do not speak the sync protocol) wait out their backoff.
+            connected = [p for p in self.host.get_connected_peers() if not self._client.wait(p)]
             targets = [p for p in connected if p not in self._exchanged]
             if not targets and connected and self._clock() - last_random >= interval:
                 targets = [random.choice(connected)]
@@ -836,6 +863,9 @@ class Node:
             rejected_heads=self._counters["rejected_heads"],
             banned_peers=self._request_limits.banned_count_at(self._clock()),
             pending_syncs=len(self._pending),
+            inbound_connections=self._admission.inbound,
+            refused_connections=sum(self._admission.refused.values()),
+            sync_requests=0 if self._client is None else self._client.attempts,
         )
 
     async def _write_status(self, *, running: bool = True) -> None:

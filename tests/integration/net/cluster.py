@@ -106,8 +106,14 @@ class NodeProc:
     def run(self, *args: str, check: bool = True) -> Any:
         return self.collect(self.spawn(*args), args, check=check)
 
-    def launch(self, bootstrap: Sequence[str] = ()) -> None:
-        """Start `umbra node` without waiting for it (see `wait_listening`)."""
+    def launch(
+        self, bootstrap: Sequence[str] = (), *, args: Sequence[str] = (), debug: bool = True
+    ) -> None:
+        """Start `umbra node` without waiting for it (see `wait_listening`).
+
+        ``args`` are more `umbra node` options; ``debug`` sets UMBRA_DEBUG (tracebacks and
+        addresses in the log, see docs/operations.md).
+        """
         argv = [
             *self.wrap,
             *umbra_argv(),
@@ -121,13 +127,14 @@ class NodeProc:
         argv += ["--listen", f"/ip4/{self.ip}/tcp/0"]
         for addr in bootstrap:
             argv += ["--bootstrap", addr]
+        argv += list(args)
         with open(self.log_path, "a") as log:  # the child keeps its own descriptor
             self.proc = subprocess.Popen(
                 argv,
                 stdout=subprocess.PIPE,
                 stderr=log,
                 text=True,
-                env=_env(self.data_dir, {"UMBRA_DEBUG": "1"}),
+                env=_env(self.data_dir, {"UMBRA_DEBUG": "1"} if debug else None),
             )
 
     def wait_listening(self, *, timeout: float = 90) -> None:
@@ -143,8 +150,10 @@ class NodeProc:
         assert event["event"] == "listening"
         self.addrs, self.peer_id = event["addrs"], event["peer_id"]
 
-    def start(self, bootstrap: Sequence[str] = (), *, timeout: float = 90) -> None:
-        self.launch(bootstrap)
+    def start(
+        self, bootstrap: Sequence[str] = (), *, timeout: float = 90, debug: bool = True
+    ) -> None:
+        self.launch(bootstrap, debug=debug)
         self.wait_listening(timeout=timeout)
 
     def stop(self) -> None:
