@@ -3,7 +3,8 @@
 Layout: ``_config`` (settings, limits, protocol names), ``_errors``, ``_wire`` (sync messages
 and framing, sans-IO), ``_ratelimit`` (token buckets, strikes; pure), ``_records`` (DHT
 catalog-head record rules, provider keys), ``_arbiter_records`` (arbiter-profile records),
-``_ingest`` (what a newer catalog changes; pure),
+``_ingest`` (what a newer catalog changes; pure), ``_dht_ledger`` (who a stored DHT record is
+held for, quotas and eviction; pure), ``_dht_guard`` (Umbra's DHT server on py-libp2p's),
 ``_state`` (the ``net`` tables), ``_transport``
 (pluggable host builders: TCP + Noise only), ``_dht`` (workarounds for py-libp2p's DHT),
 ``_sync`` (the sync protocol over streams), ``_node`` (the coordinator), ``_status`` and
@@ -13,7 +14,16 @@ See docs/specifications/network.md for the wire formats.
 
 from typing import TYPE_CHECKING, Any
 
-from ._config import DHT_NAMESPACE, HEADS_TOPIC, SYNC_PROTOCOL_ID, NetLimits, NodeConfig
+from ._config import (
+    DHT_NAMESPACE,
+    HEADS_TOPIC,
+    KAD_PROTOCOL_ID,
+    SYNC_PROTOCOL_ID,
+    DhtLimits,
+    NetLimits,
+    NodeConfig,
+)
+from ._dht_ledger import LOCAL, HolderLedger, StoreRefused
 from ._errors import NetError, NodeNotRunning, ProtocolViolation
 from ._ingest import CatalogUpdate, plan_update
 from ._ratelimit import PeerLimiter, PeerVerdict, TokenBucket
@@ -31,10 +41,12 @@ if TYPE_CHECKING:
         select_arbiter_record,
     )
     from ._dht import fill_routing_table, get_fresh, tune_dht
+    from ._dht_guard import UmbraDHT, UmbraRecords
     from ._node import CatalogSource, Node, open_node, serve_node
     from ._records import (
         CatalogHeadValidator,
         InvalidRecord,
+        RecordValidator,
         check_head_record_at,
         head_key,
         keyword_keys,
@@ -54,10 +66,12 @@ _LAZY = {
         "select_arbiter_record",
     ),
     "_dht": ("fill_routing_table", "get_fresh", "tune_dht"),
+    "_dht_guard": ("UmbraDHT", "UmbraRecords"),
     "_node": ("CatalogSource", "Node", "open_node", "serve_node"),
     "_records": (
         "CatalogHeadValidator",
         "InvalidRecord",
+        "RecordValidator",
         "check_head_record_at",
         "head_key",
         "keyword_keys",
@@ -84,13 +98,17 @@ __all__ = [
     "ARBITER_NAMESPACE",
     "DHT_NAMESPACE",
     "HEADS_TOPIC",
+    "KAD_PROTOCOL_ID",
+    "LOCAL",
     "NET_NAMESPACE",
     "SYNC_PROTOCOL_ID",
     "ArbiterProfileValidator",
     "CatalogHeadValidator",
     "CatalogSource",
     "CatalogUpdate",
+    "DhtLimits",
     "FrameDecoder",
+    "HolderLedger",
     "InvalidRecord",
     "NetError",
     "NetLimits",
@@ -102,9 +120,13 @@ __all__ = [
     "PeerLimiter",
     "PeerVerdict",
     "ProtocolViolation",
+    "RecordValidator",
+    "StoreRefused",
     "TcpNoiseTransport",
     "TokenBucket",
     "Transport",
+    "UmbraDHT",
+    "UmbraRecords",
     "arbiter_key",
     "check_arbiter_record_at",
     "check_head_record_at",
