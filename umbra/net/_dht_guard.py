@@ -25,6 +25,7 @@ import logging
 import time
 from collections.abc import Callable
 
+import trio
 from libp2p.abc import IHost, INetConn, INetStream, INetwork, INotifee
 from libp2p.custom_types import TProtocol
 from libp2p.kad_dht.common import BUCKET_SIZE
@@ -52,6 +53,8 @@ log = logging.getLogger(__name__)
 inbound_peer: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "umbra_kad_inbound_peer", default=None
 )
+
+IDENTIFY_WAIT_S = 5.0
 
 # Umbra's provider keys are sha2-256 multihashes: catalog CIDs and `_records.provider_key`.
 _SHA256_MULTIHASH_PREFIX = b"\x12\x20"
@@ -312,3 +315,21 @@ class UmbraDHT(KadDHT):
     def register_validator(self, namespace: str, validator: Validator) -> None:
         """Serve one Umbra record type (raises TypeError for anything else)."""
         self.records.add_validator(namespace, validator)
+
+    async def add_server(self, peer: ID, *, wait: float = IDENTIFY_WAIT_S) -> bool:
+        """Add a peer we just dialled, once identify says whether it serves our DHT.
+
+        Identify runs in the background after a connection opens; `add_peer` alone (which
+        never waits: the library calls it from the inbound handler) would refuse a peer
+        whose identify has not finished yet.
+        """
+        with trio.move_on_after(wait):
+            while not self._identified(peer):
+                await trio.sleep(0.05)
+        return await self.add_peer(peer)
+
+    def _identified(self, peer: ID) -> bool:
+        try:
+            return bool(self.host.get_peerstore().get_protocols(peer))
+        except Exception:  # noqa: BLE001 - unknown peer
+            return False

@@ -306,7 +306,7 @@ class Node:
         try:
             with trio.fail_after(10):
                 await self.host.connect(info)
-            await self.dht.add_peer(info.peer_id)
+            await self.dht.add_server(info.peer_id)
         except trio.Cancelled:
             raise
         except Exception as exc:  # noqa: BLE001 - dial failures come in many types
