@@ -23,7 +23,8 @@ Each workaround has a test that shows the library's behaviour and ours
    rate limit, and evicts the oldest entry at 50,000. `_dht_guard.UmbraDHT` accepts only
    Umbra's record types, each with a size cap, limits PUTs per peer and charges every stored
    value and provider record to the peer that stored it (`_dht_ledger`). Tests:
-   tests/unit/net/test_dht_ledger.py, test_dht_records_guard.py and
+   tests/unit/net/test_dht_ledger.py, test_dht_records_guard.py, test_dht_guard_wiring.py
+   (the replaced library parts are the ones in use) and
    tests/integration/net/test_dht_guard.py.
 6. DHT clients in the routing table: the library adds every peer that opens a kad stream
    and every peer named in a response, and hands them out as closer peers, dead or alive.

@@ -1,7 +1,7 @@
 """Umbra's DHT server: py-libp2p 0.8.1's `KadDHT` with its doors narrowed to what Umbra needs.
 
 What the library does by default, and what `UmbraDHT` does instead (docs/specifications/
-network.md, "DHT records"; each change is listed in `_dht`'s docstring with its test):
+network.md, "DHT server rules"; each change is listed in `_dht`'s docstring with its test):
 
 - It stores any key in any namespace, or none, up to 1 MiB. Here only Umbra's record types
   are accepted (`UmbraRecords`: each a `RecordValidator` with a size cap, checked before the
@@ -133,9 +133,11 @@ class GuardedValueStore(ValueStore):
 
     def _charge(self, key: bytes, value: bytes) -> None:
         holder = inbound_peer.get() or LOCAL
-        for victim in self.ledger.store(key, holder, len(key) + len(value) + self._overhead):
-            log.info("DHT store full: evicting a record held for %s", self.ledger.holder(victim))
-            ValueStore.remove(self, victim)
+        evicted = self.ledger.store(key, holder, len(key) + len(value) + self._overhead)
+        for victim in evicted:
+            ValueStore.remove(self, victim)  # the ledger already let go of it
+        if evicted:
+            log.info("DHT value store full: evicted %d records of heavier holders", len(evicted))
 
     def put(self, key: bytes, value: bytes, validity: float = 0.0) -> None:
         self._charge(key, value)
