@@ -24,6 +24,8 @@ makes storage a per-peer budget instead of a first-come pool:
 The clock is passed in (``now``) only to order items; nothing here reads time or does I/O.
 """
 
+import heapq
+import itertools
 from collections import OrderedDict
 from collections.abc import Hashable, Iterator
 from dataclasses import dataclass
@@ -58,6 +60,12 @@ class HolderLedger(Generic[Item]):
         self._by_holder: dict[str, OrderedDict[Item, None]] = {}  # oldest first
         self._load: dict[str, int] = {}
         self.total = 0
+        # Holders by load, heaviest first: (-load, order, holder). Entries whose load is no
+        # longer the holder's are dropped when met, so finding the heaviest holder costs
+        # O(log n) and not a scan of every holder (a full store of 28,000 one-record holders
+        # took 44 ms per PUT with a scan).
+        self._heaviest: list[tuple[int, int, str]] = []
+        self._order = itertools.count()
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -126,30 +134,71 @@ class HolderLedger(Generic[Item]):
         """Items to evict so that ``cost`` more bytes fit (heaviest holders, oldest first).
 
         ``after`` is what ``holder`` will hold; a victim's holder must hold more than that.
-        The scan over holders runs only when the store is full.
+        Holders taken from the index are simulated in ``taken`` (their load shrinks with each
+        planned eviction) and put back into the index afterwards: planning changes nothing.
         """
         over = self.total + cost - self.capacity
         if over <= 0:
             return ()
-        loads = {h: load for h, load in self._load.items() if h not in (LOCAL, holder)}
+        stash: list[tuple[int, int, str]] = []
+        taken: list[tuple[int, int, str]] = []  # (-simulated load, order, holder)
+        seen: set[str] = set()
         queues: dict[str, Iterator[Item]] = {}
         victims: list[Item] = []
-        while over > 0:
-            heaviest = max(loads, key=loads.__getitem__, default=None)
-            if heaviest is None or loads[heaviest] <= after:
-                raise StoreRefused("the store is full and no heavier holder can give way")
-            queue = queues.setdefault(heaviest, iter(self._by_holder[heaviest]))
-            victim = next(queue, None)
-            if victim is None:
-                del loads[heaviest]
-                continue
-            if victim == exclude:
-                continue
-            victim_cost = self._items[victim][1]
-            victims.append(victim)
-            loads[heaviest] -= victim_cost
-            over -= victim_cost
+        try:
+            while over > 0:
+                untouched = self._peek_heaviest(seen | {holder}, stash)
+                if untouched is not None and (not taken or untouched[0] < taken[0][0]):
+                    stash.append(heapq.heappop(self._heaviest))
+                    seen.add(untouched[2])
+                    queues[untouched[2]] = iter(self._by_holder[untouched[2]])
+                    heapq.heappush(taken, untouched)
+                    continue
+                if not taken or -taken[0][0] <= after:
+                    raise StoreRefused("the store is full and no heavier holder can give way")
+                neg_load, order, heaviest = heapq.heappop(taken)
+                victim = next(queues[heaviest], None)
+                if victim is None:
+                    continue
+                if victim != exclude:
+                    victim_cost = self._items[victim][1]
+                    victims.append(victim)
+                    over -= victim_cost
+                    neg_load += victim_cost
+                heapq.heappush(taken, (neg_load, order, heaviest))
+        finally:
+            for entry in stash:
+                heapq.heappush(self._heaviest, entry)
         return tuple(victims)
+
+    def _peek_heaviest(
+        self, skip: set[str], stash: list[tuple[int, int, str]]
+    ) -> tuple[int, int, str] | None:
+        """The index's heaviest live entry whose holder is not in ``skip`` (left in place).
+
+        Stale entries are dropped for good; live ones of skipped holders move to ``stash``.
+        """
+        heap = self._heaviest
+        while heap:
+            neg_load, _order, holder = heap[0]
+            if self._load.get(holder) != -neg_load:
+                heapq.heappop(heap)
+            elif holder in skip:
+                stash.append(heapq.heappop(heap))
+            else:
+                return heap[0]
+        return None
+
+    def _index(self, holder: str) -> None:
+        """Record ``holder``'s new load in the heaviest-first index (LOCAL is never a victim)."""
+        load = self._load.get(holder, 0)
+        if holder != LOCAL and load > 0:
+            heapq.heappush(self._heaviest, (-load, next(self._order), holder))
+        if len(self._heaviest) > 2 * len(self._load) + 64:  # mostly stale: rebuild
+            self._heaviest = [
+                (-load, next(self._order), h) for h, load in self._load.items() if h != LOCAL
+            ]
+            heapq.heapify(self._heaviest)
 
     # -- changing ----------------------------------------------------------------------------
 
@@ -171,6 +220,7 @@ class HolderLedger(Generic[Item]):
         self._by_holder.setdefault(new_holder, OrderedDict())[item] = None
         self._load[new_holder] = self.load(new_holder) + cost
         self.total += cost
+        self._index(new_holder)
         return admission.evict
 
     def release(self, item: Item) -> None:
@@ -186,3 +236,4 @@ class HolderLedger(Generic[Item]):
         if not queue:
             del self._by_holder[holder]
             del self._load[holder]
+        self._index(holder)

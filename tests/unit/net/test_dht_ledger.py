@@ -4,6 +4,8 @@ Every limit is tested at its boundary and one byte past it.
 """
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from umbra.net import LOCAL, HolderLedger, StoreRefused
 
@@ -146,3 +148,68 @@ def test_release_forgets_and_unknown_items_are_ignored() -> None:
     ledger.release("never")
     assert len(ledger) == 0 and ledger.total == 0 and ledger.load("p") == 0
     assert ledger.items_of("p") == []
+
+
+# -- properties over random operation sequences -------------------------------------------------
+
+HOLDERS = ["a", "b", "c", "d", LOCAL]
+operations = st.lists(
+    st.tuples(
+        st.sampled_from(["store", "release"]),
+        st.integers(0, 11),  # item
+        st.sampled_from(HOLDERS),
+        st.integers(1, 40),  # cost
+    ),
+    max_size=60,
+)
+
+
+def _evictable(ledger: HolderLedger[str], holder: str, after: int, exclude: str) -> int:
+    """Bytes that may go, order aside: each other holder gives oldest-first while heavier."""
+    total = 0
+    for other in {h for h in map(ledger.holder, ledger) if h not in (None, LOCAL, holder)}:
+        load = ledger.load(other)
+        for item in ledger.items_of(other):
+            if load <= after:
+                break
+            if item == exclude:
+                continue
+            cost = ledger._items[item][1]
+            total, load = total + cost, load - cost
+    return total
+
+
+@settings(max_examples=300, deadline=None)
+@given(operations)
+def test_invariants_and_refusals_match_a_simple_model(ops: list[tuple[str, int, str, int]]) -> None:
+    ledger = HolderLedger[str](capacity=100, per_peer=50)
+    for op, index, holder, cost in ops:
+        item = f"i{index}"
+        if op == "release":
+            ledger.release(item)
+        elif item not in ledger and holder != LOCAL:
+            after = ledger.load(holder) + cost
+            over = ledger.total + cost - ledger.capacity
+            fits = after <= ledger.per_peer and (
+                over <= 0 or _evictable(ledger, holder, after, item) >= over
+            )
+            loads = {h: ledger.load(h) for h in HOLDERS}
+            try:
+                evicted = ledger.store(item, holder, cost)
+            except StoreRefused:
+                assert not fits
+                assert {h: ledger.load(h) for h in HOLDERS} == loads  # nothing changed
+                continue
+            assert fits
+            assert all(v not in ledger for v in evicted) and ledger.holder(item) == holder
+            assert ledger.total <= ledger.capacity  # LOCAL's bytes count too
+        else:
+            try:
+                ledger.store(item, holder, cost)
+            except StoreRefused:
+                continue
+        # Bookkeeping agrees with itself.
+        assert ledger.total == sum(ledger.load(h) for h in HOLDERS)
+        assert ledger.total == sum(ledger._items[i][1] for i in ledger)
+        assert all(ledger.load(h) <= ledger.per_peer for h in HOLDERS if h != LOCAL)
+        assert len(ledger._heaviest) <= 2 * len(HOLDERS) + 64 + 1
