@@ -288,6 +288,7 @@ class UmbraDHT(KadDHT):
     ) -> None:
         tune_dht()  # Umbra's protocol id must be bound before the handler is registered
         self._clock = clock
+        # Only its token buckets are used (bounded memory over many peers); no strikes here.
         self._put_limits = PeerLimiter(
             burst=limits.put_burst, rate=limits.put_rate, max_strikes=1 << 30, ban_seconds=0
         )
