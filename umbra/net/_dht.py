@@ -1,7 +1,8 @@
 """A thin layer over py-libp2p 0.8.1's Kademlia DHT: workarounds for its known problems.
 
-Each workaround has a test that shows the library's behaviour and ours
-(tests/integration/net/test_dht_records.py).
+Each workaround has a test that shows the library's behaviour and ours: items 1-3 in
+tests/integration/net/test_dht_records.py, the others where they are listed. py-libp2p is
+pinned (==0.8.1); the tests fail if an upgrade moves what a workaround relies on.
 
 1. Stale reads: ``KadDHT.get_value`` answers from the local value store when it holds the
    key, without asking the network, so a reader that once fetched seq 1 keeps seeing seq 1
