@@ -30,7 +30,6 @@ import trio
 from libp2p.abc import IHost, INetStream
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.custom_types import TProtocol
-from libp2p.kad_dht.kad_dht import DHTMode, KadDHT
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import info_from_p2p_addr
 from libp2p.pubsub.gossipsub import PROTOCOL_ID_V11, GossipSub
@@ -62,6 +61,7 @@ from ._arbiter_records import (
 )
 from ._config import DHT_NAMESPACE, HEADS_TOPIC, SYNC_PROTOCOL_ID, NodeConfig
 from ._dht import fill_routing_table, get_fresh, tune_dht
+from ._dht_guard import UmbraDHT
 from ._errors import NetError, ProtocolViolation
 from ._ingest import CatalogUpdate, check_catalog_matches_head, new_listing_cids, plan_update
 from ._ratelimit import PeerLimiter
@@ -150,7 +150,7 @@ class Node:
         self._counters = {"syncs_ok": 0, "syncs_failed": 0, "rejected_heads": 0}
         self._synced = trio.Event()
         self._host: IHost | None = None
-        self._dht: KadDHT | None = None
+        self._dht: UmbraDHT | None = None
         self._pubsub: Pubsub | None = None
         self._client: SyncClient | None = None
         self._reacher: PeerReacher | None = None
@@ -172,7 +172,7 @@ class Node:
         return self._host
 
     @property
-    def dht(self) -> KadDHT:
+    def dht(self) -> UmbraDHT:
         assert self._dht is not None, "the node is not running"
         return self._dht
 
@@ -244,7 +244,7 @@ class Node:
         )
         async with host.run(listen):
             self._host = host
-            dht = KadDHT(host, DHTMode.SERVER)
+            dht = UmbraDHT(host, config.limits.dht)
             dht.register_validator(DHT_NAMESPACE, CatalogHeadValidator(self._clock))
             dht.register_validator(ARBITER_NAMESPACE, ArbiterProfileValidator(self._clock))
             router = GossipSub(
@@ -331,7 +331,7 @@ class Node:
         try:
             with trio.fail_after(10):
                 await self.host.connect(info)
-            await self.dht.add_peer(info.peer_id)
+            await self.dht.add_server(info.peer_id)
         except trio.Cancelled:
             raise
         except Exception as exc:  # noqa: BLE001 - dial failures come in many types
