@@ -258,8 +258,11 @@ class DemoRun:
             argv += ["--arbiter-terms", "Decides disputes of the demo within a day."]
         env = {k: v for k, v in os.environ.items() if not k.startswith("UMBRA_")}
         env["UMBRA_PASSPHRASE"] = DEMO_PASSPHRASE
+        # The node writes its own log (rotated, bounded); stderr only gets what escapes logging
+        # (an exit message), so its file stays small.
         log_path = self._state_dir / "logs" / f"node-{role}.log"
-        with open(log_path, "ab") as log_file:
+        argv += ["--log-file", str(log_path)]
+        with open(log_path.with_suffix(".err"), "ab") as log_file:
             process = await trio.lowlevel.open_process(
                 argv,
                 stdin=subprocess.DEVNULL,
@@ -279,6 +282,7 @@ class DemoRun:
         if node.started.get("event") != "listening" or not node.started.get("url"):
             raise UsageError(
                 f"the {role}'s node did not start (exit code {process.poll()}); see {log_path}"
+                f" and {log_path.with_suffix('.err')}"
             )
         self.report({"event": "progress", "step": f"node-{role}", "url": node.started["url"]})
         return node
@@ -330,7 +334,7 @@ class DemoRun:
             {
                 "event": "warning",
                 "message": f"the {node.role}'s node exited with code {code}; see "
-                f"{self._state_dir / 'logs' / f'node-{node.role}.log'}",
+                f"{self._state_dir / 'logs' / f'node-{node.role}.log'} and .err",
             }
         )
 

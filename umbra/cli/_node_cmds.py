@@ -1,6 +1,5 @@
 """`umbra node` (the peer-to-peer node with its web app) and `umbra status` (its health)."""
 
-import logging
 import sys
 import time
 import tomllib
@@ -18,6 +17,7 @@ from umbra.store import Profile
 
 from ._app import CliState, emit, json_option, pass_state
 from ._format import iso_time
+from ._logging import DEFAULT_MAX_BYTES, debugging_from_env, setup_logging
 from ._web_cmds import (
     DEFAULT_PORT,
     WEB_FILE,
@@ -39,35 +39,49 @@ NODE_FILE = "node.toml"
 DEFAULT_LISTEN = "/ip4/127.0.0.1/tcp/0"
 
 
-def _node_file(path: Path) -> dict[str, list[str]]:
-    """``node.toml`` in the profile directory: optional ``listen`` and ``bootstrap`` lists."""
+# The connection caps an operator may set in node.toml's [limits] table (docs/operations.md).
+LIMIT_KEYS = {
+    "max_connections_per_ip": int,
+    "max_connections_per_range": int,
+    "max_inbound_connections": int,
+    "max_connections": int,
+    "limit_loopback": bool,
+}
+
+
+def _node_file(path: Path) -> dict[str, Any]:
+    """``node.toml`` in the profile directory: optional ``listen`` and ``bootstrap`` lists and
+    a ``[limits]`` table of connection caps (`LIMIT_KEYS`)."""
     if not path.is_file():
         return {}
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise UsageError(f"cannot read {path}: {exc}") from exc
-    out: dict[str, list[str]] = {}
+    out: dict[str, Any] = {}
     for key in ("listen", "bootstrap"):
         value = data.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise UsageError(f"{path}: {key} must be a list of multiaddr strings")
         out[key] = value
+    out["limits"] = _limits_table(path, data.get("limits", {}))
     return out
 
 
-def setup_logging(verbose: bool) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.addHandler(handler)
-    root.setLevel(logging.CRITICAL)
-    # py-libp2p logs routine network noise (peers going away) as errors.
-    libp2p = logging.getLogger("libp2p")
-    libp2p.setLevel(logging.CRITICAL)
-    libp2p.handlers.clear()
-    libp2p.propagate = True
-    logging.getLogger("umbra").setLevel(logging.INFO if verbose else logging.WARNING)
+def _limits_table(path: Path, table: object) -> dict[str, int | bool]:
+    if not isinstance(table, dict):
+        raise UsageError(f"{path}: [limits] must be a table")
+    limits: dict[str, int | bool] = {}
+    for key, value in table.items():
+        kind = LIMIT_KEYS.get(key)
+        if kind is None:
+            raise UsageError(f"{path}: unknown limit {key!r} (known: {', '.join(LIMIT_KEYS)})")
+        if kind is bool and not isinstance(value, bool):
+            raise UsageError(f"{path}: limits.{key} must be true or false")
+        if kind is int and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise UsageError(f"{path}: limits.{key} must be a whole number of at least 1")
+        limits[key] = value
+    return limits
 
 
 @dataclass(frozen=True)
@@ -107,10 +121,11 @@ def node_config(
     profile_path: Path, listen: Sequence[str], bootstrap: Sequence[str]
 ) -> "NodeConfig":
     """Options given on the command line win over ``node.toml``; bootstrap lists are merged."""
-    from umbra.net import NodeConfig
+    from umbra.net import NetLimits, NodeConfig
 
     file = _node_file(profile_path / NODE_FILE)
     return NodeConfig(
+        limits=NetLimits(**file.get("limits", {})),
         listen=tuple(listen or file.get("listen") or [DEFAULT_LISTEN]),
         bootstrap=tuple(dict.fromkeys([*bootstrap, *file.get("bootstrap", [])])),
     )
@@ -188,7 +203,26 @@ async def serve_profile(
     default=10,
     help="Confirmations before an escrow counts as funded (small on a test chain).",
 )
-@click.option("--verbose", is_flag=True, help="Log what the node does to stderr.")
+@click.option("--verbose", is_flag=True, help="Log what the node does, not only warnings.")
+@click.option(
+    "--log-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Log to this file (owner-only, rotated) instead of stderr.",
+)
+@click.option(
+    "--log-max-bytes",
+    type=click.IntRange(4096, None),
+    default=DEFAULT_MAX_BYTES,
+    show_default=True,
+    help="Rotate the --log-file at this size; 3 old files are kept.",
+)
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="Keep IP addresses and tracebacks in the log (also UMBRA_DEBUG=1). Off by default:"
+    " a log then tells nothing of who connected from where.",
+)
 @json_option
 @pass_state
 def node(
@@ -203,6 +237,9 @@ def node(
     arbiter_fee: str,
     escrow_confirmations: int,
     verbose: bool,
+    log_file: Path | None,
+    log_max_bytes: int,
+    debug: bool,
 ) -> None:
     """Run this profile's node and its web app until stopped (Ctrl-C or SIGTERM).
 
@@ -214,7 +251,12 @@ def node(
 
     profile = state.profile()
     config = node_config(profile.path, listen, bootstrap)
-    setup_logging(verbose)
+    setup_logging(
+        verbose,
+        debug=debug or debugging_from_env(),
+        log_file=log_file,
+        max_bytes=log_max_bytes,
+    )
     trade_profile = open_profile(state.data_dir, state.profile_name, state.passphrase())
     trade_options = TradeOptions(
         state.data_dir,
@@ -286,6 +328,10 @@ def status(state: CliState) -> None:
             click.echo(f"Node running: {current.peer_id} (pid {current.pid})")
             click.echo(f"  listening on: {', '.join(current.addrs) or '-'}")
             click.echo(f"  peers: {current.peers}   DHT routing table: {current.routing_table}")
+            click.echo(
+                f"  inbound connections: {current.inbound_connections}"
+                f"   refused (at a cap) since start: {current.refused_connections}"
+            )
         else:
             click.echo("Node not running (start it with `umbra node`).")
         last = "never" if current.last_sync is None else iso_time(current.last_sync)

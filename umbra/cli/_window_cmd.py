@@ -16,7 +16,8 @@ import trio
 from umbra.core import UsageError
 
 from ._app import CliState, emit, json_option, pass_state
-from ._node_cmds import RunningNode, node_config, serve_profile, setup_logging
+from ._logging import setup_logging
+from ._node_cmds import RunningNode, node_config, serve_profile
 from ._web_cmds import (
     DEFAULT_PORT,
     can_show_window,

@@ -1,9 +1,12 @@
 """The network layer: a libp2p node that publishes, discovers and syncs catalogs.
 
 Layout: ``_config`` (settings, limits, protocol names), ``_errors``, ``_wire`` (sync messages
-and framing, sans-IO), ``_ratelimit`` (token buckets, strikes; pure), ``_records`` (DHT
+and framing, sans-IO), ``_ratelimit`` (token buckets, strikes; pure), ``_backoff`` (when a
+failed peer may be asked again; pure), ``_admission`` (inbound connection caps by address;
+pure), ``_inbound`` (runs the admission before the handshake), ``_records`` (DHT
 catalog-head record rules, provider keys), ``_arbiter_records`` (arbiter-profile records),
-``_ingest`` (what a newer catalog changes; pure),
+``_ingest`` (what a newer catalog changes; pure), ``_dht_ledger`` (who a stored DHT record is
+held for, quotas and eviction; pure), ``_dht_guard`` (Umbra's DHT server on py-libp2p's),
 ``_state`` (the ``net`` tables), ``_transport``
 (pluggable host builders: TCP + Noise only), ``_dht`` (workarounds for py-libp2p's DHT),
 ``_sync`` (the sync protocol over streams), ``_node`` (the coordinator), ``_status`` and
@@ -13,8 +16,26 @@ See docs/specifications/network.md for the wire formats.
 
 from typing import TYPE_CHECKING, Any
 
-from ._config import DHT_NAMESPACE, HEADS_TOPIC, SYNC_PROTOCOL_ID, NetLimits, NodeConfig
-from ._errors import NetError, NodeNotRunning, ProtocolViolation
+from ._admission import (
+    Admitted,
+    ConnectionAdmission,
+    ConnectionCaps,
+    Refused,
+    address_range,
+    parse_address,
+)
+from ._backoff import BackoffPolicy, PeerBackoff
+from ._config import (
+    DHT_NAMESPACE,
+    HEADS_TOPIC,
+    KAD_PROTOCOL_ID,
+    SYNC_PROTOCOL_ID,
+    DhtLimits,
+    NetLimits,
+    NodeConfig,
+)
+from ._dht_ledger import LOCAL, HolderLedger, StoreRefused
+from ._errors import NetError, NodeNotRunning, ProtocolUnsupported, ProtocolViolation
 from ._ingest import CatalogUpdate, plan_update
 from ._ratelimit import PeerLimiter, PeerVerdict, TokenBucket
 from ._state import NET_NAMESPACE, NetState
@@ -31,10 +52,13 @@ if TYPE_CHECKING:
         select_arbiter_record,
     )
     from ._dht import fill_routing_table, get_fresh, tune_dht
+    from ._dht_guard import UmbraDHT, UmbraRecords
     from ._node import CatalogSource, Node, open_node, serve_node
+    from ._reach import is_protocol_refusal
     from ._records import (
         CatalogHeadValidator,
         InvalidRecord,
+        RecordValidator,
         check_head_record_at,
         head_key,
         keyword_keys,
@@ -54,10 +78,13 @@ _LAZY = {
         "select_arbiter_record",
     ),
     "_dht": ("fill_routing_table", "get_fresh", "tune_dht"),
+    "_dht_guard": ("UmbraDHT", "UmbraRecords"),
     "_node": ("CatalogSource", "Node", "open_node", "serve_node"),
+    "_reach": ("is_protocol_refusal",),
     "_records": (
         "CatalogHeadValidator",
         "InvalidRecord",
+        "RecordValidator",
         "check_head_record_at",
         "head_key",
         "keyword_keys",
@@ -84,13 +111,21 @@ __all__ = [
     "ARBITER_NAMESPACE",
     "DHT_NAMESPACE",
     "HEADS_TOPIC",
+    "KAD_PROTOCOL_ID",
+    "LOCAL",
     "NET_NAMESPACE",
     "SYNC_PROTOCOL_ID",
+    "Admitted",
     "ArbiterProfileValidator",
+    "BackoffPolicy",
     "CatalogHeadValidator",
     "CatalogSource",
     "CatalogUpdate",
+    "ConnectionAdmission",
+    "ConnectionCaps",
+    "DhtLimits",
     "FrameDecoder",
+    "HolderLedger",
     "InvalidRecord",
     "NetError",
     "NetLimits",
@@ -99,12 +134,20 @@ __all__ = [
     "NodeConfig",
     "NodeNotRunning",
     "NodeStatus",
+    "PeerBackoff",
     "PeerLimiter",
     "PeerVerdict",
+    "ProtocolUnsupported",
     "ProtocolViolation",
+    "RecordValidator",
+    "Refused",
+    "StoreRefused",
     "TcpNoiseTransport",
     "TokenBucket",
     "Transport",
+    "UmbraDHT",
+    "UmbraRecords",
+    "address_range",
     "arbiter_key",
     "check_arbiter_record_at",
     "check_head_record_at",
@@ -113,9 +156,11 @@ __all__ = [
     "fill_routing_table",
     "get_fresh",
     "head_key",
+    "is_protocol_refusal",
     "keyword_keys",
     "noise_only_security",
     "open_node",
+    "parse_address",
     "plan_update",
     "provider_key",
     "read_node_status",

@@ -13,11 +13,9 @@ Record rules (checked by every DHT node that stores or returns a record, and by 
 import time
 from collections.abc import Callable, Sequence
 
-from libp2p.records.validator import Validator
+from umbra.core import SignedArbiterProfile, limits, parse_arbiter_profile
 
-from umbra.core import SignedArbiterProfile, parse_arbiter_profile
-
-from ._records import MAX_CLOCK_SKEW_S, InvalidRecord, persona_from_key
+from ._records import MAX_CLOCK_SKEW_S, InvalidRecord, RecordValidator, persona_from_key
 
 ARBITER_NAMESPACE = "umbra-arbiter"
 
@@ -61,8 +59,10 @@ def select_arbiter_record(values: Sequence[bytes]) -> int:
     return best
 
 
-class ArbiterProfileValidator(Validator):
+class ArbiterProfileValidator(RecordValidator):
     """The libp2p adapter, registered for the ``umbra-arbiter`` namespace on every node."""
+
+    max_bytes = limits.MAX_ARBITER_PROFILE_BYTES
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock

@@ -10,8 +10,33 @@ from umbra.core import MAX_BLOCK_BYTES, limits
 
 # Gossip, DHT and provider namespaces (see docs/specifications/network.md).
 SYNC_PROTOCOL_ID = "/umbra/sync/1.0.0"
+# Umbra's Kademlia DHT: the IPFS wire format under Umbra's own protocol id, so that an Umbra
+# node and an IPFS node never merge their DHTs (py-libp2p hard-codes ``/ipfs/kad/1.0.0``;
+# `_dht.tune_dht` replaces it).
+KAD_PROTOCOL_ID = "/umbra/kad/1.0.0"
 HEADS_TOPIC = "/umbra/catalog-heads/1"
 DHT_NAMESPACE = "umbra-catalog"
+
+
+@dataclass(frozen=True, kw_only=True)
+class DhtLimits:
+    """What one remote peer may store in our DHT server (see `_dht_ledger` for the rules).
+
+    Sizes are in bytes of "cost": a value record costs its key + value + `record_overhead`,
+    a provider record its key + addresses + `record_overhead`.
+    """
+
+    # Value records (PUT_VALUE): all we hold for others, and what one peer may hold.
+    value_capacity: int = 16 * 1024 * 1024
+    value_quota: int = 256 * 1024
+    # Provider records (ADD_PROVIDER).
+    provider_capacity: int = 4 * 1024 * 1024
+    provider_quota: int = 64 * 1024
+    max_provider_addrs: int = 8
+    record_overhead: int = 256
+    # PUT_VALUE messages per peer, valid or not: a token bucket (burst, then per second).
+    put_burst: float = 32.0
+    put_rate: float = 2.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,6 +64,24 @@ class NetLimits:
     ban_seconds: float = 600.0
     # Deadline for one request/response exchange.
     request_timeout: float = 20.0
+    # Connections, counted before the Noise handshake (see docs/operations.md for why these
+    # defaults): per remote IP, per range (/24 for IPv4, /48 for IPv6), inbound in all, and
+    # inbound plus outbound. Loopback peers are local processes (and, behind a Tor transport,
+    # every peer): the per-IP and per-range caps skip them unless ``limit_loopback``.
+    max_connections_per_ip: int = 8
+    max_connections_per_range: int = 32
+    max_inbound_connections: int = 192
+    max_connections: int = 300
+    limit_loopback: bool = False
+    # A request to a peer that failed (no answer, refused, timed out): wait before asking it
+    # again, ``backoff_base_seconds`` doubling per failure up to ``backoff_cap_seconds``. A
+    # peer that refuses the sync protocol is not asked for it for ``unsupported_seconds``,
+    # or until it opens a sync stream to us.
+    backoff_base_seconds: float = 1.0
+    backoff_cap_seconds: float = 300.0
+    unsupported_seconds: float = 3600.0
+    # What peers may store in our DHT server.
+    dht: DhtLimits = field(default_factory=DhtLimits)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,7 +1,8 @@
 """A thin layer over py-libp2p 0.8.1's Kademlia DHT: workarounds for its known problems.
 
-Each workaround has a test that shows the library's behaviour and ours
-(tests/integration/net/test_dht_records.py).
+Each workaround has a test that shows the library's behaviour and ours: items 1-3 in
+tests/integration/net/test_dht_records.py, the others where they are listed. py-libp2p is
+pinned (==0.8.1); the tests fail if an upgrade moves what a workaround relies on.
 
 1. Stale reads: ``KadDHT.get_value`` answers from the local value store when it holds the
    key, without asking the network, so a reader that once fetched seq 1 keeps seeing seq 1
@@ -11,29 +12,85 @@ Each workaround has a test that shows the library's behaviour and ours
    self-lookup, and the library refreshes every 600 s. `fill_routing_table` repeats the
    self-lookup a few times with a short backoff.
 3. Slow lookups: ALPHA (lookup concurrency) is a module constant; `tune_dht` sets it.
+4. The public IPFS protocol id: the library hard-codes ``/ipfs/kad/1.0.0`` (its
+   ``protocol_prefix`` argument is not used on the wire), so an Umbra node meeting an IPFS
+   node would merge the two DHTs. `tune_dht` rebinds the id to `KAD_PROTOCOL_ID` in every
+   module that imported it, and caps DHT messages at `MAX_DHT_MESSAGE_BYTES` (the library
+   reads up to 4 MiB). Tests: tests/unit/net/test_dht_tuning.py (every binding, every
+   source occurrence) and tests/integration/net/test_dht_guard.py
+   (test_kad_protocol_is_umbras).
+5. Anyone's records: the library stores any key in any namespace (``strict_validation`` is
+   off by default, ``/pk/`` and ``/ipns/`` validators are added), up to 1 MiB, with no PUT
+   rate limit, and evicts the oldest entry at 50,000. `_dht_guard.UmbraDHT` accepts only
+   Umbra's record types, each with a size cap, limits PUTs per peer and charges every stored
+   value and provider record to the peer that stored it (`_dht_ledger`). Tests:
+   tests/unit/net/test_dht_ledger.py, test_dht_records_guard.py, test_dht_guard_wiring.py
+   (the replaced library parts are the ones in use) and
+   tests/integration/net/test_dht_guard.py.
+6. DHT clients in the routing table: the library adds every peer that opens a kad stream
+   and every peer named in a response, and hands them out as closer peers, dead or alive.
+   `_dht_guard.GuardedRoutingTable` admits only connected peers whose identify lists
+   `KAD_PROTOCOL_ID`, and drops a peer when its last connection closes. Test:
+   tests/integration/net/test_dht_guard.py (test_client_and_dead_peers_are_not_handed_out).
+7. Republishing an unchanged record was refused by every holder (its ``select`` keeps the
+   existing record on a tie), so the record's 24 h lifetime was never extended.
+   `_dht_guard.UmbraRecords.select` picks the later of byte-identical values, so a re-PUT
+   refreshes the record. Tests: tests/unit/net/test_dht_records_guard.py and
+   tests/integration/net/test_dht_guard.py (test_unchanged_reput_extends_the_record).
 """
 
+import importlib
 import logging
+import pkgutil
+import sys
 from collections.abc import Callable, Sequence
 
+import libp2p.kad_dht
 import trio
+from libp2p.custom_types import TProtocol
 from libp2p.kad_dht import kad_dht as _kad_module
 from libp2p.kad_dht import peer_routing as _routing_module
 from libp2p.kad_dht import provider_store as _provider_module
 from libp2p.kad_dht.kad_dht import KadDHT
 
+from ._config import KAD_PROTOCOL_ID
 from ._records import select_head
 
 log = logging.getLogger(__name__)
 
 LOOKUP_ALPHA = 3
+IPFS_KAD_PROTOCOL_ID = "/ipfs/kad/1.0.0"
+# The largest DHT message we read (the library allows 4 MiB): our largest record is a prekey
+# record of 8.7 KiB, and a response with 20 providers and 20 closer peers stays under 20 KiB.
+MAX_DHT_MESSAGE_BYTES = 64 * 1024
 
 
 def tune_dht() -> None:
-    """Set lookup concurrency (measured: ALPHA=3 made quorum-1 gets ~5x faster at N=20)."""
+    """Patch py-libp2p's DHT module constants; call before creating a DHT. Idempotent.
+
+    - ALPHA (lookup concurrency) = `LOOKUP_ALPHA` (measured: quorum-1 gets ~5x faster at
+      N=20).
+    - The protocol id: every module-level name of ``libp2p`` bound to ``/ipfs/kad/1.0.0`` is
+      rebound to `KAD_PROTOCOL_ID`. The library imports the constant by value into each of
+      its DHT modules (handler registration, outbound streams, the routing table's
+      server-mode check), so all ``libp2p.kad_dht`` modules are imported first and every
+      loaded ``libp2p`` module is scanned, not a fixed list.
+    - MAX_DHT_MESSAGE_SIZE = `MAX_DHT_MESSAGE_BYTES`, wherever it was imported.
+    """
+    for info in pkgutil.iter_modules(libp2p.kad_dht.__path__, "libp2p.kad_dht."):
+        importlib.import_module(info.name)
     for module in (_kad_module, _routing_module, _provider_module):
         if hasattr(module, "ALPHA"):
             setattr(module, "ALPHA", LOOKUP_ALPHA)  # noqa: B010 - a module constant
+    for name, module in list(sys.modules.items()):
+        if module is None or not (name == "libp2p" or name.startswith("libp2p.")):
+            continue
+        names = vars(module)
+        for attr, value in list(names.items()):
+            if isinstance(value, str) and value == IPFS_KAD_PROTOCOL_ID:
+                names[attr] = TProtocol(KAD_PROTOCOL_ID)
+        if name.startswith("libp2p.kad_dht.") and "MAX_DHT_MESSAGE_SIZE" in names:
+            names["MAX_DHT_MESSAGE_SIZE"] = MAX_DHT_MESSAGE_BYTES
 
 
 async def get_fresh(

@@ -25,5 +25,12 @@ class ProtocolViolation(NetError):
         self.reason = reason
 
 
+class ProtocolUnsupported(NetError):
+    """The peer answered that it does not speak the protocol (e.g. an IPFS node).
+
+    Nobody is at fault, but asking again soon is pointless: callers stop asking for a while.
+    """
+
+
 class NodeNotRunning(NetError):
     """`umbra status` found no live node for the profile."""

@@ -27,10 +27,9 @@ from typing import Any, ParamSpec, Protocol, TypeVar
 
 import multiaddr
 import trio
-from libp2p.abc import IHost
+from libp2p.abc import IHost, INetStream
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.custom_types import TProtocol
-from libp2p.kad_dht.kad_dht import DHTMode, KadDHT
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import info_from_p2p_addr
 from libp2p.pubsub.gossipsub import PROTOCOL_ID_V11, GossipSub
@@ -52,6 +51,7 @@ from umbra.core import (
 )
 from umbra.store import Profile
 
+from ._admission import ConnectionAdmission, ConnectionCaps
 from ._arbiter_records import (
     ARBITER_NAMESPACE,
     ArbiterProfileValidator,
@@ -61,6 +61,7 @@ from ._arbiter_records import (
 )
 from ._config import DHT_NAMESPACE, HEADS_TOPIC, SYNC_PROTOCOL_ID, NodeConfig
 from ._dht import fill_routing_table, get_fresh, tune_dht
+from ._dht_guard import UmbraDHT
 from ._errors import NetError, ProtocolViolation
 from ._ingest import CatalogUpdate, check_catalog_matches_head, new_listing_cids, plan_update
 from ._ratelimit import PeerLimiter
@@ -129,6 +130,15 @@ class Node:
             max_strikes=lim.max_strikes,
             ban_seconds=lim.ban_seconds,
         )
+        self._admission = ConnectionAdmission(
+            ConnectionCaps(
+                per_ip=lim.max_connections_per_ip,
+                per_range=lim.max_connections_per_range,
+                inbound=lim.max_inbound_connections,
+                total=lim.max_connections,
+                limit_loopback=lim.limit_loopback,
+            )
+        )
         self._known_seq: dict[bytes, int] = {}
         self._pending: dict[bytes, _Pending] = {}
         self._syncing: dict[bytes, int] = {}  # seller → seq a worker is syncing now
@@ -140,7 +150,7 @@ class Node:
         self._counters = {"syncs_ok": 0, "syncs_failed": 0, "rejected_heads": 0}
         self._synced = trio.Event()
         self._host: IHost | None = None
-        self._dht: KadDHT | None = None
+        self._dht: UmbraDHT | None = None
         self._pubsub: Pubsub | None = None
         self._client: SyncClient | None = None
         self._reacher: PeerReacher | None = None
@@ -162,7 +172,7 @@ class Node:
         return self._host
 
     @property
-    def dht(self) -> KadDHT:
+    def dht(self) -> UmbraDHT:
         assert self._dht is not None, "the node is not running"
         return self._dht
 
@@ -226,11 +236,15 @@ class Node:
         listen = [multiaddr.Multiaddr(a) for a in config.listen]
         tune_dht()
         host = self._transport.build_host(
-            key_pair, listen, refuse_peer=lambda peer: self._banned(str(peer))
+            key_pair,
+            listen,
+            refuse_peer=lambda peer: self._banned(str(peer)),
+            admission=self._admission,
+            max_connections=config.limits.max_connections,
         )
         async with host.run(listen):
             self._host = host
-            dht = KadDHT(host, DHTMode.SERVER)
+            dht = UmbraDHT(host, config.limits.dht)
             dht.register_validator(DHT_NAMESPACE, CatalogHeadValidator(self._clock))
             dht.register_validator(ARBITER_NAMESPACE, ArbiterProfileValidator(self._clock))
             router = GossipSub(
@@ -250,9 +264,11 @@ class Node:
                 admit=lambda peer: self._request_limits.allow_at(peer, self._clock()),
                 strike=self._strike,
             )
-            host.set_stream_handler(TProtocol(SYNC_PROTOCOL_ID), server.handle)
+            host.set_stream_handler(TProtocol(SYNC_PROTOCOL_ID), self._sync_handler(server))
             self._reacher = PeerReacher(host, dht)
-            self._client = SyncClient(host, limits=config.limits, reach=self.reach)
+            self._client = SyncClient(
+                host, limits=config.limits, reach=self.reach, clock=self._clock
+            )
             async with (
                 background_trio_service(dht),
                 background_trio_service(pubsub),
@@ -280,6 +296,15 @@ class Node:
                             await self._write_status(running=False)
                             await close_listeners(host)
 
+    def _sync_handler(self, server: SyncServer) -> Callable[[INetStream], Any]:
+        async def handle(stream: INetStream) -> None:
+            # A peer that opens a sync stream speaks the protocol, whatever it said before.
+            if self._client is not None:
+                self._client.peer_shows_support(stream.muxed_conn.peer_id)
+            await server.handle(stream)
+
+        return handle
+
     async def _survive(self, job: Callable[..., Any], *args: Any) -> None:
         """Run a long-lived job; if it fails, log and restart it: nothing ends the node."""
         while True:
@@ -306,7 +331,7 @@ class Node:
         try:
             with trio.fail_after(10):
                 await self.host.connect(info)
-            await self.dht.add_peer(info.peer_id)
+            await self.dht.add_server(info.peer_id)
         except trio.Cancelled:
             raise
         except Exception as exc:  # noqa: BLE001 - dial failures come in many types
@@ -456,7 +481,9 @@ class Node:
         interval = self._config.head_exchange_interval
         last_random = self._clock()
         while True:
-            connected = list(self.host.get_connected_peers())
+            assert self._client is not None
+            # Peers that failed (or do not speak the sync protocol) wait out their backoff.
+            connected = [p for p in self.host.get_connected_peers() if not self._client.wait(p)]
             targets = [p for p in connected if p not in self._exchanged]
             if not targets and connected and self._clock() - last_random >= interval:
                 targets = [random.choice(connected)]
@@ -836,6 +863,9 @@ class Node:
             rejected_heads=self._counters["rejected_heads"],
             banned_peers=self._request_limits.banned_count_at(self._clock()),
             pending_syncs=len(self._pending),
+            inbound_connections=self._admission.inbound,
+            refused_connections=sum(self._admission.refused.values()),
+            sync_requests=0 if self._client is None else self._client.attempts,
         )
 
     async def _write_status(self, *, running: bool = True) -> None:

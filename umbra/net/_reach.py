@@ -19,9 +19,10 @@ from libp2p.abc import IHost, INetStream
 from libp2p.custom_types import TProtocol
 from libp2p.kad_dht.kad_dht import KadDHT
 from libp2p.peer.id import ID
+from libp2p.protocol_muxer.exceptions import MultiselectClientError, ProtocolNotSupportedError
 from multiaddr import Multiaddr
 
-from ._errors import NetError
+from ._errors import NetError, ProtocolUnsupported
 
 log = logging.getLogger(__name__)
 
@@ -126,15 +127,43 @@ class PeerReacher:
         store.add_addrs(peer, [working, *(a for a in others if a != working)], PEERSTORE_TTL_S)
 
 
+def is_protocol_refusal(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is the peer's "na": it does not speak the protocol.
+
+    py-libp2p 0.8.1 wraps the refusal in ``StreamFailure``; when every offered protocol was
+    refused, the cause is a plain ``MultiselectClientError`` whose text says so. Timeouts and
+    broken streams are not refusals.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ProtocolNotSupportedError):
+            return True
+        if isinstance(current, MultiselectClientError) and str(current).startswith(
+            "protocols not supported"
+        ):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 async def open_stream(host: IHost, peer: ID, protocol: str, reach: Reach | None) -> INetStream:
     """A new ``protocol`` stream to ``peer``; if it fails and ``reach`` finds the peer again
-    (e.g. at its new address), one more try. Raises `NetError`."""
+    (e.g. at its new address), one more try.
+
+    Raises:
+        ProtocolUnsupported: the peer said it does not speak ``protocol`` (no second try).
+        NetError: any other failure.
+    """
     try:
         return await host.new_stream(peer, [TProtocol(protocol)])
     except trio.Cancelled:
         raise
     except Exception as exc:  # noqa: BLE001 - dial/negotiation errors of many types
         failure: Exception = exc
+    if is_protocol_refusal(failure):
+        raise ProtocolUnsupported(f"{peer} does not speak {protocol}")
     if reach is not None and await reach(peer):
         try:
             return await host.new_stream(peer, [TProtocol(protocol)])
@@ -142,4 +171,12 @@ async def open_stream(host: IHost, peer: ID, protocol: str, reach: Reach | None)
             raise
         except Exception as exc:  # noqa: BLE001
             failure = exc
-    raise NetError(f"cannot open {protocol} to {peer}: {failure}") from None
+        if is_protocol_refusal(failure):
+            raise ProtocolUnsupported(f"{peer} does not speak {protocol}")
+    raise NetError(f"cannot open {protocol} to {peer}: {_one_line(failure)}") from None
+
+
+def _one_line(exc: BaseException) -> str:
+    # Some library errors carry several lines (addresses, state dumps): keep the first.
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"

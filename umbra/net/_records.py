@@ -14,10 +14,11 @@ Record rules (checked by every DHT node that stores or returns a record, and by 
 
 import time
 from collections.abc import Callable, Sequence
+from typing import ClassVar
 
 from libp2p.records.validator import Validator
 
-from umbra.core import SignedCatalogHead, compute_cid, parse_catalog_head
+from umbra.core import SignedCatalogHead, compute_cid, limits, parse_catalog_head
 from umbra.core.crypto import tags
 
 from ._config import DHT_NAMESPACE
@@ -28,6 +29,16 @@ _PERSONA_HEX_CHARS = 64
 
 class InvalidRecord(ValueError):
     """A DHT record failed validation (a ValueError, as libp2p expects from validators)."""
+
+
+class RecordValidator(Validator):
+    """The libp2p validator of one Umbra record type, registered for its key namespace.
+
+    Only these are accepted by Umbra's DHT (`_dht_guard.UmbraRecords`), which refuses any
+    value longer than ``max_bytes`` before ``validate`` parses it.
+    """
+
+    max_bytes: ClassVar[int]
 
 
 def head_key(seller: bytes) -> str:
@@ -84,8 +95,10 @@ def select_head(values: Sequence[bytes]) -> int:
     return best
 
 
-class CatalogHeadValidator(Validator):
+class CatalogHeadValidator(RecordValidator):
     """The libp2p adapter: registered for the ``umbra-catalog`` namespace on every node."""
+
+    max_bytes = limits.MAX_CATALOG_HEAD_BYTES
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock

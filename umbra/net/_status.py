@@ -33,6 +33,11 @@ class NodeStatus:
     rejected_heads: int = 0
     banned_peers: int = 0
     pending_syncs: int = 0
+    # Inbound connections held now, and refused (at a connection cap) since start.
+    inbound_connections: int = 0
+    refused_connections: int = 0
+    # Sync requests this node sent that reached the network (not skipped by a backoff).
+    sync_requests: int = 0
     notes: tuple[str, ...] = field(default=())
 
     def to_json(self) -> dict[str, Any]:

@@ -9,6 +9,7 @@ one frame before reading the next, and each response is bounded in frames and by
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
 import trio
 from libp2p.abc import IHost, INetStream
@@ -17,8 +18,9 @@ from multiformats import CID
 
 from umbra.core import MAX_BLOCK_BYTES, InvalidDocument, limits, verify_block
 
+from ._backoff import BackoffPolicy, PeerBackoff
 from ._config import SYNC_PROTOCOL_ID, NetLimits
-from ._errors import NetError, ProtocolViolation
+from ._errors import NetError, ProtocolUnsupported, ProtocolViolation
 from ._reach import Reach, open_stream
 from ._wire import (
     Block,
@@ -34,6 +36,8 @@ from ._wire import (
 )
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 _READ_CHUNK = 64 * 1024
 _WRITE_CHUNK = 256 * 1024
@@ -147,33 +151,83 @@ class SyncServer:
 # -- client --------------------------------------------------------------------------------------
 
 
-class SyncClient:
-    """Requests blocks and heads from one peer at a time, checking everything it receives."""
+class BackingOff(NetError):
+    """The peer failed recently and is not asked again yet (nothing was sent)."""
 
-    def __init__(self, host: IHost, *, limits: NetLimits, reach: Reach | None = None) -> None:
+
+class SyncClient:
+    """Requests blocks and heads from one peer at a time, checking everything it receives.
+
+    Every request goes through the peer's backoff (`_backoff`): a peer that failed is not
+    asked again until its wait is over, and one that refused the protocol not for a long
+    while. Those refusals cost no network traffic: they raise `BackingOff` or
+    `ProtocolUnsupported` at once.
+    """
+
+    def __init__(
+        self,
+        host: IHost,
+        *,
+        limits: NetLimits,
+        reach: Reach | None = None,
+        clock: Callable[[], float] = trio.current_time,
+    ) -> None:
         self._host = host
         self._limits = limits
         self._reach = reach
+        self._clock = clock
+        self._backoff = PeerBackoff(
+            BackoffPolicy(
+                base=limits.backoff_base_seconds,
+                cap=limits.backoff_cap_seconds,
+                unsupported_seconds=limits.unsupported_seconds,
+            )
+        )
+        self.attempts = 0  # requests that reached the network, since start
+
+    def wait(self, peer: ID) -> float:
+        """Seconds until ``peer`` may be asked again (0.0: now)."""
+        return self._backoff.wait_at(str(peer), self._clock())
+
+    def peer_shows_support(self, peer: ID) -> None:
+        """``peer`` opened a sync stream to us: it speaks the protocol after all."""
+        self._backoff.shows_support(str(peer))
 
     async def _open(self, peer: ID) -> INetStream:
         return await open_stream(self._host, peer, SYNC_PROTOCOL_ID, self._reach)
 
     async def fetch_blocks(self, peer: ID, cids: Sequence[CID]) -> dict[CID, bytes]:
-        try:
-            return await self._fetch_blocks(peer, cids)
-        except (trio.Cancelled, NetError):
-            raise
-        except Exception as exc:  # noqa: BLE001 - stream resets, EOFs, muxer errors
-            raise NetError(f"sync with {peer} failed: {type(exc).__name__}: {exc}") from None
+        return await self._attempt(peer, lambda: self._fetch_blocks(peer, cids))
 
     async def fetch_heads(self, peer: ID, limit: int) -> list[bytes]:
         """The signed heads ``peer`` offers (unverified: the caller checks each)."""
+        return await self._attempt(peer, lambda: self._fetch_heads(peer, limit))
+
+    async def _attempt(self, peer: ID, request: Callable[[], Awaitable[T]]) -> T:
+        """Run ``request`` unless ``peer`` is backing off; record how it went."""
+        key, now = str(peer), self._clock()
+        if self._backoff.unsupported_at(key, now):
+            raise ProtocolUnsupported(f"{peer} does not speak {SYNC_PROTOCOL_ID}")
+        wait = self._backoff.wait_at(key, now)
+        if wait > 0:
+            raise BackingOff(f"{peer} failed recently; next try in {wait:.0f} s")
+        self.attempts += 1
         try:
-            return await self._fetch_heads(peer, limit)
-        except (trio.Cancelled, NetError):
+            result = await request()
+        except trio.Cancelled:
             raise
-        except Exception as exc:  # noqa: BLE001
+        except ProtocolUnsupported:
+            wait = self._backoff.refused_protocol_at(key, self._clock())
+            log.info("%s does not speak %s: not asking it for %.0f s", peer, SYNC_PROTOCOL_ID, wait)
+            raise
+        except NetError:
+            self._backoff.failed_at(key, self._clock())
+            raise
+        except Exception as exc:  # noqa: BLE001 - stream resets, EOFs, muxer errors
+            self._backoff.failed_at(key, self._clock())
             raise NetError(f"sync with {peer} failed: {type(exc).__name__}: {exc}") from None
+        self._backoff.succeeded(key)
+        return result
 
     async def _fetch_blocks(self, peer: ID, cids: Sequence[CID]) -> dict[CID, bytes]:
         """Fetch up to ``max_cids_per_request`` blocks; returns those the peer had.

@@ -16,13 +16,16 @@ from libp2p.abc import IHost, IRawConnection, ISecureConn
 from libp2p.crypto.keys import KeyPair
 from libp2p.crypto.x25519 import create_new_key_pair as new_x25519_key_pair
 from libp2p.custom_types import TMuxerOptions, TProtocol, TSecurityOptions
-from libp2p.network.config import ConnectionConfig
+from libp2p.network.config import LOW_WATERMARK, MIN_CONNECTIONS, ConnectionConfig
 from libp2p.peer.id import ID
 from libp2p.security.exceptions import HandshakeFailure
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
 from libp2p.security.noise.transport import Transport as NoiseTransport
 from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
 from libp2p.stream_muxer.yamux.yamux import Yamux
+
+from ._admission import ConnectionAdmission
+from ._inbound import install_admission
 
 # Peer id -> should a connection with it be refused (e.g. it is banned)?
 PeerGate = Callable[[ID], bool]
@@ -37,6 +40,8 @@ class Transport(Protocol):
 
     ``refuse_peer`` is asked once the remote peer id is authenticated; a refused peer's
     connection is closed before any stream can be opened on it, in either direction.
+    ``admission`` (if given) judges each inbound connection by its address before the
+    handshake; ``max_connections`` caps inbound plus outbound connections.
     """
 
     name: str
@@ -47,6 +52,8 @@ class Transport(Protocol):
         listen: Sequence[multiaddr.Multiaddr],
         *,
         refuse_peer: PeerGate = _admit_everyone,
+        admission: ConnectionAdmission | None = None,
+        max_connections: int | None = None,
     ) -> IHost: ...
 
 
@@ -112,16 +119,39 @@ class TcpNoiseTransport:
         listen: Sequence[multiaddr.Multiaddr],
         *,
         refuse_peer: PeerGate = _admit_everyone,
+        admission: ConnectionAdmission | None = None,
+        max_connections: int | None = None,
     ) -> IHost:
-        return new_host(
+        host = new_host(
             key_pair=key_pair,
             sec_opt=noise_only_security(key_pair, refuse_peer=refuse_peer),
             muxer_opt=yamux_only(),
             listen_addrs=list(listen),
-            connection_config=ConnectionConfig(max_connections_per_peer=1),
+            connection_config=connection_config(max_connections),
             enable_mDNS=False,
             enable_upnp=False,
         )
+        if admission is not None:
+            install_admission(host.get_network(), admission)
+        return host
+
+
+def connection_config(max_connections: int | None) -> ConnectionConfig:
+    """One connection per peer, and at most ``max_connections`` in all (library default: 300).
+
+    The library refuses outbound dials at the cap. Its connection manager's watermarks must
+    not exceed the cap: they keep the library's defaults (100 low, 300 high) when they fit.
+    """
+    if max_connections is None:
+        return ConnectionConfig(max_connections_per_peer=1)
+    low = min(LOW_WATERMARK, max_connections)
+    return ConnectionConfig(
+        max_connections_per_peer=1,
+        max_connections=max_connections,
+        min_connections=min(MIN_CONNECTIONS, low),
+        low_watermark=low,
+        high_watermark=max_connections,
+    )
 
 
 async def close_listeners(host: IHost) -> None:

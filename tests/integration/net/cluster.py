@@ -108,10 +108,19 @@ class NodeProc:
     def run(self, *args: str, check: bool = True) -> Any:
         return self.collect(self.spawn(*args), args, check=check)
 
-    def launch(self, bootstrap: Sequence[str] = (), *, web: bool = False) -> None:
+    def launch(
+        self,
+        bootstrap: Sequence[str] = (),
+        *,
+        args: Sequence[str] = (),
+        debug: bool = True,
+        web: bool = False,
+    ) -> None:
         """Start `umbra node` without waiting for it (see `wait_listening`).
 
-        ``web``: also serve the web app and its REST API on a free 127.0.0.1 port.
+        ``args`` are more `umbra node` options; ``debug`` sets UMBRA_DEBUG (tracebacks and
+        addresses in the log, see docs/operations.md); ``web`` also serves the web app and
+        its REST API on a free 127.0.0.1 port.
         """
         argv = [
             *self.wrap,
@@ -126,13 +135,14 @@ class NodeProc:
         argv += ["--listen", f"/ip4/{self.ip}/tcp/0"]
         for addr in bootstrap:
             argv += ["--bootstrap", addr]
+        argv += list(args)
         with open(self.log_path, "a") as log:  # the child keeps its own descriptor
             self.proc = subprocess.Popen(
                 argv,
                 stdout=subprocess.PIPE,
                 stderr=log,
                 text=True,
-                env=_env(self.data_dir, {"UMBRA_DEBUG": "1"}),
+                env=_env(self.data_dir, {"UMBRA_DEBUG": "1"} if debug else None),
             )
 
     def wait_listening(self, *, timeout: float = 90) -> None:
@@ -151,9 +161,14 @@ class NodeProc:
             self.web_base, self.web_token = event["base"], event["url"].split("token=", 1)[1]
 
     def start(
-        self, bootstrap: Sequence[str] = (), *, timeout: float = 90, web: bool = False
+        self,
+        bootstrap: Sequence[str] = (),
+        *,
+        timeout: float = 90,
+        debug: bool = True,
+        web: bool = False,
     ) -> None:
-        self.launch(bootstrap, web=web)
+        self.launch(bootstrap, debug=debug, web=web)
         self.wait_listening(timeout=timeout)
 
     def stop(self) -> None:

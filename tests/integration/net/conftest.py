@@ -7,7 +7,7 @@ from pathlib import Path
 
 from umbra.core.crypto import Argon2Params
 from umbra.market import ListingDraft, SellerCatalog
-from umbra.net import Node, NodeConfig, open_node
+from umbra.net import NetLimits, Node, NodeConfig, open_node
 from umbra.store import Profile, SearchQuery, create_profile
 
 CHEAP = Argon2Params(time_cost=1, memory_kib=1024, parallelism=1)
@@ -33,9 +33,17 @@ def hits(profile: Profile, text: str) -> list[str]:
 
 @asynccontextmanager
 async def nodes(
-    root: Path, count: int, *, first_ip: int = 30, config: Callable[[int], NodeConfig] | None = None
+    root: Path,
+    count: int,
+    *,
+    first_ip: int = 30,
+    config: Callable[[int], NodeConfig] | None = None,
+    limits: NetLimits | None = None,
 ) -> AsyncIterator[list[tuple[Node, Profile, SellerCatalog]]]:
-    """``count`` nodes in this process, node 0 the bootstrap of the others."""
+    """``count`` nodes in this process, node 0 the bootstrap of the others.
+
+    ``config`` replaces a node's whole configuration; ``limits`` only its limits.
+    """
     async with AsyncExitStack() as stack:
         out: list[tuple[Node, Profile, SellerCatalog]] = []
         boot: tuple[str, ...] = ()
@@ -46,6 +54,7 @@ async def nodes(
                 listen=(f"/ip4/127.0.0.{first_ip + i}/tcp/0",),
                 bootstrap=boot,
                 status_interval=0.5,
+                limits=limits or NetLimits(),
             )
             if config is not None:
                 cfg = config(i)

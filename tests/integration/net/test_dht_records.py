@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 import trio
+from libp2p.records.record import make_signed_put_record
 
 from umbra.core import CatalogHeadBody, compute_cid, sign_catalog_head
 from umbra.core.crypto import SigningKey
-from umbra.net import HEADS_TOPIC, get_fresh, head_key
+from umbra.net import HEADS_TOPIC, Node, get_fresh, head_key
 
 from .conftest import draft, hits, nodes
 
@@ -36,6 +37,18 @@ def _head(key: SigningKey, seller: bytes, seq: int) -> bytes:
     # A forgery: signed by another key but naming ``seller``.
     other = sign_catalog_head(key, body.model_copy(update={"seller": key.public_key}))
     return other.data.replace(key.public_key, seller)
+
+
+async def _put_raw(sender: Node, target: Node, key: str, value: bytes) -> bool:
+    """PUT exactly ``value`` at ``target``'s DHT server (as an attacker would).
+
+    ``_store_at_peer`` without ``record`` sends the sender's own stored record for the key
+    when it has one, not ``value``; so the record is built here.
+    """
+    record = make_signed_put_record(key.encode(), value, sender.host.get_private_key())
+    return await sender.dht.value_store._store_at_peer(
+        target.host.get_id(), key.encode(), value, record=record
+    )
 
 
 def test_forged_stale_and_replayed_records(tmp_path: Path) -> None:
@@ -68,9 +81,7 @@ def test_forged_stale_and_replayed_records(tmp_path: Path) -> None:
 
             # Replay the old seq 1 record straight to every other node's DHT server.
             for node in [*others[2:], reader]:
-                await seller.dht.value_store._store_at_peer(
-                    node.host.get_id(), key.encode(), seq1.value
-                )
+                await _put_raw(seller, node, key, seq1.value)
             # Forgeries: another key's signature naming this seller, and a tampered record.
             attacker = SigningKey.generate()
             forged = _head(attacker, seller_pub, 99)
@@ -78,10 +89,7 @@ def test_forged_stale_and_replayed_records(tmp_path: Path) -> None:
             tampered[-1] ^= 1
             for value in (forged, bytes(tampered)):
                 for node in [*others[2:], reader]:
-                    ok = await seller.dht.value_store._store_at_peer(
-                        node.host.get_id(), key.encode(), value
-                    )
-                    assert not ok
+                    assert not await _put_raw(seller, node, key, value)
             for node in [*others[2:], reader]:
                 value = stored(node)
                 assert value not in (seq1.value, forged, bytes(tampered))

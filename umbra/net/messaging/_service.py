@@ -34,7 +34,6 @@ from typing import Any, Literal, ParamSpec, TypeVar
 import trio
 from libp2p.custom_types import TProtocol
 from libp2p.peer.id import ID
-from libp2p.records.validator import Validator
 
 from umbra.core import InvalidDocument
 from umbra.core.crypto import ReplayedMessage
@@ -43,7 +42,9 @@ from umbra.store import Profile
 from .._errors import NetError, ProtocolViolation
 from .._node import Node
 from .._ratelimit import PeerLimiter
+from .._records import RecordValidator
 from ._bundles import (
+    MAX_RECORD_BYTES,
     PREKEY_NAMESPACE,
     PrekeyRecord,
     check_prekey_record_at,
@@ -99,8 +100,10 @@ class MessagingConfig:
     request_rate: float = 16.0
 
 
-class PrekeyRecordValidator(Validator):
+class PrekeyRecordValidator(RecordValidator):
     """The libp2p adapter for the ``umbra-prekeys`` namespace (see `_bundles`)."""
+
+    max_bytes = MAX_RECORD_BYTES
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
