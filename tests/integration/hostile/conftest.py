@@ -3,7 +3,10 @@ seller's catalog before any attack. The seller is then stopped, so nothing can r
 attack might take from the victim; `test_zz_aftermath` checks it all still there at the end.
 
 Addresses: the victim and seller on 127.0.9.x, attackers spread over 127.0.20-219.x, the
-honest checker on 127.0.8.x (all loopback; see `_peer.attacker_ip`).
+honest checker on 127.0.8.x (all loopback; see `_peer.attacker_ip`). py-libp2p dials from
+127.0.0.1 whatever address a host listens on, so the victim keeps its default of not applying
+the per-IP and per-range caps to loopback (its inbound and total caps still apply); only the
+raw TCP flood comes from many source addresses.
 """
 
 import contextlib
