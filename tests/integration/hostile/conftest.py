@@ -16,6 +16,7 @@ from functools import partial
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 import trio
 
@@ -25,7 +26,7 @@ from umbra.net import head_key
 
 from ._crafted import Scale
 from ._peer import ask_value
-from ._victim import Victim, Watchdog, api_search
+from ._victim import MIB, RSS_BOUND, Victim, Watchdog, api_search
 
 SELLER_LISTINGS = [
     ("Brass telescope", "A nautical brass telescope from 1890."),
@@ -66,13 +67,10 @@ def victim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Victim]:
                        "--category", "collectibles", "--ships-from", "DE",
                        "--description", description)  # fmt: skip
         titles = sorted(t for t, _ in SELLER_LISTINGS)
-        found: list[str] = []
-
-        def synced() -> bool:
-            found[:] = api_search(target, SEARCH_WORD)
-            return found == titles
-
-        _wait("the victim to sync the seller's catalog", synced)
+        _wait(
+            "the victim to sync the seller's catalog",
+            lambda: api_search(target, SEARCH_WORD) == titles,
+        )
         key = head_key(seller_persona)
         heads: list[bytes] = []
 
@@ -83,6 +81,9 @@ def victim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Victim]:
 
         _wait("the victim to hold the seller's head in its DHT store", holds_head)
         seller.stop()  # from here on, nothing can give back what an attack takes
+        assert target.proc is not None
+        idle = psutil.Process(target.proc.pid).memory_info().rss
+        assert idle <= RSS_BOUND // 2, f"idle RSS {idle // MIB} MiB: re-derive RSS_BOUND"
         yield Victim(
             node=target,
             bootstrap=seller.addrs[0],
