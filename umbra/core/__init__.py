@@ -3,7 +3,8 @@
 Layout: ``_errors`` (error types), ``_encoding`` (canonical DAG-CBOR), ``_cid`` (CIDv1),
 ``_models`` (strict document bodies), ``_documents`` (sign/parse), ``_limits`` (size caps),
 ``_money`` (piconero), ``_regions`` and ``_categories`` (vocabularies), ``crypto/`` (the only
-crypto imports), ``_fast_cbor`` (a fast path of ``_encoding`` for hot messaging records).
+crypto imports), ``_fast_cbor`` (a fast path of ``_encoding`` for hot messaging records),
+``_webp`` (the header check of image blocks from peers).
 Nothing here does I/O.
 """
 
@@ -41,6 +42,7 @@ from ._models import (
 )
 from ._money import MAX_AMOUNT, PICONERO_PER_XMR, format_xmr, parse_xmr
 from ._regions import EU_MEMBERS, EUROPEAN_UNION, REGIONS, WORLDWIDE, is_region, region_covers
+from ._webp import MAX_IMAGE_SIDE, is_still_webp, still_webp_size
 
 __all__ = [
     "CATALOG_VERSION",
@@ -50,6 +52,7 @@ __all__ = [
     "EU_MEMBERS",
     "MAX_AMOUNT",
     "MAX_BLOCK_BYTES",
+    "MAX_IMAGE_SIDE",
     "PICONERO_PER_XMR",
     "REGIONS",
     "SCHEMA_VERSION",
@@ -79,6 +82,7 @@ __all__ = [
     "format_xmr",
     "is_known_category",
     "is_region",
+    "is_still_webp",
     "known_categories",
     "limits",
     "normalize_cid",
@@ -93,5 +97,6 @@ __all__ = [
     "sign_catalog",
     "sign_catalog_head",
     "sign_listing",
+    "still_webp_size",
     "verify_block",
 ]

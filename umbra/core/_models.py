@@ -16,6 +16,7 @@ from ._cid import normalize_cid
 from ._errors import InvalidDocument
 from ._money import MAX_AMOUNT
 from ._regions import is_region
+from ._webp import MAX_IMAGE_SIDE
 
 SCHEMA_VERSION = 1
 # Catalogs are signed at version 2 (with ``arbiters``); version 1 catalogs still parse.
@@ -89,8 +90,8 @@ class ImageRef(_Strict):
 
     full: CidLink
     thumb: CidLink
-    width: Annotated[int, Field(ge=1, le=4096)]
-    height: Annotated[int, Field(ge=1, le=4096)]
+    width: Annotated[int, Field(ge=1, le=MAX_IMAGE_SIDE)]
+    height: Annotated[int, Field(ge=1, le=MAX_IMAGE_SIDE)]
 
 
 class ListingBody(_Strict):

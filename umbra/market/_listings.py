@@ -234,8 +234,11 @@ class SellerCatalog:
         if len(raw) > limits.MAX_IMAGES:
             raise UsageError(f"a listing has at most {limits.MAX_IMAGES} images")
         out = []
-        for data in raw:
-            img = process_image(data)
+        for n, data in enumerate(raw, 1):
+            try:
+                img = process_image(data)
+            except UsageError as exc:
+                raise UsageError(f"image {n}: {exc}") from None
             ref = ImageRef(
                 full=compute_cid(img.full, "raw"),
                 thumb=compute_cid(img.thumb, "raw"),

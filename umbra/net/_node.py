@@ -44,6 +44,7 @@ from umbra.core import (
     SignedArbiterProfile,
     SignedCatalog,
     SignedCatalogHead,
+    is_still_webp,
     parse_arbiter_profile,
     parse_catalog,
     parse_catalog_head,
@@ -644,7 +645,9 @@ class Node:
             have = await self._db(lambda: {c for c in thumbs if self.state.has_block(str(c))})
             need = [c for c in thumbs if c not in have]
             if need:
-                blocks += list((await self._fetch(peers, need)).items())
+                fetched = await self._fetch(peers, need)
+                # A browser decodes these: keep only still WebP images of bounded size.
+                blocks += [(c, data) for c, data in fetched.items() if is_still_webp(data)]
         t_blocks = self._clock()
         update = CatalogUpdate(
             head=head,

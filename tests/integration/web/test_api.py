@@ -9,6 +9,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from tests.hostile_images import jpeg_with_hostile_exif
 from umbra.api import CONTENT_SECURITY_POLICY, MAX_BODY_BYTES
 from umbra.market import sample_image
 
@@ -362,6 +363,30 @@ def test_bad_listing_and_image_references(served: Served) -> None:
             assert response.json()["error"]
 
 
+def _webp_declaring(width: int, height: int) -> bytes:
+    """A real small WebP (extended header) whose canvas claims another size."""
+    out = io.BytesIO()
+    Image.new("RGBA", (8, 8), (1, 2, 3, 4)).save(out, "WEBP")
+    data = bytearray(out.getvalue())
+    data[24:30] = (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
+    return bytes(data)
+
+
+def test_image_blocks_that_are_not_still_bounded_webp_are_not_served(served: Served) -> None:
+    # Image blocks come from sellers' nodes; the browser would decode whatever is served.
+    fine, bomb = _webp_declaring(64, 64), _webp_declaring(16_384, 16_384)
+    html = b"RIFF\x1c\x00\x00\x00WEBP<html><script>alert(1)</script>"
+    cids = served.in_store(
+        lambda: [served.profile.blocks.put(d, "raw") for d in (fine, bomb, html)]
+    )
+    with served.bearer() as http:
+        assert http.get(f"/api/v1/images/{cids[0]}").content == fine
+        for cid in cids[1:]:
+            response = http.get(f"/api/v1/images/{cid}")
+            assert response.status_code == 404
+            assert "not a valid listing image" in response.json()["error"]
+
+
 def test_listing_detail_and_images(served: Served) -> None:
     with served.bearer() as http:
         theirs = http.get(f"/api/v1/listings/{served.other_cid}").json()
@@ -427,6 +452,15 @@ def test_bad_uploads(served: Served) -> None:
         )
         assert not_image.status_code == 400
         assert "JPEG, PNG or WebP" in not_image.json()["error"]
+        bad_exif = http.post(
+            "/api/v1/own/listings",
+            data=_listing_form(),
+            files={"images": ("bad.jpg", jpeg_with_hostile_exif(), "image/jpeg")},
+        )
+        assert bad_exif.status_code == 400, bad_exif.text  # was 500 (issue #14)
+        assert bad_exif.json()["error"] == (
+            "Image 1: the file is not a readable JPEG, PNG or WebP image."
+        )
         eleven = [("images", (f"{i}.png", _png(), "image/png")) for i in range(11)]
         too_many = http.post("/api/v1/own/listings", data=_listing_form(), files=eleven)
         assert too_many.status_code == 400 and "10 images" in too_many.json()["error"]
