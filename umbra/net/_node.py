@@ -44,7 +44,6 @@ from umbra.core import (
     SignedArbiterProfile,
     SignedCatalog,
     SignedCatalogHead,
-    is_still_webp,
     parse_arbiter_profile,
     parse_catalog,
     parse_catalog_head,
@@ -63,7 +62,13 @@ from ._arbiter_records import (
 from ._config import DHT_NAMESPACE, HEADS_TOPIC, SYNC_PROTOCOL_ID, NodeConfig
 from ._dht import fill_routing_table, get_fresh, tune_dht
 from ._errors import NetError, ProtocolViolation
-from ._ingest import CatalogUpdate, check_catalog_matches_head, new_listing_cids, plan_update
+from ._ingest import (
+    CatalogUpdate,
+    check_catalog_matches_head,
+    new_listing_cids,
+    plan_update,
+    usable_thumbnails,
+)
 from ._ratelimit import PeerLimiter
 from ._reach import PeerReacher
 from ._records import CatalogHeadValidator, head_key, keyword_keys
@@ -645,9 +650,7 @@ class Node:
             have = await self._db(lambda: {c for c in thumbs if self.state.has_block(str(c))})
             need = [c for c in thumbs if c not in have]
             if need:
-                fetched = await self._fetch(peers, need)
-                # A browser decodes these: keep only still WebP images of bounded size.
-                blocks += [(c, data) for c, data in fetched.items() if is_still_webp(data)]
+                blocks += usable_thumbnails(await self._fetch(peers, need))
         t_blocks = self._clock()
         update = CatalogUpdate(
             head=head,
