@@ -272,3 +272,23 @@ def test_demo_creates_searchable_sample_listings(umbra: Runner, tmp_path: Path) 
         "demo", "--offline", "--demo-dir", str(tmp_path / "demo"), "--listings", "6", "--json"
     ).json()
     assert again["created"] is False and again["catalog"] == out["catalog"]
+
+
+def test_hidden_characters_in_a_title_are_refused(seller: Runner) -> None:
+    result = seller(
+        "listing", "create", "--title", "Invoice \u202egpj.exe", "--price", "1",
+        "--category", "other", "--ships-from", "DE", check=False,
+    )  # fmt: skip
+    assert result.code == 1
+    assert_one_line_error(result, "title: the character U+202E (RIGHT-TO-LEFT OVERRIDE)")
+
+
+def test_free_text_is_neutralized_on_the_terminal_and_escaped_in_json(seller: Runner) -> None:
+    description = "Pay \u202eelbatsurt\u202c\u200b now"
+    created = _create(seller, "--title", "دراجة هوائية", "--description", description)
+    shown = seller("listing", "show", created["id"][:8])
+    assert "Pay elbatsurt now" in shown.stdout and "دراجة هوائية" in shown.stdout
+    assert not any(ch in shown.stdout for ch in "\u202e\u202c\u200b")
+    as_json = seller("listing", "show", created["id"][:8], "--json")
+    assert "\\u202e" in as_json.stdout and "\u202e" not in as_json.stdout
+    assert as_json.json()["description"] == description  # the data itself is unchanged

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from umbra.core import ShippingOption, UsageError, limits, parse_xmr
+from umbra.core import ShippingOption, UsageError, first_error, limits, parse_xmr
 from umbra.market import DEFAULT_LIFETIME_DAYS, ListingDraft
 
 # A listing.toml holds text fields only (images are separate files): far below this.
@@ -43,9 +43,7 @@ def shipping_option(name: str, regions: list[str], cost: str) -> ShippingOption:
             name=name.strip(), regions=[r.upper() for r in regions if r], cost=parse_xmr(cost)
         )
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise UsageError(f"shipping option {name!r}: {where}: {first['msg']}") from None
+        raise UsageError(f"shipping option: {first_error(exc, 'shipping')}") from None
 
 
 def read_bounded(path: Path, limit: int, what: str) -> bytes:

@@ -25,6 +25,7 @@ from umbra.core import (
     SignedListing,
     UsageError,
     compute_cid,
+    first_error,
     is_known_category,
     limits,
     parse_catalog,
@@ -86,9 +87,7 @@ class ListingChanges:
 
 
 def _friendly(exc: ValidationError) -> UsageError:
-    first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "listing"
-    return UsageError(f"{where}: {first['msg']}")
+    return UsageError(first_error(exc, "listing"))
 
 
 class SellerCatalog:

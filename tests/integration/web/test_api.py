@@ -284,6 +284,24 @@ def test_hostile_listing_text_is_escaped(served: Served) -> None:
     assert not re.search(r"""(href|src)=["']https?://evil""", page)
 
 
+def test_hostile_direction_characters_are_neutralized_on_pages(served: Served) -> None:
+    browser = served.browser().http
+    hidden = "\u202e\u202c\u200b\u2066\ufeff"  # U+2069 is also the end of our own isolates
+    listing = browser.get(f"/listing/{served.other_cid}").text
+    found = browser.get("/search", params={"q": "elbatsurt"}).text  # the snippet shows it
+    # The tab title isolates the listing title itself between U+2068 and U+2069.
+    assert re.search("<title>\u2068[^\u2068\u2069]+\u2069 · Umbra</title>", listing)
+    for page in (listing, found):
+        assert not any(ch in page for ch in hidden), [ch for ch in hidden if ch in page]
+        assert page.count("\u2069") == page.count("\u2068")  # only the pages' own isolates
+        assert re.search("(<mark>)?elbatsurt(</mark>)? here please", page)
+    assert '<div class="description" dir="auto">' in listing
+    # The API is data: it returns the description exactly as the seller signed it.
+    with served.bearer() as http:
+        api = http.get(f"/api/v1/listings/{served.other_cid}").json()
+    assert "\u202eelbatsurt\u202c\u200b \u2066here\u2069\ufeff" in api["description"]
+
+
 # -- bad input: always 4xx with a sentence, never 500 ----------------------------------------------
 
 
