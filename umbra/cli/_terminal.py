@@ -21,6 +21,8 @@ class NeutralizingWriter(io.TextIOBase):
         self._inner = inner
 
     def write(self, text: str) -> int:
+        if not isinstance(text, str):  # click probes with b"" to find binary streams
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
         self._inner.write(neutralize(text))
         return len(text)
 

@@ -63,15 +63,25 @@ def _check_declared(image: Image.Image) -> None:
 def _decode(data: bytes) -> Image.Image:
     image = Image.open(io.BytesIO(data), formats=sorted(ACCEPTED_FORMATS))
     _check_declared(image)
+    # A JPEG can be decoded at 1/2, 1/4 or 1/8 scale: ask for the smallest that still covers
+    # the full-size output, so a 40-megapixel photo never exists in memory at full size.
+    width, height = image.size
+    scale = min(1.0, FULL_MAX_SIDE / max(width, height))
+    image.draft(None, (max(1, round(width * scale)), max(1, round(height * scale))))
     image.load()
     return image
 
 
 def _pixels_only(image: Image.Image) -> Image.Image:
-    # Honour the camera's rotation before the EXIF that carries it is dropped.
-    image = ImageOps.exif_transpose(image)
+    """The picture upright, at most `FULL_MAX_SIDE`, as a new image made of pixels only."""
+    # Honour the camera's rotation before the EXIF that carries it is dropped. In place, and
+    # no conversion when the mode is already right: at most one full-size copy at a time.
+    ImageOps.exif_transpose(image, in_place=True)
     mode = "RGBA" if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info else "RGB"
-    converted = image.convert(mode)
+    converted = image if image.mode == mode else image.convert(mode)
+    del image
+    # Scaled down first, so the copies below are at most the output's size.
+    converted.thumbnail((FULL_MAX_SIDE, FULL_MAX_SIDE), Image.Resampling.LANCZOS)
     # A new image built from raw bytes carries no info dict: no EXIF, XMP, ICC or comments.
     return Image.frombytes(mode, converted.size, converted.tobytes())
 

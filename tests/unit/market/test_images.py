@@ -4,7 +4,10 @@ import contextlib
 import io
 import os
 import struct
+import subprocess
+import sys
 import zlib
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -171,3 +174,27 @@ def test_corrupted_jpeg_never_crashes(position: int, flip: int) -> None:
     data[position % len(data)] ^= flip
     with contextlib.suppress(UsageError):
         process_image(bytes(data))
+
+
+MEASURE = """
+import resource, sys
+from umbra.market import process_image
+data = open(sys.argv[1], "rb").read()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+result = process_image(data)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before, result.width, result.height)
+"""
+
+
+def test_a_40_megapixel_jpeg_never_exists_at_full_size(tmp_path: Path) -> None:
+    # Decoded at reduced scale (JPEG draft mode): the peak memory of intake does not grow
+    # with the declared pixel count. Full-size decoding of this file took about 400 MiB.
+    path = tmp_path / "big.jpg"
+    Image.new("L", (8000, 5000), 128).save(path, "JPEG")
+    out = subprocess.run(
+        [sys.executable, "-c", MEASURE, str(path)],
+        capture_output=True, text=True, timeout=120, check=True,
+    ).stdout.split()  # fmt: skip
+    grown_kib, width, height = (int(v) for v in out)
+    assert (width, height) == (1600, 1000)
+    assert grown_kib < 100 * 1024, f"intake grew the process by {grown_kib // 1024} MiB"
