@@ -40,7 +40,8 @@ JOINERS = frozenset("\u200c\u200d")  # ZWNJ, ZWJ
 # Letters (category Lo) that render as blank space.
 INVISIBLE_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
 _HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
-_JOINABLE = ("L", "M", "So", "Sk")
+# What a joiner may sit between: letters, marks, and the symbols emoji sequences are made of.
+_JOINABLE_SYMBOLS = ("So", "Sk")
 LINE_BREAKS = frozenset("\n\t")  # allowed in free text (not in one-line fields)
 
 
@@ -51,7 +52,7 @@ def _joiner_in_context(text: str, index: int) -> bool:
         if neighbour.isascii():
             return False
         category = unicodedata.category(neighbour)
-        if not (category[0] in "LM" or category in _JOINABLE):
+        if not (category[0] in "LM" or category in _JOINABLE_SYMBOLS):
             return False
         if neighbour in INVISIBLE_LETTERS:
             return False
