@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from tests.hostile_images import jpeg_with_hostile_exif
+
 from .conftest import Runner, assert_one_line_error
 
 SECRET_TITLE = "Zebrafinch telescope 7731"
@@ -224,9 +226,35 @@ def test_bad_images_are_refused(seller: Runner, tmp_path: Path) -> None:
     assert_one_line_error(seller(*base, "--image", str(huge), check=False), "10 MB")
     gif = tmp_path / "a.gif"
     Image.new("RGB", (10, 10)).save(gif, "GIF")
-    assert_one_line_error(seller(*base, "--image", str(gif), check=False), "GIF")
+    assert_one_line_error(
+        seller(*base, "--image", str(gif), check=False), "image 1", "JPEG, PNG or WebP"
+    )
+    endless = seller(*base, "--image", "/dev/zero", check=False)  # stat says 0 bytes
+    assert_one_line_error(endless, "not a regular file")
     many = [arg for i in range(11) for arg in ("--image", str(_small_png(tmp_path, i)))]
     assert_one_line_error(seller(*base, *many, check=False), "10 images")
+
+
+def test_malformed_exif_is_a_normal_error_not_a_bug(seller: Runner, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(jpeg_with_hostile_exif())
+    result = seller(
+        "listing",
+        "create",
+        "--title",
+        "T",
+        "--price",
+        "1",
+        "--category",
+        "other",
+        "--ships-from",
+        "DE",
+        "--image",
+        str(bad),
+        check=False,
+    )
+    assert result.code == 1  # the normal error code; 70 means "internal error, a bug"
+    assert_one_line_error(result, "image 1", "not a readable JPEG, PNG or WebP image")
 
 
 def _small_png(tmp_path: Path, n: int) -> Path:
@@ -244,3 +272,23 @@ def test_demo_creates_searchable_sample_listings(umbra: Runner, tmp_path: Path) 
         "demo", "--offline", "--demo-dir", str(tmp_path / "demo"), "--listings", "6", "--json"
     ).json()
     assert again["created"] is False and again["catalog"] == out["catalog"]
+
+
+def test_hidden_characters_in_a_title_are_refused(seller: Runner) -> None:
+    result = seller(
+        "listing", "create", "--title", "Invoice \u202egpj.exe", "--price", "1",
+        "--category", "other", "--ships-from", "DE", check=False,
+    )  # fmt: skip
+    assert result.code == 1
+    assert_one_line_error(result, "title: the character U+202E (RIGHT-TO-LEFT OVERRIDE)")
+
+
+def test_free_text_is_neutralized_on_the_terminal_and_escaped_in_json(seller: Runner) -> None:
+    description = "Pay \u202eelbatsurt\u202c\u200b now"
+    created = _create(seller, "--title", "دراجة هوائية", "--description", description)
+    shown = seller("listing", "show", created["id"][:8])
+    assert "Pay elbatsurt now" in shown.stdout and "دراجة هوائية" in shown.stdout
+    assert not any(ch in shown.stdout for ch in "\u202e\u202c\u200b")
+    as_json = seller("listing", "show", created["id"][:8], "--json")
+    assert "\\u202e" in as_json.stdout and "\u202e" not in as_json.stdout
+    assert as_json.json()["description"] == description  # the data itself is unchanged

@@ -21,6 +21,7 @@ from umbra.core import (
     UsageError,
     is_known_category,
     is_region,
+    is_still_webp,
     parse_cid,
     parse_xmr,
     verify_block,
@@ -36,7 +37,6 @@ from ._services import Services
 from ._views import entry_json, hit_json, listing_json
 
 IMMUTABLE = "private, max-age=31536000, immutable"
-_WEBP_MAGIC = (b"RIFF", b"WEBP")
 
 CidText = Annotated[str, Path(min_length=10, max_length=120, description="A CIDv1 (base32).")]
 ListingRef = Annotated[
@@ -118,7 +118,11 @@ def load_listing(services: Services, text: str) -> tuple[SignedListing, bool]:
 
 
 def load_image(services: Services, text: str) -> bytes:
-    """An image block by CID, checked against its CID and for the WebP signature."""
+    """An image block by CID, checked against its CID and as a still WebP of bounded size.
+
+    Image blocks come from sellers' nodes; the browser decodes what this returns, so the
+    header check (`still_webp_size`) keeps bombs and other file types off every page.
+    """
     cid = _parse_cid(text, "image")
     missing = NotFound("This image is not on this device (yet).")
     if cid.codec.name != "raw":
@@ -127,8 +131,8 @@ def load_image(services: Services, text: str) -> bytes:
     if data is None:
         raise missing
     verify_block(cid, data)
-    if data[:4] != _WEBP_MAGIC[0] or data[8:12] != _WEBP_MAGIC[1]:
-        raise missing
+    if not is_still_webp(data):
+        raise NotFound("This image is not a valid listing image, so it is not shown.")
     return data
 
 

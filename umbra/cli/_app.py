@@ -16,8 +16,10 @@ from typing import Any, TypeVar
 
 import click
 
-from umbra.core import UmbraError, UsageError
+from umbra.core import UmbraError, UsageError, escape_hidden
 from umbra.store import Profile, open_profile, resolve_data_dir
+
+from ._terminal import NeutralizingWriter
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -134,7 +136,7 @@ def json_option(func: F) -> F:
 def emit(state: CliState, data: Any, human: Callable[[], None]) -> None:
     """Print ``data`` as JSON in --json mode, else call ``human`` to print for people."""
     if state.json_output:
-        click.echo(json.dumps(data, ensure_ascii=False, sort_keys=True))
+        click.echo(escape_hidden(json.dumps(data, ensure_ascii=False, sort_keys=True)))
     else:
         human()
 
@@ -182,6 +184,9 @@ def _fail(message: str, code: int, json_mode: bool) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the group and turn every failure into one line."""
+    # Text from other people reaches the terminal only through these (see `_terminal`).
+    sys.stdout = NeutralizingWriter(sys.stdout)
+    sys.stderr = NeutralizingWriter(sys.stderr)
     state = CliState(None, "default", None)
     try:
         result = cli.main(args=argv, prog_name="umbra", standalone_mode=False, obj=state)

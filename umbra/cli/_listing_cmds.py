@@ -4,12 +4,12 @@ from pathlib import Path
 
 import click
 
-from umbra.core import CONDITIONS, UsageError, format_xmr, known_categories, parse_xmr
+from umbra.core import CONDITIONS, UsageError, format_xmr, known_categories, limits, parse_xmr
 from umbra.market import DEFAULT_LIFETIME_DAYS, ListingChanges, ListingDraft, SellerCatalog
 
 from ._app import CliState, emit, json_option, pass_state
 from ._format import iso_time, listing_to_json, listing_to_text
-from ._listing_input import draft_from_toml, parse_shipping_flag, read_image
+from ._listing_input import draft_from_toml, parse_shipping_flag, read_image, read_text_file
 
 
 @click.group()
@@ -19,10 +19,8 @@ def listing() -> None:
 
 def _description(text: str | None, file: Path | None) -> str | None:
     if file is not None:
-        try:
-            return file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"cannot read description file {file}: {exc}") from exc
+        # Room for the description limit (checked with its own message later) and a bit more.
+        return read_text_file(file, 4 * limits.MAX_DESCRIPTION_BYTES, "description file")
     return text
 
 

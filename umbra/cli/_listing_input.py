@@ -1,14 +1,18 @@
 """Parsing listing input from command-line flags and from a listing.toml file."""
 
+import os
+import stat
 import tomllib
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from umbra.core import ShippingOption, UsageError, limits, parse_xmr
+from umbra.core import ShippingOption, UsageError, first_error, limits, parse_xmr
 from umbra.market import DEFAULT_LIFETIME_DAYS, ListingDraft
 
+# A listing.toml holds text fields only (images are separate files): far below this.
+MAX_LISTING_FILE_BYTES = 256 * 1024
 TOML_KEYS = {
     "title",
     "description",
@@ -39,19 +43,47 @@ def shipping_option(name: str, regions: list[str], cost: str) -> ShippingOption:
             name=name.strip(), regions=[r.upper() for r in regions if r], cost=parse_xmr(cost)
         )
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise UsageError(f"shipping option {name!r}: {where}: {first['msg']}") from None
+        raise UsageError(f"shipping option: {first_error(exc, 'shipping')}") from None
+
+
+def read_bounded(path: Path, limit: int, what: str) -> bytes:
+    """A regular file's bytes, at most ``limit`` of them.
+
+    The size is checked on what is read, not on what ``stat`` said: a file may grow in
+    between, and ``/dev/zero`` reports size 0 but never ends. The file is opened without
+    blocking so that a FIFO is refused rather than waited on.
+
+    Raises:
+        UsageError: not a regular file, unreadable, or larger than ``limit``.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise UsageError(f"cannot read {what} {path}: {exc.strerror}") from exc
+    with os.fdopen(fd, "rb") as file:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise UsageError(f"{what} {path} is not a regular file")
+        try:
+            data = file.read(limit + 1)
+        except OSError as exc:
+            raise UsageError(f"cannot read {what} {path}: {exc.strerror}") from exc
+    if len(data) > limit:
+        size = f"{limit // 2**20} MB" if limit >= 2**20 else f"{limit // 2**10} KB"
+        raise UsageError(f"{what} {path} is larger than the {size} limit")
+    return data
 
 
 def read_image(path: Path) -> bytes:
+    """An image file for a listing (checked and re-encoded later by `process_image`)."""
+    return read_bounded(path, limits.MAX_IMAGE_INPUT_BYTES, "image")
+
+
+def read_text_file(path: Path, limit: int, what: str) -> str:
+    """A UTF-8 text file of at most ``limit`` bytes (a listing.toml, a description)."""
     try:
-        size = path.stat().st_size
-        if size > limits.MAX_IMAGE_INPUT_BYTES:
-            raise UsageError(f"{path}: {size} bytes is over the 10 MB limit per image")
-        return path.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"cannot read image {path}: {exc.strerror}") from exc
+        return read_bounded(path, limit, what).decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{what} {path} is not UTF-8 text") from None
 
 
 def _require(table: dict[str, Any], key: str, kind: type) -> Any:
@@ -65,11 +97,10 @@ def _require(table: dict[str, Any], key: str, kind: type) -> Any:
 
 def draft_from_toml(path: Path) -> ListingDraft:
     """Read a listing.toml (see docs/operations.md for an example)."""
+    text = read_text_file(path, MAX_LISTING_FILE_BYTES, "listing file")
     try:
-        table = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        table = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path} is not valid TOML: {exc}") from exc
     unknown = set(table) - TOML_KEYS
     if unknown:

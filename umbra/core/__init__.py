@@ -3,7 +3,9 @@
 Layout: ``_errors`` (error types), ``_encoding`` (canonical DAG-CBOR), ``_cid`` (CIDv1),
 ``_models`` (strict document bodies), ``_documents`` (sign/parse), ``_limits`` (size caps),
 ``_money`` (piconero), ``_regions`` and ``_categories`` (vocabularies), ``crypto/`` (the only
-crypto imports), ``_fast_cbor`` (a fast path of ``_encoding`` for hot messaging records).
+crypto imports), ``_fast_cbor`` (a fast path of ``_encoding`` for hot messaging records),
+``_webp`` (the header check of image blocks from peers), ``_text`` (invisible and
+direction-changing characters: refused in one-line fields, removed where free text is shown).
 Nothing here does I/O.
 """
 
@@ -38,9 +40,12 @@ from ._models import (
     ImageRef,
     ListingBody,
     ShippingOption,
+    first_error,
 )
 from ._money import MAX_AMOUNT, PICONERO_PER_XMR, format_xmr, parse_xmr
 from ._regions import EU_MEMBERS, EUROPEAN_UNION, REGIONS, WORLDWIDE, is_region, region_covers
+from ._text import check_line, escape_hidden, first_hidden, hidden_message, neutralize
+from ._webp import MAX_IMAGE_SIDE, is_still_webp, still_webp_size
 
 __all__ = [
     "CATALOG_VERSION",
@@ -50,6 +55,7 @@ __all__ = [
     "EU_MEMBERS",
     "MAX_AMOUNT",
     "MAX_BLOCK_BYTES",
+    "MAX_IMAGE_SIDE",
     "PICONERO_PER_XMR",
     "REGIONS",
     "SCHEMA_VERSION",
@@ -71,16 +77,23 @@ __all__ = [
     "UmbraError",
     "UsageError",
     "cbor_head",
+    "check_line",
     "compute_cid",
     "decode_canonical",
     "decode_fast",
     "encode_canonical",
     "encode_fast",
+    "escape_hidden",
+    "first_error",
+    "first_hidden",
     "format_xmr",
+    "hidden_message",
     "is_known_category",
     "is_region",
+    "is_still_webp",
     "known_categories",
     "limits",
+    "neutralize",
     "normalize_cid",
     "parse_arbiter_profile",
     "parse_catalog",
@@ -93,5 +106,6 @@ __all__ = [
     "sign_catalog",
     "sign_catalog_head",
     "sign_listing",
+    "still_webp_size",
     "verify_block",
 ]

@@ -21,7 +21,7 @@ from . import _limits as limits
 from ._cid import compute_cid, verify_block
 from ._encoding import decode_canonical, encode_canonical
 from ._errors import BadSignature, InvalidDocument
-from ._models import ArbiterProfileBody, CatalogBody, CatalogHeadBody, ListingBody
+from ._models import ArbiterProfileBody, CatalogBody, CatalogHeadBody, ListingBody, first_error
 from .crypto import SigningKey, tags, verify_signature
 
 BodyT = TypeVar("BodyT", bound=BaseModel)
@@ -110,9 +110,7 @@ def _parse(kind: _Kind[BodyT], data: bytes, expected_cid: CID | None) -> SignedD
     try:
         model = kind.model.model_validate(body)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or kind.name
-        raise InvalidDocument("invalid-field", f"{where}: {first['msg']}") from None
+        raise InvalidDocument("invalid-field", first_error(exc, kind.name)) from None
     try:
         verify_signature(body[kind.signer], kind.tag, encode_canonical(body), sig)
     except BadSignature:

@@ -8,7 +8,16 @@ unknown fields and are frozen.
 from typing import Annotated, Any, Literal
 
 from multiformats import CID
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    ValidationError,
+    model_validator,
+)
 
 from . import _limits as limits
 from ._categories import CATEGORY_PATTERN
@@ -16,6 +25,8 @@ from ._cid import normalize_cid
 from ._errors import InvalidDocument
 from ._money import MAX_AMOUNT
 from ._regions import is_region
+from ._text import check_line
+from ._webp import MAX_IMAGE_SIDE
 
 SCHEMA_VERSION = 1
 # Catalogs are signed at version 2 (with ``arbiters``); version 1 catalogs still parse.
@@ -50,20 +61,43 @@ def _validate_description(value: str) -> str:
 
 
 def _validate_text(value: str) -> str:
+    """Free text (descriptions, terms): no control characters but newline and tab. Other
+    hidden characters are removed where the text is shown (`umbra.core.neutralize`)."""
     if any(ord(ch) < 32 and ch not in "\n\t" for ch in value):
         raise ValueError("control characters are not allowed")
     return value
+
+
+def first_error(exc: ValidationError, default_field: str) -> str:
+    """``field.path: message`` for the first error of a validation, on one line."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or default_field
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}"
 
 
 CidLink = Annotated[CID, PlainValidator(_validate_cid)]
 Region = Annotated[str, AfterValidator(_validate_region)]
 Piconero = Annotated[int, Field(ge=0, le=MAX_AMOUNT)]
 PublicKey = Annotated[bytes, Field(min_length=32, max_length=32)]
-Title = Annotated[
-    str, Field(min_length=1, max_length=limits.MAX_TITLE_CHARS), AfterValidator(_validate_text)
-]
+# One-line fields shown to other people refuse invisible and direction-changing characters
+# (`check_line`); free text keeps them and is neutralized where it is shown.
+Line = AfterValidator(check_line)
+Title = Annotated[str, Field(min_length=1, max_length=limits.MAX_TITLE_CHARS), Line]
 Description = Annotated[str, AfterValidator(_validate_description), AfterValidator(_validate_text)]
-Tag = Annotated[str, Field(min_length=1, max_length=limits.MAX_TAG_CHARS, pattern=r"^[\w-]+$")]
+
+
+def _line_before_pattern(value: Any) -> Any:
+    # Before the pattern, so that the error names the hidden character, not the pattern.
+    return check_line(value) if isinstance(value, str) else value
+
+
+Tag = Annotated[
+    str,
+    Field(min_length=1, max_length=limits.MAX_TAG_CHARS, pattern=r"^[\w-]+$"),
+    BeforeValidator(_line_before_pattern),
+    Line,
+]
 Condition = Literal[
     "new", "used-like-new", "used-good", "used-fair", "refurbished", "not-applicable"
 ]
@@ -79,7 +113,7 @@ class _Strict(BaseModel):
 class ShippingOption(_Strict):
     """One way to ship: a name, the destinations it covers and its cost."""
 
-    name: Annotated[str, Field(min_length=1, max_length=limits.MAX_SHIPPING_NAME_CHARS)]
+    name: Annotated[str, Field(min_length=1, max_length=limits.MAX_SHIPPING_NAME_CHARS), Line]
     regions: Annotated[list[Region], Field(min_length=1, max_length=limits.MAX_REGIONS_PER_OPTION)]
     cost: Piconero
 
@@ -89,8 +123,8 @@ class ImageRef(_Strict):
 
     full: CidLink
     thumb: CidLink
-    width: Annotated[int, Field(ge=1, le=4096)]
-    height: Annotated[int, Field(ge=1, le=4096)]
+    width: Annotated[int, Field(ge=1, le=MAX_IMAGE_SIDE)]
+    height: Annotated[int, Field(ge=1, le=MAX_IMAGE_SIDE)]
 
 
 class ListingBody(_Strict):
@@ -197,14 +231,8 @@ class ArbiterProfileBody(_Strict):
     v: Literal[1]
     kind: Literal["arbiter-profile"]
     arbiter: PublicKey
-    name: Annotated[
-        str,
-        Field(min_length=1, max_length=limits.MAX_ARBITER_NAME_CHARS),
-        AfterValidator(_validate_text),
-    ]
-    fee: Annotated[
-        str, Field(max_length=limits.MAX_ARBITER_FEE_CHARS), AfterValidator(_validate_text)
-    ]
+    name: Annotated[str, Field(min_length=1, max_length=limits.MAX_ARBITER_NAME_CHARS), Line]
+    fee: Annotated[str, Field(max_length=limits.MAX_ARBITER_FEE_CHARS), Line]
     terms: Annotated[str, AfterValidator(_validate_terms), AfterValidator(_validate_text)]
     created_at: Annotated[int, Field(ge=0, le=2**40)]
     expires_at: Annotated[int, Field(ge=0, le=2**40)]
@@ -215,8 +243,6 @@ class ArbiterProfileBody(_Strict):
             raise ValueError("expires_at must be after created_at")
         if self.expires_at - self.created_at > limits.MAX_ARBITER_PROFILE_LIFETIME_S:
             raise ValueError("an arbiter profile lives at most 30 days")
-        if "\n" in self.name or "\t" in self.name:
-            raise ValueError("a name is one line")
         return self
 
     def is_expired_at(self, now: int) -> bool:

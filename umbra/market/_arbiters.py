@@ -17,12 +17,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import trio
+from pydantic import ValidationError
 
 from umbra.core import (
     ArbiterProfileBody,
     InvalidDocument,
     SignedArbiterProfile,
     UmbraError,
+    first_error,
     parse_arbiter_profile,
     parse_catalog,
     parse_cid,
@@ -168,8 +170,10 @@ def sign_own_profile(profile: Profile, offer: ArbiterOffer, now: int) -> SignedA
             name=offer.name.strip(), fee=offer.fee, terms=offer.terms, created_at=now,
             expires_at=now + PROFILE_LIFETIME_S,
         )  # fmt: skip
-    except ValueError as exc:
-        raise InvalidDocument("invalid-field", f"arbiter profile: {exc}") from None
+    except ValidationError as exc:
+        raise InvalidDocument(
+            "invalid-field", f"arbiter profile: {first_error(exc, 'profile')}"
+        ) from None
     return sign_arbiter_profile(profile.identity.signing, body)
 
 

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 
 from pydantic import ValidationError
 
-from umbra.core import ShippingOption, UsageError, limits, parse_xmr
+from umbra.core import ShippingOption, UsageError, first_error, limits, parse_xmr
 
 LIFETIME_DAYS = (1, 365)
 QUANTITY = (0, limits.MAX_QUANTITY)
@@ -52,11 +52,7 @@ def shipping_option(name: str, regions: str, cost: str) -> ShippingOption:
             cost=parse_xmr(cost or "0"),
         )
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise UsageError(
-            f"shipping option {name.strip()[:60]!r}: {where}: {first['msg']}"
-        ) from None
+        raise UsageError(f"shipping option: {first_error(exc, 'shipping')}") from None
 
 
 def shipping_line(text: str) -> ShippingOption:

@@ -25,6 +25,7 @@ from umbra.core import (
     SignedListing,
     UsageError,
     compute_cid,
+    first_error,
     is_known_category,
     limits,
     parse_catalog,
@@ -86,9 +87,7 @@ class ListingChanges:
 
 
 def _friendly(exc: ValidationError) -> UsageError:
-    first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "listing"
-    return UsageError(f"{where}: {first['msg']}")
+    return UsageError(first_error(exc, "listing"))
 
 
 class SellerCatalog:
@@ -234,8 +233,11 @@ class SellerCatalog:
         if len(raw) > limits.MAX_IMAGES:
             raise UsageError(f"a listing has at most {limits.MAX_IMAGES} images")
         out = []
-        for data in raw:
-            img = process_image(data)
+        for n, data in enumerate(raw, 1):
+            try:
+                img = process_image(data)
+            except UsageError as exc:
+                raise UsageError(f"image {n}: {exc}") from None
             ref = ImageRef(
                 full=compute_cid(img.full, "raw"),
                 thumb=compute_cid(img.thumb, "raw"),

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from umbra.core import UmbraError
+from umbra.core import UmbraError, UsageError, first_hidden, hidden_message
 from umbra.core.crypto import decode_public_key, short_id
 from umbra.store import Profile
 from umbra.wallet import (
@@ -226,6 +226,10 @@ def arbiter_offer(profile: Profile, options: TradeOptions) -> ArbiterOffer | Non
     if not options.arbiter:
         return None
     name = options.arbiter_name.strip() or f"Arbiter {short_id(profile.identity.signing_public)}"
+    for label, text in (("--arbiter-name", name), ("--arbiter-fee", options.arbiter_fee)):
+        hidden = first_hidden(text)
+        if hidden is not None:  # others see these: refuse now, not when the node publishes
+            raise UsageError(hidden_message(hidden, label))
     return ArbiterOffer(name=name, fee=options.arbiter_fee, terms=options.arbiter_terms)
 
 

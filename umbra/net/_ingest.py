@@ -6,6 +6,8 @@ Rules:
 - One listing id appears once; if a catalog lists two revisions of one id, the higher wins.
 - Listings we indexed for that seller and that the new catalog no longer names are removed.
 - Expired listings are not indexed (search hides them anyway; this keeps the index small).
+- A thumbnail is stored only if its header is one still WebP image of bounded size: the
+  browser decodes it, the node never does (`umbra.core.still_webp_size`).
 """
 
 from collections.abc import Iterable, Mapping
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 
 from multiformats import CID
 
-from umbra.core import SignedCatalog, SignedCatalogHead, SignedListing
+from umbra.core import SignedCatalog, SignedCatalogHead, SignedListing, is_still_webp
 
 from ._errors import ProtocolViolation
 
@@ -45,6 +47,11 @@ def new_listing_cids(catalog: SignedCatalog, previous: Mapping[bytes, str]) -> l
     """CIDs in ``catalog`` that were not part of the previous sync (``listing_id → cid``)."""
     known = set(previous.values())
     return [cid for cid in catalog.body.listings if str(cid) not in known]
+
+
+def usable_thumbnails(fetched: Mapping[CID, bytes]) -> list[tuple[CID, bytes]]:
+    """The fetched thumbnail blocks (CIDs already verified) that are still, bounded WebP."""
+    return [(cid, data) for cid, data in fetched.items() if is_still_webp(data)]
 
 
 def plan_update(

@@ -63,7 +63,13 @@ from ._config import DHT_NAMESPACE, HEADS_TOPIC, SYNC_PROTOCOL_ID, NodeConfig
 from ._dht import fill_routing_table, get_fresh, tune_dht
 from ._dht_guard import UmbraDHT
 from ._errors import NetError, ProtocolViolation
-from ._ingest import CatalogUpdate, check_catalog_matches_head, new_listing_cids, plan_update
+from ._ingest import (
+    CatalogUpdate,
+    check_catalog_matches_head,
+    new_listing_cids,
+    plan_update,
+    usable_thumbnails,
+)
 from ._ratelimit import PeerLimiter
 from ._reach import PeerReacher
 from ._records import CatalogHeadValidator, head_key, keyword_keys
@@ -671,7 +677,7 @@ class Node:
             have = await self._db(lambda: {c for c in thumbs if self.state.has_block(str(c))})
             need = [c for c in thumbs if c not in have]
             if need:
-                blocks += list((await self._fetch(peers, need)).items())
+                blocks += usable_thumbnails(await self._fetch(peers, need))
         t_blocks = self._clock()
         update = CatalogUpdate(
             head=head,

@@ -4,6 +4,15 @@ Output is escaped everywhere (Jinja autoescape on for every template). Listing d
 are Markdown from strangers: rendered with raw HTML off, and with links and images turned
 into plain text, so a description can neither run script nor make the browser contact
 another host (the CSP would block it too; this keeps the page honest about it).
+
+Text from other people may carry invisible or direction-changing characters (see
+`umbra.core.neutralize`). They are removed in one place for the whole web layer: the
+environment's ``finalize`` hook neutralizes every plain string a template prints, and the
+filters that build HTML from such text (``markdown``, ``snippet``, ``user``, ``isolate``)
+neutralize before they build it. Every user-supplied string is also isolated, so right-to-left
+text cannot reorder the page around it: ``user`` wraps it in ``<bdi>``, blocks of it carry
+``dir="auto"``, and ``isolate`` (for places that take no markup: ``<title>``, ``<option>``,
+attributes) puts it between U+2068 FIRST STRONG ISOLATE and U+2069 POP DIRECTIONAL ISOLATE.
 """
 
 from datetime import UTC, datetime
@@ -14,7 +23,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
-from umbra.core import format_xmr
+from umbra.core import format_xmr, neutralize
 from umbra.core.crypto import encode_public_key
 
 SNIPPET_START = "\x02"  # the store's highlight markers (umbra.store.SNIPPET_START / _END)
@@ -40,15 +49,33 @@ STATIC_FILES = _load_static()
 
 def markdown(text: str) -> Markup:
     """Safe HTML for a Markdown description (no raw HTML, links or images)."""
-    return Markup(_markdown.render(text))  # noqa: S704 (markdown-it escapes; html is off)
+    return Markup(_markdown.render(neutralize(text)))  # noqa: S704 (markdown-it escapes; html off)
 
 
 def snippet(text: str) -> Markup:
     """A search snippet with the matched words in <mark>; everything else escaped."""
-    escaped = str(escape(text))
-    return Markup(  # noqa: S704 (escaped above; the markers are control characters)
-        escaped.replace(SNIPPET_START, "<mark>").replace(SNIPPET_END, "</mark>")
-    )
+    marked = str(escape(text)).replace(SNIPPET_START, "<mark>").replace(SNIPPET_END, "</mark>")
+    # Neutralized after the markers (control characters) became tags; removing characters
+    # from escaped text cannot make markup, since it holds no bare < > or ".
+    return Markup(neutralize(marked))  # noqa: S704
+
+
+def user(text: object) -> Markup:
+    """Inline text from another person: neutralized, escaped and isolated in ``<bdi>``."""
+    return Markup("<bdi>%s</bdi>") % neutralize(str(text))
+
+
+def isolate(text: object) -> Markup:
+    """Like `user` where no markup may go (titles, options, attributes): FSI … PDI."""
+    return Markup("\u2068%s\u2069") % neutralize(str(text))
+
+
+def _finalize(value: Any) -> Any:
+    """Every printed value: plain strings lose hidden characters (Markup comes from the
+    filters above, which did it themselves, or from templates, made of finalized values)."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return neutralize(value)
+    return value
 
 
 def xmr(piconero: int) -> str:
@@ -73,10 +100,13 @@ def _environment() -> Environment:
         autoescape=select_autoescape(default=True, default_for_string=True),
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=_finalize,
     )
     env.filters.update(
         markdown=markdown,
         snippet=snippet,
+        user=user,
+        isolate=isolate,
         xmr=xmr,
         date=date,
         datetime=date_time,

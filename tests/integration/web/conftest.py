@@ -31,7 +31,9 @@ ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
 HOSTILE_DESCRIPTION = (
     "Plain **bold** text.\n\n<script>alert('x')</script>\n\n"
     "[a link](https://evil.example/phish) and ![pic](https://evil.example/track.png)\n\n"
-    "<img src=x onerror=alert(1)>"
+    "<img src=x onerror=alert(1)>\n\n"
+    # Invisible and direction-changing characters: accepted in free text, never shown.
+    "Send the money to \u202eelbatsurt\u202c\u200b \u2066here\u2069\ufeff please"
 )
 
 

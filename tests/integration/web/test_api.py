@@ -9,6 +9,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from tests.hostile_images import jpeg_with_hostile_exif
 from umbra.api import CONTENT_SECURITY_POLICY, MAX_BODY_BYTES
 from umbra.market import sample_image
 
@@ -312,6 +313,24 @@ def test_hostile_listing_text_is_escaped(served: Served) -> None:
     assert not re.search(r"""(href|src)=["']https?://evil""", page)
 
 
+def test_hostile_direction_characters_are_neutralized_on_pages(served: Served) -> None:
+    browser = served.browser().http
+    hidden = "\u202e\u202c\u200b\u2066\ufeff"  # U+2069 is also the end of our own isolates
+    listing = browser.get(f"/listing/{served.other_cid}").text
+    found = browser.get("/search", params={"q": "elbatsurt"}).text  # the snippet shows it
+    # The tab title isolates the listing title itself between U+2068 and U+2069.
+    assert re.search("<title>\u2068[^\u2068\u2069]+\u2069 · Umbra</title>", listing)
+    for page in (listing, found):
+        assert not any(ch in page for ch in hidden), [ch for ch in hidden if ch in page]
+        assert page.count("\u2069") == page.count("\u2068")  # only the pages' own isolates
+        assert re.search("(<mark>)?elbatsurt(</mark>)? here please", page)
+    assert '<div class="description" dir="auto">' in listing
+    # The API is data: it returns the description exactly as the seller signed it.
+    with served.bearer() as http:
+        api = http.get(f"/api/v1/listings/{served.other_cid}").json()
+    assert "\u202eelbatsurt\u202c\u200b \u2066here\u2069\ufeff" in api["description"]
+
+
 # -- bad input: always 4xx with a sentence, never 500 ----------------------------------------------
 
 
@@ -391,6 +410,30 @@ def test_bad_listing_and_image_references(served: Served) -> None:
             assert response.json()["error"]
 
 
+def _webp_declaring(width: int, height: int) -> bytes:
+    """A real small WebP (extended header) whose canvas claims another size."""
+    out = io.BytesIO()
+    Image.new("RGBA", (8, 8), (1, 2, 3, 4)).save(out, "WEBP")
+    data = bytearray(out.getvalue())
+    data[24:30] = (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
+    return bytes(data)
+
+
+def test_image_blocks_that_are_not_still_bounded_webp_are_not_served(served: Served) -> None:
+    # Image blocks come from sellers' nodes; the browser would decode whatever is served.
+    fine, bomb = _webp_declaring(64, 64), _webp_declaring(16_384, 16_384)
+    html = b"RIFF\x1c\x00\x00\x00WEBP<html><script>alert(1)</script>"
+    cids = served.in_store(
+        lambda: [served.profile.blocks.put(d, "raw") for d in (fine, bomb, html)]
+    )
+    with served.bearer() as http:
+        assert http.get(f"/api/v1/images/{cids[0]}").content == fine
+        for cid in cids[1:]:
+            response = http.get(f"/api/v1/images/{cid}")
+            assert response.status_code == 404
+            assert "not a valid listing image" in response.json()["error"]
+
+
 def test_listing_detail_and_images(served: Served) -> None:
     with served.bearer() as http:
         theirs = http.get(f"/api/v1/listings/{served.other_cid}").json()
@@ -456,6 +499,15 @@ def test_bad_uploads(served: Served) -> None:
         )
         assert not_image.status_code == 400
         assert "JPEG, PNG or WebP" in not_image.json()["error"]
+        bad_exif = http.post(
+            "/api/v1/own/listings",
+            data=_listing_form(),
+            files={"images": ("bad.jpg", jpeg_with_hostile_exif(), "image/jpeg")},
+        )
+        assert bad_exif.status_code == 400, bad_exif.text  # was 500 (issue #14)
+        assert bad_exif.json()["error"] == (
+            "Image 1: the file is not a readable JPEG, PNG or WebP image."
+        )
         eleven = [("images", (f"{i}.png", _png(), "image/png")) for i in range(11)]
         too_many = http.post("/api/v1/own/listings", data=_listing_form(), files=eleven)
         assert too_many.status_code == 400 and "10 images" in too_many.json()["error"]

@@ -48,8 +48,14 @@ def test_sign_parse_round_trip(key: SigningKey, body: ListingBody) -> None:
     assert encode_canonical(decode_canonical(signed.data, max_size=10**6)) == signed.data
 
 
+# A title is one line of visible text: no controls, format characters, separators or fillers.
 titles = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=200
+    alphabet=st.characters(
+        blacklist_categories=("Cs", "Cc", "Cf", "Zl", "Zp"),
+        blacklist_characters="\u115f\u1160\u3164\uffa0",
+    ),
+    min_size=1,
+    max_size=200,
 )
 
 

@@ -3,12 +3,18 @@
 import contextlib
 import io
 import os
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, PngImagePlugin
 
+from tests.hostile_images import jpeg_with_hostile_exif
 from umbra.core import MAX_BLOCK_BYTES, UsageError, compute_cid
 from umbra.market import process_image
 
@@ -93,12 +99,60 @@ def test_decompression_bomb_is_refused() -> None:
         process_image(out.getvalue())
 
 
-@pytest.mark.parametrize("fmt", ["GIF", "BMP", "TIFF"])
+@pytest.mark.parametrize("fmt", ["GIF", "BMP", "TIFF", "ICO", "PPM"])
 def test_other_formats_are_refused(fmt: str) -> None:
+    # Only the JPEG, PNG and WebP parsers ever see the bytes (``Image.open(formats=...)``).
     out = io.BytesIO()
     Image.new("RGB", (20, 20)).save(out, fmt)
-    with pytest.raises(UsageError, match=fmt):
+    with pytest.raises(UsageError, match="not a readable JPEG, PNG or WebP image"):
         process_image(out.getvalue())
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "WEBP"])
+def test_animated_images_are_refused(fmt: str) -> None:
+    frames = [Image.new("RGB", (20, 20), (n * 60, 0, 0)) for n in range(3)]
+    out = io.BytesIO()
+    frames[0].save(out, fmt, save_all=True, append_images=frames[1:])
+    with pytest.raises(UsageError, match="animated"):
+        process_image(out.getvalue())
+
+
+def _png_declaring(width: int, height: int) -> bytes:
+    """A real 1×1 PNG whose header (CRC fixed up) declares another size."""
+    out = io.BytesIO()
+    Image.new("L", (1, 1)).save(out, "PNG")
+    data = bytearray(out.getvalue())
+    data[16:24] = struct.pack(">II", width, height)
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
+    return bytes(data)
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "message"),
+    [
+        (40_000, 40_000, "megapixels"),  # 1.6 gigapixels declared in 70 bytes
+        (8_000, 5_001, "megapixels"),  # just past 40 megapixels
+        (16_384, 1, "at most 16383"),  # just past the longest side
+        (2**31 - 1, 2**31 - 1, "megapixels"),
+    ],
+)
+def test_declared_size_is_refused_before_decoding(width: int, height: int, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        process_image(_png_declaring(width, height))
+
+
+def test_declared_size_at_the_limits_is_decoded() -> None:
+    # 8000 × 5000 is exactly 40 megapixels and 16383 × 1 the longest side: both pass the
+    # header checks and reach the decoder, which finds the 1×1 pixel data too short.
+    for width, height in ((8_000, 5_000), (16_383, 1)):
+        with pytest.raises(UsageError, match="not a readable"):
+            process_image(_png_declaring(width, height))
+
+
+def test_malformed_exif_from_fuzzing_is_a_clear_error() -> None:
+    # The issue's crash: ImageOps.exif_transpose raised TypeError outside the error handling.
+    with pytest.raises(UsageError, match=r"^the file is not a readable JPEG, PNG or WebP image$"):
+        process_image(jpeg_with_hostile_exif())
 
 
 def test_oversize_input_is_refused_before_decoding() -> None:
@@ -120,3 +174,27 @@ def test_corrupted_jpeg_never_crashes(position: int, flip: int) -> None:
     data[position % len(data)] ^= flip
     with contextlib.suppress(UsageError):
         process_image(bytes(data))
+
+
+MEASURE = """
+import resource, sys
+from umbra.market import process_image
+data = open(sys.argv[1], "rb").read()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+result = process_image(data)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before, result.width, result.height)
+"""
+
+
+def test_a_40_megapixel_jpeg_never_exists_at_full_size(tmp_path: Path) -> None:
+    # Decoded at reduced scale (JPEG draft mode): the peak memory of intake does not grow
+    # with the declared pixel count. Full-size decoding of this file took about 400 MiB.
+    path = tmp_path / "big.jpg"
+    Image.new("L", (8000, 5000), 128).save(path, "JPEG")
+    out = subprocess.run(
+        [sys.executable, "-c", MEASURE, str(path)],
+        capture_output=True, text=True, timeout=120, check=True,
+    ).stdout.split()  # fmt: skip
+    grown_kib, width, height = (int(v) for v in out)
+    assert (width, height) == (1600, 1000)
+    assert grown_kib < 100 * 1024, f"intake grew the process by {grown_kib // 1024} MiB"

@@ -1,18 +1,22 @@
 """What a newer catalog changes (pure planning)."""
 
+import io
+
 import pytest
+from PIL import Image
 
 from umbra.core import (
     CatalogBody,
     CatalogHeadBody,
     ListingBody,
+    compute_cid,
     sign_catalog,
     sign_catalog_head,
     sign_listing,
 )
 from umbra.core.crypto import SigningKey
 from umbra.net import ProtocolViolation, plan_update
-from umbra.net._ingest import check_catalog_matches_head, new_listing_cids
+from umbra.net._ingest import check_catalog_matches_head, new_listing_cids, usable_thumbnails
 
 KEY = SigningKey(bytes(range(32)))
 NOW = 1_800_000_000
@@ -110,3 +114,22 @@ def test_catalog_must_match_head() -> None:
     _, head2 = catalog_and_head(2, [])
     with pytest.raises(ProtocolViolation):
         check_catalog_matches_head(head2, catalog)
+
+
+def test_only_still_bounded_webp_thumbnails_are_kept() -> None:
+    def webp(size: tuple[int, int], **options: object) -> bytes:
+        out = io.BytesIO()
+        Image.new("RGBA", size).save(out, "WEBP", **options)
+        return out.getvalue()
+
+    fine = webp((32, 24))
+    bomb = bytearray(fine)
+    bomb[24:30] = (16_383).to_bytes(3, "little") * 2  # a 16384 × 16384 canvas declared
+    frames = [Image.new("RGB", (8, 8), (n, 0, 0)) for n in (0, 200)]
+    out = io.BytesIO()
+    frames[0].save(out, "WEBP", save_all=True, append_images=frames[1:])
+    blocks = {
+        compute_cid(data, "raw"): data
+        for data in (fine, bytes(bomb), out.getvalue(), b"<svg onload=alert(1)>", b"")
+    }
+    assert usable_thumbnails(blocks) == [(compute_cid(fine, "raw"), fine)]
