@@ -66,10 +66,11 @@ class Scale:
     # What a string-reference bomb expands to, at most.
     stringref_bytes: int
     # Floods: DHT PUTs of distinct keys (py-libp2p evicts the oldest beyond 50,000), provider
-    # records, raw TCP connections held open at once, libp2p hosts connected at once, streams
-    # opened at once on one connection.
+    # records, mailbox PUTs (a quarter of them 128 KiB), raw TCP connections held open at once,
+    # libp2p hosts connected at once, streams opened at once on one connection.
     dht_puts: int
     providers: int
+    mailbox_puts: int
     tcp_connections: int
     hosts: int
     streams: int
@@ -83,6 +84,7 @@ class Scale:
                 stringref_bytes=8 << 30,
                 dht_puts=60_000,
                 providers=20_000,
+                mailbox_puts=1_000,
                 tcp_connections=2_000,
                 hosts=200,
                 streams=1_000,
@@ -93,6 +95,7 @@ class Scale:
                 stringref_bytes=1 << 20,
                 dht_puts=200,
                 providers=100,
+                mailbox_puts=10,
                 tcp_connections=50,
                 hosts=5,
                 streams=50,
@@ -102,6 +105,7 @@ class Scale:
             stringref_bytes=768 << 20,
             dht_puts=5_000,
             providers=2_000,
+            mailbox_puts=250,
             tcp_connections=500,
             hosts=30,
             streams=100,

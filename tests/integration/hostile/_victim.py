@@ -160,7 +160,7 @@ class Victim:
     seller_head: bytes  # the seller's signed head, as the victim served it before the attacks
     titles: list[str]
     search_word: str
-    restarts: int = 0
+    restarts: list[str] = field(default_factory=list)  # why each restart was needed
 
     @property
     def addr(self) -> str:
@@ -178,7 +178,13 @@ class Victim:
         that each attack is judged on its own; the final test fails on any restart."""
         if self.alive():
             return
-        self.restarts += 1
+        self.restart("it was not running")
+
+    def restart(self, why: str) -> None:
+        self.restarts.append(why)
+        if self.alive():
+            assert self.node.proc is not None
+            self.node.proc.kill()
         self.node.stop()
         self.node.start([self.bootstrap], web=True)
 
@@ -186,17 +192,19 @@ class Victim:
         """Wait for the victim to answer its API promptly again; restart it if it does not
         (an earlier attack may still be running in it), so no test inherits another's harm."""
         deadline = time.monotonic() + within
+        last = "no answer"
         while time.monotonic() < deadline:
             started = time.monotonic()
             try:
                 api_search(self.node, self.search_word, timeout=PROBE_DEADLINE_S)
-            except httpx.HTTPError:
+            except httpx.HTTPError as exc:
+                last = repr(exc)
+                time.sleep(0.5)
                 continue
             if time.monotonic() - started <= PROBE_DEADLINE_S:
                 return
-        assert self.node.proc is not None
-        self.node.proc.kill()
-        self.ensure_running()
+            last = f"answered in {time.monotonic() - started:.2f} s"
+        self.restart(f"it did not calm down within {within} s ({last})")
 
     def _status_path(self) -> Path:
         assert self.node.proc is not None

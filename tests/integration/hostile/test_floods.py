@@ -6,6 +6,9 @@
 - libp2p peers: many hosts (each a new peer id) connected at once, each asking for heads.
 - Streams: one connection opens many streams at once on each Umbra protocol and on the DHT,
   writes half a frame on each and stalls (each stream holds a handler until its deadline).
+
+Afterwards an honest peer must still get in and be served: no flood may leave the victim's
+connection slots taken.
 """
 
 import contextlib
@@ -16,13 +19,13 @@ import trio
 from libp2p.abc import IHost
 from libp2p.custom_types import TProtocol
 
-from umbra.net import SYNC_PROTOCOL_ID
+from umbra.net import SYNC_PROTOCOL_ID, head_key
 from umbra.net.messaging import MSG_PROTOCOL_ID
 
 from ._crafted import UINT, Scale, canonical_map, head, text
 from ._peer import KAD_PROTOCOL_ID, Attacker, attacker_ip, frame, running_host
 from ._victim import Victim
-from .conftest import guarded
+from .conftest import guarded, honest_get
 
 pytestmark = pytest.mark.hostile
 
@@ -118,3 +121,6 @@ def test_floods(victim: Victim, scale: Scale) -> None:
 
     with guarded(victim) as dog:
         trio.run(attack)
+    # The floods are over: an honest peer that comes now is let in and served.
+    head = honest_get(victim.addr, head_key(victim.seller_persona))
+    assert head == victim.seller_head, "after the floods an honest peer is not served"

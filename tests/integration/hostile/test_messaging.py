@@ -91,7 +91,7 @@ def test_messaging_requests(victim: Victim, scale: Scale) -> None:
             inputs.append((f"sealed {name}", msg_frame("deliver", env=byte_string(sealed))))
     inputs += [(f"frame {n}", frame(b)) for n, b in all_inputs(MAX_FRAME_BYTES, scale)]
     inputs += [(f"framing {n}", data) for n, data in _framing_lies()]
-    inputs += _mailbox_requests(max(8, scale.dht_puts // 20))
+    inputs += _mailbox_requests(scale.mailbox_puts)
 
     answers: dict[str, list[bytes | None]] = {}
 
