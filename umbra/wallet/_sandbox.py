@@ -201,8 +201,9 @@ class Sandbox:
             await self._stop_wallet(name, int(w["pid"]))
         wallet_dir = self.root / "wallets" / name
         make_private_dirs(wallet_dir)
-        if w and not leaked:
-            # Restarting a crashed process: same port and login, so clients reconnect.
+        # Restarting a crashed process: same port and login, so clients reconnect; but a
+        # login an older Umbra put on a command line (no "login_hidden") is replaced.
+        if w and not leaked and w.get("login_hidden"):
             port, user, password = int(w["port"]), str(w["user"]), str(w["password"])
         else:
             port = int(w["port"]) if w else free_port()
@@ -234,6 +235,7 @@ class Sandbox:
                 "user": user,
                 "password": password,
                 "wallet_dir": str(wallet_dir),
+                "login_hidden": True,
             }
             self._save(state)
             proc = wallet_process(name, state["wallets"][name])
