@@ -157,11 +157,11 @@ def tighten_private_tree(root: Path) -> int:
         nonlocal changed
         try:
             st = os.lstat(path)
+            if stat.S_ISLNK(st.st_mode) or st.st_uid != me or not st.st_mode & 0o077:
+                return
+            os.chmod(path, stat.S_IMODE(st.st_mode) & ~0o077)
         except FileNotFoundError:
             return  # removed meanwhile (a log rotated, a temp file renamed)
-        if stat.S_ISLNK(st.st_mode) or st.st_uid != me or not st.st_mode & 0o077:
-            return
-        os.chmod(path, stat.S_IMODE(st.st_mode) & ~0o077)
         changed += 1
 
     if not root.exists():
