@@ -20,6 +20,7 @@ Usage: .venv/bin/python bench/escrow.py [--keep]
 import functools
 import json
 import os
+import secrets
 import shutil
 import sys
 import tempfile
@@ -68,7 +69,7 @@ async def _bench(sandbox: Sandbox, root: Path, stats: RpcStats) -> dict[str, obj
     await sandbox.up(tuple([*PARTIES, *(f"{p}.escrow" for p in PARTIES)]))
     addresses = {}
     for p in PARTIES:
-        proc = await sandbox.open_main_wallet(p)
+        proc = await sandbox.open_main_wallet(p, secrets.token_urlsafe(16))
         async with proc.client() as c:
             addresses[p] = str((await c.call("get_address"))["address"])
     await sandbox.faucet("buyer", 14 * PICONERO_PER_XMR)

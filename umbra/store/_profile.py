@@ -41,6 +41,7 @@ from ._paths import (
     make_private_dirs,
     profile_dir,
     profiles_root,
+    tighten_private_tree,
     validate_profile_name,
     write_private_file,
 )
@@ -163,6 +164,7 @@ def open_profile(data_dir: PathLike, name: str, passphrase: str) -> Profile:
     meta_path = directory / PROFILE_FILE
     if not meta_path.is_file():
         raise ProfileNotFound(name, data_dir)
+    tighten_private_tree(directory)  # files an older version (or a loose umask) left readable
     salt, params, check = _read_profile_json(meta_path)
     keys = derive_store_keys(passphrase, salt, params)
     if not check_values_equal(keys.passphrase_check, check):
