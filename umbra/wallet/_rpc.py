@@ -45,9 +45,10 @@ SLOW_METHODS = frozenset(
 SLOW_TIMEOUT = 300.0
 # The largest answer read, in bytes. The big ones Umbra asks for: a multisig transaction set
 # (transfer/sweep_all, describe_transfer's input; the escrow messages carry at most 768 KiB of
-# it) and a wallet's transfer list (get_transfers: about 1 KiB of JSON per transfer, measured
-# on regtest). 32 MiB is over 40 times the largest usable transaction set and room for some
-# 30,000 transfers in one answer, while parsing it stays well under a gigabyte of memory.
+# it) and a wallet's transfer list (get_transfers: 650-800 bytes of JSON per transfer,
+# measured on regtest with wallet-rpc 0.18). 32 MiB is over 40 times the largest usable
+# transaction set and room for some 40,000 transfers in one answer, while parsing it stays
+# well under a gigabyte of memory.
 MAX_ANSWER_BYTES = 32 * 1024 * 1024
 # wallet-rpc error codes for "daemon is busy" and "no connection to daemon".
 NODE_DOWN_CODES = frozenset({-34, -38})
