@@ -110,9 +110,7 @@ async def _bench(sandbox: Sandbox, root: Path, stats: RpcStats) -> dict[str, obj
             n.start_soon(miner, stop)
             async with trio.open_nursery() as inner:
                 for role in PARTIES:
-                    inner.start_soon(
-                        lambda r=role: parties[r].run_escrow(escrow_id, propose=payout)
-                    )
+                    inner.start_soon(lambda r=role: parties[r].run_escrow(escrow_id, agreed=payout))
             stop.set()
 
         def t(state: str, roles: tuple[str, ...] = PARTIES) -> float:

@@ -47,7 +47,7 @@ async def _main(cfg: dict[str, object]) -> int:
         role = str(cfg["role"])
         party.create_escrow(terms, role)  # type: ignore[arg-type]
         payout = Payout.from_wire(cfg["payout"])
-        machine = await party.run_escrow(terms.escrow_id, propose=payout)
+        machine = await party.run_escrow(terms.escrow_id, agreed=payout)
         _print_state(terms.escrow_id, machine.state)
         return 0 if machine.state == State.S10_PAID_OUT else 1
     finally:
