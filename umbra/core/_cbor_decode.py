@@ -25,7 +25,8 @@ and memory are bounded by the input:
 - every item consumes at least one input byte, and an array or map is refused before any
   allocation if it declares more items than bytes remain (2 per map entry);
 - a string's declared length is checked against the bytes left before it is sliced;
-- nesting is capped at `MAX_DEPTH`, so recursion stays shallow;
+- nesting of arrays and maps is capped at `MAX_DEPTH`, so recursion stays shallow (a tag
+  holds only a byte string, so it cannot nest);
 - canonical form (shortest heads, definite lengths, key order) is checked while decoding, so
   an accepted input is byte for byte the encoding of the value it gives: no re-encoding.
 
@@ -42,8 +43,8 @@ from typing import Any
 from ._cid import cid_from_binary
 from ._errors import InvalidDocument
 
-# Deepest nesting of arrays, maps and tags. Umbra's deepest documents (a trade message that
-# carries a signed listing with its shipping options) nest under 10 levels.
+# Deepest nesting of arrays and maps. Umbra's records nest at most 6 levels (every unit test
+# passes with a limit of 6); 16 leaves room for new formats and keeps recursion shallow.
 MAX_DEPTH = 16
 
 _CID_TAG = 42
@@ -80,7 +81,9 @@ def decode_strict(data: bytes, *, allow_cids: bool) -> Any:
 def _long_argument(data: bytes, pos: int, info: int) -> tuple[int, int]:
     """The argument of a head whose additional info is 24-31 (``pos`` is just after it)."""
     if info == 31:
-        raise _non_canonical(pos - 1, "indefinite-length items are not canonical")
+        if 2 <= data[pos - 1] >> 5 <= 5:  # strings, arrays, maps
+            raise _non_canonical(pos - 1, "indefinite-length items are not canonical")
+        raise _malformed(pos - 1, "an integer or tag cannot have an indefinite length")
     if info > 27:
         raise _malformed(pos - 1, f"reserved additional information {info}")
     size = 1 << (info - 24)  # 1, 2, 4 or 8 bytes
@@ -138,6 +141,8 @@ def _item(data: bytes, pos: int, depth: int, allow_cids: bool) -> tuple[Any, int
             raise _malformed(start, "a text string is not valid UTF-8") from None
     if major == 1:
         return -1 - n, pos
+    if major == 6:  # a tag: only ever around a byte string, so it adds no nesting
+        return _tag(data, start, pos, n, allow_cids)
     if depth >= MAX_DEPTH:
         raise _malformed(start, f"nesting deeper than {MAX_DEPTH} levels")
     depth += 1
@@ -150,10 +155,7 @@ def _item(data: bytes, pos: int, depth: int, allow_cids: bool) -> tuple[Any, int
             value, pos = _item(data, pos, depth, allow_cids)
             append(value)
         return items, pos
-    if major == 5:
-        return _map(data, start, pos, n, depth, allow_cids)
-    # major 6: a tag
-    return _tag(data, start, pos, n, depth, allow_cids)
+    return _map(data, start, pos, n, depth, allow_cids)  # major 5
 
 
 def _map(
@@ -192,14 +194,12 @@ def _map(
     return out, pos
 
 
-def _tag(
-    data: bytes, start: int, pos: int, tag: int, depth: int, allow_cids: bool
-) -> tuple[Any, int]:
+def _tag(data: bytes, start: int, pos: int, tag: int, allow_cids: bool) -> tuple[Any, int]:
     if tag != _CID_TAG or not allow_cids:
         raise _malformed(start, f"CBOR tag {tag} is not accepted")
     if pos >= len(data) or data[pos] >> 5 != 2:
         raise _malformed(start, "tag 42 (a CID) must hold a byte string")
-    raw, pos = _item(data, pos, depth, allow_cids)
+    raw, pos = _item(data, pos, 0, allow_cids)
     if raw[:1] != b"\0":
         raise _malformed(start, "a tag 42 CID must start with the identity multibase byte 00")
     cid = cid_from_binary(raw[1:])
