@@ -8,7 +8,7 @@ Encoding is `_fast_cbor.encode_item` plus CIDs. Decoding from outside is size-ca
 then done by `_cbor_decode.decode_strict`, which accepts only canonical DAG-CBOR of the types
 Umbra writes and checks the canonical form while it reads, with work and memory bounded by the
 input's size (see that module for why cbor2 and dag_cbor are no longer used at run time; the
-tests still hold both paths to ``dag_cbor`` as the reference).
+tests still hold the encoder and the decoder to ``dag_cbor`` as the reference).
 """
 
 from typing import Any
