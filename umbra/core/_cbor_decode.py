@@ -59,16 +59,22 @@ def _non_canonical(pos: int, what: str) -> InvalidDocument:
     return InvalidDocument("non-canonical", f"{what} (at byte {pos})")
 
 
-def decode_strict(data: bytes, *, allow_cids: bool) -> Any:
+def decode_strict(data: bytes, *, max_size: int, allow_cids: bool) -> Any:
     """Decode one CBOR item that must fill ``data`` exactly (see the module docstring).
 
     Args:
-        data: the bytes from outside; the caller has already capped their size.
+        data: the bytes from outside (bytes, bytearray or memoryview).
+        max_size: refuse larger inputs before reading them.
         allow_cids: accept tag 42 (CIDs); without it every tag is refused.
 
     Raises:
-        InvalidDocument: reasons ``malformed-encoding``, ``non-canonical`` or ``bad-cid``.
+        InvalidDocument: reasons ``oversize``, ``malformed-encoding``, ``non-canonical`` or
+            ``bad-cid``.
     """
+    if not isinstance(data, bytes | bytearray | memoryview):  # e.g. a field of a damaged record
+        raise InvalidDocument("malformed-encoding", f"expected bytes, not {type(data).__name__}")
+    if len(data) > max_size:
+        raise InvalidDocument("oversize", f"{len(data)} bytes is more than the limit of {max_size}")
     data = bytes(data)
     if not data:
         raise _malformed(0, "no CBOR item: the input is empty")

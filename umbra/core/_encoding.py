@@ -55,6 +55,4 @@ def decode_canonical(data: bytes, *, max_size: int) -> Any:
     Raises:
         InvalidDocument: ``oversize``, ``malformed-encoding``, ``non-canonical`` or ``bad-cid``.
     """
-    if len(data) > max_size:
-        raise InvalidDocument("oversize", f"{len(data)} bytes is more than the limit of {max_size}")
-    return decode_strict(data, allow_cids=True)
+    return decode_strict(data, max_size=max_size, allow_cids=True)

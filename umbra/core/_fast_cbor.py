@@ -120,6 +120,4 @@ def decode_fast(data: bytes, *, max_size: int) -> Any:
     Raises:
         InvalidDocument: oversize, malformed, non-canonical, or outside the subset (any tag).
     """
-    if len(data) > max_size:
-        raise InvalidDocument("oversize", f"{len(data)} bytes is more than the limit of {max_size}")
-    return decode_strict(data, allow_cids=False)
+    return decode_strict(data, max_size=max_size, allow_cids=False)

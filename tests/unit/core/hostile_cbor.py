@@ -14,7 +14,7 @@ from types import FrameType
 
 from hypothesis import strategies as st
 
-from umbra.core import encode_canonical
+from umbra.core import InvalidDocument, decode_canonical, encode_canonical
 
 # Arguments near every head-size boundary, and a few far beyond the input.
 _BOUNDARY_ARGS = [0, 1, 23, 24, 255, 256, 65535, 65536, 2**32 - 1, 2**32, 2**63, 2**64 - 1]
@@ -190,6 +190,35 @@ def mutated(draw: st.DrawFn, base: st.SearchStrategy[bytes]) -> bytes:
     return bytes(data)
 
 
+@st.composite
+def retyped(draw: st.DrawFn, base: st.SearchStrategy[bytes]) -> bytes:
+    """``base`` decoded, one value somewhere inside replaced by another (often of another
+    type: a map where bytes were, a huge int, a nested record), and encoded again: canonical
+    CBOR that reaches past the decoder into the structure checks of each parser."""
+    value = decode_canonical(draw(base), max_size=1 << 20)
+    containers = [value] if isinstance(value, list | dict) else []
+    for container in containers:  # breadth-first: every container, each once
+        children = container.values() if isinstance(container, dict) else container
+        containers += [c for c in children if isinstance(c, list | dict)]
+    if not containers:
+        return encode_canonical(draw(_values))
+    for _ in range(draw(st.integers(1, 3))):
+        target = draw(st.sampled_from(containers))
+        replacement = draw(st.one_of(_values, st.sampled_from(containers)))
+        if isinstance(target, dict) and target:
+            key = draw(st.sampled_from(sorted(target)))
+            if draw(st.integers(0, 4)) == 0:
+                del target[key]
+            else:
+                target[key] = replacement
+        elif isinstance(target, list) and target:
+            target[draw(st.integers(0, len(target) - 1))] = replacement
+    try:
+        return encode_canonical(value)
+    except InvalidDocument:  # a container put inside itself: nests too deep
+        return encode_canonical(draw(_values))
+
+
 def bombs() -> st.SearchStrategy[bytes]:
     """The named expansion and exhaustion inputs, with their sizes drawn."""
     return st.one_of(
@@ -210,7 +239,7 @@ def hostile_cbor(
     """Everything above, plus mutations of ``samples`` (real documents of the decoder's kind)."""
     parts = [items, canonical_documents, mutated(canonical_documents), mutated(items), bombs()]
     if samples is not None:
-        parts += [samples, mutated(samples), mutated(samples)]
+        parts += [samples, mutated(samples), mutated(samples), retyped(samples), retyped(samples)]
     return st.one_of(*parts)
 
 
