@@ -106,7 +106,7 @@ class Decoder:
     samples: Sequence[bytes]  # real inputs of its kind, to mutate
     base_calls: int = 3_000  # fixed costs (signature checks, model validation, ...)
     base_memory: int = 128 * 1024
-    examples: int = 100
+    examples: int = 150
 
 
 def _framed(body: bytes) -> bytes:
@@ -183,9 +183,9 @@ def _build() -> list[Decoder]:
     return [
         # The generic decoders: more examples, and a tighter bound (no fixed costs).
         Decoder("decode_canonical", lambda d: decode_canonical(d, max_size=big),
-                (InvalidDocument,), documents + trade, 500, 32 * 1024, 500),
+                (InvalidDocument,), documents + trade, 500, 32 * 1024, 600),
         Decoder("decode_fast", lambda d: decode_fast(d, max_size=big),
-                (InvalidDocument,), [*messages, peer_record, identity_state], 500, 32 * 1024, 500),
+                (InvalidDocument,), [*messages, peer_record, identity_state], 500, 32 * 1024, 600),
         # Peers' documents (sync, DHT records, gossip).
         Decoder("parse_listing", parse_listing, (InvalidDocument,), [listing.data]),
         Decoder("parse_catalog", parse_catalog, (InvalidDocument,), [catalog.data]),
