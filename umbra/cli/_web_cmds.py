@@ -158,7 +158,7 @@ def _read_web_file(state: CliState) -> dict[str, Any]:
         url = str(data["url"])
     except FileNotFoundError:
         raise not_running from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
         raise UsageError(f"cannot read {path}: {exc}; restart `umbra node`") from exc
     try:
         os.kill(pid, 0)

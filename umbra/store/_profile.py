@@ -222,11 +222,20 @@ def _profile_json(salt: bytes, params: Argon2Params, keys: StoreKeys) -> bytes:
     return (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode("utf-8")
 
 
+# profile.json is a few hundred bytes; anything far larger is not ours.
+_MAX_PROFILE_JSON_BYTES = 64 * 1024
+
+
 def _read_profile_json(path: Path) -> tuple[bytes, Argon2Params, bytes]:
     """Parse ``profile.json``; anything unreadable means the profile is damaged."""
     try:
-        meta: Any = json.loads(path.read_bytes())
-    except (OSError, ValueError) as exc:
+        with path.open("rb") as file:
+            raw = file.read(_MAX_PROFILE_JSON_BYTES + 1)
+        if len(raw) > _MAX_PROFILE_JSON_BYTES:
+            raise ValueError("profile.json is larger than any Umbra writes")
+        meta: Any = json.loads(raw)
+    # A file is hostile input too: json raises RecursionError on deep nesting.
+    except (OSError, ValueError, RecursionError) as exc:
         raise DamagedStore(path, "profile.json is unreadable") from exc
     if not isinstance(meta, dict):
         raise DamagedStore(path, "profile.json is malformed")

@@ -182,7 +182,8 @@ def test_damaged_profile_json(tmp_path: Path, fast_params: Argon2Params) -> None
     create_profile(tmp_path, "alice", "pw", params=fast_params).close()
     meta_path = tmp_path / "profiles" / "alice" / "profile.json"
     good = json.loads(meta_path.read_text())
-    for broken in ("not json", "[]", json.dumps({**good, "salt": "!!"})):
+    deep, huge = "[" * 100_000 + "]" * 100_000, json.dumps({**good, "pad": "x" * 70_000})
+    for broken in ("not json", "[]", json.dumps({**good, "salt": "!!"}), deep, huge):
         meta_path.write_text(broken)
         with pytest.raises(DamagedStore, match=r"profile\.json"):
             open_profile(tmp_path, "alice", "pw")
