@@ -20,6 +20,7 @@ Usage: .venv/bin/python bench/escrow.py [--keep]
 import functools
 import json
 import os
+import secrets
 import shutil
 import sys
 import tempfile
@@ -68,7 +69,7 @@ async def _bench(sandbox: Sandbox, root: Path, stats: RpcStats) -> dict[str, obj
     await sandbox.up(tuple([*PARTIES, *(f"{p}.escrow" for p in PARTIES)]))
     addresses = {}
     for p in PARTIES:
-        proc = await sandbox.open_main_wallet(p)
+        proc = await sandbox.open_main_wallet(p, secrets.token_urlsafe(16))
         async with proc.client() as c:
             addresses[p] = str((await c.call("get_address"))["address"])
     await sandbox.faucet("buyer", 14 * PICONERO_PER_XMR)
@@ -109,9 +110,7 @@ async def _bench(sandbox: Sandbox, root: Path, stats: RpcStats) -> dict[str, obj
             n.start_soon(miner, stop)
             async with trio.open_nursery() as inner:
                 for role in PARTIES:
-                    inner.start_soon(
-                        lambda r=role: parties[r].run_escrow(escrow_id, propose=payout)
-                    )
+                    inner.start_soon(lambda r=role: parties[r].run_escrow(escrow_id, agreed=payout))
             stop.set()
 
         def t(state: str, roles: tuple[str, ...] = PARTIES) -> float:

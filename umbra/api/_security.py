@@ -7,12 +7,14 @@ Rules (in the order they run, for every HTTP request):
    name at 127.0.0.1 sends its own name as Host and is refused.
 2. Login: ``GET <any path>?token=<token>`` with the right token, or ``?code=<code>`` with a
    one-time login code, starts a browser session (an HttpOnly, SameSite=Strict cookie) and
-   redirects to the same URL without it, so it does not stay in the address bar or the
-   history. A wrong token or an unknown, used or expired code is 401. Codes exist because a
-   browser started by ``umbra open`` or ``umbra app`` shows its URL on its command line, which
-   every local user can read in ``ps`` for as long as the browser runs: the browser gets a
-   code that is spent on first use and expires after `LOGIN_CODE_TTL_S`, never the token.
-   A Bearer client mints one with ``POST /api/v1/login-codes`` (see `LOGIN_CODES_PATH`).
+   sends the browser on to the same URL without it (a 303 for a token; for a code, a small
+   page of ours that moves on, so that the Strict cookie goes with the next request), so it
+   does not stay in the address bar or the history. A wrong token or an unknown, used or
+   expired code is 401. Codes exist because a browser's command line is visible to every
+   local user in ``ps`` for as long as it runs: ``umbra open`` and ``umbra app`` start it
+   with an owner-only local page that forwards it to a code, spent on first use and expired
+   after `LOGIN_CODE_TTL_S`, never with the token. A Bearer client mints a code with
+   ``POST /api/v1/login-codes`` (`LOGIN_CODES_PATH`).
 3. Authentication: ``Authorization: Bearer <token>`` (scripts, third-party clients) or the
    session cookie (the browser). Nothing else gets past: 401. Only ``/static/`` (the shipped
    CSS and JS, no data) is public, so the "locked" page can be styled.
@@ -240,18 +242,34 @@ class SecurityGate:
             path = "/"  # never an open redirect: "//host" and "/\\host" leave the site
         location = path + (f"?{rest}" if rest else "")
         cookie = (f"{self.cookie_name}={session_id}; Path=/; HttpOnly; SameSite=Strict").encode()
+        if kind == TOKEN_PARAM:
+            status, body = 303, b""
+            headers = [(b"location", location.encode("latin-1"))]
+        else:
+            # A code comes through `umbra open`'s local forwarding page: a navigation that a
+            # file:// page started is cross-site, and a browser does not send a Strict cookie
+            # on the redirect it follows. A page of our own that moves on starts a same-site
+            # navigation, which carries the cookie.
+            target = html.escape(location, quote=True)
+            status = 200
+            body = (
+                "<!doctype html><meta charset=utf-8>"
+                f'<meta http-equiv="refresh" content="0;url={target}">'
+                f'<title>Umbra</title><a href="{target}">Continue to Umbra</a>\n'
+            ).encode()
+            headers = [(b"content-type", b"text/html; charset=utf-8")]
         await send(
             {
                 "type": "http.response.start",
-                "status": 303,
+                "status": status,
                 "headers": [
-                    (b"location", location.encode("latin-1")),
+                    *headers,
                     (b"set-cookie", cookie),
-                    (b"content-length", b"0"),
+                    (b"content-length", str(len(body)).encode()),
                 ],
             }
         )
-        await send({"type": "http.response.body", "body": b""})
+        await send({"type": "http.response.body", "body": body})
 
     def _spend_code(self, code: str) -> bool:
         # Look the code up by constant-time comparison against each (at most 16) live code.

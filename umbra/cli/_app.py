@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import click
 
 from umbra.core import UmbraError, UsageError, escape_hidden
-from umbra.store import Profile, open_profile, resolve_data_dir
+from umbra.store import Profile, open_profile, resolve_data_dir, set_private_umask
 
 from ._terminal import NeutralizingWriter
 
@@ -168,6 +168,9 @@ def cli(
     ctx: click.Context, data_dir: Path | None, profile_name: str, passphrase_file: Path | None
 ) -> None:
     """Umbra: a private peer-to-peer marketplace. Your keys and data stay on this device."""
+    # Before anything is written: every file and directory this process or its children
+    # (monerod, wallet-rpc, node processes) create is then owner-only.
+    set_private_umask()
     state = ctx.ensure_object(CliState)
     state.data_dir_option = data_dir
     state.profile_name = profile_name

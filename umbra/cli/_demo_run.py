@@ -8,6 +8,10 @@ The demo directory is a data directory of its own:
 - ``sandbox/``: the regtest chain and one wallet-rpc per profile (`umbra.wallet.Sandbox`).
 - ``demo/nodes.json``: PIDs of the node processes while the demo runs; ``demo/logs/``.
 
+Everything in it is owner-only (directories 0700, files 0600), fixed at each start for
+demo directories an older version made. Each profile's sandbox wallet has its own random
+password, kept in the profile.
+
 Bring-up: the profiles (and the seller's listings) are made in worker threads while the chain
 and the wallets come up; then, while the buyer gets its coins, the seller's node starts and the
 buyer's and arbiter's nodes join through it (a node looks for its sandbox wallets when it
@@ -38,8 +42,18 @@ import trio
 from umbra.core import PICONERO_PER_XMR, UsageError
 from umbra.core.crypto import encode_public_key
 from umbra.market import SellerCatalog, TradeService, sample_drafts
-from umbra.store import ProfileExists, create_profile, open_profile
-from umbra.wallet import Sandbox, UserWallet, WalletError
+from umbra.store import (
+    PRIVATE_UMASK,
+    ProfileExists,
+    create_profile,
+    make_private_dirs,
+    open_private_append,
+    open_profile,
+    tighten_private_tree,
+    write_private_file,
+)
+from umbra.wallet import Sandbox, UserWallet, WalletError, WalletStore
+from umbra.wallet._config import sandbox_wallet_password
 from umbra.wallet._processes import stop_pid
 
 log = logging.getLogger(__name__)
@@ -93,6 +107,9 @@ class DemoRun:
     timings: dict[str, float] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)
     sandbox_started: bool = False
+    # Each profile's main wallet password (from its encrypted store), once profiles are ready.
+    wallet_passwords: dict[str, str] = field(default_factory=dict)
+    profiles_ready: trio.Event = field(default_factory=trio.Event)
 
     @property
     def root(self) -> Path:
@@ -111,8 +128,10 @@ class DemoRun:
     async def bring_up(self, nursery: trio.Nursery) -> dict[str, Any]:
         """Start everything; returns the ready data. The miner runs in ``nursery``."""
         started = time.monotonic()
-        self._state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        (self._state_dir / "logs").mkdir(exist_ok=True)
+        make_private_dirs(self.root)
+        os.chmod(self.root, 0o700)  # the demo directory is Umbra's own
+        tighten_private_tree(self.root)
+        make_private_dirs(self._state_dir / "logs")
         self._stop_leftover_nodes()
         # The nodes start once their wallets run: a node looks for its wallets when it starts.
         async with trio.open_nursery() as first:
@@ -148,6 +167,7 @@ class DemoRun:
             for role in ("seller", "buyer"):
                 nursery.start_soon(trio.to_thread.run_sync, self._prepare_profile, role, arbiter)
         self.facts["arbiter_id"] = encode_public_key(arbiter)
+        self.profiles_ready.set()
 
     def _prepare_profile(self, role: str, arbiter: bytes | None) -> bytes:
         """Create the profile (or reopen it): the seller gets its sample listings and lists the
@@ -159,6 +179,7 @@ class DemoRun:
         except ProfileExists:
             profile = open_profile(self.root, name, DEMO_PASSPHRASE)
         with profile:
+            self.wallet_passwords[name] = sandbox_wallet_password(WalletStore(profile.db))
             if role == "seller":
                 catalog = SellerCatalog(profile)
                 if not catalog.own_listings():
@@ -177,17 +198,23 @@ class DemoRun:
         await self.sandbox.up(())
 
     async def _wallets(self) -> None:
-        """All wallet-rpc processes at once (each costs seconds), main wallets open."""
+        """All wallet-rpc processes at once (each costs seconds), main wallets open (with
+        the passwords the profiles keep, so once the profiles are ready)."""
         box = self.sandbox
         async with trio.open_nursery() as nursery:
             for name in ROLES.values():
                 nursery.start_soon(box.ensure_wallet, f"{name}.escrow")
-                nursery.start_soon(box.open_main_wallet, name)
+                nursery.start_soon(self._open_main_wallet, name)
+
+    async def _open_main_wallet(self, name: str) -> None:
+        await self.sandbox.ensure_wallet(name)
+        await self.profiles_ready.wait()
+        await self.sandbox.open_main_wallet(name, self.wallet_passwords[name])
 
     async def _fund_buyer(self) -> None:
         box = self.sandbox
         buyer = ROLES["buyer"]
-        proc = await box.open_main_wallet(buyer)
+        proc = await box.open_main_wallet(buyer, self.wallet_passwords[buyer])
         async with proc.client() as rpc:
             await rpc.call("refresh")
             balance = await UserWallet(rpc).balance()
@@ -262,14 +289,16 @@ class DemoRun:
         # (an exit message), so its file stays small.
         log_path = self._state_dir / "logs" / f"node-{role}.log"
         argv += ["--log-file", str(log_path)]
-        with open(log_path.with_suffix(".err"), "ab") as log_file:
-            process = await trio.lowlevel.open_process(
+        with open(open_private_append(log_path.with_suffix(".err")), "ab") as log_file:
+            # trio hands ``umask`` to Popen; its type stubs do not list it.
+            process = await trio.lowlevel.open_process(  # type: ignore[call-overload]
                 argv,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=log_file,
                 env=env,
                 start_new_session=True,
+                umask=PRIVATE_UMASK,
             )
         node = DemoNode(role, name, process, {})
         self.nodes[role] = node
@@ -289,10 +318,7 @@ class DemoRun:
 
     def _save_node_pids(self) -> None:
         data = {role: n.process.pid for role, n in self.nodes.items()}
-        path = self._state_dir / "nodes.json"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data), encoding="utf-8")
-        tmp.replace(path)
+        write_private_file(self._state_dir / "nodes.json", json.dumps(data).encode("utf-8"))
 
     def _stop_leftover_nodes(self) -> None:
         """Stop node processes a previous demo run left behind (killed without cleanup)."""

@@ -6,7 +6,9 @@ import click
 import trio
 
 from umbra.core import format_xmr, parse_xmr
-from umbra.wallet import Sandbox
+from umbra.store import list_profiles
+from umbra.wallet import Sandbox, WalletStore
+from umbra.wallet._config import sandbox_wallet_password
 
 from ._app import CliState, emit, json_option, pass_state
 
@@ -25,15 +27,24 @@ def _box(state: CliState) -> Sandbox:
 @json_option
 @pass_state
 def up(state: CliState, wallets: tuple[str, ...]) -> None:
-    """Start the chain, the faucet and this profile's wallets (mines the first blocks)."""
-    names = wallets or (state.profile_name, f"{state.profile_name}.escrow")
+    """Start the chain, the faucet and this profile's wallets (mines the first blocks).
+
+    The profile's main wallet is opened when the profile exists (its password is kept in the
+    profile, so this asks for the passphrase); other ``--wallet`` processes are only started:
+    each opens with ``umbra --profile NAME sandbox up``.
+    """
+    profile = state.profile_name
+    names = wallets or (profile, f"{profile}.escrow")
     box = _box(state)
+    password = None
+    if profile in names and profile in list_profiles(state.data_dir):
+        password = sandbox_wallet_password(WalletStore(state.profile().db))
 
     async def run() -> dict[str, Any]:
         status = await box.up(tuple(names))
-        for name in names:
-            if not name.endswith(".escrow"):
-                await box.open_main_wallet(name)
+        if password is not None:
+            await box.open_main_wallet(profile, password)
+        status["opened"] = [profile] if password is not None else []
         status["height"] = await box.height()
         return status
 
@@ -96,6 +107,11 @@ def _print_status(info: dict[str, Any]) -> None:
     if not info.get("running"):
         click.echo("The sandbox is not running: `umbra sandbox up` starts it.")
         return
+    if "opened" in info and not info["opened"]:
+        click.echo(
+            "No profile wallet was opened: create the profile (`umbra init`) and run "
+            "`umbra --profile NAME sandbox up` to open its wallet."
+        )
     m = info["monerod"]
     click.echo(
         f"monerod   pid {m['pid']}  rpc 127.0.0.1:{m['rpc_port']}  height {info.get('height', '?')}"

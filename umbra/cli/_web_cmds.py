@@ -11,6 +11,7 @@ passphrase: anyone who can read that file can already read the profile directory
 """
 
 import errno
+import html
 import json
 import os
 import signal
@@ -62,12 +63,17 @@ def login_url(base: str, token: str) -> str:
     return f"{base}/?token={token}"
 
 
-def open_in_browser(url: str) -> bool:
+OPEN_FILE = "open.html"
+
+
+def open_in_browser(url: str, directory: Path) -> bool:
     """Open the web app whose token link is ``url`` in the browser, with a one-time code.
 
-    The browser's command line (and so ``ps``, for every local user) shows the URL it was
-    started with for as long as it runs: it gets a one-time login code minted over the API,
-    never the access token itself. Returns whether a browser was started.
+    The browser's command line (and so ``ps``, for every local user) shows what it was started
+    with for as long as it runs. So it is started with the path of an owner-only page in the
+    profile ``directory`` (0700) that forwards it to a one-time login code minted over the
+    API: no secret is on any command line, and the code is spent by the browser's first login.
+    Returns whether a browser was started.
 
     Raises:
         UsageError: the running web app did not issue a code (the link is printed instead).
@@ -90,7 +96,15 @@ def open_in_browser(url: str) -> bool:
         raise UsageError(
             f"the web app did not give a one-time login link ({exc}); open the link yourself"
         ) from None
-    return webbrowser.open(f"{base}/?{CODE_PARAM}={code}")
+    target = html.escape(f"{base}/?{CODE_PARAM}={code}", quote=True)
+    page = (
+        "<!doctype html><meta charset=utf-8>"
+        f'<meta http-equiv="refresh" content="0;url={target}">'
+        f'<title>Opening Umbra</title><a href="{target}">Open Umbra</a>\n'
+    )
+    path = directory / OPEN_FILE
+    _write_private(path, page)
+    return webbrowser.open(path.as_uri())
 
 
 @dataclass(frozen=True)
@@ -138,16 +152,28 @@ async def start_web(
 
 
 def _write_web_file(path: Path, data: dict[str, Any]) -> None:
+    _write_private(path, json.dumps(data))
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically, owner-only from the first byte."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(data, handle)
+        handle.write(text)
     os.replace(tmp, path)
+
+
+def state_profile_dir(state: CliState) -> Path:
+    """The directory of the profile the command line names (it need not be unlocked)."""
+    return profile_dir(
+        resolve_data_dir(state.data_dir_option), validate_profile_name(state.profile_name)
+    )
 
 
 def _read_web_file(state: CliState) -> dict[str, Any]:
     name = validate_profile_name(state.profile_name)
-    path = profile_dir(resolve_data_dir(state.data_dir_option), name) / WEB_FILE
+    path = state_profile_dir(state) / WEB_FILE
     not_running = UsageError(
         f"the web app of profile {name!r} is not running; start it with `umbra node` "
         "(or `umbra serve` for the web app alone)"
@@ -158,7 +184,7 @@ def _read_web_file(state: CliState) -> dict[str, Any]:
         url = str(data["url"])
     except FileNotFoundError:
         raise not_running from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
         raise UsageError(f"cannot read {path}: {exc}; restart `umbra node`") from exc
     try:
         os.kill(pid, 0)
@@ -258,7 +284,7 @@ def open_(state: CliState, print_only: bool) -> None:
     found = _read_web_file(state)
     opened = False
     if not print_only and not state.json_output:
-        opened = open_in_browser(found["url"])
+        opened = open_in_browser(found["url"], state_profile_dir(state))
     emit(
         state,
         {"url": found["url"], "pid": found["pid"], "opened": opened},

@@ -24,6 +24,7 @@ from ._web_cmds import (
     cancel_on_stop_signal,
     open_in_browser,
     run_trio,
+    state_profile_dir,
 )
 
 
@@ -85,7 +86,7 @@ def _run_with_browser(state: CliState, start: Any, *, window_missing: str) -> No
             assert started.web is not None
             url = started.web.url
             # webbrowser may wait for the browser command: keep the loop free meanwhile.
-            opened = await trio.to_thread.run_sync(open_in_browser, url)
+            opened = await trio.to_thread.run_sync(open_in_browser, url, state_profile_dir(state))
             emit(
                 state,
                 {

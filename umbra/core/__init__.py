@@ -1,9 +1,10 @@
 """The core layer: models, canonical encoding, CIDs, signed documents, money, regions.
 
-Layout: ``_errors`` (error types), ``_encoding`` (canonical DAG-CBOR), ``_cid`` (CIDv1),
+Layout: ``_errors`` (error types), ``_encoding`` (canonical DAG-CBOR), ``_cbor_decode`` (the
+one strict decoder of CBOR from outside), ``_cid`` (CIDv1),
 ``_models`` (strict document bodies), ``_documents`` (sign/parse), ``_limits`` (size caps),
 ``_money`` (piconero), ``_regions`` and ``_categories`` (vocabularies), ``crypto/`` (the only
-crypto imports), ``_fast_cbor`` (a fast path of ``_encoding`` for hot messaging records),
+crypto imports), ``_fast_cbor`` (the encoder, and ``decode_fast`` for records without CIDs),
 ``_webp`` (the header check of image blocks from peers), ``_text`` (invisible and
 direction-changing characters: refused in one-line fields, removed where free text is shown).
 Nothing here does I/O.

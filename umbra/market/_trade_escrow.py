@@ -10,11 +10,13 @@ connects that mailbox to the end-to-end encrypted trade channel:
 - inbound: a peer's escrow message accepted by our order machine (`ForwardEscrow`) is
   put into our escrow's inbox in the same database before the trade step commits.
 
-One runner task per order runs `EscrowParty.run_escrow`, restarted with the proposal when
-the order machine decides a payout we propose (`StartPayout`), and stopped when the buyer
-must not fund any more (`HaltFunding`, until a refund is decided). The escrow's progress
+One runner task per order runs `EscrowParty.run_escrow`, restarted with the order's payout
+when the order machine decides one we propose (`StartPayout`) or co-sign (`ExpectPayout`: the
+only payout our escrow will co-sign; without one it co-signs nothing), and stopped when the
+buyer must not fund any more (`HaltFunding`, until a refund is decided). The escrow's progress
 (funding sent, funded, paid out, failed) is reported back to the order machine after each
-escrow commit and at every (re)start, so a crash between the two commits is repaired.
+escrow commit and at every (re)start, so a crash between the two commits is repaired. The
+escrow's warnings (a payout refused, a peer message rejected) go on the order's timeline.
 """
 
 import logging
@@ -56,6 +58,14 @@ class EscrowBridge(DriverAttached):
             self.report(bytes.fromhex(escrow_id))
 
         party.options.on_state = on_state
+        previous_notice = party.options.on_notice
+
+        def on_notice(escrow_id: str, level: str, text: str) -> None:
+            if previous_notice is not None:
+                previous_notice(escrow_id, level, text)
+            self.notice(bytes.fromhex(escrow_id), level, text)
+
+        party.options.on_notice = on_notice
 
     # -- EscrowPort ----------------------------------------------------------------------------
 
@@ -115,6 +125,17 @@ class EscrowBridge(DriverAttached):
         if escrow.state == State.S99_FAILED and machine.state == OrderState.S3_escrow_setup:
             self.driver.escrow_event(order_id, EscrowFailed("the escrow set-up failed", now))
 
+    def notice(self, order_id: bytes, level: str, text: str) -> None:
+        """Put an escrow warning on the order's timeline (and in the node's log)."""
+        log.warning("order %s: escrow %s: %s", order_id.hex(), level, text)
+        try:
+            row = self.driver.store.order(order_id)
+            state = "" if row is None else OrderState(row.state).name
+            with self.driver.store.db.transaction():
+                self.driver.store.log(order_id, "escrow", state, text, now=self.driver.now())
+        except UmbraError as exc:  # e.g. the database busy: the escrow's audit log has it
+            log.warning("order %s: escrow notice not on the timeline: %s", order_id.hex(), exc)
+
     # -- tasks ---------------------------------------------------------------------------------
 
     async def serve(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
@@ -169,12 +190,12 @@ class EscrowBridge(DriverAttached):
                     await event.wait()
                     continue
                 self.report(order_id)
-                propose = payout if payout is not None and payout.proposer == machine.role else None
+                # Ours to propose or to co-sign; the escrow ignores a payout it plays no part in.
                 result: EscrowMachine | None = None
                 with trio.CancelScope() as scope:
                     self._scopes[order_id] = scope
                     try:
-                        result = await self.party.run_escrow(escrow_id, propose=propose)
+                        result = await self.party.run_escrow(escrow_id, agreed=payout)
                     except UmbraError as exc:  # recorded by the escrow; never stop the node
                         log.warning("order %s: escrow stopped: %s; restarting", escrow_id, exc)
                         await trio.sleep(RESTART_DELAY_S)

@@ -20,7 +20,16 @@ from ._errors import (
     WrongPassphrase,
 )
 from ._listing_entry import index_entry_for
-from ._paths import resolve_data_dir, validate_profile_name
+from ._paths import (
+    PRIVATE_UMASK,
+    make_private_dirs,
+    open_private_append,
+    resolve_data_dir,
+    set_private_umask,
+    tighten_private_tree,
+    validate_profile_name,
+    write_private_file,
+)
 from ._profile import Profile, create_profile, list_profiles, open_profile
 from ._schema import STORE_MIGRATIONS, STORE_NAMESPACE, migrate_store
 from ._search import SearchIndex, match_expression
@@ -29,6 +38,7 @@ from ._snippets import SNIPPET_END, SNIPPET_START
 
 __all__ = [
     "MAX_DOCUMENT_BLOCK_BYTES",
+    "PRIVATE_UMASK",
     "SNIPPET_END",
     "SNIPPET_START",
     "STORE_MIGRATIONS",
@@ -50,9 +60,14 @@ __all__ = [
     "create_profile",
     "index_entry_for",
     "list_profiles",
+    "make_private_dirs",
     "match_expression",
     "migrate_store",
+    "open_private_append",
     "open_profile",
     "resolve_data_dir",
+    "set_private_umask",
+    "tighten_private_tree",
     "validate_profile_name",
+    "write_private_file",
 ]

@@ -5,11 +5,15 @@ non-secret key-derivation parameters). The data directory is chosen, first match
 explicit argument, ``$UMBRA_HOME``, ``$XDG_DATA_HOME/umbra``, then ``~/.local/share/umbra``.
 
 Everything we create is private to the user (directories 0700, files 0600): the database is
-encrypted, but file names, sizes and modification times still say something about activity.
+encrypted, but file names, sizes and modification times still say something about activity,
+and the sandbox's logs and state hold wallet addresses and RPC logins. Entry points set the
+process umask to `PRIVATE_UMASK` (so children such as monerod create private files too), and
+`tighten_private_tree` fixes what older versions created with looser modes.
 """
 
 import os
 import re
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -22,6 +26,9 @@ PROFILE_FILE = "profile.json"
 _PROFILE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 
 PathLike = str | os.PathLike[str]
+
+# New files 0600, new directories 0700: group and others get nothing.
+PRIVATE_UMASK = 0o077
 
 
 def resolve_data_dir(
@@ -118,3 +125,49 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def set_private_umask() -> int:
+    """Make every file and directory this process and its children create owner-only.
+
+    Called first thing by the command line. Returns the previous umask.
+    """
+    return os.umask(PRIVATE_UMASK)
+
+
+def open_private_append(path: Path) -> int:
+    """Open ``path`` for appending (created 0600; an existing file is made 0600); a file
+    descriptor the caller closes. For logs, which name addresses and peers."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.fchmod(fd, 0o600)
+    return fd
+
+
+def tighten_private_tree(root: Path) -> int:
+    """Take group and other permissions away from ``root`` and everything under it.
+
+    For directories and files an older Umbra (or a child process under a looser umask)
+    created. Symbolic links are neither followed nor changed, and entries owned by someone
+    else are left alone. Returns how many modes were changed.
+    """
+    changed = 0
+    me = os.geteuid()
+
+    def tighten(path: str) -> None:
+        nonlocal changed
+        try:
+            st = os.lstat(path)
+            if stat.S_ISLNK(st.st_mode) or st.st_uid != me or not st.st_mode & 0o077:
+                return
+            os.chmod(path, stat.S_IMODE(st.st_mode) & ~0o077)
+        except FileNotFoundError:
+            return  # removed meanwhile (a log rotated, a temp file renamed)
+        changed += 1
+
+    if not root.exists():
+        return 0
+    tighten(str(root))
+    for directory, subdirs, files in os.walk(root, followlinks=False):
+        for name in (*subdirs, *files):
+            tighten(os.path.join(directory, name))
+    return changed

@@ -41,6 +41,7 @@ from ._paths import (
     make_private_dirs,
     profile_dir,
     profiles_root,
+    tighten_private_tree,
     validate_profile_name,
     write_private_file,
 )
@@ -163,6 +164,7 @@ def open_profile(data_dir: PathLike, name: str, passphrase: str) -> Profile:
     meta_path = directory / PROFILE_FILE
     if not meta_path.is_file():
         raise ProfileNotFound(name, data_dir)
+    tighten_private_tree(directory)  # files an older version (or a loose umask) left readable
     salt, params, check = _read_profile_json(meta_path)
     keys = derive_store_keys(passphrase, salt, params)
     if not check_values_equal(keys.passphrase_check, check):
@@ -220,11 +222,20 @@ def _profile_json(salt: bytes, params: Argon2Params, keys: StoreKeys) -> bytes:
     return (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode("utf-8")
 
 
+# profile.json is a few hundred bytes; anything far larger is not ours.
+_MAX_PROFILE_JSON_BYTES = 64 * 1024
+
+
 def _read_profile_json(path: Path) -> tuple[bytes, Argon2Params, bytes]:
     """Parse ``profile.json``; anything unreadable means the profile is damaged."""
     try:
-        meta: Any = json.loads(path.read_bytes())
-    except (OSError, ValueError) as exc:
+        with path.open("rb") as file:
+            raw = file.read(_MAX_PROFILE_JSON_BYTES + 1)
+        if len(raw) > _MAX_PROFILE_JSON_BYTES:
+            raise ValueError("profile.json is larger than any Umbra writes")
+        meta: Any = json.loads(raw)
+    # A file is hostile input too: json raises RecursionError on deep nesting.
+    except (OSError, ValueError, RecursionError) as exc:
         raise DamagedStore(path, "profile.json is unreadable") from exc
     if not isinstance(meta, dict):
         raise DamagedStore(path, "profile.json is malformed")

@@ -1,20 +1,23 @@
 """The wallet layer: Monero payments and 2-of-3 multisig escrow through monero-wallet-rpc.
 
-Layout: ``_rpc`` (JSON-RPC client, digest auth), ``_processes`` and ``_sandbox`` (the local
-regtest chain and wallet processes), ``_config`` (the user's own wallet-rpc), ``_wallet``
+Layout: ``_rpc`` (JSON-RPC client, digest auth), ``_processes``, ``_sandbox`` and
+``_sandbox_wallet`` (the local regtest chain and wallet processes, their logins and wallet
+passwords), ``_config`` (the user's own wallet-rpc, the sandbox wallet's password), ``_wallet``
 (the simple user wallet), ``_payment`` (direct-payment state machine), ``_payment_driver``
 (`DirectPayments`: per-order payments against a real wallet, the API the trade layer
 calls), ``_escrow_messages`` (wire messages), ``_escrow_types`` (events/actions),
 ``_escrow_machine`` (the escrow state machine, sans-IO), ``_escrow_ops`` (its wallet calls),
 ``_escrow_driver`` (commit-then-act loop), ``_multisig`` (the CLI step), ``_mailbox`` (a file
 transport), ``_state_store`` (tables and the audit log).
-Imports only ``umbra.core`` (and ``umbra.store`` types by protocol).
+Imports ``umbra.core``, ``umbra.store``'s private-file helpers (everything written is
+owner-only) and ``umbra.store`` types by protocol.
 """
 
 from ._errors import (
     EscrowProtocolError,
     PayoutRefused,
     SandboxError,
+    WalletAnswerTooLarge,
     WalletError,
     WalletRpcError,
     WalletUnavailable,
@@ -47,7 +50,8 @@ from ._payment import (
 )
 from ._payment_driver import DirectPayments, PaymentStatus
 from ._rpc import Login, RpcClient, RpcStats
-from ._sandbox import Sandbox, WalletProcess, ensure_monero_installed
+from ._sandbox import Sandbox, ensure_monero_installed
+from ._sandbox_wallet import WalletProcess
 from ._state_store import AuditEntry, WalletStore
 from ._wallet import (
     Balance,
@@ -103,6 +107,7 @@ __all__ = [
     "TxDescription",
     "UserWallet",
     "WaitingMail",
+    "WalletAnswerTooLarge",
     "WalletError",
     "WalletProcess",
     "WalletRpcError",

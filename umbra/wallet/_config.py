@@ -2,9 +2,11 @@
 
 Outside the sandbox a profile connects to the user's own ``monero-wallet-rpc`` (mainnet or
 stagenet), configured once with host, port and digest login and kept in the encrypted store.
+In the sandbox, the password of the profile's main wallet file is kept in the same store.
 """
 
 import json
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from ._sandbox import Sandbox
 from ._state_store import WalletStore
 
 CONFIG_KEY = "wallet.rpc"
+SANDBOX_PASSWORD_KEY = "wallet.sandbox-password"  # noqa: S105  (a key name, not a secret)
 
 
 @dataclass(frozen=True)
@@ -88,3 +91,12 @@ def sandbox_endpoint(data_dir: Path, profile: str) -> WalletEndpoint | None:
     except SandboxError:
         return None
     return WalletEndpoint("127.0.0.1", proc.port, Login(proc.user, proc.password), "sandbox")
+
+
+def sandbox_wallet_password(store: WalletStore) -> str:
+    """The password of this profile's sandbox main wallet, made (random) the first time.
+
+    Stored before any wallet gets it, so a crash never leaves a wallet whose password
+    nobody kept; see `Sandbox.open_main_wallet`.
+    """
+    return store.config_setdefault(SANDBOX_PASSWORD_KEY, secrets.token_urlsafe(24))

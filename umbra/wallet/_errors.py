@@ -2,6 +2,8 @@
 
 - `WalletUnavailable`: monerod or monero-wallet-rpc is down, slow or restarting. Nothing was
   lost; the caller retries later (the escrow driver does so by itself).
+- `WalletAnswerTooLarge`: an answer over the size limit (or compressed); not read. A kind of
+  `WalletUnavailable`, so callers retry it the same way.
 - `WalletRpcError`: the wallet answered with an error (bad address, not enough money, ...).
 - `EscrowProtocolError`: a peer sent a message that is malformed or not allowed now.
 - `PayoutRefused`: a proposed payout transaction does not match what was agreed.
@@ -21,6 +23,19 @@ class WalletUnavailable(WalletError):
     def __init__(self, what: str, detail: str) -> None:
         super().__init__(
             f"{what} is not reachable ({detail}); Umbra will retry, check that it is running"
+        )
+        self.what = what
+        self.detail = detail
+
+
+class WalletAnswerTooLarge(WalletUnavailable):
+    """monero-wallet-rpc or monerod sent an answer Umbra will not read (too big, compressed)."""
+
+    def __init__(self, what: str, method: str, detail: str) -> None:
+        WalletError.__init__(
+            self,
+            f"{what} answered {method} with {detail}; Umbra stopped reading it "
+            f"(check that this address really is {what})",
         )
         self.what = what
         self.detail = detail

@@ -9,6 +9,11 @@ retried with back-off, and never loses state. A payout step the wallet refuses t
 row (import, build, describe) is reported to the machine as `SyncFailed`: the attempt starts
 over with fresh multisig info instead of retrying stale info forever.
 
+The payout our side agreed (``agreed``, from the order) is proposed if we are its proposer;
+if we are its co-signer it is fed to the machine as `PayoutExpected` first thing in every
+run, committed with the escrow before any message is read, and it is then the only payout
+the machine co-signs.
+
 Every wallet call holds the party's wallet-rpc lock and first makes sure the escrow's own
 wallet is the open one (checked by address once the multisig address is known), so several
 escrows of one party can share one wallet-rpc process.
@@ -50,6 +55,7 @@ from ._escrow_types import (
     MakeMultisig,
     MessageReceived,
     Notify,
+    PayoutExpected,
     ProposePayout,
     Send,
     Start,
@@ -75,6 +81,9 @@ class DriverOptions:
     retry_max: float = 5.0  # back-off ceiling after a wallet error
     on_state: Callable[[str, State], None] | None = None  # called after each commit
     clock: Callable[[], float] = time.time  # Unix seconds, for the funding deadline
+    # Called after each commit with (escrow id, level, text) for every warning or error the
+    # machine gave and every peer message it rejected: a node shows them on the order.
+    on_notice: Callable[[str, str, str], None] | None = None
 
 
 @dataclass
@@ -193,14 +202,16 @@ class EscrowParty:
         self,
         escrow_id: str,
         *,
-        propose: Payout | None = None,
+        agreed: Payout | None = None,
         until: State = State.S10_PAID_OUT,
     ) -> EscrowMachine:
         """Run until the escrow reaches ``until`` (or a terminal state); safe to call again.
 
         Args:
-            propose: a payout to propose once funded (if we are its proposer and none was
-                proposed yet). Stored as part of the step, so a restart does not repeat it.
+            agreed: the payout our side agreed. Its proposer proposes it once funded (if
+                none was proposed yet; stored as part of the step, so a restart does not
+                repeat it); its co-signer will co-sign it and nothing else. Other roles, and
+                a co-signer given none, sign nothing: a proposal to them waits.
         """
         stored = self.store.load_escrow(escrow_id)
         if stored is None:
@@ -222,7 +233,7 @@ class EscrowParty:
             else:
                 await run.reopen_wallet()
                 run.queue.extend(machine.resume())
-            await run.loop(until, propose)
+            await run.loop(until, agreed)
         finally:
             del self._runs[escrow_id]
         return machine
@@ -250,6 +261,7 @@ class _Run:
             actions = self.machine.handle(event)
         except EscrowProtocolError as exc:
             self._record(before, "rejected " + event_name(event), str(exc))
+            self._notice("warning", f"rejected {event_name(event)}: {exc}")
             return
         after = self.machine.state
         sends = [(a.to, encode_message(a.message)) for a in actions if isinstance(a, Send)]
@@ -271,9 +283,16 @@ class _Run:
             self.party.ops.spare = None
         for to, data in sends:
             self.mailbox.send(to, data)
+        for a in actions:
+            if isinstance(a, Notify) and a.level != "info":
+                self._notice(a.level, a.text)
         self.queue.extend(a for a in actions if not isinstance(a, Send | Notify))
         if after != before and self.party.options.on_state is not None:
             self.party.options.on_state(self._id, after)
+
+    def _notice(self, level: str, text: str) -> None:
+        if self.party.options.on_notice is not None:
+            self.party.options.on_notice(self._id, level, text)
 
     def _record(self, state: State, event: str, detail: str) -> None:
         self.party.store.save_escrow(
@@ -309,9 +328,18 @@ class _Run:
             self.last_error = str(exc)
             self._record(self.machine.state, event, str(exc))
 
-    async def loop(self, until: State, propose: Payout | None) -> None:
+    async def loop(self, until: State, agreed: Payout | None) -> None:
         opts = self.party.options
+        role = self.machine.role
+        propose = agreed if agreed is not None and agreed.proposer == role else None
+        expect = agreed if agreed is not None and agreed.cosigner == role else None
         while self.machine.state not in TERMINAL and self.machine.state < until:
+            if expect is not None:
+                # Committed before any peer message is read: a request to co-sign that
+                # arrives now is checked against it (one kept from earlier is, too).
+                await self.step(PayoutExpected(expect))
+                expect = None
+                continue
             await self._drain_inbox()
             if self.machine.state in TERMINAL or self.machine.state >= until:
                 # A peer's message just moved us there. Stop before the wallet call it
@@ -329,7 +357,6 @@ class _Run:
                 propose is not None
                 and d.state == State.S7_FUNDED
                 and (d.seq == 0 or d.last_refusal)
-                and propose.proposer == d.role
             ):
                 await self.step(ProposePayout(propose))
                 propose = None  # once per call: after a refusal the user decides again

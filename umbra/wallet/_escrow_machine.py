@@ -9,14 +9,21 @@ Rules:
 - At most one wallet call is in flight (``pending_op``); its result is the next event.
 - Peer messages that arrive early are buffered (setup rounds, addresses) and used when the
   state allows; duplicates are ignored, so replays after a crash are harmless. A payout
-  sync that arrives before we saw the funding confirmed, or a new attempt / refusal that
-  arrives while a wallet call is in flight, is deferred (``deferred``) and replayed as soon
-  as the state allows: dropping it would leave both sides waiting for each other forever.
+  sync that arrives before we saw the funding confirmed or before our side agreed a payout
+  to co-sign, or a new attempt / refusal that arrives while a wallet call is in flight, is
+  deferred (``deferred``) and replayed as soon as the state allows: dropping it would leave
+  both sides waiting for each other forever. One message per sender and type waits (the
+  newest attempt), so no party can push another's message out.
+- The co-signer co-signs only the payout its own side agreed (`PayoutExpected`, from the
+  order machine; stored as ``expected``): a request to co-sign anything else is refused with
+  the reason, and with no agreed payout it waits. Shape and funded total are not enough: a
+  dishonest proposer can offer a valid-looking split the co-signer's order never agreed.
 - Multisig info goes stale (a re-export after a crash replaces the signing nonces; a wallet
   that had not seen the funding exports nothing useful). When the wallet keeps refusing an
   attempt's import, build or describe step, the driver reports `SyncFailed` and the attempt
   starts over with freshly exported info on both sides (``seq + 1``).
-- The co-signer signs only a transaction set that `check_description` accepts.
+- The co-signer signs only a transaction set that `check_description` accepts, for the
+  payout it expected.
 """
 
 from dataclasses import dataclass, field
@@ -62,6 +69,7 @@ from ._escrow_types import (
     MessageReceived,
     Notify,
     PayFunding,
+    PayoutExpected,
     Prepared,
     PrepareMultisig,
     ProposePayout,
@@ -103,7 +111,6 @@ SETUP_STATES = (S.S0_NEW, S.S1_WALLET_READY, S.S2_PREPARED, S.S3_MADE, S.S4_EXCH
 UNFUNDED_STATES = (*SETUP_STATES, S.S5_READY, S.S6_AWAITING_FUNDING)
 TERMINAL_STATES = (S.S10_PAID_OUT, S.S98_EXPIRED, S.S99_FAILED)
 PAYOUT_STATES = (S.S7_FUNDED, S.S8_SYNCING, S.S9_PROPOSED)
-MAX_DEFERRED = 8
 
 # (state, input) -> the states it may lead to. Inputs are event names; peer messages are
 # "msg:<type>". Anything not listed is refused (a peer's message) or a bug (ours).
@@ -111,6 +118,8 @@ TRANSITIONS: dict[tuple[State, str], frozenset[State]] = {
     # from the user / driver
     (S.S0_NEW, "start"): frozenset({S.S0_NEW}),
     (S.S7_FUNDED, "propose"): frozenset({S.S8_SYNCING}),
+    # from our order machine: the one payout we may co-sign (kept; used by "msg:sync")
+    **{(s, "expect"): frozenset({s}) for s in State if s not in TERMINAL_STATES},
     # from the driver's clock: not funded in time
     **{(s, "funding_expired"): frozenset({s, S.S98_EXPIRED}) for s in UNFUNDED_STATES},
     # from the wallet: set-up rounds (prepare, make, exchange x2)
@@ -155,6 +164,7 @@ TRANSITIONS: dict[tuple[State, str], frozenset[State]] = {
 _EVENT_NAMES: dict[type, str] = {
     Start: "start",
     ProposePayout: "propose",
+    PayoutExpected: "expect",
     FundingExpired: "funding_expired",
     WalletCreated: "wallet_created",
     Prepared: "prepared",
@@ -215,6 +225,7 @@ class EscrowData:
     funding_checked_at: int = 0  # when the latest funding look began (Unix seconds)
     deadline_passed: bool = False  # the funding deadline passed in S6: last look, never pay
     deferred: list[bytes] = field(default_factory=list)  # encoded peer messages, see Rules
+    expected: Payout | None = None  # the only payout we may co-sign (records before: None)
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -246,6 +257,7 @@ class EscrowData:
             "funding_checked_at": self.funding_checked_at,
             "deadline_passed": self.deadline_passed,
             "deferred": list(self.deferred),
+            "expected": None if self.expected is None else self.expected.to_wire(),
         }
 
     @classmethod
@@ -259,6 +271,8 @@ class EscrowData:
         v["payout"] = None if v["payout"] is None else Payout.from_wire(v["payout"])
         v["txids"] = tuple(v["txids"])
         v["deferred"] = [bytes(m) for m in v.get("deferred", [])]
+        expected = v.get("expected")
+        v["expected"] = None if expected is None else Payout.from_wire(expected)
         return cls(**v)
 
 
@@ -302,7 +316,7 @@ class EscrowMachine:
         if isinstance(event, MessageReceived):
             return self._on_message(event.message)
         name = event_name(event)
-        from_driver = isinstance(event, Start | ProposePayout | FundingExpired)
+        from_driver = isinstance(event, Start | ProposePayout | PayoutExpected | FundingExpired)
         if not from_driver and not self.data.pending_op:
             return []  # a late answer to a call the machine no longer waits for
         self._check_allowed(name, local=True)
@@ -461,6 +475,22 @@ class EscrowMachine:
             return [Notify("error", f"only the {event.payout.proposer} can propose this payout")]
         return self._begin_payout("propose", event.payout, self.data.seq + 1)
 
+    def _on_expect(self, event: PayoutExpected) -> list[EscrowAction]:
+        d = self.data
+        self._goto("expect", d.state)
+        if d.expected == event.payout:
+            return []  # fed again at every (re)start of the driver
+        if d.expected is not None:
+            return [Notify("error", "our order named a second payout to co-sign; kept the first")]
+        try:
+            event.payout.check_shape()
+            if event.payout.cosigner != d.role:
+                raise EscrowProtocolError(f"the {event.payout.cosigner} co-signs this payout")
+        except EscrowProtocolError as exc:
+            return [Notify("error", f"not a payout we can co-sign: {exc}")]
+        d.expected = event.payout
+        return []
+
     def _begin_payout(self, name: str, payout: Payout, seq: int) -> list[EscrowAction]:
         d = self.data
         d.payout, d.seq = payout, seq
@@ -508,6 +538,8 @@ class EscrowMachine:
         if event.seq != d.seq:
             raise LocalProtocolError("description for an old attempt")
         try:
+            if d.payout != d.expected:  # never sign without our side's agreement
+                raise EscrowProtocolError(payout_mismatch(d.expected, d.payout))
             check_description(event.description, d.payout, d.terms, d.address, d.funded_amount)
         except EscrowProtocolError as exc:
             self._goto("described", S.S7_FUNDED)
@@ -566,12 +598,8 @@ class EscrowMachine:
             if self._is_stale(message):
                 return []
             self._check_allowed(name, local=False)
-        if self._must_defer(message):
-            raw = encode_message(message)
-            if raw not in d.deferred:
-                if len(d.deferred) >= MAX_DEFERRED:
-                    raise EscrowProtocolError("too many payout messages waiting; dropped")
-                d.deferred.append(raw)
+        if isinstance(message, SyncInfo | PayoutRefusal) and self._must_defer(message):
+            self._defer(message)
             self._goto(name, d.state)
             return []
         handler = getattr(self, "_msg_" + message_type(message))
@@ -579,27 +607,54 @@ class EscrowMachine:
         actions += self._advance()
         return actions + self._replay_deferred()
 
-    def _must_defer(self, message: EscrowMessage) -> bool:
+    def _must_defer(self, message: SyncInfo | PayoutRefusal) -> bool:
         """Whether a valid-looking message can only be used later (see Rules)."""
         d = self.data
         if isinstance(message, SyncInfo):
             if d.state in (S.S5_READY, S.S6_AWAITING_FUNDING):
                 return True
+            if d.state == S.S7_FUNDED:
+                return d.expected is None  # asked to co-sign before our side agreed a payout
             return bool(d.pending_op) and d.state == S.S8_SYNCING and message.seq > d.seq
-        if isinstance(message, PayoutRefusal):
-            return bool(d.pending_op) and message.seq == d.seq
-        return False
+        return bool(d.pending_op) and message.seq == d.seq
+
+    def _defer(self, message: SyncInfo | PayoutRefusal) -> None:
+        """Keep ``message`` for later: one per sender and type, the newest attempt.
+
+        A sender's newer attempt supersedes its older one (which would be stale once the newer
+        is used), so at most two senders x two types wait and no party can push out another
+        party's message, however many it sends.
+        """
+        d = self.data
+        for i, raw in enumerate(d.deferred):
+            waiting = decode_message(raw)
+            if type(waiting) is type(message) and waiting.sender == message.sender:
+                assert isinstance(waiting, SyncInfo | PayoutRefusal)
+                if message.seq > waiting.seq:
+                    d.deferred[i] = encode_message(message)
+                return
+        d.deferred.append(encode_message(message))
 
     def _replay_deferred(self) -> list[EscrowAction]:
-        """Use deferred messages once no wallet call is in flight and funding is confirmed."""
+        """Use deferred messages once no wallet call is in flight and funding is confirmed.
+
+        A message may be deferred again (no payout agreed yet): each pass tries every waiting
+        message once, and a new pass runs only if the last one used or refused one.
+        """
         d = self.data
         actions: list[EscrowAction] = []
-        while d.deferred and not d.pending_op and d.state in PAYOUT_STATES:
-            message = decode_message(d.deferred.pop(0))
-            try:
-                actions += self._on_message(message)
-            except EscrowProtocolError as exc:
-                actions.append(Notify("warning", f"ignored a deferred message: {exc}"))
+        progress = True
+        while progress:
+            progress = False
+            for _ in range(len(d.deferred)):
+                if not d.deferred or d.pending_op or d.state not in PAYOUT_STATES:
+                    return actions
+                raw = d.deferred.pop(0)
+                try:
+                    actions += self._on_message(decode_message(raw))
+                except EscrowProtocolError as exc:
+                    actions.append(Notify("warning", f"ignored a deferred message: {exc}"))
+                progress = progress or raw not in d.deferred
         return actions
 
     def _is_stale(self, message: EscrowMessage) -> bool:
@@ -639,9 +694,12 @@ class EscrowMachine:
         if d.state == S.S7_FUNDED:
             # We are asked to co-sign: the same shape rules as for our own proposals.
             try:
-                self.check_payout(message.payout)
+                message.payout.check_shape()
                 if message.payout.cosigner != d.role or message.payout.proposer != message.sender:
                     raise EscrowProtocolError("this payout is not ours to co-sign")
+                if message.payout != d.expected:
+                    raise EscrowProtocolError(payout_mismatch(d.expected, message.payout))
+                self.check_payout(message.payout)
                 if message.seq <= d.seq:
                     raise EscrowProtocolError("a payout attempt number was reused")
             except EscrowProtocolError as exc:
@@ -817,12 +875,28 @@ def check_description(
         raise EscrowProtocolError("the transaction's amounts do not add up")
 
 
+def payout_mismatch(expected: Payout | None, got: Payout) -> str:
+    """Why ``got`` may not be co-signed: one line naming what our side agreed instead."""
+
+    def show(p: Payout) -> str:
+        return f"{p.kind} by the {p.proposer} (seller {p.to_seller}, buyer {p.to_buyer})"
+
+    if expected is None:
+        return f"refused a {show(got)}: this order agreed no payout for us to co-sign"
+    fields = [
+        name
+        for name in ("kind", "proposer", "cosigner", "to_seller", "to_buyer")
+        if getattr(expected, name) != getattr(got, name)
+    ]
+    return f"refused a {show(got)}: differs in {', '.join(fields)} from the agreed {show(expected)}"
+
+
 def describe_for_audit(event: EscrowEvent) -> str:
     """A short, secret-free summary of an event for the audit log."""
     match event:
         case MessageReceived(message=m):
             return f"{message_type(m)} from {m.sender}"
-        case ProposePayout(payout=p):
+        case ProposePayout(payout=p) | PayoutExpected(payout=p):
             return f"{p.kind}: seller {p.to_seller}, buyer {p.to_buyer}"
         case FundingObserved(amount=a, confirmations=c):
             return f"{a} piconero, {c} confirmations"

@@ -72,6 +72,17 @@ class ProposePayout:
 
 
 @dataclass(frozen=True)
+class PayoutExpected:
+    """The one payout our side agreed to co-sign (from our order machine's `ExpectPayout`).
+
+    Until it arrives the co-signer signs nothing: a request to co-sign is kept and checked
+    when it does. It is stored with the escrow before it is used.
+    """
+
+    payout: Payout
+
+
+@dataclass(frozen=True)
 class FundingExpired:
     """The driver's clock: ``now`` (Unix seconds) is past the terms' funding deadline."""
 
@@ -182,6 +193,7 @@ class MessageReceived:
 EscrowEvent: TypeAlias = (
     Start
     | ProposePayout
+    | PayoutExpected
     | FundingExpired
     | WalletCreated
     | Prepared

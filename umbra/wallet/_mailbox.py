@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from umbra.store import make_private_dirs
+
 if TYPE_CHECKING:
     from ._state_store import DatabaseLike
 
@@ -31,17 +33,17 @@ class Mailbox:
         self._base = Path(root) / escrow_id
         self._role = role
         self.inbox = self._base / role
-        self.inbox.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(self.inbox)
 
     def send(self, to: str, data: bytes) -> None:
         box = self._base / to
-        box.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(box)
         digest = hashlib.sha256(data).hexdigest()[:24]
         name = f"{time.time_ns():020d}-{self._role}-{digest}.msg"
         if any(p.name.endswith(f"-{self._role}-{digest}.msg") for p in box.iterdir()):
             return  # the same message is already waiting there
         tmp = box / f".{name}.tmp"
-        with open(tmp, "wb") as out:
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())

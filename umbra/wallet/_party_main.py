@@ -2,8 +2,9 @@
 
 Used by the crash tests (SIGKILL at every state, then restart) and usable by hand. It prints
 ``STATE <escrow> <name>`` on stdout after each committed state change and exits 0 once the
-escrow is paid out. Arguments come as one JSON object on the command line (secrets included:
-this is a test and development tool, not for real wallets).
+escrow is paid out. Its settings come as one JSON object on stdin, never on the command line:
+they hold the database key and the wallet-rpc logins, and every local user can read a
+process's command line.
 """
 
 import json
@@ -46,7 +47,7 @@ async def _main(cfg: dict[str, object]) -> int:
         role = str(cfg["role"])
         party.create_escrow(terms, role)  # type: ignore[arg-type]
         payout = Payout.from_wire(cfg["payout"])
-        machine = await party.run_escrow(terms.escrow_id, propose=payout)
+        machine = await party.run_escrow(terms.escrow_id, agreed=payout)
         _print_state(terms.escrow_id, machine.state)
         return 0 if machine.state == State.S10_PAID_OUT else 1
     finally:
@@ -54,7 +55,7 @@ async def _main(cfg: dict[str, object]) -> int:
 
 
 def main() -> None:
-    cfg = json.loads(sys.argv[1])
+    cfg = json.loads(sys.stdin.read())
     sys.exit(trio.run(_main, cfg))
 
 

@@ -4,6 +4,10 @@ Processes run in their own session so that they outlive ``umbra sandbox up`` and
 by a Ctrl-C meant for the CLI. Each one is tracked by a PID file; before signalling a PID we
 check ``/proc/PID/cmdline`` still names our binary and our directory, so a recycled PID is
 never killed by mistake.
+
+Nothing secret goes on a command line or into the environment: ``/proc/PID/cmdline`` is
+readable by every local user. Children run under `PRIVATE_UMASK`, so the logs, wallet files
+and chain they write are owner-only whatever the caller's umask.
 """
 
 import contextlib
@@ -14,6 +18,8 @@ import subprocess
 import time
 from collections.abc import Sequence
 from pathlib import Path
+
+from umbra.store import PRIVATE_UMASK, make_private_dirs, open_private_append, write_private_file
 
 from ._errors import SandboxError
 
@@ -37,10 +43,13 @@ def port_free(port: int) -> bool:
 
 
 def start_process(argv: Sequence[str], *, log: Path, pid_file: Path) -> int:
-    """Start ``argv`` detached, output to ``log``, and write its PID to ``pid_file``."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    pid_file.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "ab") as out:
+    """Start ``argv`` detached, output to ``log``, and write its PID to ``pid_file``.
+
+    ``argv`` must hold no secret (see the module notes); everything is created owner-only.
+    """
+    make_private_dirs(log.parent)
+    make_private_dirs(pid_file.parent)
+    with open(open_private_append(log), "ab") as out:
         try:
             proc = subprocess.Popen(
                 list(argv),
@@ -49,10 +58,11 @@ def start_process(argv: Sequence[str], *, log: Path, pid_file: Path) -> int:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 close_fds=True,
+                umask=PRIVATE_UMASK,
             )
         except OSError as exc:
             raise SandboxError(f"cannot start {argv[0]}: {exc.strerror}") from exc
-    pid_file.write_text(f"{proc.pid}\n", encoding="ascii")
+    write_private_file(pid_file, f"{proc.pid}\n".encode("ascii"))
     # The child is reaped by whoever waits for it; detach our Popen so no zombie warning.
     proc.returncode = 0
     return proc.pid

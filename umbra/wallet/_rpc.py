@@ -7,8 +7,12 @@ does not cope. ``tests/integration/wallet/test_rpc.py`` checks this against a re
 
 Every call is timed per method (`RpcStats`) for the benchmark. Connection failures and
 timeouts become `WalletUnavailable` (retryable); JSON-RPC errors become `WalletRpcError`.
+An answer is read as a stream and refused past `MAX_ANSWER_BYTES` (or if it comes compressed,
+which would hide its real size) with `WalletAnswerTooLarge`: whatever listens on the port we
+were given, it cannot make the node read or parse an unbounded body.
 """
 
+import json
 import time
 from collections import defaultdict
 from collections.abc import Mapping
@@ -17,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from ._errors import WalletRpcError, WalletUnavailable
+from ._errors import WalletAnswerTooLarge, WalletRpcError, WalletUnavailable
 
 DEFAULT_TIMEOUT = 30.0
 # Calls that create/open wallets or build transactions can take much longer than reads.
@@ -39,6 +43,13 @@ SLOW_METHODS = frozenset(
 )
 # create/open generate an RSA-4096 key each; on a busy 2-core machine that alone took minutes.
 SLOW_TIMEOUT = 300.0
+# The largest answer read, in bytes. The big ones Umbra asks for: a multisig transaction set
+# (transfer/sweep_all, describe_transfer's input; the escrow messages carry at most 768 KiB of
+# it) and a wallet's transfer list (get_transfers: 650-800 bytes of JSON per transfer,
+# measured on regtest with wallet-rpc 0.18). 32 MiB is over 40 times the largest usable
+# transaction set and room for some 40,000 transfers in one answer, while parsing it stays
+# well under a gigabyte of memory.
+MAX_ANSWER_BYTES = 32 * 1024 * 1024
 # wallet-rpc error codes for "daemon is busy" and "no connection to daemon".
 NODE_DOWN_CODES = frozenset({-34, -38})
 
@@ -91,10 +102,12 @@ class RpcClient:
         login: Login | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         stats: RpcStats | None = None,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
     ) -> None:
         self.url = url.rstrip("/")
         self.what = what
         self._timeout = timeout
+        self.max_answer_bytes = max_answer_bytes
         self.stats = stats if stats is not None else RpcStats()
         auth = httpx.DigestAuth(login.user, login.password) if login else None
         self._client = httpx.AsyncClient(auth=auth, timeout=timeout, trust_env=False)
@@ -114,7 +127,8 @@ class RpcClient:
         """Call ``method`` on ``/json_rpc`` and return its ``result`` object.
 
         Raises:
-            WalletUnavailable: connection refused/reset, timeout, or a non-JSON answer.
+            WalletUnavailable: connection refused/reset, timeout, or a non-JSON answer
+                (`WalletAnswerTooLarge`: an answer over ``max_answer_bytes``, or compressed).
             WalletRpcError: the server answered with a JSON-RPC error.
         """
         body = {"jsonrpc": "2.0", "id": "0", "method": method, "params": dict(params or {})}
@@ -147,22 +161,49 @@ class RpcClient:
         if timeout is None:
             timeout = SLOW_TIMEOUT if method in SLOW_METHODS else self._timeout
         started = time.perf_counter()
+        # Identity only: a compressed body's real size is known only after inflating it.
+        headers = {"Accept-Encoding": "identity"}
         try:
-            response = await self._client.post(self.url + path, json=body, timeout=timeout)
+            async with self._client.stream(
+                "POST", self.url + path, json=body, headers=headers, timeout=timeout
+            ) as response:
+                if response.status_code == 401:
+                    raise WalletRpcError(
+                        method, 401, "login refused: check the RPC user and password"
+                    )
+                if response.status_code != 200:
+                    raise WalletUnavailable(self.what, f"HTTP {response.status_code} for {method}")
+                raw = await self._read_body(response, method)
         except httpx.TimeoutException as exc:
             raise WalletUnavailable(self.what, f"{method} timed out after {timeout:.0f} s") from exc
         except httpx.TransportError as exc:
             raise WalletUnavailable(self.what, f"{type(exc).__name__} at {self.url}") from exc
         finally:
             self.stats.record(method, time.perf_counter() - started)
-        if response.status_code == 401:
-            raise WalletRpcError(method, 401, "login refused: check the RPC user and password")
-        if response.status_code != 200:
-            raise WalletUnavailable(self.what, f"HTTP {response.status_code} for {method}")
         try:
-            data = response.json()
-        except ValueError as exc:
+            data = json.loads(raw)
+        except ValueError as exc:  # also bad UTF-8 and numbers too long to convert
             raise WalletUnavailable(self.what, f"{method} answered with non-JSON") from exc
+        except RecursionError as exc:
+            raise WalletUnavailable(
+                self.what, f"{method} answered with JSON nested too deep"
+            ) from exc
         if not isinstance(data, dict):
             raise WalletUnavailable(self.what, f"{method} answered with non-object JSON")
         return data
+
+    async def _read_body(self, response: httpx.Response, method: str) -> bytes:
+        """The answer's body, read in chunks and refused past ``max_answer_bytes``."""
+        limit = self.max_answer_bytes
+        encoding = response.headers.get("content-encoding", "identity").strip().lower()
+        if encoding != "identity":
+            raise WalletAnswerTooLarge(self.what, method, f"a {encoding!r}-compressed body")
+        declared = response.headers.get("content-length")
+        if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+            raise WalletAnswerTooLarge(self.what, method, f"{int(declared)} bytes (limit {limit})")
+        body = bytearray()
+        async for chunk in response.aiter_raw():
+            body += chunk
+            if len(body) > limit:
+                raise WalletAnswerTooLarge(self.what, method, f"over {limit} bytes")
+        return bytes(body)

@@ -1,11 +1,22 @@
 """The local regtest sandbox: a private chain plus the wallet-rpc processes profiles need.
 
-Layout under ``<data>/sandbox/``: ``state.json`` (ports, PIDs, logins), ``monerod/`` (chain),
-``wallets/<name>/`` (one wallet-rpc ``--wallet-dir`` per process), ``ringdb/``, ``logs/``.
-Names: ``faucet`` (holds the mined coins), ``<profile>`` (the profile's own wallet) and
-``<profile>.escrow`` (a second process for that profile's escrow wallets, so the user wallet
-never has to be closed). Everything listens on free loopback ports; every process is
-tracked by PID and stopped cleanly by `Sandbox.down`.
+Layout under ``<data>/sandbox/``: ``state.json`` (ports, PIDs, RPC logins, the faucet's wallet
+password), ``monerod/`` (chain), ``wallets/<name>/`` (one wallet-rpc ``--wallet-dir`` per
+process), ``ringdb/``, ``logs/``, ``pids/``, ``secrets/`` (a wallet-rpc's login file, only
+while it starts). Names: ``faucet`` (holds the mined coins), ``<profile>`` (the profile's own
+wallet) and ``<profile>.escrow`` (a second process for that profile's escrow wallets, so the
+user wallet never has to be closed). Everything listens on free loopback ports; every process
+is tracked by PID and stopped cleanly by `Sandbox.down`.
+
+Secrets: each wallet-rpc gets a random digest login, handed over in a 0600 ``--config-file``
+(deleted once it answers), never on its command line, which every local user can read. The
+login stays in ``state.json`` (0600), because the sandbox serves every profile and is run
+(``sandbox up/down/mine/faucet``) without unlocking one. Each wallet file has its own random
+password: a profile's main wallet password comes from the caller, who keeps it in the
+profile's encrypted store (`umbra.wallet._config.sandbox_wallet_password`); the faucet's,
+which belongs to no profile and holds only mined test coins, is in ``state.json``. Wallets
+made by older versions with the shared password ``sandbox`` are opened with it once and
+given their own (`LEGACY_WALLET_PASSWORD`). Everything under ``sandbox/`` is owner-only.
 """
 
 import json
@@ -13,22 +24,30 @@ import os
 import secrets
 import shutil
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import trio
 
+from umbra.store import make_private_dirs, tighten_private_tree, write_private_file
+
 from ._errors import SandboxError, WalletRpcError, WalletUnavailable
 from ._processes import free_port, port_free, process_matches, rss_bytes, start_process, stop_pid
-from ._rpc import Login, RpcClient, RpcStats
+from ._rpc import RpcClient, RpcStats
+from ._sandbox_wallet import (
+    RPC_USER,
+    WALLET_RPC,
+    WalletProcess,
+    open_or_create_main,
+    wait_ready,
+    wallet_process,
+    write_login_file,
+)
 
 MONEROD = "monerod"
-WALLET_RPC = "monero-wallet-rpc"
 FAUCET = "faucet"
 INITIAL_BLOCKS = 80  # coinbase unlocks after 60 blocks: leaves ~20 spendable coinbases
 UNLOCK_BLOCKS = 10
-WALLET_PASSWORD = "sandbox"  # noqa: S105  (regtest coins only)
 
 
 def ensure_monero_installed() -> None:
@@ -46,28 +65,6 @@ def ensure_monero_installed() -> None:
         "monerod is not installed: run `sudo apt-get install monero` (Debian/Ubuntu), "
         "or put monerod and monero-wallet-rpc on PATH"
     )
-
-
-@dataclass(frozen=True)
-class WalletProcess:
-    name: str
-    pid: int
-    port: int
-    user: str
-    password: str
-    wallet_dir: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def client(self, stats: RpcStats | None = None) -> RpcClient:
-        return RpcClient(
-            self.url,
-            what=f"monero-wallet-rpc ({self.name})",
-            login=Login(self.user, self.password),
-            stats=stats,
-        )
 
 
 class Sandbox:
@@ -91,11 +88,9 @@ class Sandbox:
         return value
 
     def _save(self, state: dict[str, Any]) -> None:
-        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = self._state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state, indent=2, sort_keys=True), encoding="utf-8")
-        tmp.chmod(0o600)
-        tmp.replace(self._state_file)
+        make_private_dirs(self.root)
+        text = json.dumps(state, indent=2, sort_keys=True)
+        write_private_file(self._state_file, text.encode("utf-8"))
 
     def _monerod_alive(self, state: dict[str, Any]) -> bool:
         m = state.get("monerod")
@@ -114,26 +109,39 @@ class Sandbox:
         w = state["wallets"].get(name)
         if not w or not process_matches(int(w["pid"]), [WALLET_RPC, str(self.root)]):
             raise SandboxError(f"no sandbox wallet {name!r} is running: run `umbra sandbox up`")
-        return _wallet_process(name, w)
+        return wallet_process(name, w)
 
     # -- up / down -----------------------------------------------------------------------------
 
     async def up(self, wallets: tuple[str, ...] = ()) -> dict[str, Any]:
-        """Start monerod (mining the first blocks to the faucet) and the named wallets."""
+        """Start monerod (mining the first blocks to the faucet) and the named wallets.
+
+        Also takes group and other permissions away from anything under ``sandbox/`` (an
+        older Umbra left directories 0755 and logs 0644).
+        """
         ensure_monero_installed()
+        make_private_dirs(self.root)
+        tighten_private_tree(self.root)
         state = self._load()
         if not self._monerod_alive(state):
             if state.get("monerod") is None:  # first start, or after `down`
-                state = {"monerod": None, "wallets": {}, "faucet_address": ""}
+                # The faucet's wallet file stays, so its password must stay too.
+                state = {
+                    "monerod": None,
+                    "wallets": {},
+                    "faucet_address": "",
+                    "faucet_password": state.get("faucet_password", ""),
+                }
             # else monerod exited under running wallets: same chain, same ports, so the
             # wallets (started with ``--daemon-address``) reconnect on their own.
             await self._start_monerod(state)
         await self.ensure_wallet(FAUCET)
         state = self._load()
         if not state.get("faucet_address"):
-            faucet = self.wallet(FAUCET).client(self.stats)
-            async with faucet:
-                address = await self._open_or_create(faucet, FAUCET)
+            faucet = await self.open_faucet()
+            async with faucet.client(self.stats) as client:
+                address = str((await client.call("get_address"))["address"])
+            state = self._load()
             state["faucet_address"] = address
             self._save(state)
             await self.mine(INITIAL_BLOCKS)
@@ -143,7 +151,7 @@ class Sandbox:
 
     async def _start_monerod(self, state: dict[str, Any]) -> None:
         data = self.root / "monerod"
-        data.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(data)
         previous = state.get("monerod")
         if previous is not None:
             rpc_port, p2p_port = int(previous["rpc_port"]), int(previous["p2p_port"])
@@ -172,73 +180,112 @@ class Sandbox:
         self._save(state)
         client = RpcClient(f"http://127.0.0.1:{rpc_port}", what="monerod", stats=self.stats)
         async with client:
-            await _wait_ready(client, "get_info", pid, MONEROD)
+            await wait_ready(client, "get_info", pid, MONEROD)
 
     async def ensure_wallet(self, name: str) -> WalletProcess:
-        """Start the wallet-rpc process ``name`` if it is not running."""
+        """Start the wallet-rpc process ``name`` if it is not running.
+
+        A process an older Umbra started with its login on the command line is stopped and
+        started again the new way, with a new login.
+        """
         state = self._load()
         if not self._monerod_alive(state):
             raise SandboxError("the sandbox is not running: run `umbra sandbox up`")
         w = state["wallets"].get(name)
-        if w and process_matches(int(w["pid"]), [WALLET_RPC, str(self.root)]):
-            return self.wallet(name)
+        needles = [WALLET_RPC, str(self.root)]
+        leaked = False
+        if w and process_matches(int(w["pid"]), needles):
+            leaked = process_matches(int(w["pid"]), [*needles, "--rpc-login"])
+            if not leaked:
+                return self.wallet(name)
+            await self._stop_wallet(name, int(w["pid"]))
         wallet_dir = self.root / "wallets" / name
-        wallet_dir.mkdir(parents=True, exist_ok=True)
-        if w:  # restarting a crashed process: same port and login, so clients reconnect
+        make_private_dirs(wallet_dir)
+        # Restarting a crashed process: same port and login, so clients reconnect; but a
+        # login an older Umbra put on a command line (no "login_hidden") is replaced.
+        if w and not leaked and w.get("login_hidden"):
             port, user, password = int(w["port"]), str(w["user"]), str(w["password"])
         else:
-            port, user, password = free_port(), "umbra", secrets.token_urlsafe(16)
+            port = int(w["port"]) if w else free_port()
+            user, password = RPC_USER, secrets.token_urlsafe(24)
+        login_file = self.root / "secrets" / f"wallet-{name}.conf"
+        make_private_dirs(login_file.parent)
+        write_login_file(login_file, user, password)
         argv = [
             WALLET_RPC,
             "--daemon-address", f"127.0.0.1:{state['monerod']['rpc_port']}",
             "--trusted-daemon", "--daemon-ssl", "disabled",
             "--rpc-bind-ip", "127.0.0.1", "--rpc-bind-port", str(port), "--rpc-ssl", "disabled",
-            "--rpc-login", f"{user}:{password}",
+            "--config-file", str(login_file),
             "--wallet-dir", str(wallet_dir),
             "--shared-ringdb-dir", str(self.root / "ringdb"),
             "--non-interactive", "--no-dns",
             "--log-file", str(self.root / "logs" / f"wallet-{name}.log"),
         ]  # fmt: skip
-        pid = start_process(
-            argv,
-            log=self.root / "logs" / f"wallet-{name}.out",
-            pid_file=self.root / "pids" / f"wallet-{name}.pid",
-        )
-        state["wallets"][name] = {
-            "pid": pid,
-            "port": port,
-            "user": user,
-            "password": password,
-            "wallet_dir": str(wallet_dir),
-        }
-        self._save(state)
-        proc = _wallet_process(name, state["wallets"][name])
-        async with proc.client(self.stats) as client:
-            await _wait_ready(client, "get_version", pid, WALLET_RPC)
+        try:
+            pid = start_process(
+                argv,
+                log=self.root / "logs" / f"wallet-{name}.out",
+                pid_file=self.root / "pids" / f"wallet-{name}.pid",
+            )
+            state = self._load()
+            state["wallets"][name] = {
+                "pid": pid,
+                "port": port,
+                "user": user,
+                "password": password,
+                "wallet_dir": str(wallet_dir),
+                "login_hidden": True,
+            }
+            self._save(state)
+            proc = wallet_process(name, state["wallets"][name])
+            async with proc.client(self.stats) as client:
+                await wait_ready(client, "get_version", pid, WALLET_RPC)
+        finally:
+            # Read at start; once it answers (or failed) the copy in state.json is enough.
+            login_file.unlink(missing_ok=True)
         return proc
 
-    async def _open_or_create(self, client: RpcClient, name: str) -> str:
-        """Open the process's main wallet (named ``main``), creating it the first time."""
-        # Checking the file first: a failing open_wallet still costs seconds (TLS key).
-        if (self.root / "wallets" / name / "main.keys").exists():
-            await client.call("open_wallet", {"filename": "main", "password": WALLET_PASSWORD})
-        else:
-            await client.call(
-                "create_wallet",
-                {"filename": "main", "password": WALLET_PASSWORD, "language": "English"},
-            )
-        r = await client.call("get_address")
-        return str(r["address"])
+    async def open_main_wallet(self, name: str, password: str) -> WalletProcess:
+        """Make sure wallet process ``name`` runs and has its ``main`` wallet open.
 
-    async def open_main_wallet(self, name: str) -> WalletProcess:
-        """Make sure wallet process ``name`` runs and has its ``main`` wallet open."""
+        Args:
+            name: the wallet process (a profile's name).
+            password: the main wallet's own password (the caller keeps it, for a profile in
+                its encrypted store); the wallet is created with it the first time.
+
+        Raises:
+            SandboxError: the wallet file opens neither with ``password`` nor (migration)
+                with the old shared password.
+        """
         proc = await self.ensure_wallet(name)
         async with proc.client(self.stats) as client:
             try:
                 await client.call("get_address")
             except WalletRpcError:
-                await self._open_or_create(client, name)
+                await open_or_create_main(client, proc.wallet_dir, name, password)
         return proc
+
+    async def open_faucet(self) -> WalletProcess:
+        """The faucet's wallet process with its wallet open (its password is in state.json)."""
+        state = self._load()
+        password = str(state.get("faucet_password") or "")
+        if not password:
+            password = secrets.token_urlsafe(24)
+            state["faucet_password"] = password
+            self._save(state)  # before the wallet gets it: never a password nobody kept
+        return await self.open_main_wallet(FAUCET, password)
+
+    async def _stop_wallet(self, name: str, pid: int) -> None:
+        """Save and stop one wallet-rpc process."""
+        proc = self.wallet(name)
+        async with proc.client(self.stats) as client:
+            try:
+                with trio.fail_after(10):
+                    await client.call("stop_wallet")
+            except (WalletUnavailable, WalletRpcError, trio.TooSlowError):
+                pass
+        stop_pid(pid, [WALLET_RPC, str(self.root)])
 
     async def down(self) -> list[str]:
         """Stop every sandbox process (wallets first, saving them); returns what was stopped."""
@@ -247,14 +294,7 @@ class Sandbox:
         for name, w in sorted(state.get("wallets", {}).items()):
             pid = int(w["pid"])
             if process_matches(pid, [WALLET_RPC, str(self.root)]):
-                proc = self.wallet(name)
-                async with proc.client(self.stats) as client:
-                    try:
-                        with trio.fail_after(10):
-                            await client.call("stop_wallet")
-                    except (WalletUnavailable, WalletRpcError, trio.TooSlowError):
-                        pass
-                stop_pid(pid, [WALLET_RPC, str(self.root)])
+                await self._stop_wallet(name, pid)
                 stopped.append(f"wallet {name}")
         if await self.stop_monerod():
             stopped.append("monerod")
@@ -323,13 +363,20 @@ class Sandbox:
     async def faucet(self, name: str, amount: int, *, wait_unlocked: bool = True) -> str:
         """Send ``amount`` piconero from the faucet to wallet ``name``'s main wallet.
 
+        That wallet must be open (`open_main_wallet`: only its profile knows its password).
         Mines one block at a time until the coins are spendable (or just confirmed).
         Returns the txid.
         """
-        proc = await self.open_main_wallet(name)
-        faucet = await self.open_main_wallet(FAUCET)
+        proc = self.wallet(name)
+        faucet = await self.open_faucet()
         async with proc.client(self.stats) as target, faucet.client(self.stats) as source:
-            address = str((await target.call("get_address"))["address"])
+            try:
+                address = str((await target.call("get_address"))["address"])
+            except WalletRpcError as exc:
+                raise SandboxError(
+                    f"the sandbox wallet of {name!r} is not open: run "
+                    f"`umbra --profile {name} sandbox up` first"
+                ) from exc
             await source.call("refresh")
             r = await source.call(
                 "transfer", {"destinations": [{"address": address, "amount": int(amount)}]}
@@ -344,22 +391,3 @@ class Sandbox:
                 if confirmations >= (UNLOCK_BLOCKS if wait_unlocked else 1):
                     break
         return txid
-
-
-def _wallet_process(name: str, w: dict[str, Any]) -> WalletProcess:
-    return WalletProcess(
-        name, int(w["pid"]), int(w["port"]), w["user"], w["password"], Path(w["wallet_dir"])
-    )
-
-
-async def _wait_ready(client: RpcClient, method: str, pid: int, binary: str) -> None:
-    with trio.move_on_after(60):
-        while True:
-            if not process_matches(pid, [binary]):
-                raise SandboxError(f"{binary} exited at start; see the logs under sandbox/logs")
-            try:
-                await client.call(method, timeout=2)
-                return
-            except (WalletUnavailable, WalletRpcError):
-                await trio.sleep(0.1)
-    raise SandboxError(f"{binary} did not answer within 60 s; see the logs under sandbox/logs")

@@ -186,6 +186,19 @@ class WalletStore:
                 (key, value),
             )
 
+    def config_setdefault(self, key: str, value: str) -> str:
+        """The value stored under ``key``; stores ``value`` first if there is none.
+
+        One transaction, so two processes asking at once get the same answer.
+        """
+        with self.db.transaction():
+            self.db.execute(
+                "INSERT INTO wallet_config (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+                (key, value),
+            )
+            rows = self.db.query("SELECT value FROM wallet_config WHERE key = ?", (key,))
+        return str(rows[0][0])
+
     def get_config(self, key: str) -> str | None:
         rows = self.db.query("SELECT value FROM wallet_config WHERE key = ?", (key,))
         return None if not rows else str(rows[0][0])

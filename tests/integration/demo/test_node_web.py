@@ -114,11 +114,19 @@ def test_app_without_a_display_opens_the_browser(tmp_path: Path) -> None:
         base = started["url"].split("/?token=", 1)[0]
         # The browser's command line (readable by every local user in `ps`) holds a one-time
         # login code, never the access token; the code logs in once and is then spent.
-        browser_url = opened.read_text(encoding="utf-8").strip()
-        assert token not in browser_url and browser_url.startswith(f"{base}/?code=")
-        first = httpx.get(browser_url, timeout=30)
-        assert first.status_code == 303 and "umbra_session_" in first.headers["set-cookie"]
-        assert httpx.get(browser_url, timeout=30).status_code == 401
+        # The browser is started with the path of an owner-only page in the profile directory
+        # that forwards it to a one-time login code; no secret is on its command line.
+        browser_arg = opened.read_text(encoding="utf-8").strip()
+        forwarder = tmp_path / "data" / "profiles" / "default" / "open.html"
+        assert browser_arg == forwarder.as_uri()
+        assert forwarder.stat().st_mode & 0o777 == 0o600
+        page = forwarder.read_text(encoding="utf-8")
+        assert token not in page
+        code_url = page.split('content="0;url=', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+        assert code_url.startswith(f"{base}/?code=")
+        first = httpx.get(code_url, timeout=30)
+        assert first.status_code == 200 and "umbra_session_" in first.headers["set-cookie"]
+        assert httpx.get(code_url, timeout=30).status_code == 401
         profile = httpx.get(
             f"{base}/api/v1/profile", headers={"Authorization": f"Bearer {token}"}, timeout=30
         ).json()

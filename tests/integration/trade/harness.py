@@ -13,6 +13,7 @@ sandbox (monerod and every wallet-rpc). Waits have deadlines; nothing asserts du
   confirmation (``--escrow-confirmations 1``) and Monero's 10-block unlock before a payout.
 """
 
+import secrets
 import signal
 import subprocess
 import threading
@@ -227,7 +228,7 @@ def open_world(root: Path) -> TradeWorld:
             names = tuple(n for r in ROLES for n in (r, f"{r}.escrow"))
             await sandbox.up(names)
             for role in ROLES:
-                await sandbox.open_main_wallet(role)
+                await sandbox.open_main_wallet(role, secrets.token_urlsafe(16))
             await sandbox.faucet("buyer", 10 * PICONERO_PER_XMR)
 
         trio.run(chain)

@@ -6,6 +6,7 @@ asserts that no process started here is left.
 """
 
 import os
+import secrets
 import subprocess
 import time
 from collections.abc import Iterator
@@ -35,6 +36,7 @@ class Chain:
     root: Path
     addresses: dict[str, str]  # party -> main wallet address
     stats: RpcStats
+    passwords: dict[str, str]  # party -> main wallet password (a profile would keep it)
 
 
 def _pgrep(root: Path) -> list[str]:
@@ -47,13 +49,14 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
     root = tmp_path_factory.mktemp("umbra-monero")
     stats = RpcStats()
     sandbox = Sandbox(root, stats=stats)
+    passwords = {party: secrets.token_urlsafe(16) for party in PARTIES}
 
     async def start() -> dict[str, str]:
         names = [*PARTIES, *(f"{p}.escrow" for p in PARTIES)]
         await sandbox.up(tuple(names))
         addresses = {}
         for party in PARTIES:
-            proc = await sandbox.open_main_wallet(party)
+            proc = await sandbox.open_main_wallet(party, passwords[party])
             async with proc.client() as c:
                 addresses[party] = str((await c.call("get_address"))["address"])
         # The buyer needs coins for several escrows; one faucet run unlocks them.
@@ -62,7 +65,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
 
     try:
         addresses = trio.run(start)
-        yield Chain(sandbox, root, addresses, stats)
+        yield Chain(sandbox, root, addresses, stats, passwords)
     finally:
         trio.run(sandbox.down)
         left = _pgrep(root)

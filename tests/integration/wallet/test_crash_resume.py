@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -96,10 +97,15 @@ def test_sigkill_at_every_state_then_restart_completes(chain: Chain, tmp_path: P
 
     async def run_party(role: str, nursery: trio.Nursery) -> None:
         while True:
-            argv = [sys.executable, "-m", "umbra.wallet._party_main", configs[role]]
+            argv = [sys.executable, "-m", "umbra.wallet._party_main"]
             # Its own process group: a kill also takes the monero-wallet-cli it may be running,
-            # so nothing the test started outlives it.
-            proc = await trio.lowlevel.open_process(argv, stdout=-1, start_new_session=True)
+            # so nothing the test started outlives it. Its secrets go on stdin.
+            proc = await trio.lowlevel.open_process(
+                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True
+            )
+            assert proc.stdin is not None
+            await proc.stdin.send_all(configs[role].encode())
+            await proc.stdin.aclose()
             # A party left running after a failed or timed-out test would keep using the
             # shared escrow wallet-rpc and break the tests that follow: always stop it.
             try:

@@ -49,7 +49,7 @@ async def run_all(
     stop = trio.Event()
 
     async def one(role: str) -> None:
-        machine = await parties[role].run_escrow(escrow_id, propose=payout)
+        machine = await parties[role].run_escrow(escrow_id, agreed=payout)
         results[role] = machine.state
 
     async with trio.open_nursery() as nursery:

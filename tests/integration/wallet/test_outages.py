@@ -78,7 +78,7 @@ def _escrow_through_an_outage(
         stop = trio.Event()
 
         async def one(role: str) -> None:
-            results[role] = (await parties[role].run_escrow(escrow_id, propose=payout)).state
+            results[role] = (await parties[role].run_escrow(escrow_id, agreed=payout)).state
 
         async def outage_when_funded() -> None:
             await buyer_funded.wait()

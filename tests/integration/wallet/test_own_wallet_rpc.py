@@ -1,7 +1,8 @@
 """A profile that uses the user's own monero-wallet-rpc (not one the sandbox started).
 
-The test starts monero-wallet-rpc itself, the way a user would (own wallet directory, digest
-login with ``--rpc-login``), pointed at the session's regtest node, and then drives the real
+The test starts monero-wallet-rpc itself, the way docs/operations.md tells a user to (own
+wallet directory, digest login in a 0600 ``--config-file``, never on the command line), pointed
+at the session's regtest node, and then drives the real
 `umbra` command: ``wallet connect`` (checked before it is saved), ``address``, ``balance``,
 ``history`` and ``send`` all go through the saved host, port and login.
 """
@@ -52,12 +53,15 @@ def own_wallet_rpc(chain: Chain, tmp_path: Path) -> Iterator[tuple[int, Login]]:
     daemon_port = chain.sandbox.status()["monerod"]["rpc_port"]
     port, login = free_port(), Login("alice", secrets.token_urlsafe(12))
     wallet_dir = tmp_path / "my-wallets"
-    wallet_dir.mkdir()
+    wallet_dir.mkdir(mode=0o700)
+    config = wallet_dir / "rpc.conf"
+    config.touch(mode=0o600)
+    config.write_text(f"rpc-login={login.user}:{login.password}\n", encoding="ascii")
     argv = [
         "monero-wallet-rpc", "--daemon-address", f"127.0.0.1:{daemon_port}",
         "--trusted-daemon", "--daemon-ssl", "disabled",
         "--rpc-bind-ip", "127.0.0.1", "--rpc-bind-port", str(port), "--rpc-ssl", "disabled",
-        "--rpc-login", f"{login.user}:{login.password}",
+        "--config-file", str(config),
         "--wallet-dir", str(wallet_dir), "--shared-ringdb-dir", str(wallet_dir / "ringdb"),
         "--non-interactive", "--no-dns", "--log-file", str(wallet_dir / "rpc.log"),
     ]  # fmt: skip

@@ -271,6 +271,43 @@ def test_locked_without_the_link(browser: Any, served: Served) -> None:
         context.close()
 
 
+def test_umbra_open_forwards_the_browser_with_a_one_time_code(
+    browser: Any, served: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What `umbra open` starts the browser with is visible to every local user (`ps`): only
+    # the path of an owner-only page, which forwards a real Chromium to a one-time code.
+    import webbrowser
+
+    from umbra.cli._web_cmds import open_in_browser
+
+    started_with: list[str] = []
+    monkeypatch.setattr(webbrowser, "open", lambda url: started_with.append(url) or True)
+    assert open_in_browser(served.login, tmp_path) is True
+    [uri] = started_with
+    forwarder = tmp_path / "open.html"
+    assert uri == forwarder.as_uri() and served.token not in uri and "code=" not in uri
+    assert forwarder.stat().st_mode & 0o777 == 0o600
+    assert served.token not in forwarder.read_text(encoding="utf-8")
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(uri)
+        page.wait_for_url(served.base + "/", timeout=30_000)
+        assert "Browse by category" in page.content()
+        # The code is spent: the same page again leaves a new browser locked out.
+        other = browser.new_context()
+        try:
+            again = other.new_page()
+            again.goto(uri)
+            again.wait_for_load_state("load")
+            again.wait_for_url(served.base + "/?code=*", timeout=30_000)
+            assert "Umbra is locked" in again.content() or "already used" in again.content()
+        finally:
+            other.close()
+    finally:
+        context.close()
+
+
 class _EvilHandler(http.server.BaseHTTPRequestHandler):
     target = ""
 

@@ -1,8 +1,9 @@
-"""The fast DAG-CBOR and CID paths must give exactly what the reference libraries give.
+"""Umbra's DAG-CBOR encoder and strict decoder, held to the ``dag_cbor`` reference.
 
-`encode_canonical`/`decode_canonical` take a fast path (cbor2 + a small encoder, CIDs built
-without multiformats' runtime type checks) and fall back to ``dag_cbor`` for anything else;
-these tests hold them to ``dag_cbor.encode``/``dag_cbor.decode`` and to ``CID(...)``.
+`encode_canonical` must write exactly what ``dag_cbor.encode`` writes, and `decode_canonical`
+(Umbra's own strict decoder) must accept a subset of what ``dag_cbor`` accepts canonically:
+everything Umbra's types can hold (no floats, no CIDs but ours), with the same values.
+The fast CIDs are held to ``CID(...)``.
 """
 
 from typing import Any
@@ -14,7 +15,10 @@ from hypothesis import strategies as st
 from multiformats import CID, multihash
 
 from umbra.core import InvalidDocument, compute_cid, decode_canonical, encode_canonical
+from umbra.core._cbor_decode import MAX_DEPTH
 from umbra.core._cid import cid_from_binary, cid_to_binary, normalize_cid
+
+from .hostile_cbor import hostile_cbor
 
 _cids = st.builds(compute_cid, st.binary(max_size=40), st.sampled_from(["raw", "dag-cbor"]))
 _scalars = st.one_of(
@@ -49,6 +53,22 @@ def _decode(data: bytes) -> object:
         return "rejected"
 
 
+def _outside_umbra_types(value: Any, depth: int = 0) -> bool:
+    """Floats, CIDs other than ours and nesting past the limit: canonical DAG-CBOR that
+    Umbra refuses on purpose."""
+    if isinstance(value, list | dict) and depth >= MAX_DEPTH:
+        return True
+    if isinstance(value, float):
+        return True
+    if isinstance(value, CID):
+        return cid_from_binary(bytes(value)) is None
+    if isinstance(value, list):
+        return any(_outside_umbra_types(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return any(_outside_umbra_types(v, depth + 1) for v in value.values())
+    return False
+
+
 @settings(max_examples=300, deadline=None)
 @given(_values)
 def test_encoding_equals_dag_cbor(value: Any) -> None:
@@ -58,38 +78,54 @@ def test_encoding_equals_dag_cbor(value: Any) -> None:
 
 
 @settings(max_examples=500, deadline=None)
-@given(st.one_of(st.binary(max_size=80), _values.map(encode_canonical)), st.data())
-def test_decoding_accepts_exactly_what_dag_cbor_accepts(data: bytes, draw: st.DataObject) -> None:
+@given(st.one_of(st.binary(max_size=80), _values.map(encode_canonical), hostile_cbor()), st.data())
+def test_decoding_accepts_what_dag_cbor_accepts_within_umbras_types(
+    data: bytes, draw: st.DataObject
+) -> None:
     if data and draw.draw(st.booleans()):  # mutate valid documents too
         i = draw.draw(st.integers(0, len(data) - 1))
         data = data[:i] + bytes([data[i] ^ draw.draw(st.integers(1, 255))]) + data[i + 1 :]
-    assert _decode(data) == _reference_decode(data)
+    ours, reference = _decode(data), _reference_decode(data)
+    if ours != "rejected":
+        assert ours == reference  # never more than the reference, and the same value
+    elif reference != "rejected":
+        assert isinstance(reference, tuple) and _outside_umbra_types(reference[1])
 
 
 @pytest.mark.parametrize(
-    "data",
+    ("data", "reason"),
     [
-        b"\xd8\x2a\x45\x00\x01\x02\x03\x04",  # tag 42 with a short, invalid CID
-        b"\xd8\x2a\x41\x00",  # tag 42, only the multibase prefix
-        b"\xd8\x2a\x63abc",  # tag 42 around text
-        b"\xc2\x41\x01",  # bignum tag (cbor2 would turn it into an int)
-        b"\xf9\x3c\x00",  # half float
-        b"\xa2\x61a\x01\x61a\x02",  # duplicate key
-        b"\x9f\x01\xff",  # indefinite list
-        b"\x81" * 5000,  # deep nesting
-        b"\x01\x01",  # trailing byte
-        b"\x62\xc3\x28",  # invalid UTF-8
+        (b"\xd8\x2a\x45\x00\x01\x02\x03\x04", "bad-cid"),  # tag 42 with a short CID
+        (b"\xd8\x2a\x41\x00", "bad-cid"),  # tag 42, only the multibase prefix
+        (b"\xd8\x2a\x63abc", "malformed-encoding"),  # tag 42 around text
+        (b"\xc2\x41\x01", "malformed-encoding"),  # bignum tag (cbor2 would make it an int)
+        (b"\xf9\x3c\x00", "malformed-encoding"),  # half float
+        (b"\xfb\x3f\xf8\x00\x00\x00\x00\x00\x00", "malformed-encoding"),  # float64 1.5
+        (b"\xa2\x61a\x01\x61a\x02", "non-canonical"),  # duplicate key
+        (b"\x9f\x01\xff", "non-canonical"),  # indefinite list
+        (b"\x81" * 5000, "malformed-encoding"),  # deep nesting
+        (b"\x01\x01", "malformed-encoding"),  # trailing byte
+        (b"\x62\xc3\x28", "malformed-encoding"),  # invalid UTF-8
     ],
 )
-def test_edge_cases_are_judged_by_the_reference(data: bytes) -> None:
-    assert _decode(data) == _reference_decode(data)
+def test_edge_cases_are_refused_with_a_reason(data: bytes, reason: str) -> None:
+    with pytest.raises(InvalidDocument) as info:
+        decode_canonical(data, max_size=1 << 20)
+    assert info.value.reason == reason
 
 
-def test_cids_outside_our_set_still_decode_like_the_reference() -> None:
-    digest = multihash.digest(b"x", "sha2-512")
-    other = CID("base32", 1, "dag-pb", digest)
-    data = bytes(dag_cbor.encode({"link": other}))
-    assert decode_canonical(data, max_size=1 << 20) == dag_cbor.decode(data)
+def test_cids_outside_our_set_are_refused_though_dag_cbor_takes_them() -> None:
+    for other in (
+        CID("base32", 1, "dag-pb", multihash.digest(b"x", "sha2-256")),
+        CID("base32", 1, "raw", multihash.digest(b"x", "sha2-512")),
+    ):
+        data = bytes(dag_cbor.encode({"link": other}))
+        assert dag_cbor.decode(data) == {"link": other}
+        with pytest.raises(InvalidDocument) as info:
+            decode_canonical(data, max_size=1 << 20)
+        assert info.value.reason == "bad-cid"
+        with pytest.raises(InvalidDocument, match="unsupported CID"):
+            encode_canonical({"link": other})
 
 
 @given(st.binary(max_size=100), st.sampled_from(["raw", "dag-cbor"]))

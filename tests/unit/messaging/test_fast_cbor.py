@@ -1,4 +1,4 @@
-"""The fast canonical CBOR path must agree with dag_cbor (`encode_canonical`/`decode_canonical`)."""
+"""`encode_fast`/`decode_fast` (no CIDs) must agree with `encode_canonical`/`decode_canonical`."""
 
 from typing import Any
 
@@ -47,27 +47,24 @@ def _outcome(fn: Any, data: bytes) -> object:
 
 @settings(max_examples=300, deadline=None)
 @given(st.one_of(st.binary(max_size=64), _values.map(encode_canonical)), st.data())
-def test_accepts_exactly_what_dag_cbor_accepts(data: bytes, draw: st.DataObject) -> None:
+def test_accepts_what_decode_canonical_accepts_but_cids(data: bytes, draw: st.DataObject) -> None:
     if data and draw.draw(st.booleans()):  # mutate valid documents too
         i = draw.draw(st.integers(0, len(data) - 1))
         data = data[:i] + bytes([data[i] ^ draw.draw(st.integers(1, 255))]) + data[i + 1 :]
     fast = _outcome(decode_fast, data)
     slow = _outcome(decode_canonical, data)
-    # dag_cbor also accepts floats and CIDs, which the fast subset rejects on purpose.
+    # decode_canonical also accepts CIDs (tag 42), which the fast subset refuses on purpose.
     if fast == "rejected" and slow != "rejected":
-        assert isinstance(slow, tuple)
-        assert "float" in repr(type(slow[1])) or _has_float_or_cid(slow[1])
+        assert isinstance(slow, tuple) and _has_cid(slow[1])
     else:
         assert fast == slow
 
 
-def _has_float_or_cid(value: Any) -> bool:
-    if isinstance(value, float):
-        return True
+def _has_cid(value: Any) -> bool:
     if isinstance(value, list):
-        return any(_has_float_or_cid(v) for v in value)
+        return any(_has_cid(v) for v in value)
     if isinstance(value, dict):
-        return any(_has_float_or_cid(v) for v in value.values())
+        return any(_has_cid(v) for v in value.values())
     return type(value).__name__ == "CID"
 
 

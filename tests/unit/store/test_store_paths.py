@@ -7,9 +7,13 @@ import pytest
 from umbra.core import UsageError
 from umbra.store import resolve_data_dir, validate_profile_name
 from umbra.store._paths import (
+    PRIVATE_UMASK,
     create_private_file,
     make_private_dirs,
+    open_private_append,
     profile_dir,
+    set_private_umask,
+    tighten_private_tree,
     write_private_file,
 )
 
@@ -92,3 +96,71 @@ def test_write_private_file_replaces(tmp_path: Path) -> None:
     write_private_file(tmp_path / "f", b"one")
     write_private_file(tmp_path / "f", b"two")
     assert (tmp_path / "f").read_bytes() == b"two"
+
+
+def test_set_private_umask_makes_new_files_owner_only(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        assert set_private_umask() == 0o022
+        (tmp_path / "d").mkdir()
+        (tmp_path / "f").write_bytes(b"x")
+        assert os.umask(0o022) == PRIVATE_UMASK
+    finally:
+        os.umask(old)
+    assert mode(tmp_path / "d") == 0o700
+    assert mode(tmp_path / "f") == 0o600
+
+
+def test_open_private_append_creates_0600_and_tightens_an_existing_file(tmp_path: Path) -> None:
+    old = os.umask(0)
+    try:
+        fd = open_private_append(tmp_path / "new.log")
+        os.write(fd, b"one\n")
+        os.close(fd)
+        (tmp_path / "old.log").write_bytes(b"before\n")
+        os.chmod(tmp_path / "old.log", 0o644)
+        fd = open_private_append(tmp_path / "old.log")
+        os.write(fd, b"after\n")
+        os.close(fd)
+    finally:
+        os.umask(old)
+    assert mode(tmp_path / "new.log") == 0o600
+    assert mode(tmp_path / "old.log") == 0o600
+    assert (tmp_path / "old.log").read_bytes() == b"before\nafter\n"  # appended, not truncated
+
+
+def test_tighten_private_tree_takes_group_and_other_bits_away(tmp_path: Path) -> None:
+    root = tmp_path / "sandbox"
+    (root / "wallets" / "alice").mkdir(parents=True)
+    (root / "logs").mkdir()
+    files = {
+        root / "logs" / "wallet.log": 0o644,
+        root / "wallets" / "alice" / "main.keys": 0o666,
+        root / "state.json": 0o640,
+        root / "run.sh": 0o755,
+        root / "already.txt": 0o600,
+        root / "owner-read-only": 0o444,
+    }
+    for path, bits in files.items():
+        path.write_bytes(b"x")
+        os.chmod(path, bits)
+    for directory in (root, root / "wallets", root / "wallets" / "alice", root / "logs"):
+        os.chmod(directory, 0o755)
+    outside = tmp_path / "outside.txt"
+    outside.write_bytes(b"not ours to change")
+    os.chmod(outside, 0o644)
+    (root / "link").symlink_to(outside)
+
+    changed = tighten_private_tree(root)
+
+    assert changed == 4 + 5  # four directories, five loose files (not already.txt)
+    for directory in (root, root / "wallets", root / "wallets" / "alice", root / "logs"):
+        assert mode(directory) == 0o700
+    assert mode(root / "logs" / "wallet.log") == 0o600
+    assert mode(root / "wallets" / "alice" / "main.keys") == 0o600
+    assert mode(root / "state.json") == 0o600
+    assert mode(root / "run.sh") == 0o700  # owner bits kept
+    assert mode(root / "owner-read-only") == 0o400
+    assert mode(outside) == 0o644  # a symlink is not followed
+    assert tighten_private_tree(root) == 0
+    assert tighten_private_tree(tmp_path / "missing") == 0

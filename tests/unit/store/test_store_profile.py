@@ -182,7 +182,8 @@ def test_damaged_profile_json(tmp_path: Path, fast_params: Argon2Params) -> None
     create_profile(tmp_path, "alice", "pw", params=fast_params).close()
     meta_path = tmp_path / "profiles" / "alice" / "profile.json"
     good = json.loads(meta_path.read_text())
-    for broken in ("not json", "[]", json.dumps({**good, "salt": "!!"})):
+    deep, huge = "[" * 100_000 + "]" * 100_000, json.dumps({**good, "pad": "x" * 70_000})
+    for broken in ("not json", "[]", json.dumps({**good, "salt": "!!"}), deep, huge):
         meta_path.write_text(broken)
         with pytest.raises(DamagedStore, match=r"profile\.json"):
             open_profile(tmp_path, "alice", "pw")
@@ -242,3 +243,22 @@ def test_other_layers_add_their_tables(tmp_path: Path, fast_params: Argon2Params
     with open_profile(tmp_path, "alice", "pw") as profile:
         assert profile.db.schema_version("wallet") == 1
         assert profile.db.schema_version("store") == 1
+
+
+def test_opening_a_profile_makes_loose_files_owner_only(
+    tmp_path: Path, fast_params: Argon2Params
+) -> None:
+    create_profile(tmp_path, "alice", "pw", params=fast_params).close()
+    directory = tmp_path / "profiles" / "alice"
+    (directory / "node.toml").write_text("listen = []\n", encoding="utf-8")
+    (directory / "escrow-mail").mkdir()
+    for path, bits in (
+        (directory, 0o755),
+        (directory / "profile.json", 0o644),
+        (directory / "node.toml", 0o664),
+        (directory / "escrow-mail", 0o755),
+    ):
+        os.chmod(path, bits)
+    open_profile(tmp_path, "alice", "pw").close()
+    for path in (directory, *directory.rglob("*")):
+        assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path

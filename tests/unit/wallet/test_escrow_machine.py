@@ -41,6 +41,7 @@ from umbra.wallet._escrow_types import (
     MakeMultisig,
     MessageReceived,
     PayFunding,
+    PayoutExpected,
     Prepared,
     PrepareMultisig,
     ProposePayout,
@@ -114,18 +115,25 @@ def simulate(
     tamper_first: bool = False,
     slow_funding: str = "",
     fail_import: str = "",
+    expected: Payout | None = None,
+    expect_when: str = "start",
 ) -> dict[str, EscrowMachine]:
     """Run three machines against `fake_wallet`, routing their messages in FIFO order.
 
     ``slow_funding``: that role sees the funding confirmed only after five more looks (so a
     proposer's sync reaches it while it still waits). ``fail_import``: that role's first
-    multisig import is refused twice, so the driver reports `SyncFailed`.
+    multisig import is refused twice, so the driver reports `SyncFailed`. The co-signer's
+    order agrees ``expected`` (default: ``payout``) at the start, or ``expect_when="late"``:
+    only once a request to co-sign waits for it, or ``"never"``.
     """
     machines = {
         r: EscrowMachine.create(TERMS, r, wallet_name=f"w-{r}", wallet_password="pw")  # type: ignore[arg-type]
         for r in ROLES
     }
     work: deque[tuple[str, EscrowEvent]] = deque((r, Start()) for r in ROLES)
+    expectation = PayoutExpected(payout if expected is None else expected)
+    if expect_when == "start":
+        work.append((payout.cosigner, expectation))
     tampered = [tamper_first]
     funding_looks = {r: 0 for r in ROLES}
     import_failed = {r: False for r in ROLES}
@@ -158,6 +166,9 @@ def simulate(
                     import_failed[role] = True
                     answer = SyncFailed(action.seq, "Failed to authenticate ciphertext")
                 work.append((role, answer))
+        cosigner = machines[payout.cosigner]
+        if expect_when == "late" and cosigner.data.deferred and cosigner.data.expected is None:
+            work.append((payout.cosigner, expectation))
         proposer = machines[payout.proposer]
         if proposer.state == State.S7_FUNDED and (not proposed or proposer.data.last_refusal):
             proposed = True
@@ -328,6 +339,7 @@ EVENTS = st.sampled_from(
         SyncFailed(1, "stale"),
         FundingExpired(10**10),
         ProposePayout(Payout("release", "buyer", "seller", 2_000, 0)),
+        PayoutExpected(Payout("release", "buyer", "seller", 2_000, 0)),
     ]
 )
 

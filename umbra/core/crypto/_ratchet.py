@@ -579,8 +579,13 @@ class RatchetSession:
         except Exception as exc:  # pydantic / json / unpacking errors on a damaged record
             raise InvalidDocument("bad-session-state", "the ratchet state is damaged") from exc
         chains = obj["chains"]
-        if not isinstance(obj["ad"], bytes) or not isinstance(chains, list):
+        # Exact types: bytes(n) of an integer n would allocate n bytes.
+        if (
+            type(obj["ad"]) is not bytes
+            or type(chains) is not list
+            or not all(type(c) is bytes for c in chains)
+        ):
             raise InvalidDocument("bad-session-state", "the ratchet state is damaged")
-        session = cls(dr, obj["ad"], [bytes(c) for c in chains])
+        session = cls(dr, obj["ad"], list(chains))
         session._saved = data if obj["v"] == _STATE_VERSION else None
         return session

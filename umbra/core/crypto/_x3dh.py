@@ -463,12 +463,24 @@ class MessagingIdentity:
         )
         if obj["v"] != _STATE_VERSION:
             raise InvalidDocument("bad-identity-state", f"unknown version {obj['v']!r}")
+        seen_pairs, spk_at = obj["seen"], obj["spk_at"]
+        # Exact types: bytes(n) of an integer n would allocate n bytes.
+        if (
+            type(seen_pairs) is not list
+            or not all(
+                type(p) is list and len(p) == 2 and all(type(k) is bytes for k in p)
+                for p in seen_pairs
+            )
+            or type(obj["x3dh"]) is not str
+            or type(spk_at) is not int
+        ):
+            raise InvalidDocument("bad-identity-state", "the X3DH state is damaged")
+        seen = [(spk, ek) for spk, ek in seen_pairs]
         try:
             state, _ = _X3dhState.from_json(json.loads(obj["x3dh"]), _FORMAT, _HASH, _tags.MSG_X3DH)
-            seen = [(bytes(spk), bytes(ek)) for spk, ek in obj["seen"]]
         except Exception as exc:
             raise InvalidDocument("bad-identity-state", "the X3DH state is damaged") from exc
         cert = IdentityCertificate.from_obj(obj["cert"])
         if nacl.bindings.crypto_scalarmult_base(_key(obj, "env")) != cert.envelope_key:
             raise InvalidDocument("bad-identity-state", "envelope key does not match")
-        return cls(state, obj["env"], cert, int(obj["spk_at"]), seen)
+        return cls(state, obj["env"], cert, spk_at, seen)

@@ -138,7 +138,12 @@ class _Session:
     def from_bytes(cls, data: Any) -> Self:
         keys = {"sid", "ratchet", "x3dh", "ours", "confirmed", "mbox", "peer"}
         obj = decode_fast(data, max_size=_MAX_RECORD_BYTES) if isinstance(data, bytes) else None
-        if not isinstance(obj, dict) or set(obj) != keys:
+        if (
+            not isinstance(obj, dict)
+            or set(obj) != keys
+            or not all(type(obj[k]) is bytes for k in ("sid", "ratchet", "x3dh", "mbox", "peer"))
+            or not all(type(obj[k]) is bool for k in ("ours", "confirmed"))
+        ):
             raise InvalidDocument("bad-session-record", "a stored session is damaged")
         return cls(
             obj["sid"],
@@ -188,6 +193,8 @@ class _Peer:
             raise InvalidDocument("bad-session-record", "a stored session record is damaged")
         if obj["v"] != _RECORD_VERSION:
             raise InvalidDocument("bad-session-record", f"unknown record version {obj['v']!r}")
+        if type(obj["persona"]) is not bytes or type(obj["archived"]) is not list:
+            raise InvalidDocument("bad-session-record", "a stored session record is damaged")
         main = None if obj["main"] is None else _Session.from_bytes(obj["main"])
         return cls(obj["persona"], main, [_Session.from_bytes(s) for s in obj["archived"]])
 

@@ -10,18 +10,17 @@ Canonical DAG-CBOR map, size-capped, strictly parsed (exact key set, types, leng
 docs/specifications/messaging.md.
 
 Both directions are on the per-message hot path: `to_bytes` assembles the canonical bytes
-directly (`_cbor`), and `parse_message` decodes with cbor2's C decoder, checks the structure
-and exact types, then requires the input to equal `to_bytes` of what it parsed (the same
-"canonical or nothing" rule as `decode_canonical`, without a generic re-encoding).
+directly (`_cbor`), and `parse_message` decodes with Umbra's strict decoder (`decode_fast`:
+canonical DAG-CBOR only, no tags, work bounded by the input's size), checks the structure and
+exact types, then requires the input to equal `to_bytes` of what it parsed (so the fields
+parsed are exactly the fields on the wire).
 """
 
 import functools
 from dataclasses import dataclass
 from typing import Any
 
-import cbor2
-
-from umbra.core import InvalidDocument, encode_fast
+from umbra.core import InvalidDocument, decode_fast, encode_fast
 from umbra.core.crypto import SESSION_ID_BYTES, RatchetMessage, X3dhHeader
 
 from ._cbor import NULL, cbor_bytes, cbor_key, cbor_map_head, cbor_uint
@@ -95,16 +94,12 @@ def parse_message(data: bytes) -> WireMessage:
     """
     if len(data) > MAX_MESSAGE_BYTES:
         raise InvalidDocument("oversize", f"a message is at most {MAX_MESSAGE_BYTES} bytes")
-    try:
-        obj = cbor2.loads(data)
-    # Third-party decoder fed hostile bytes: anything it raises means "malformed".
-    except Exception as exc:
-        raise InvalidDocument("malformed-encoding", "the bytes are not valid CBOR") from exc
+    obj = decode_fast(data, max_size=MAX_MESSAGE_BYTES)
     if type(obj) is not dict or set(obj) != _KEYS:
         raise InvalidDocument("bad-message", f"a message has exactly the fields {sorted(_KEYS)}")
     if type(obj["v"]) is not int or obj["v"] != WIRE_VERSION:
         raise InvalidDocument("unknown-version", f"message version {obj['v']!r} is not supported")
-    x3dh = None if obj["x3dh"] is None else X3dhHeader.from_obj(_strict(obj["x3dh"]))
+    x3dh = None if obj["x3dh"] is None else X3dhHeader.from_obj(obj["x3dh"])
     ratchet = RatchetMessage(
         _bytes(obj, "dh", 32), _uint(obj, "pn"), _uint(obj, "n"), _bytes(obj, "ct")
     )
@@ -119,15 +114,3 @@ def parse_message(data: bytes) -> WireMessage:
     if canonical != data:
         raise InvalidDocument("non-canonical", "the bytes are not the canonical DAG-CBOR encoding")
     return message
-
-
-def _strict(value: Any) -> Any:
-    """Refuse decoded values of types our encoding never produces (tags, floats, ...) before
-    they reach a structure parser; whatever passes is checked by re-encoding anyway."""
-    if value is None or type(value) in (bytes, str, int, bool):
-        return value
-    if type(value) is list:
-        return [_strict(v) for v in value]
-    if type(value) is dict and all(type(k) is str for k in value):
-        return {k: _strict(v) for k, v in value.items()}
-    raise InvalidDocument("bad-message", "unexpected value type")
