@@ -32,8 +32,9 @@ _ip_counter = itertools.count()
 
 
 def attacker_ip() -> str:
-    """A fresh loopback address for each attacking host, spread over many /24 ranges (so a
-    per-range connection cap is met only where a test means to meet it)."""
+    """A fresh loopback address for each attacking host to listen on, spread over many /24
+    ranges. (py-libp2p dials out from 127.0.0.1 whatever it listens on; the raw TCP flood binds
+    its sockets to these addresses, so it comes from many sources.)"""
     n = next(_ip_counter)
     return f"127.0.{20 + (n // 200) % 200}.{10 + n % 200}"
 
@@ -56,7 +57,8 @@ async def running_host(ip: str | None = None) -> AsyncIterator[IHost]:
             # py-libp2p 0.8.1 leaves a host's connections open when its `run` ends (measured:
             # 192 of 200 stayed established), so an attacker that leaves would go on holding
             # the victim's connection slots: close them.
-            with trio.move_on_after(5), trio.CancelScope(shield=True):
+            # Shielded (it runs when the attack is cancelled too), with its own deadline inside.
+            with trio.CancelScope(shield=True), trio.move_on_after(5):
                 for peer in list(host.get_connected_peers()):
                     with contextlib.suppress(Exception):
                         await host.disconnect(peer)
