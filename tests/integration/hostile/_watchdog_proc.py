@@ -1,13 +1,15 @@
 """The watchdog's own process: probes the victim's API and samples its RSS.
 
-Run as ``python _watchdog_proc.py PID BASE_URL TOKEN``; it prints one JSON line per event on
-stdout ("ready", every probe slower than the deadline or unanswered, every new RSS peak, a
-kill, a death) with CLOCK_MONOTONIC times, which the test maps to what it was sending then.
-It runs apart from the test process so that the attacker's CPU use (Noise handshakes for
-hundreds of streams, building bombs) cannot delay a probe and fake a hang.
+Run as ``python _watchdog_proc.py PID BASE_URL TOKEN``, until SIGTERM, the victim's end or
+its parent's. It prints one JSON line per event on stdout ("ready", every probe with how long
+it took, every new RSS peak, a kill, a death) with CLOCK_MONOTONIC times, which the test maps
+to what it was sending then. It runs apart from the test process so that the attacker's CPU
+use (Noise handshakes for hundreds of streams, building bombs) cannot delay a probe and fake
+a hang.
 """
 
 import json
+import os
 import signal
 import sys
 import threading
@@ -57,6 +59,7 @@ def rss_loop(pid: int) -> None:
             rss = proc.memory_info().rss
         except psutil.Error:
             emit(died=time.monotonic())
+            _stop.set()  # nothing left to watch
             return
         if rss > peak:
             peak = rss
@@ -64,6 +67,7 @@ def rss_loop(pid: int) -> None:
         if rss > RSS_KILL:
             proc.send_signal(signal.SIGKILL)
             emit(killed=time.monotonic())
+            _stop.set()
             return
         _stop.wait(RSS_SAMPLE_S)
 
@@ -75,11 +79,14 @@ def main() -> None:
         threading.Thread(target=probe_loop, args=(base, token), daemon=True),
         threading.Thread(target=rss_loop, args=(pid,), daemon=True),
     ]
+    parent = os.getppid()
     emit(ready=time.monotonic())
     for thread in threads:
         thread.start()
-    while not _stop.is_set():
+    # Also stop if the test process is gone (killed, or failed before it could stop us).
+    while not _stop.is_set() and os.getppid() == parent:
         _stop.wait(0.2)
+    _stop.set()
     for thread in threads:
         thread.join(timeout=12)
 
