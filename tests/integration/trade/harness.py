@@ -44,9 +44,19 @@ class TradeNode(NodeProc):
 
     extra: Sequence[str] = ()
 
-    def launch(self, bootstrap: Sequence[str] = ()) -> None:
+    def launch(
+        self,
+        bootstrap: Sequence[str] = (),
+        *,
+        args: Sequence[str] = (),
+        debug: bool = True,
+        web: bool = False,
+    ) -> None:
+        """`NodeProc.launch` for a trading node: its own profile, 1 confirmation, no web app."""
+        assert not web, "trade nodes are driven through the CLI, not the web app"
         argv = [*umbra_argv(), "--profile", self.name, "--json", "node", "--verbose", "--no-web"]
         argv += ["--listen", f"/ip4/{self.ip}/tcp/0", "--escrow-confirmations", "1", *self.extra]
+        argv += list(args)
         for addr in bootstrap:
             argv += ["--bootstrap", addr]
         with open(self.log_path, "a") as log:
@@ -55,7 +65,7 @@ class TradeNode(NodeProc):
                 stdout=subprocess.PIPE,
                 stderr=log,
                 text=True,
-                env=_env(self.data_dir, {"UMBRA_DEBUG": "1"}),
+                env=_env(self.data_dir, {"UMBRA_DEBUG": "1" if debug else "0"}),
             )
 
     def kill(self) -> None:
