@@ -119,8 +119,8 @@ def check_line(text: str) -> str:
 def escape_hidden(json_text: str) -> str:
     """JSON text with every hidden character written as its ``\\uXXXX`` escape: the same
     data for a program that parses it, nothing invisible for a person who reads it."""
-    if json_text.isascii():
-        return json_text
+    if json_text.isascii() and json_text.isprintable():
+        return json_text  # (DEL, U+007F, is ASCII and hidden: JSON does not escape it)
     return "".join(
         json.dumps(ch)[1:-1] if _is_hidden(json_text, i, free_text=True) else ch
         for i, ch in enumerate(json_text)
