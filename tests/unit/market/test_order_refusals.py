@@ -1,0 +1,115 @@
+"""The order machine's bounds on what a peer can make it remember, at and past each limit.
+
+`MAX_MESSAGES_PER_SENDER` caps the message ids kept per sender (replay protection) and
+`MAX_EARLY_MESSAGES` the messages kept waiting for a later state. Both are refusals a hostile
+peer will try to push through; each is tested at its limit and one past it.
+"""
+
+import dataclasses
+
+from umbra.market import (
+    ArbiterAccept,
+    Command,
+    CommitState,
+    EscrowWrapper,
+    ForwardEscrow,
+    OrderMachine,
+    Received,
+    Refuse,
+    SendTo,
+    State,
+)
+from umbra.market._trade_limits import MAX_EARLY_MESSAGES, MAX_MESSAGES_PER_SENDER
+
+from .trade_helpers import CFG, HOUR, ORDER, T0, Trade, accept, escrow_payload, request
+
+
+def stamped(message, sender: str, msg_id: int):  # type: ignore[no-untyped-def]
+    return dataclasses.replace(message, order=ORDER, id=msg_id, sender=sender)
+
+
+def wrapper(sender: str, to: str, msg_id: int) -> EscrowWrapper:
+    return stamped(EscrowWrapper(to=to, payload=escrow_payload(sender)), sender, msg_id)  # type: ignore[no-any-return]
+
+
+def escrow_setup() -> Trade:
+    """Three machines in S3 (escrow set-up): escrow messages are accepted any number of times."""
+    t = Trade()
+    t.command("buyer", request(), T0)
+    t.deliver(T0)
+    t.command("seller", accept(), T0 + HOUR)
+    t.deliver(T0 + HOUR)
+    t.command("arbiter", ArbiterAccept(), T0 + 2 * HOUR)
+    t.deliver(T0 + 2 * HOUR)
+    assert t.states() == {"buyer": 3, "seller": 3, "arbiter": 3}
+    return t
+
+
+def test_limits() -> None:
+    assert MAX_MESSAGES_PER_SENDER == 10_000
+    assert MAX_EARLY_MESSAGES == 16
+
+
+def test_per_sender_cap_accepts_the_last_message_and_refuses_the_next() -> None:
+    seller = escrow_setup().machines["seller"]
+    # The buyer has sent MAX - 1 messages (its order among them): fill in the rest.
+    seen = seller.data.seen["buyer"]
+    seen.update(range(1_000, 1_000 + MAX_MESSAGES_PER_SENDER - 1 - len(seen)))
+    assert len(seen) == MAX_MESSAGES_PER_SENDER - 1
+    last = wrapper("buyer", "seller", 500)
+    acts = seller.handle(Received(last, "buyer", T0 + 3 * HOUR))
+    assert ForwardEscrow("buyer", last.payload) in acts
+    assert len(seller.data.seen["buyer"]) == MAX_MESSAGES_PER_SENDER
+
+    before = seller.to_bytes()
+    acts = seller.handle(Received(wrapper("buyer", "seller", 501), "buyer", T0 + 3 * HOUR))
+    assert acts == [Refuse("too-many", "too many messages from the buyer")]
+    assert seller.to_bytes() == before
+    # The cap is per sender: the arbiter's messages still go through.
+    from_arbiter = wrapper("arbiter", "seller", 500)
+    acts = seller.handle(Received(from_arbiter, "arbiter", T0 + 3 * HOUR))
+    assert ForwardEscrow("arbiter", from_arbiter.payload) in acts
+
+
+def test_a_replay_at_the_cap_is_still_called_a_replay() -> None:
+    seller = escrow_setup().machines["seller"]
+    seen = seller.data.seen["buyer"]
+    seen.update(range(1_000, 1_000 + MAX_MESSAGES_PER_SENDER - len(seen)))
+    acts = seller.handle(Received(wrapper("buyer", "seller", 1_000), "buyer", T0 + 3 * HOUR))
+    assert acts == [Refuse("replay", "escrow #1000 from the buyer was seen before")]
+
+
+def arbiter_in_s2() -> OrderMachine:
+    """An arbiter that has the order and the acceptance but has not joined yet: escrow
+    messages from the others are early (allowed once the escrow starts)."""
+    arbiter = OrderMachine.create("arbiter", CFG)
+    arbiter.handle(Received(stamped(request(), "buyer", 1), "buyer", T0))
+    arbiter.handle(Received(stamped(accept(), "seller", 1), "seller", T0))
+    assert arbiter.state == State.S2_accepted
+    return arbiter
+
+
+def test_early_cap_keeps_the_last_message_and_refuses_the_next() -> None:
+    arbiter = arbiter_in_s2()
+    for msg_id in range(2, 2 + MAX_EARLY_MESSAGES):
+        acts = arbiter.handle(Received(wrapper("seller", "arbiter", msg_id), "seller", T0 + 1))
+        assert acts == [CommitState(int(State.S2_accepted))]
+    assert len(arbiter.data.early) == MAX_EARLY_MESSAGES
+
+    before = arbiter.to_bytes()
+    one_more = wrapper("seller", "arbiter", 2 + MAX_EARLY_MESSAGES)
+    assert arbiter.handle(Received(one_more, "seller", T0 + 1)) == [
+        Refuse("too-many", "too many messages waiting for a later state")
+    ]
+    # The cap is for all senders together.
+    from_buyer = wrapper("buyer", "arbiter", 2)
+    assert arbiter.handle(Received(from_buyer, "buyer", T0 + 1))[0].reason == "too-many"  # type: ignore[union-attr]
+    assert arbiter.to_bytes() == before
+
+    # Once the arbiter joins, every kept message is applied and the room is free again.
+    acts = arbiter.handle(Command(ArbiterAccept(), T0 + 2))
+    assert sum(isinstance(a, ForwardEscrow) for a in acts) == MAX_EARLY_MESSAGES
+    assert sum(isinstance(a, SendTo) for a in acts) == 2
+    assert arbiter.data.early == []
+    acts = arbiter.handle(Received(one_more, "seller", T0 + 3))
+    assert ForwardEscrow("seller", one_more.payload) in acts
