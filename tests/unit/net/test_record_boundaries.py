@@ -7,8 +7,13 @@ the selectors answer when no value is valid.
 
 import pytest
 
-from umbra.core import ArbiterProfileBody, CatalogHeadBody, compute_cid, sign_arbiter_profile
-from umbra.core import sign_catalog_head
+from umbra.core import (
+    ArbiterProfileBody,
+    CatalogHeadBody,
+    compute_cid,
+    sign_arbiter_profile,
+    sign_catalog_head,
+)
 from umbra.core.crypto import SigningKey
 from umbra.net import (
     ArbiterProfileValidator,
