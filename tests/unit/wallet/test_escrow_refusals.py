@@ -136,7 +136,9 @@ def test_payout_shapes(changes: dict[str, Any], allowed: bool) -> None:
     if allowed:
         assert decodes(body).payout == Payout(**payout(**changes))
     else:
-        assert "cannot be signed that way" in refused(body) or "unknown payout kind" in refused(body)
+        assert "cannot be signed that way" in refused(body) or "unknown payout kind" in refused(
+            body
+        )
 
 
 def test_payout_total_and_shares() -> None:
