@@ -23,10 +23,11 @@ marked ``# pragma: no mutate``.
 How it runs fast on a small machine: the parent imports the third-party libraries and pytest
 once; each mutant runs in a fork that imports Umbra afresh with the mutated module compiled
 from the changed tree (line numbers kept), then runs pytest in-process with ``-x``. A first
-run without mutation records which lines of the module the tests execute;
-a mutant on a line no test executes survives without a run ("not run" in the results).
-The lines are measured with coverage.py (its C tracer, unlike ``sys.settrace``, is not
-switched off by the RecursionError some decoder tests provoke on purpose).
+run without mutation records which test executes which line of the module (coverage.py, one
+context per test; its C tracer, unlike ``sys.settrace``, is not switched off by the
+RecursionError some decoder tests provoke on purpose). Each mutant then runs only the tests
+that execute its line (all of them for a line run at import time, such as a constant); a
+mutant on a line no test executes survives without a run ("not run" in the results).
 """
 
 import argparse
@@ -45,6 +46,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import CodeType, ModuleType
 from typing import Any
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "mutation.json"
@@ -121,7 +124,7 @@ MODULES: dict[str, list[str]] = {
     ],
     "umbra/wallet/_escrow_machine.py": [
         "tests/unit/wallet/test_escrow_machine.py",
-        "tests/unit/wallet/test_escrow_refusals.py",
+        "tests/unit/wallet/test_escrow_machine_refusals.py",
     ],
 }
 
@@ -373,11 +376,24 @@ class _MutantFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         exec(self.code, module.__dict__)
 
 
-def _run_pytest(tests: Sequence[str]) -> int:
-    import pytest
-
+def _run_pytest(tests: Sequence[str], plugins: Sequence[object] = ()) -> int:
     args = [*tests, "-x", "-q", "-p", "no:cacheprovider", "--no-header", "-o", "addopts="]
-    return int(pytest.main(args))
+    return int(pytest.main(args, plugins=list(plugins)))
+
+
+class _PerTest:
+    """Pytest plugin: tells coverage.py which test runs, so each line maps to its tests."""
+
+    def __init__(self, measure: Any) -> None:
+        self.measure = measure
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: Any, nextitem: Any) -> Any:
+        self.measure.switch_context(item.nodeid)
+        try:
+            return (yield)
+        finally:
+            self.measure.switch_context("")  # between tests (and at import): "every test"
 
 
 def _quiet() -> None:
@@ -417,8 +433,16 @@ def _purge_umbra() -> None:
         del sys.modules[name]
 
 
-def _covered_lines(path: str, tests: Sequence[str], timeout: float) -> tuple[set[int], float]:
-    """Run the tests unmutated; return the module's executed lines and the time taken."""
+# Context of lines run outside any test (at import, between tests): a mutant there may change
+# what every test sees, so every test runs against it.
+_ANY_TEST = ""
+
+
+def _tests_by_line(
+    path: str, tests: Sequence[str], timeout: float
+) -> tuple[dict[int, set[str]], float]:
+    """Run the tests unmutated; return, for each executed line of the module, the ids of the
+    tests that executed it (`_ANY_TEST` for import time), and the time the run took."""
     filename = str(ROOT / path)
     source = (ROOT / path).read_text()
     out = Path(f"/tmp/umbra-mutation-lines-{os.getpid()}.json")
@@ -432,9 +456,10 @@ def _covered_lines(path: str, tests: Sequence[str], timeout: float) -> tuple[set
         sys.meta_path.insert(0, _MutantFinder(_module_name(path), filename, code_object))
         measure = coverage.Coverage(data_file=None, include=[filename], config_file=False)
         measure.start()
-        code = _run_pytest(tests)
+        code = _run_pytest(tests, plugins=[_PerTest(measure)])
         measure.stop()
-        out.write_text(json.dumps(sorted(measure.get_data().lines(filename) or [])))
+        by_line = measure.get_data().contexts_by_lineno(filename)
+        out.write_text(json.dumps({str(line): sorted(ids) for line, ids in by_line.items()}))
         return code
 
     start = time.monotonic()
@@ -442,9 +467,20 @@ def _covered_lines(path: str, tests: Sequence[str], timeout: float) -> tuple[set
     elapsed = time.monotonic() - start
     if outcome != "passed":
         raise SystemExit(f"{path}: the tests fail without any mutation ({outcome}); fix them first")
-    lines = set(json.loads(out.read_text()))
+    by_line = {int(line): set(ids) for line, ids in json.loads(out.read_text()).items()}
     out.unlink()
-    return lines, elapsed
+    return by_line, elapsed
+
+
+def _tests_for(site: "Site", by_line: dict[int, set[str]], tests: list[str]) -> list[str]:
+    """The tests that run the mutated lines (all of them for import-time lines; none: no test
+    runs the mutant, so it survives without a run)."""
+    ids: set[str] = set()
+    for line in range(site.line, site.end_line + 1):
+        ids |= by_line.get(line, set())
+    if _ANY_TEST in ids:
+        return tests
+    return sorted(ids)
 
 
 @dataclass
@@ -469,7 +505,7 @@ def run_module(
     lines_text = source.splitlines()
     name, filename = _module_name(path), str(ROOT / path)
     start = time.monotonic()
-    covered, baseline = _covered_lines(path, tests, timeout=600)
+    by_line, baseline = _tests_by_line(path, tests, timeout=600)
     timeout = max(20.0, 5 * baseline)
     sites = [s for s in list_sites(source) if s.operator in operators]
     result = ModuleResult(tests=tests, mutants=len(sites))
@@ -477,13 +513,13 @@ def run_module(
     for site in sites:
         counts = result.by_operator.setdefault(site.operator, {"mutants": 0, "killed": 0})
         counts["mutants"] += 1
-        run = any(line in covered for line in range(site.line, site.end_line + 1))
-        if run:
+        selected = _tests_for(site, by_line, tests)
+        if selected:
 
-            def job(site: Site = site) -> int:
+            def job(site: Site = site, selected: list[str] = selected) -> int:
                 code = mutant_code(source, filename, site.index)
                 sys.meta_path.insert(0, _MutantFinder(name, filename, code))
-                return _run_pytest(tests)
+                return _run_pytest(selected)
 
             outcome = _fork(job, timeout)
         else:
