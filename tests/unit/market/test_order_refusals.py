@@ -9,19 +9,37 @@ import dataclasses
 
 from umbra.market import (
     ArbiterAccept,
+    Cancel,
     Command,
     CommitState,
+    DisputeOpened,
+    EscrowFunded,
     EscrowWrapper,
     ForwardEscrow,
+    OrderConfig,
     OrderMachine,
     Received,
     Refuse,
     SendTo,
+    SetTimer,
+    Shipped,
     State,
 )
 from umbra.market._trade_limits import MAX_EARLY_MESSAGES, MAX_MESSAGES_PER_SENDER
 
-from .trade_helpers import CFG, HOUR, ORDER, T0, Trade, accept, escrow_payload, request
+from .trade_helpers import (
+    CFG,
+    DAY,
+    HOUR,
+    ORDER,
+    T0,
+    TOTAL,
+    Trade,
+    accept,
+    direct_request,
+    escrow_payload,
+    request,
+)
 
 
 def stamped(message, sender: str, msg_id: int):  # type: ignore[no-untyped-def]
@@ -113,3 +131,87 @@ def test_early_cap_keeps_the_last_message_and_refuses_the_next() -> None:
     assert arbiter.data.early == []
     acts = arbiter.handle(Received(one_more, "seller", T0 + 3))
     assert ForwardEscrow("seller", one_more.payload) in acts
+
+
+# -- who may send what ------------------------------------------------------------------------
+
+
+def test_a_message_that_lies_about_its_sender_is_refused_even_if_the_liar_may_send_it() -> None:
+    t = escrow_setup()
+    for role in ("buyer", "seller", "arbiter"):
+        t.feed(role, EscrowFunded(TOTAL, T0 + 3 * HOUR))
+    buyer = t.machines["buyer"]
+    before = buyer.to_bytes()
+    # The seller may ship, but this "shipped" says it comes from the arbiter.
+    lie = stamped(Shipped(sealed_tracking=None), "arbiter", 9)
+    assert buyer.handle(Received(lie, "seller", T0 + DAY)) == [
+        Refuse("wrong-sender", "shipped claims to be from the arbiter")
+    ]
+    assert buyer.to_bytes() == before
+
+
+def test_a_message_from_ourselves_is_refused() -> None:
+    t = escrow_setup()
+    for role in ("buyer", "seller", "arbiter"):
+        t.feed(role, EscrowFunded(TOTAL, T0 + 3 * HOUR))
+    buyer = t.machines["buyer"]
+    before = buyer.to_bytes()
+    # A "dispute" from the buyer, delivered to the buyer: a reflected or forged message.
+    mine = stamped(DisputeOpened(sealed_evidence=b"evidence"), "buyer", 9)
+    assert buyer.handle(Received(mine, "buyer", T0 + DAY)) == [
+        Refuse("wrong-sender", "dispute claims to be from the buyer")
+    ]
+    assert buyer.to_bytes() == before
+
+
+def test_in_a_direct_trade_the_arbiter_is_nobody() -> None:
+    t = Trade(("buyer", "seller"))
+    t.command("buyer", direct_request(), T0)
+    t.deliver(T0)
+    t.command("seller", accept("direct"), T0 + HOUR)
+    t.deliver(T0 + HOUR)
+    buyer = t.machines["buyer"]
+    before = buyer.to_bytes()
+    join = stamped(ArbiterAccept(), "arbiter", 1)
+    assert buyer.handle(Received(join, "arbiter", T0 + 2 * HOUR)) == [
+        Refuse("wrong-sender", "the arbiter may not send arbiter-accept")
+    ]
+    assert buyer.to_bytes() == before
+
+
+# -- our own moves --------------------------------------------------------------------------------
+
+
+def test_our_own_message_that_would_not_parse_is_refused_locally() -> None:
+    t = escrow_setup()
+    seller = t.machines["seller"]
+    too_long = Cancel(reason="r" * 501)
+    acts = seller.handle(Command(too_long, T0 + 3 * HOUR))
+    assert acts == [
+        Refuse(
+            "not-allowed",
+            "rejected (bad-field): cancel.reason: expected text of at most 500 characters",
+            local=True,
+        )
+    ]
+    assert seller.data.next_id == 2  # no message id was used
+
+
+def test_a_second_order_command_keeps_the_order_id_it_has() -> None:
+    t = escrow_setup()
+    buyer = t.machines["buyer"]
+    unstamped = dataclasses.replace(request(), order=b"")  # the driver did not pick an id
+    assert buyer.handle(Command(unstamped, T0 + 3 * HOUR)) == [
+        Refuse("wrong-state", "order is not allowed in S3_escrow_setup", local=True)
+    ]
+
+
+def test_a_machine_without_a_config_uses_the_protocol_defaults() -> None:
+    machine = OrderMachine.create("buyer")
+    assert machine.config == OrderConfig()
+    assert machine.role == "buyer"
+    acts = machine.handle(Command(request(), T0))
+    assert (
+        SetTimer(T0 + OrderConfig().accept_timeout_s + OrderConfig().grace_s, "accept-deadline")
+        in acts
+    )
