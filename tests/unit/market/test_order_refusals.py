@@ -215,3 +215,37 @@ def test_a_machine_without_a_config_uses_the_protocol_defaults() -> None:
         SetTimer(T0 + OrderConfig().accept_timeout_s + OrderConfig().grace_s, "accept-deadline")
         in acts
     )
+
+
+def test_an_escrow_message_for_another_party_is_refused() -> None:
+    seller = escrow_setup().machines["seller"]
+    before = seller.to_bytes()
+    for_the_arbiter = wrapper("buyer", "arbiter", 5)
+    assert seller.handle(Received(for_the_arbiter, "buyer", T0 + 3 * HOUR)) == [
+        Refuse("wrong-sender", "an escrow message addressed to another party")
+    ]
+    assert seller.to_bytes() == before
+
+
+def test_a_local_event_the_table_does_not_allow_is_refused_locally() -> None:
+    buyer = OrderMachine.create("buyer", CFG)
+    buyer.handle(Command(request(), T0))
+    assert buyer.handle(EscrowFunded(TOTAL, T0 + 1)) == [
+        Refuse("wrong-state", "escrow-funded is not allowed in S1_requested", local=True)
+    ]
+    assert buyer.state == State.S1_requested
+
+
+def test_a_message_still_early_after_a_state_change_keeps_waiting() -> None:
+    arbiter = OrderMachine.create("arbiter", CFG)
+    arbiter.handle(Received(stamped(request(), "buyer", 1), "buyer", T0))
+    early = wrapper("seller", "arbiter", 2)
+    assert arbiter.handle(Received(early, "seller", T0 + 1)) == [CommitState(1)]
+    # The acceptance moves the arbiter on, but escrow messages wait for the escrow set-up.
+    acts = arbiter.handle(Received(stamped(accept(), "seller", 1), "seller", T0 + 2))
+    assert arbiter.state == State.S2_accepted
+    assert not any(isinstance(a, ForwardEscrow | Refuse) for a in acts)
+    assert arbiter.data.early == [("seller", early)]
+    acts = arbiter.handle(Command(ArbiterAccept(), T0 + 3))
+    assert acts[-1] == ForwardEscrow("seller", early.payload)
+    assert arbiter.data.early == []
