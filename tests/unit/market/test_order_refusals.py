@@ -249,3 +249,19 @@ def test_a_message_still_early_after_a_state_change_keeps_waiting() -> None:
     acts = arbiter.handle(Command(ArbiterAccept(), T0 + 3))
     assert acts[-1] == ForwardEscrow("seller", early.payload)
     assert arbiter.data.early == []
+
+
+def test_early_messages_are_retried_until_none_applies() -> None:
+    """A waiting message that only the next waiting message makes applicable is applied in a
+    second pass: the escrow message waits for the arbiter's acceptance, which itself waits
+    for the seller's acceptance."""
+    buyer = OrderMachine.create("buyer", CFG)
+    buyer.handle(Command(request(), T0))
+    escrow = wrapper("seller", "buyer", 2)
+    join = stamped(ArbiterAccept(), "arbiter", 1)
+    assert buyer.handle(Received(escrow, "seller", T0 + 1)) == [CommitState(1)]
+    assert buyer.handle(Received(join, "arbiter", T0 + 2)) == [CommitState(1)]
+    acts = buyer.handle(Received(stamped(accept(), "seller", 1), "seller", T0 + 3))
+    assert buyer.state == State.S3_escrow_setup
+    assert ForwardEscrow("seller", escrow.payload) in acts
+    assert buyer.data.early == []
