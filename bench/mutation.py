@@ -33,6 +33,7 @@ mutant on a line no test executes survives without a run ("not run" in the resul
 import argparse
 import ast
 import copy
+import hashlib
 import importlib.abc
 import importlib.util
 import json
@@ -493,14 +494,27 @@ class ModuleResult:
     not_run: int = 0
     score: float = 0.0
     seconds: float = 0.0
+    source_sha256: str = ""
     by_operator: dict[str, dict[str, int]] = field(default_factory=dict)
     survivors: list[dict[str, Any]] = field(default_factory=list)
 
 
+def _identity(site: dict[str, Any]) -> tuple[Any, ...]:
+    return (site["line"], site["col"], site["operator"], site["change"])
+
+
 def run_module(
-    path: str, tests: list[str], operators: set[str], log: Callable[[str], None]
+    path: str,
+    tests: list[str],
+    operators: set[str],
+    log: Callable[[str], None],
+    previous: dict[str, Any] | None = None,
 ) -> ModuleResult:
-    """All mutants of one module against its tests."""
+    """All mutants of one module against its tests.
+
+    With ``previous`` (this module's entry from an earlier run of the same source), only the
+    mutants that survived it run again: tests were added, and a killed mutant stays killed.
+    """
     source = (ROOT / path).read_text()
     lines_text = source.splitlines()
     name, filename = _module_name(path), str(ROOT / path)
@@ -508,11 +522,20 @@ def run_module(
     by_line, baseline = _tests_by_line(path, tests, timeout=600)
     timeout = max(20.0, 5 * baseline)
     sites = [s for s in list_sites(source) if s.operator in operators]
-    result = ModuleResult(tests=tests, mutants=len(sites))
-    log(f"{path}: {len(sites)} mutants, tests take {baseline:.1f} s, limit {timeout:.0f} s")
+    result = ModuleResult(tests=tests, mutants=len(sites), source_sha256=_sha256(source))
     for site in sites:
         counts = result.by_operator.setdefault(site.operator, {"mutants": 0, "killed": 0})
         counts["mutants"] += 1
+    if previous is not None:
+        again = {_identity(s) for s in previous["survivors"]}
+        rerun = [s for s in sites if _identity(asdict(s)) in again]
+        result.killed = len(sites) - len(rerun)
+        for operator, counts in result.by_operator.items():
+            counts["killed"] = counts["mutants"] - sum(s.operator == operator for s in rerun)
+        sites = rerun
+    log(f"{path}: {len(sites)} mutants to run, tests take {baseline:.1f} s, limit {timeout:.0f} s")
+    for site in sites:
+        counts = result.by_operator[site.operator]
         selected = _tests_for(site, by_line, tests)
         if selected:
 
@@ -545,6 +568,10 @@ def run_module(
     return result
 
 
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def _preload() -> None:
     for module in PRELOAD:
         __import__(module)
@@ -563,6 +590,11 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--operators", nargs="+", choices=OPERATORS, default=list(OPERATORS))
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--list", action="store_true", help="only list the mutants")
+    parser.add_argument(
+        "--recheck",
+        action="store_true",
+        help="run only the mutants that survived the last run (after adding tests)",
+    )
     return parser.parse_args(argv)
 
 
@@ -584,14 +616,19 @@ def main(argv: Sequence[str] | None = None) -> None:
                 print(f"{path}:{site.line} [{site.operator}] {site.change}")
         return
     _preload()
-    report: dict[str, Any] = {"modules": {}}
-    if args.output.exists():
-        report = json.loads(args.output.read_text())
     for path, listed in modules:
         tests = [t for t in listed if (ROOT / t).exists()]
         if tests != listed:
             print(f"{path}: no such test file: {', '.join(sorted(set(listed) - set(tests)))}")
-        result = run_module(path, tests, set(args.operators), lambda s: print(s, flush=True))
+        previous = _load(args.output)["modules"].get(path) if args.recheck else None
+        if previous is not None and not _same_source(previous, (ROOT / path).read_text()):
+            print(f"{path}: the source changed since the last run: every mutant runs again")
+            previous = None
+        result = run_module(
+            path, tests, set(args.operators), lambda s: print(s, flush=True), previous
+        )
+        # Read the file again just before writing: another run may have added its modules.
+        report = _load(args.output)
         report["modules"][path] = asdict(result)
         total = {k: sum(m[k] for m in report["modules"].values()) for k in ("mutants", "killed")}
         report.update(
@@ -605,6 +642,20 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
+
+
+def _same_source(previous: dict[str, Any], source: str) -> bool:
+    if "source_sha256" in previous:
+        return bool(previous["source_sha256"] == _sha256(source))
+    lines = source.splitlines()  # results written before the hash was kept
+    return all(lines[s["line"] - 1].strip() == s["source"] for s in previous["survivors"])
+
+
+def _load(output: Path) -> dict[str, Any]:
+    if output.exists():
+        report: dict[str, Any] = json.loads(output.read_text())
+        return report
+    return {"modules": {}}
 
 
 if __name__ == "__main__":
