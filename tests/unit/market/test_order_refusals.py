@@ -7,15 +7,21 @@ peer will try to push through; each is tested at its limit and one past it.
 
 import dataclasses
 
+import pytest
+
 from umbra.market import (
     ArbiterAccept,
+    ArbiterDecision,
     Cancel,
     Command,
     CommitState,
     DisputeOpened,
     EscrowFunded,
     EscrowWrapper,
+    EvidenceAdded,
     ForwardEscrow,
+    HaltFunding,
+    NotifyUser,
     OrderConfig,
     OrderMachine,
     Received,
@@ -23,9 +29,13 @@ from umbra.market import (
     SendTo,
     SetTimer,
     Shipped,
+    StartPayout,
     State,
+    Tick,
+    TimeoutClaim,
 )
 from umbra.market._trade_limits import MAX_EARLY_MESSAGES, MAX_MESSAGES_PER_SENDER
+from umbra.wallet import Payout
 
 from .trade_helpers import (
     CFG,
@@ -265,3 +275,126 @@ def test_early_messages_are_retried_until_none_applies() -> None:
     assert buyer.state == State.S3_escrow_setup
     assert ForwardEscrow("seller", escrow.payload) in acts
     assert buyer.data.early == []
+
+
+# -- guards at their boundaries -------------------------------------------------------------------
+
+FUNDED_AT = T0 + 3 * HOUR
+
+
+def funded_trade() -> Trade:
+    t = escrow_setup()
+    for role in ("buyer", "seller", "arbiter"):
+        t.feed(role, EscrowFunded(TOTAL, FUNDED_AT))
+    assert t.states() == {"buyer": 4, "seller": 4, "arbiter": 4}
+    return t
+
+
+def test_a_not_shipped_claim_opens_at_exactly_its_second() -> None:
+    seller = funded_trade().machines["seller"]
+    opens = seller.claim_opens_at("not-shipped")
+    assert opens == FUNDED_AT + 5 * DAY - CFG.grace_s
+    claim = stamped(TimeoutClaim(kind="not-shipped", note=""), "buyer", 5)
+    refused = seller.handle(Received(claim, "buyer", opens - 1))
+    assert refused == [
+        Refuse("not-allowed", "claim:not-shipped: the condition 'ship-overdue' does not hold")
+    ]
+    acts = seller.handle(Received(claim, "buyer", opens))
+    assert seller.state == State.S7_disputed
+    assert NotifyUser("claim:not-shipped", "from the buyer") in acts
+
+
+def dispute(t: Trade) -> Trade:
+    t.command("buyer", DisputeOpened(sealed_evidence=b"sealed"), FUNDED_AT + DAY)
+    t.deliver(FUNDED_AT + DAY)
+    assert t.states() == {"buyer": 7, "seller": 7, "arbiter": 7}
+    return t
+
+
+def test_the_dispute_opener_is_kept_and_evidence_does_not_change_it() -> None:
+    t = dispute(funded_trade())
+    t.command("seller", EvidenceAdded(sealed_evidence=b"mine"), FUNDED_AT + 2 * DAY)
+    t.deliver(FUNDED_AT + 2 * DAY)
+    assert {m.data.disputed_by for m in t.machines.values()} == {"buyer"}
+
+
+@pytest.mark.parametrize(
+    ("to_buyer", "cosigner", "allowed"),
+    [
+        (1, "buyer", True),  # the co-signer's share: at least one piconero (it pays the fee)
+        (0, "buyer", False),
+        (TOTAL - 1, "seller", True),
+        (TOTAL, "seller", False),
+    ],
+)
+def test_a_split_must_leave_the_cosigner_a_share(
+    to_buyer: int, cosigner: str, allowed: bool
+) -> None:
+    arbiter = dispute(funded_trade()).machines["arbiter"]
+    decision = ArbiterDecision(
+        to_buyer=to_buyer, to_seller=TOTAL - to_buyer, cosigner=cosigner, reason="r"
+    )
+    acts = arbiter.handle(Command(decision, FUNDED_AT + 3 * DAY))
+    if allowed:
+        assert arbiter.state == State.S8_resolved
+    else:
+        assert acts == [
+            Refuse(
+                "not-allowed", "decision: the condition 'split-adds-up' does not hold", local=True
+            )
+        ]
+
+
+@pytest.mark.parametrize("to_buyer", [TOTAL // 2 - 1, TOTAL // 2 + 1])
+def test_a_split_must_add_up_to_the_escrow(to_buyer: int) -> None:
+    arbiter = dispute(funded_trade()).machines["arbiter"]
+    decision = ArbiterDecision(
+        to_buyer=to_buyer, to_seller=TOTAL // 2, cosigner="buyer", reason="r"
+    )
+    assert arbiter.handle(Command(decision, FUNDED_AT + 3 * DAY))[0].reason == "not-allowed"  # type: ignore[union-attr]
+
+
+def test_an_escrow_message_whose_payload_does_not_parse_is_refused() -> None:
+    seller = escrow_setup().machines["seller"]
+    junk = stamped(EscrowWrapper(to="seller", payload=b"\xa0"), "buyer", 5)  # never parsed
+    assert seller.handle(Received(junk, "buyer", T0 + 3 * HOUR)) == [
+        Refuse("not-allowed", "escrow: the condition 'escrow-relay' does not hold")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("role", "halts"), [("buyer", True), ("seller", False), ("arbiter", False)]
+)
+def test_only_the_buyer_stops_funding_at_the_deadline(role: str, halts: bool) -> None:
+    machine = escrow_setup().machines[role]
+    deadline = machine.next_timer()
+    assert deadline is not None and deadline.input == "fund-deadline"
+    acts = machine.handle(Tick(deadline.at))
+    assert machine.state == State.S10_void
+    assert (HaltFunding() in acts) == halts
+
+
+def test_a_buyer_without_an_escrow_has_no_funding_to_stop() -> None:
+    t = Trade()
+    t.command("buyer", request(), T0)
+    t.deliver(T0)
+    t.command("seller", accept(), T0 + HOUR)
+    t.deliver(T0 + HOUR)  # no arbiter yet: the escrow has not started
+    buyer = t.machines["buyer"]
+    deadline = buyer.next_timer()
+    assert deadline is not None
+    acts = buyer.handle(Tick(deadline.at))
+    assert buyer.state == State.S10_void
+    assert HaltFunding() not in acts
+
+
+def test_a_second_payout_is_refused_with_a_notice() -> None:
+    t = funded_trade()
+    seller = t.machines["seller"]
+    acts = seller.handle(Command(Cancel(reason="out of stock"), FUNDED_AT + HOUR))
+    refund = Payout("refund", "seller", "buyer", 0, TOTAL)
+    assert StartPayout(refund) in acts
+    # Funds arriving again after the end would ask for a second refund: not set twice.
+    acts = seller.handle(EscrowFunded(TOTAL, FUNDED_AT + 2 * HOUR))
+    assert NotifyUser("payout-conflict", "a refund payout is already set") in acts
+    assert seller.data.payout == refund
