@@ -403,8 +403,8 @@ def _quiet() -> None:
     os.dup2(devnull, 2)
 
 
-def _fork(job: Callable[[], int], timeout: float) -> str:
-    """Run ``job`` in a child; "passed", "failed" or "timeout"."""
+def _start(job: Callable[[], int]) -> int:
+    """Fork a child that runs ``job`` and exits with its code; return the child's pid."""
     pid = os.fork()
     if pid == 0:  # the child: never returns
         code = 3
@@ -413,16 +413,40 @@ def _fork(job: Callable[[], int], timeout: float) -> str:
             code = job()
         finally:
             os._exit(code)
-    deadline = time.monotonic() + timeout
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return "passed" if os.waitstatus_to_exitcode(status) == 0 else "failed"
-        if time.monotonic() > deadline:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            return "timeout"
+    return pid
+
+
+def _outcome(status: int) -> str:
+    return "passed" if os.waitstatus_to_exitcode(status) == 0 else "failed"
+
+
+def _fork(job: Callable[[], int], timeout: float) -> str:
+    """Run ``job`` in a child; "passed", "failed" or "timeout"."""
+    return next(iter(_run_all([job], timeout, jobs=1).values()))
+
+
+def _run_all(work: Sequence[Callable[[], int]], timeout: float, jobs: int) -> dict[int, str]:
+    """Run each job in its own child, ``jobs`` at a time; outcome by index in ``work``."""
+    outcomes: dict[int, str] = {}
+    running: dict[int, tuple[int, float]] = {}  # pid -> (index, deadline)
+    todo = list(enumerate(work))
+    while todo or running:
+        while todo and len(running) < jobs:
+            index, job = todo.pop(0)
+            running[_start(job)] = (index, time.monotonic() + timeout)
+        for pid, (index, deadline) in list(running.items()):
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                outcomes[index] = _outcome(status)
+            elif time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                outcomes[index] = "timeout"
+            else:
+                continue
+            del running[pid]
         time.sleep(0.02)
+    return outcomes
 
 
 def _module_name(path: str) -> str:
@@ -509,6 +533,7 @@ def run_module(
     operators: set[str],
     log: Callable[[str], None],
     previous: dict[str, Any] | None = None,
+    jobs: int = 1,
 ) -> ModuleResult:
     """All mutants of one module against its tests.
 
@@ -534,19 +559,22 @@ def run_module(
             counts["killed"] = counts["mutants"] - sum(s.operator == operator for s in rerun)
         sites = rerun
     log(f"{path}: {len(sites)} mutants to run, tests take {baseline:.1f} s, limit {timeout:.0f} s")
+    selections = [_tests_for(site, by_line, tests) for site in sites]
+    runnable = [(site, chosen) for site, chosen in zip(sites, selections, strict=True) if chosen]
+
+    def job_for(site: Site, chosen: list[str]) -> Callable[[], int]:
+        def job() -> int:
+            code = mutant_code(source, filename, site.index)
+            sys.meta_path.insert(0, _MutantFinder(name, filename, code))
+            return _run_pytest(chosen)
+
+        return job
+
+    ran = _run_all([job_for(site, chosen) for site, chosen in runnable], timeout, jobs)
+    outcomes = {runnable[i][0].index: outcome for i, outcome in ran.items()}
     for site in sites:
         counts = result.by_operator[site.operator]
-        selected = _tests_for(site, by_line, tests)
-        if selected:
-
-            def job(site: Site = site, selected: list[str] = selected) -> int:
-                code = mutant_code(source, filename, site.index)
-                sys.meta_path.insert(0, _MutantFinder(name, filename, code))
-                return _run_pytest(selected)
-
-            outcome = _fork(job, timeout)
-        else:
-            outcome = "not run"
+        outcome = outcomes.get(site.index, "not run")
         if outcome in ("failed", "timeout"):
             result.killed += 1
             result.timeouts += outcome == "timeout"
@@ -590,6 +618,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--operators", nargs="+", choices=OPERATORS, default=list(OPERATORS))
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--list", action="store_true", help="only list the mutants")
+    parser.add_argument("--jobs", type=int, default=1, help="mutants run at once (default 1)")
     parser.add_argument(
         "--recheck",
         action="store_true",
@@ -625,7 +654,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(f"{path}: the source changed since the last run: every mutant runs again")
             previous = None
         result = run_module(
-            path, tests, set(args.operators), lambda s: print(s, flush=True), previous
+            path, tests, set(args.operators), lambda s: print(s, flush=True), previous, args.jobs
         )
         # Read the file again just before writing: another run may have added its modules.
         report = _load(args.output)
