@@ -34,6 +34,7 @@ from umbra.market import (
     Tick,
     TimeoutClaim,
 )
+from umbra.market._order_table import allowed_later, rule_for
 from umbra.market._trade_limits import MAX_EARLY_MESSAGES, MAX_MESSAGES_PER_SENDER
 from umbra.wallet import Payout
 
@@ -398,3 +399,13 @@ def test_a_second_payout_is_refused_with_a_notice() -> None:
     acts = seller.handle(EscrowFunded(TOTAL, FUNDED_AT + 2 * HOUR))
     assert NotifyUser("payout-conflict", "a refund payout is already set") in acts
     assert seller.data.payout == refund
+
+
+def test_the_table_cannot_be_changed_at_run_time_and_answers_plain_booleans() -> None:
+    rule = rule_for(State.S0_draft, "order", None)
+    assert rule is not None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        rule.next = State.S6_completed  # type: ignore[misc]
+    assert allowed_later(State.S0_draft, "confirm", "buyer", "escrow") is True
+    assert allowed_later(State.S6_completed, "order", "buyer", "escrow") is False
+    assert allowed_later(State.S1_requested, "confirm", "seller", "escrow") is False
