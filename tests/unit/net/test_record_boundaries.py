@@ -11,10 +11,12 @@ from umbra.core import (
     ArbiterProfileBody,
     CatalogHeadBody,
     compute_cid,
+    decode_canonical,
+    encode_canonical,
     sign_arbiter_profile,
     sign_catalog_head,
 )
-from umbra.core.crypto import SigningKey
+from umbra.core.crypto import MAX_BUNDLE_BYTES, SigningKey
 from umbra.net import (
     ArbiterProfileValidator,
     CatalogHeadValidator,
@@ -207,3 +209,37 @@ def test_select_prekey_record_ranks_by_time_then_bytes() -> None:
     best = max(same_time)
     assert select_prekey_record(same_time) == same_time.index(best)
     assert select_prekey_record(same_time[::-1]) == same_time[::-1].index(best)
+
+
+def test_prekey_record_wire_version_is_one() -> None:
+    assert decode_canonical(prekey_record(), max_size=1 << 16)["v"] == 1
+
+
+def test_prekey_record_size_cap_is_the_bundle_cap_plus_512() -> None:
+    cap = MAX_BUNDLE_BYTES + 512
+    with pytest.raises(InvalidPrekeyRecord) as info:
+        parse_prekey_record(b"\xff" * cap)
+    assert "oversize" not in str(info.value)
+    with pytest.raises(InvalidPrekeyRecord, match="oversize"):
+        parse_prekey_record(b"\xff" * (cap + 1))
+
+
+@pytest.mark.parametrize("key", ["/umbra-prekeys/abcd", "/umbra-prekeys/" + "AB" * 32, "x"])
+def test_malformed_prekey_keys_are_named_as_such(key: str) -> None:
+    with pytest.raises(InvalidPrekeyRecord, match="malformed umbra-prekeys key"):
+        check_prekey_record_at(key, prekey_record(), NOW)
+
+
+@pytest.mark.parametrize("field", ["sig", "bundle"])
+def test_prekey_record_sig_and_bundle_must_be_bytes(field: str) -> None:
+    obj = decode_canonical(prekey_record(), max_size=1 << 16)
+    with pytest.raises(InvalidPrekeyRecord, match="'sig' and 'bundle' must be bytes"):
+        parse_prekey_record(encode_canonical({**obj, field: "text"}))
+
+
+def test_prekey_records_are_frozen() -> None:
+    import dataclasses
+
+    record = parse_prekey_record(prekey_record())
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        record.peer = "someone else"  # type: ignore[misc]

@@ -136,3 +136,48 @@ def test_every_message_decodes_as_encoded() -> None:
         frame = encode_frame(message)
         assert int.from_bytes(frame[:4], "big") == len(frame) - 4
         assert decode_message(frame[4:], max_frame_bytes=1024) == message
+
+
+def test_default_item_limit_is_1024() -> None:
+    cids = [CID] * 1024
+    assert decode_message(body("get-blocks", cids=cids), max_frame_bytes=1 << 20) == (
+        BlocksRequest(tuple(cids))
+    )
+    assert reason(body("get-blocks", cids=[*cids, CID])) == "bad-field"
+    decoder = FrameDecoder(max_frame_bytes=1 << 20)
+    decoder.feed(encode_frame(BlocksRequest(tuple(cids))))
+    assert decoder.next_message() == BlocksRequest(tuple(cids))
+    decoder.feed(encode_frame(BlocksRequest((*cids, CID))))
+    with pytest.raises(ProtocolViolation):
+        decoder.next_message()
+
+
+def test_a_cid_we_do_not_produce_is_refused_as_such() -> None:
+    from multiformats import CID as AnyCID
+    from multiformats import multihash
+
+    foreign = AnyCID("base32", 1, "dag-json", multihash.digest(b"x", "sha2-256"))
+    assert reason(body("missing", cid=foreign)) == "bad-cid"
+
+
+def test_an_unknown_type_is_named_in_at_most_32_characters() -> None:
+    with pytest.raises(ProtocolViolation) as info:
+        decode_message(body("x" * 40), max_frame_bytes=1024)
+    assert str(info.value).endswith(repr("x" * 32))
+
+
+def test_messages_are_frozen() -> None:
+    import dataclasses
+
+    for message in (
+        BlocksRequest((CID,)),
+        HeadsRequest(1),
+        Block(CID, b""),
+        Missing(CID),
+        Heads(()),
+        End(),
+        Refused("r"),
+    ):
+        field = next(iter(message.__dataclass_fields__), "x")
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(message, field, None)
