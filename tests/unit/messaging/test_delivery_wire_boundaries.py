@@ -138,3 +138,40 @@ def test_each_request_decodes_to_its_type() -> None:
     for message in (Deliver(b"e"), Put(BOX, b"e", 5), Fetch(BOX, 3), Ack(BOX, (ID,))):
         assert decode_message(encode_frame(message)[4:]) == message
     assert decode_message(encode_frame(Refused("full"))[4:]) == Refused("full")
+
+
+def test_a_message_type_is_named_in_at_most_32_characters() -> None:
+    with pytest.raises(ProtocolViolation) as info:
+        decode_message(encode_canonical(wire("x" * 40)))
+    assert str(info.value).endswith(repr("x" * 32))
+    # A known type with wrong fields: the type is quoted the same way.
+    with pytest.raises(ProtocolViolation) as info:
+        decode_message(encode_canonical(wire("end", extra=1)))
+    assert repr("end") in str(info.value)
+
+
+def test_only_delivery_messages_are_encoded() -> None:
+    with pytest.raises(TypeError, match="not a delivery message"):
+        encode_frame(b"bytes")  # type: ignore[arg-type]
+
+
+def test_messages_are_frozen() -> None:
+    import dataclasses
+
+    from umbra.net.messaging._delivery_wire import Delivered, End, Envelope, Stored
+
+    for message in (
+        Deliver(b"e"),
+        Put(BOX, b"e", 1),
+        Fetch(BOX, 1),
+        Ack(BOX, (ID,)),
+        Delivered(ID),
+        Stored(ID),
+        Envelope(ID, b"e"),
+        End(),
+        Acked(1),
+        Refused("r"),
+    ):
+        field = next(iter(message.__dataclass_fields__), "x")
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(message, field, None)
