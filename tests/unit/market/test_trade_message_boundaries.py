@@ -263,3 +263,15 @@ def test_evidence_encoding_size_limit() -> None:
 def test_malformed_evidence_is_refused(wire: Any) -> None:
     with pytest.raises(InvalidDocument):
         parse_evidence(encode_canonical(wire))
+
+
+def test_messages_and_evidence_are_frozen() -> None:
+    from umbra.market._trade_messages import TYPE_NAMES
+
+    samples = [parses(ORDER_WIRE), parses(DECLINE), parses(DECISION), Evidence("t")]
+    assert {type(m) for m in samples[:3]} < set(TYPE_NAMES)
+    for cls in TYPE_NAMES:
+        assert cls.__dataclass_params__.frozen, cls  # type: ignore[attr-defined]
+    for message in samples:
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            message.id = 99  # type: ignore[misc,union-attr]

@@ -185,3 +185,22 @@ def refused_bytes(data: bytes) -> str:
     with pytest.raises(EscrowProtocolError) as info:
         decode_message(data)
     return str(info.value)
+
+
+def test_messages_and_payouts_are_frozen() -> None:
+    import dataclasses
+
+    for value in (
+        decodes(SETUP),
+        decodes(SYNC),
+        decodes(DONE),
+        decodes(REFUSAL),
+        Payout(**RELEASE),
+    ):
+        field = next(iter(value.__dataclass_fields__))
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(value, field, None)
+    for body in (ADDRESS, FUNDING, PROPOSAL):
+        message = decodes(body)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            message.escrow = "other"
