@@ -243,3 +243,14 @@ def test_prekey_records_are_frozen() -> None:
     record = parse_prekey_record(prekey_record())
     with pytest.raises(dataclasses.FrozenInstanceError):
         record.peer = "someone else"  # type: ignore[misc]
+
+
+def test_provider_keys_match_the_specified_derivation() -> None:
+    """Every node must derive the same key: pin it against the spec's formula, byte for byte
+    (multihash of SHA-256 over ``umbra:provider-key:v1 || 0 || kind || 0 || value``)."""
+    import hashlib
+
+    for kind, value in (("category", "home/kitchen"), ("tag", "oak")):
+        text = b"umbra:provider-key:v1\x00" + kind.encode() + b"\x00" + value.encode()
+        assert provider_key(kind, value) == "1220" + hashlib.sha256(text).hexdigest()
+    assert keyword_keys([], ["oak"], 16) == [provider_key("tag", "oak")]
