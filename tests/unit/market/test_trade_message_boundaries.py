@@ -14,6 +14,7 @@ from umbra.market import (
     ArbiterDecision,
     Cancel,
     DisputeOpened,
+    EscrowWrapper,
     Evidence,
     EvidenceAdded,
     OrderDecline,
@@ -40,7 +41,7 @@ from umbra.market._trade_limits import (
 )
 from umbra.market._trade_messages import to_wire
 
-from .trade_helpers import ORDER, accept, direct_request, request
+from .trade_helpers import ORDER, accept, direct_request, escrow_payload, request
 
 
 def _wire(message: Any, sender: str = "buyer") -> dict[str, Any]:
@@ -275,3 +276,35 @@ def test_messages_and_evidence_are_frozen() -> None:
     for message in samples:
         with pytest.raises(dataclasses.FrozenInstanceError):
             message.id = 99  # type: ignore[misc,union-attr]
+
+
+def test_size_cap_is_one_mebibyte_and_checked_first() -> None:
+    with pytest.raises(InvalidDocument) as info:
+        parse_trade_message(b"\xff" * 1_048_576)
+    assert info.value.reason != "oversize"
+    with pytest.raises(InvalidDocument) as info:
+        parse_trade_message(b"\xff" * 1_048_577)
+    assert info.value.reason == "oversize"
+
+
+def test_an_empty_escrow_payload_is_a_bad_field() -> None:
+    wrapped = _wire(EscrowWrapper(to="seller", payload=escrow_payload("buyer")))
+    assert refused({**wrapped, "payload": b""}) == "bad-field"
+
+
+def test_an_escrow_payload_error_is_cut_to_200_characters() -> None:
+    wrapped = _wire(EscrowWrapper(to="seller", payload=escrow_payload("buyer")))
+    payload = encode_canonical({"v": "x" * 400, "type": "setup"})
+    with pytest.raises(InvalidDocument) as info:
+        parse_trade_message(encode_canonical({**wrapped, "payload": payload}))
+    assert info.value.reason == "bad-escrow-payload"
+    assert len(info.value.detail.removeprefix("escrow.payload: ")) == 200
+
+
+def test_unknown_types_and_fields_are_named_in_at_most_20_characters() -> None:
+    with pytest.raises(InvalidDocument) as info:
+        parses({**DECLINE, "type": "t" * 30})
+    assert info.value.detail.endswith(repr("t" * 20))
+    with pytest.raises(InvalidDocument) as info:
+        parses({**DECLINE, "k" * 30: 1})
+    assert repr("k" * 20) + "]" in info.value.detail
