@@ -341,3 +341,29 @@ def test_signed_documents_are_frozen() -> None:
         document.data = b""  # type: ignore[misc]
     with pytest.raises(dataclasses.FrozenInstanceError):
         _LISTING.max_bytes = 1 << 30  # type: ignore[misc]
+
+
+def test_links_must_be_cids_we_produce() -> None:
+    from multiformats import CID as AnyCID
+    from multiformats import multihash
+
+    foreign = AnyCID("base32", 1, "dag-json", multihash.digest(b"x", "sha2-256"))
+    for value in (foreign, "not a link", b"\x01" * 36):
+        exc = refusal({**HEAD, "catalog": value})
+        assert exc.reason == "invalid-field" and exc.detail.startswith("catalog"), exc.detail
+    assert "unsupported CID" in refusal({**HEAD, "catalog": foreign}).detail
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("quantity", True), ("price", "5"), ("revision", b"\x01")]
+)
+def test_models_are_strict_about_types(field: str, value: object) -> None:
+    assert refusal({**LISTING, field: value}).reason == "invalid-field"
+
+
+def test_bodies_are_frozen() -> None:
+    from pydantic import ValidationError
+
+    body = parses(PROFILE)
+    with pytest.raises(ValidationError):
+        body.name = "Someone else"
