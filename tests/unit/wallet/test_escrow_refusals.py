@@ -204,3 +204,7 @@ def test_messages_and_payouts_are_frozen() -> None:
         message = decodes(body)
         with pytest.raises(dataclasses.FrozenInstanceError):
             message.escrow = "other"
+
+
+def test_an_unknown_type_is_named_in_at_most_20_characters() -> None:
+    assert refused({**SETUP, "type": "t" * 30}).endswith(repr("t" * 20))
