@@ -308,3 +308,17 @@ def test_unknown_types_and_fields_are_named_in_at_most_20_characters() -> None:
     with pytest.raises(InvalidDocument) as info:
         parses({**DECLINE, "k" * 30: 1})
     assert repr("k" * 20) + "]" in info.value.detail
+
+
+def test_message_fields_are_keyword_only() -> None:
+    """Commands are written without the common fields, so no field may be filled by
+    position: a positional argument is a bug (it would land in the wrong field)."""
+    from umbra.market._trade_messages import TYPE_NAMES, _Message
+
+    with pytest.raises(TypeError):
+        _Message(b"o" * 16)  # type: ignore[misc]
+    for cls in TYPE_NAMES:
+        own = [f for f in dataclasses.fields(cls) if f.name not in ("order", "id", "sender")]
+        if own:
+            with pytest.raises(TypeError):
+                cls(*[None] * len(own))
