@@ -8,10 +8,15 @@ pinned where it flips.
 import pytest
 
 from umbra.wallet import (
+    AddressAnnounce,
     EscrowMachine,
     EscrowProtocolError,
     EscrowTerms,
     Payout,
+    PayoutDone,
+    PayoutProposal,
+    PayoutRefusal,
+    SetupInfo,
     State,
     SyncInfo,
     TxDescription,
@@ -26,6 +31,7 @@ from umbra.wallet._escrow_types import (
     MessageReceived,
     Notify,
     ProposePayout,
+    Send,
     WatchFunding,
 )
 
@@ -181,3 +187,140 @@ def test_amounts_must_add_up_to_what_is_spent() -> None:
     check_description(
         TxDescription(2_000, ((SELLER, 1_990),), 10, "", 0), release, TERMS, ESCROW_ADDR, 2_000
     )
+
+
+# -- peer messages the machine must refuse (each with its own reason) --------------------------
+
+ADDR_1, ADDR_2 = "5" + "D" * 94, "5" + "E" * 94
+
+
+def received(m: EscrowMachine, message: object) -> list[object]:
+    return m.handle(MessageReceived(message))  # type: ignore[arg-type,return-value]
+
+
+def refused(m: EscrowMachine, message: object, reason: str) -> None:
+    before = m.data.to_wire()
+    with pytest.raises(EscrowProtocolError, match=reason):
+        received(m, message)
+    assert m.data.to_wire() == before
+
+
+def test_messages_for_another_escrow_or_from_ourselves_are_refused() -> None:
+    m = machine("seller", State.S1_WALLET_READY)
+    m.data.pending_op = "PrepareMultisig"
+    refused(m, SetupInfo("e2", "buyer", 0, "x"), "another escrow or from ourselves")
+    refused(m, SetupInfo("e1", "seller", 0, "x"), "another escrow or from ourselves")
+    assert received(m, SetupInfo("e1", "buyer", 0, "x")) == []
+
+
+def test_a_party_cannot_change_what_it_said_during_set_up() -> None:
+    m = machine("seller", State.S1_WALLET_READY)
+    m.data.pending_op = "PrepareMultisig"
+    received(m, SetupInfo("e1", "buyer", 0, "first"))
+    assert received(m, SetupInfo("e1", "buyer", 0, "first")) == []  # a duplicate is harmless
+    refused(m, SetupInfo("e1", "buyer", 0, "second"), "buyer changed its round 0 info")
+    received(m, AddressAnnounce("e1", "arbiter", ADDR_1))
+    assert received(m, AddressAnnounce("e1", "arbiter", ADDR_1)) == []
+    refused(m, AddressAnnounce("e1", "arbiter", ADDR_2), "arbiter changed its multisig address")
+
+
+def cosigner_in_s7(seq: int = 0) -> EscrowMachine:
+    m = funded("seller")
+    m.data.seq = seq
+    return m
+
+
+def test_a_sync_asking_the_wrong_party_to_co_sign_is_answered_with_a_refusal() -> None:
+    arbiter = funded("arbiter")  # a release is the buyer's and the seller's
+    acts = received(arbiter, SyncInfo("e1", "buyer", 1, RELEASE, "i"))
+    refusal = PayoutRefusal("e1", "arbiter", 1, "this payout is not ours to co-sign", False)
+    assert acts == [Send("buyer", refusal), Notify("warning", "this payout is not ours to co-sign")]
+    assert arbiter.state == State.S7_FUNDED
+    seller = cosigner_in_s7()
+    acts = received(seller, SyncInfo("e1", "arbiter", 1, RELEASE, "i"))  # not its proposer
+    assert acts[0] == Send(
+        "arbiter", PayoutRefusal("e1", "seller", 1, "this payout is not ours to co-sign", False)
+    )
+    assert seller.state == State.S7_FUNDED
+
+
+def test_an_attempt_number_may_not_be_reused() -> None:
+    seller = cosigner_in_s7(seq=3)
+    acts = received(seller, SyncInfo("e1", "buyer", 3, RELEASE, "i"))
+    assert acts[0] == Send(
+        "buyer", PayoutRefusal("e1", "seller", 3, "a payout attempt number was reused", False)
+    )
+    assert seller.state == State.S7_FUNDED
+    assert received(seller, SyncInfo("e1", "buyer", 4, RELEASE, "i")) == [ExportInfo(4)]
+    assert (seller.state, seller.data.seq, seller.data.peer_sync) == (State.S8_SYNCING, 4, "i")
+
+
+def syncing(role: str = "seller", *, pending: str = "") -> EscrowMachine:
+    m = funded(role)
+    m.data.state, m.data.payout, m.data.seq, m.data.pending_op = (
+        State.S8_SYNCING,
+        RELEASE,
+        1,
+        pending,
+    )
+    return m
+
+
+def test_syncs_in_an_attempt_must_come_from_the_counterpart_for_this_payout_and_attempt() -> None:
+    seller = syncing()
+    refused(seller, SyncInfo("e1", "arbiter", 1, RELEASE, "i"), "sync from a party not in")
+    other = Payout("release", "buyer", "seller", 1_999, 0)
+    refused(seller, SyncInfo("e1", "buyer", 1, other, "i"), "the sync is for a different payout")
+    # The current attempt's sync is taken; it does not start a new attempt.
+    assert received(seller, SyncInfo("e1", "buyer", 1, RELEASE, "i")) == []
+    assert (seller.data.seq, seller.data.peer_sync) == (1, "i")
+    buyer = syncing("buyer")
+    buyer.data.seq = 2
+    refused(buyer, SyncInfo("e1", "seller", 1, RELEASE, "i"), "sync for another payout attempt")
+
+
+def test_a_newer_attempt_waits_while_a_wallet_call_is_in_flight() -> None:
+    seller = syncing(pending="ExportInfo")
+    assert received(seller, SyncInfo("e1", "buyer", 2, RELEASE, "new")) == []
+    assert len(seller.data.deferred) == 1 and seller.data.seq == 1
+    # The current attempt's sync is used at once, call or no call.
+    assert received(seller, SyncInfo("e1", "buyer", 1, RELEASE, "now")) == []
+    assert seller.data.peer_sync == "now" and len(seller.data.deferred) == 1
+
+
+def test_proposals_must_match_the_payout_being_synced() -> None:
+    seller = syncing()
+    for wrong in (
+        PayoutProposal("e1", "arbiter", 1, RELEASE, "tx"),
+        PayoutProposal("e1", "buyer", 1, Payout("release", "buyer", "seller", 1_999, 0), "tx"),
+    ):
+        refused(seller, wrong, "does not match the payout being synced")
+    assert received(seller, PayoutProposal("e1", "buyer", 1, RELEASE, "tx")) == []
+    assert seller.data.txset == "tx"
+    assert received(seller, PayoutProposal("e1", "buyer", 1, RELEASE, "tx")) == []
+    refused(seller, PayoutProposal("e1", "buyer", 1, RELEASE, "other"), "changed its transaction")
+
+
+def test_a_proposal_after_the_payout_is_answered_with_done_once_there_is_a_txid() -> None:
+    seller = syncing()
+    seller.data.state, seller.data.txids = State.S10_PAID_OUT, ("ab" * 32,)
+    acts = received(seller, PayoutProposal("e1", "buyer", 1, RELEASE, "tx"))
+    assert acts == [Send("buyer", PayoutDone("e1", "seller", 1, ("ab" * 32,)))]
+    seller.data.txids = ()
+    assert received(seller, PayoutProposal("e1", "buyer", 1, RELEASE, "tx")) == []
+
+
+def test_refusals_must_come_from_the_cosigner_of_this_attempt() -> None:
+    buyer = syncing("buyer")
+    buyer.data.seq = 2
+    refused(buyer, PayoutRefusal("e1", "arbiter", 2, "no", False), "a refusal from a party not")
+    refused(buyer, PayoutRefusal("e1", "seller", 3, "no", False), "never was")
+    assert received(buyer, PayoutRefusal("e1", "seller", 1, "old", False)) == []
+    assert buyer.state == State.S8_SYNCING and buyer.data.last_refusal == ""
+    acts = received(buyer, PayoutRefusal("e1", "seller", 2, "stale info", True))
+    assert acts == [ExportInfo(3)]  # a fresh attempt with fresh info
+    assert buyer.data.seq == 3
+    final = syncing("buyer")
+    acts = received(final, PayoutRefusal("e1", "seller", 1, "wrong amounts", False))
+    assert acts == [Notify("warning", "the seller refused the payout: wrong amounts")]
+    assert (final.state, final.data.last_refusal) == (State.S7_FUNDED, "wrong amounts")
