@@ -367,3 +367,11 @@ def test_bodies_are_frozen() -> None:
     body = parses(PROFILE)
     with pytest.raises(ValidationError):
         body.name = "Someone else"
+
+
+def test_the_size_cap_comes_before_the_cid_check() -> None:
+    """An oversize blob is refused as such, before its hash is computed against the CID."""
+    data = b"\xff" * 65_537
+    with pytest.raises(InvalidDocument) as info:
+        parse_listing(data, expected_cid=compute_cid(b"something else", "dag-cbor"))
+    assert info.value.reason == "oversize"
