@@ -23,15 +23,26 @@ from umbra.wallet import (
     check_description,
     encode_message,
 )
-from umbra.wallet._escrow_machine import MAX_DEFERRED
+from umbra.wallet._escrow_machine import MAX_DEFERRED, LocalProtocolError, event_name
 from umbra.wallet._escrow_types import (
+    CreateWallet,
+    Described,
+    Exchanged,
+    Exported,
     ExportInfo,
     FundingExpired,
     FundingObserved,
+    Imported,
     MessageReceived,
     Notify,
+    PayFunding,
+    Prepared,
     ProposePayout,
     Send,
+    SignFailed,
+    SyncFailed,
+    TxsetBuilt,
+    WalletKeys,
     WatchFunding,
 )
 
@@ -324,3 +335,104 @@ def test_refusals_must_come_from_the_cosigner_of_this_attempt() -> None:
     acts = received(final, PayoutRefusal("e1", "seller", 1, "wrong amounts", False))
     assert acts == [Notify("warning", "the seller refused the payout: wrong amounts")]
     assert (final.state, final.data.last_refusal) == (State.S7_FUNDED, "wrong amounts")
+
+
+def test_a_peer_message_out_of_place_is_named_as_such() -> None:
+    m = machine("seller", State.S0_NEW)
+    refused(m, PayoutProposal("e1", "buyer", 1, RELEASE, "tx"), "is not allowed in state S0_NEW")
+
+
+# -- the set-up's end, funding and recovery -------------------------------------------------------
+
+
+def test_different_multisig_addresses_fail_the_escrow() -> None:
+    m = machine("seller", State.S5_READY)
+    received(m, AddressAnnounce("e1", "buyer", ESCROW_ADDR))
+    acts = received(m, AddressAnnounce("e1", "arbiter", ADDR_1))
+    assert acts == [Notify("error", "escrow e1: the parties' multisig addresses differ")]
+    assert m.state == State.S99_FAILED
+
+
+def test_the_buyer_never_pays_twice() -> None:
+    buyer = machine("buyer", State.S5_READY)
+    buyer.data.funding_txid = "ab" * 32  # paid before a crash
+    received(buyer, AddressAnnounce("e1", "seller", ESCROW_ADDR))
+    acts = received(buyer, AddressAnnounce("e1", "arbiter", ESCROW_ADDR))
+    assert acts == [WatchFunding(2_000)]
+    fresh = machine("buyer", State.S5_READY)
+    received(fresh, AddressAnnounce("e1", "seller", ESCROW_ADDR))
+    assert received(fresh, AddressAnnounce("e1", "arbiter", ESCROW_ADDR)) == [
+        PayFunding(ESCROW_ADDR, 2_000)
+    ]
+
+
+def test_resume_recreates_a_wallet_only_before_it_exists() -> None:
+    m = EscrowMachine.create(TERMS, "seller", wallet_name="w", wallet_password="p")
+    assert m.resume() == [CreateWallet("w", "p")]
+    m.data.keys = WalletKeys("addr", "s", "v")
+    m.data.pending_op = ""
+    assert m.resume() == []
+    buyer = machine("buyer", State.S6_AWAITING_FUNDING)
+    assert buyer.resume() == [PayFunding(ESCROW_ADDR, 2_000)]  # nothing in flight: next step
+
+
+def test_state_numbers_are_stored_and_never_change() -> None:
+    assert [int(s) for s in State] == [*range(11), 98, 99]
+
+
+def test_event_names_of_peer_messages() -> None:
+    assert event_name(MessageReceived(SetupInfo("e1", "buyer", 0, "x"))) == "msg:setup"
+
+
+# -- answers of our own wallet for an attempt that is over -----------------------------------------
+
+
+def test_late_wallet_answers_for_an_old_attempt_are_ignored_or_refused() -> None:
+    m = syncing("buyer", pending="ExportInfo")
+    m.data.seq = 2
+    assert m.handle(Exported(1, "old")) == []
+    assert m.data.own_sync == ""
+    m.data.pending_op = "ImportInfo"
+    assert m.handle(Imported(1)) == []
+    assert m.data.imported is False
+    m.data.pending_op = "BuildTxset"
+    with pytest.raises(LocalProtocolError, match="txset for an old attempt"):
+        m.handle(TxsetBuilt(1, "tx"))
+    m.data.pending_op = "DescribeTxset"
+    with pytest.raises(LocalProtocolError, match="description for an old attempt"):
+        m.handle(Described(1, TxDescription(2_000, ((SELLER, 1_990),), 10, "", 0)))
+    m.data.pending_op = "ImportInfo"
+    assert m.handle(SyncFailed(1, "stale")) == []
+    assert (m.state, m.data.seq) == (State.S8_SYNCING, 2)
+
+
+def test_a_local_event_out_of_place_is_our_bug_not_the_peers() -> None:
+    m = machine("seller", State.S5_READY)
+    m.data.pending_op = "PrepareMultisig"
+    with pytest.raises(LocalProtocolError, match="is not allowed in state S5_READY"):
+        m.handle(Prepared("x"))
+    s4 = machine("seller", State.S4_EXCHANGED)
+    s4.data.pending_op = "ExchangeKeys"
+    with pytest.raises(LocalProtocolError, match="did not finish the wallet"):
+        s4.handle(Exchanged(2, "", "", False))
+
+
+LONG = "r" * 300
+
+
+def test_refusal_reasons_are_cut_to_200_characters_and_say_whether_to_resync() -> None:
+    seller = syncing(pending="SignTxset")
+    seller.data.txset = "tx"
+    acts = seller.handle(SignFailed(1, LONG))
+    assert acts[0] == Send("buyer", PayoutRefusal("e1", "seller", 1, "r" * 200, True))
+    seller = syncing(pending="ImportInfo")
+    acts = seller.handle(SyncFailed(1, LONG))
+    assert acts[0] == Notify("warning", "payout attempt 1 restarts: " + "r" * 200)
+    assert acts[1] == Send("buyer", PayoutRefusal("e1", "seller", 1, "r" * 200, True))
+    seller = syncing(pending="DescribeTxset")
+    seller.data.txset = "tx"
+    wrong = TxDescription(2_000, ((SELLER, 1_000), (BUYER, 990)), 10, "", 0)
+    acts = seller.handle(Described(1, wrong))
+    refusal = acts[0]
+    assert isinstance(refusal, Send) and isinstance(refusal.message, PayoutRefusal)
+    assert refusal.message.resync is False and refusal.to == "buyer"
