@@ -23,23 +23,34 @@ from umbra.wallet import (
     check_description,
     encode_message,
 )
-from umbra.wallet._escrow_machine import MAX_DEFERRED, LocalProtocolError, event_name
+from umbra.wallet._escrow_machine import (
+    MAX_DEFERRED,
+    LocalProtocolError,
+    describe_for_audit,
+    event_name,
+)
 from umbra.wallet._escrow_types import (
     CreateWallet,
     Described,
     Exchanged,
+    ExchangeKeys,
     Exported,
     ExportInfo,
     FundingExpired,
     FundingObserved,
+    FundingSent,
     Imported,
     MessageReceived,
     Notify,
     PayFunding,
     Prepared,
+    PrepareMultisig,
     ProposePayout,
     Send,
     SignFailed,
+    SignTxset,
+    Submitted,
+    SubmitTx,
     SyncFailed,
     TxsetBuilt,
     WalletKeys,
@@ -436,3 +447,75 @@ def test_refusal_reasons_are_cut_to_200_characters_and_say_whether_to_resync() -
     refusal = acts[0]
     assert isinstance(refusal, Send) and isinstance(refusal.message, PayoutRefusal)
     assert refusal.message.resync is False and refusal.to == "buyer"
+
+
+def test_messages_out_of_place_are_ignored_only_when_already_known() -> None:
+    m = machine("seller", State.S6_AWAITING_FUNDING)
+    m.data.pending_op = "WatchFunding"
+    m.data.peer_address = {"buyer": ESCROW_ADDR, "arbiter": ESCROW_ADDR}
+    assert received(m, AddressAnnounce("e1", "buyer", ESCROW_ADDR)) == []  # a re-send
+    refused(m, AddressAnnounce("e1", "buyer", ADDR_1), "not allowed in state")
+    done = PayoutDone("e1", "buyer", 1, ("ab" * 32,))
+    paid = machine("seller", State.S10_PAID_OUT)
+    assert received(paid, done) == []
+    refused(machine("seller", State.S0_NEW), done, "not allowed in state")
+
+
+def test_deferred_messages_are_replayed_oldest_first() -> None:
+    m = machine()
+    m.data.pending_op = "WatchFunding"
+    received(m, SyncInfo("e1", "buyer", 1, RELEASE, "one"))
+    received(m, SyncInfo("e1", "buyer", 2, RELEASE, "two"))
+    m.handle(FundingObserved(2_000, 10))
+    assert (m.data.seq, m.data.peer_sync) == (1, "one")
+
+
+def test_the_key_exchange_waits_for_every_round_one_message() -> None:
+    m = machine("seller", State.S3_MADE)
+    m.data.peer_info = {0: {"buyer": "a", "arbiter": "b"}, 1: {"buyer": "c"}}
+    assert m.resume() == []
+    m.data.peer_info[1]["arbiter"] = "d"
+    assert m.resume() == [ExchangeKeys(1, ("c", "d"))]
+
+
+@pytest.mark.parametrize(
+    ("pending", "op"),
+    [
+        ("CreateWallet", CreateWallet("w", "p")),
+        ("PrepareMultisig", PrepareMultisig()),
+        ("ExportInfo", ExportInfo(1)),
+        ("SignTxset", SignTxset(1, "tx")),
+        ("SubmitTx", SubmitTx(1, "signed", ("ab" * 32,))),
+    ],
+)
+def test_resume_redoes_the_wallet_call_in_flight(pending: str, op: object) -> None:
+    m = syncing(pending=pending)
+    m.data.keys = WalletKeys("addr", "s", "v")
+    m.data.txset, m.data.tx_data, m.data.txids = "tx", "signed", ("ab" * 32,)
+    assert m.resume() == [op]
+    assert m.data.pending_op == pending
+
+
+def test_check_description_refuses_what_does_not_add_up() -> None:
+    short_payout = Payout("dispute", "arbiter", "buyer", 500, 1_400)  # 100 missing
+    desc = TxDescription(2_000, ((SELLER, 500), (BUYER, 1_390)), 10, "", 0)
+    with pytest.raises(EscrowProtocolError, match="amounts do not add up"):
+        check_description(desc, short_payout, TERMS, ESCROW_ADDR, 2_000)
+    more = TxDescription(2_100, ((SELLER, 500), (BUYER, 1_590)), 10, "", 0)
+    with pytest.raises(EscrowProtocolError, match="does not spend exactly"):
+        check_description(more, DISPUTE, TERMS, ESCROW_ADDR, 2_000)
+    tiny = Payout("dispute", "arbiter", "buyer", 1, 1_999)  # the seller's single piconero
+    unpaid = TxDescription(2_000, ((BUYER, 1_989),), 10, "", 0)
+    with pytest.raises(EscrowProtocolError, match="amounts differ"):
+        check_description(unpaid, tiny, TERMS, ESCROW_ADDR, 2_000)
+
+
+def test_audit_descriptions_carry_no_secrets() -> None:
+    assert describe_for_audit(MessageReceived(SetupInfo("e1", "buyer", 0, "secret"))) == (
+        "setup from buyer"
+    )
+    assert describe_for_audit(ProposePayout(RELEASE)) == "release: seller 2000, buyer 0"
+    assert describe_for_audit(FundingObserved(5, 2)) == "5 piconero, 2 confirmations"
+    assert describe_for_audit(Submitted(1, ("a", "b"))) == "a,b"
+    assert describe_for_audit(FundingSent("t")) == "t"
+    assert describe_for_audit(Prepared("secret info")) == ""
