@@ -519,3 +519,9 @@ def test_audit_descriptions_carry_no_secrets() -> None:
     assert describe_for_audit(Submitted(1, ("a", "b"))) == "a,b"
     assert describe_for_audit(FundingSent("t")) == "t"
     assert describe_for_audit(Prepared("secret info")) == ""
+
+
+def test_a_share_of_one_piconero_may_be_paid() -> None:
+    tiny = Payout("dispute", "arbiter", "buyer", 1, 1_999)
+    desc = TxDescription(2_000, ((SELLER, 1), (BUYER, 1_989)), 10, "", 0)
+    check_description(desc, tiny, TERMS, ESCROW_ADDR, 2_000)
