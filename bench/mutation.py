@@ -1,6 +1,8 @@
 """Mutation run over the code that judges outside input: does a test notice each refusal?
 
-Run: ``nice -n 10 .venv/bin/python bench/mutation.py [--modules PATH ...] [--output FILE]``
+Run: ``nice -n 10 .venv/bin/python bench/mutation.py [--modules PATH ...] [--jobs N]
+[--recheck] [--output FILE] [--list]`` (``--recheck``: only the last run's survivors, after
+adding tests; ``--list``: print the mutants and stop).
 
 For each module in `MODULES` (or those named), every mutant is made from the module's syntax
 tree, one change at a time, and that module's fast unit tests (`MODULES` maps module -> test
