@@ -109,8 +109,6 @@ def parse_prekey_record(value: bytes) -> PrekeyRecord:
         verify_signature(
             bundle.persona, tags.MSG_PREKEY_RECORD_SIG, encode_canonical(_body(raw, peer, at)), sig
         )
-    except InvalidPrekeyRecord:
-        raise
     except Exception as exc:  # noqa: BLE001 - InvalidDocument, BadSignature, hostile bytes
         raise InvalidPrekeyRecord(f"invalid prekey record: {exc}") from None
     return PrekeyRecord(bundle, peer, at, value)
