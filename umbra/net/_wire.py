@@ -129,7 +129,10 @@ def decode_message(body: bytes, *, max_frame_bytes: int, max_items: int = 1024) 
     try:
         wire = decode_canonical(body, max_size=max_frame_bytes)
     except InvalidDocument as exc:
-        raise ProtocolViolation("malformed", exc.reason) from None
+        # A CID of a kind Umbra does not use is refused by the decoder itself; it keeps the
+        # reason the message checks give it.
+        why = "bad-cid" if exc.reason == "bad-cid" else "malformed"
+        raise ProtocolViolation(why, exc.reason) from None
     if not isinstance(wire, dict) or wire.get("v") != WIRE_VERSION:
         raise ProtocolViolation("bad-version", "not a version 1 message")
     kind = wire.get("t")

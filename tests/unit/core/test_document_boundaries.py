@@ -121,7 +121,13 @@ assert len(REGIONS) >= 61
 
 # (name, base body, field, values at the limits, values one step past them)
 CASES: list[tuple[str, dict[str, Any], str, list[Any], list[Any]]] = [
-    ("title", LISTING, "title", ["t", "t" * 200, "a\tb\nc"], ["", "t" * 201, "a\x1fb", "\x00"]),
+    (
+        "title",
+        LISTING,
+        "title",
+        ["t", "t" * 200],
+        ["", "t" * 201, "a\tb", "a\nb", "a\x1fb", "\x00"],
+    ),
     (
         "description",
         LISTING,
@@ -348,10 +354,13 @@ def test_links_must_be_cids_we_produce() -> None:
     from multiformats import multihash
 
     foreign = AnyCID("base32", 1, "dag-json", multihash.digest(b"x", "sha2-256"))
-    for value in (foreign, "not a link", b"\x01" * 36):
+    for value in ("not a link", b"\x01" * 36):
         exc = refusal({**HEAD, "catalog": value})
         assert exc.reason == "invalid-field" and exc.detail.startswith("catalog"), exc.detail
-    assert "unsupported CID" in refusal({**HEAD, "catalog": foreign}).detail
+    # A CID we do not produce cannot even be signed: the encoder refuses what the decoder
+    # would (bytes holding one are refused as "bad-cid": tests/unit/core/test_cbor_decoder.py).
+    with pytest.raises(InvalidDocument, match="unsupported CID"):
+        signed({**HEAD, "catalog": foreign})
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,8 @@
 """The escrow machine's refusals and thresholds, at each boundary and one step past it.
 
-The queue of deferred payout messages (`MAX_DEFERRED`), the funding threshold (amount and
-confirmations), the funding deadline, the fee cap of a payout and its exact total: each is
-pinned where it flips.
+The deferred payout messages (one per sender and type, the newest), the funding threshold
+(amount and confirmations), the funding deadline, the fee cap of a payout and its exact
+total: each is pinned where it flips.
 """
 
 import pytest
@@ -24,7 +24,6 @@ from umbra.wallet import (
     encode_message,
 )
 from umbra.wallet._escrow_machine import (
-    MAX_DEFERRED,
     LocalProtocolError,
     describe_for_audit,
     event_name,
@@ -43,6 +42,7 @@ from umbra.wallet._escrow_types import (
     MessageReceived,
     Notify,
     PayFunding,
+    PayoutExpected,
     Prepared,
     PrepareMultisig,
     ProposePayout,
@@ -76,22 +76,16 @@ def funded(role: str = "buyer") -> EscrowMachine:
     return m
 
 
-def test_limit_value() -> None:
-    assert MAX_DEFERRED == 8
-
-
-def test_deferred_queue_keeps_the_last_message_and_refuses_the_next() -> None:
+def test_deferred_keeps_one_message_per_sender_and_type_the_newest() -> None:
     m = machine()
-    for seq in range(1, MAX_DEFERRED + 1):
+    for seq in range(1, 20):
         assert m.handle(MessageReceived(SyncInfo("e1", "buyer", seq, RELEASE, f"s{seq}"))) == []
-    assert len(m.data.deferred) == MAX_DEFERRED
-    # A message already waiting is not counted twice, even with the queue full.
-    again = SyncInfo("e1", "buyer", 1, RELEASE, "s1")
-    assert m.handle(MessageReceived(again)) == []
-    assert m.data.deferred[0] == encode_message(again)
-    with pytest.raises(EscrowProtocolError, match="too many payout messages waiting"):
-        m.handle(MessageReceived(SyncInfo("e1", "buyer", MAX_DEFERRED + 1, RELEASE, "x")))
-    assert len(m.data.deferred) == MAX_DEFERRED
+    assert m.data.deferred == [encode_message(SyncInfo("e1", "buyer", 19, RELEASE, "s19"))]
+    # At the boundary: the same attempt number does not replace what waits; the next one does.
+    assert m.handle(MessageReceived(SyncInfo("e1", "buyer", 19, RELEASE, "other"))) == []
+    assert m.data.deferred == [encode_message(SyncInfo("e1", "buyer", 19, RELEASE, "s19"))]
+    assert m.handle(MessageReceived(SyncInfo("e1", "buyer", 20, RELEASE, "s20"))) == []
+    assert m.data.deferred == [encode_message(SyncInfo("e1", "buyer", 20, RELEASE, "s20"))]
     assert m.state == State.S6_AWAITING_FUNDING
 
 
@@ -247,13 +241,16 @@ def test_a_party_cannot_change_what_it_said_during_set_up() -> None:
 
 
 def cosigner_in_s7(seq: int = 0) -> EscrowMachine:
+    """A seller whose order agreed the release (so a request to co-sign is judged at once)."""
     m = funded("seller")
     m.data.seq = seq
+    assert m.handle(PayoutExpected(RELEASE)) == []
     return m
 
 
 def test_a_sync_asking_the_wrong_party_to_co_sign_is_answered_with_a_refusal() -> None:
     arbiter = funded("arbiter")  # a release is the buyer's and the seller's
+    arbiter.data.expected = RELEASE  # whatever it agreed: "not ours" is checked first
     acts = received(arbiter, SyncInfo("e1", "buyer", 1, RELEASE, "i"))
     refusal = PayoutRefusal("e1", "arbiter", 1, "this payout is not ours to co-sign", False)
     assert acts == [Send("buyer", refusal), Notify("warning", "this payout is not ours to co-sign")]
@@ -461,13 +458,15 @@ def test_messages_out_of_place_are_ignored_only_when_already_known() -> None:
     refused(machine("seller", State.S0_NEW), done, "not allowed in state")
 
 
-def test_deferred_messages_are_replayed_oldest_first() -> None:
+def test_the_newest_deferred_attempt_is_used_once_funded_and_agreed() -> None:
     m = machine()
     m.data.pending_op = "WatchFunding"
     received(m, SyncInfo("e1", "buyer", 1, RELEASE, "one"))
     received(m, SyncInfo("e1", "buyer", 2, RELEASE, "two"))
     m.handle(FundingObserved(2_000, 10))
-    assert (m.data.seq, m.data.peer_sync) == (1, "one")
+    assert (m.data.seq, m.data.peer_sync) == (0, "")  # no payout agreed yet: still waiting
+    m.handle(PayoutExpected(RELEASE))
+    assert (m.data.seq, m.data.peer_sync) == (2, "two") and m.data.deferred == []
 
 
 def test_the_key_exchange_waits_for_every_round_one_message() -> None:
