@@ -72,13 +72,22 @@ MODULES: dict[str, list[str]] = {
         "tests/unit/core/test_document_boundaries.py",
         "tests/unit/core/test_documents.py",
     ],
+    "umbra/core/_cbor_decode.py": [
+        "tests/unit/core/test_cbor_decoder.py",
+        "tests/unit/core/test_encoding_paths.py",
+        "tests/unit/messaging/test_fast_cbor.py",
+    ],
     "umbra/core/_encoding.py": [
+        "tests/unit/core/test_canonical_encoder.py",
+        "tests/unit/core/test_cbor_decoder.py",
         "tests/unit/core/test_encoding_paths.py",
         "tests/unit/messaging/test_fast_cbor.py",
         "tests/unit/messaging/test_record_encoding.py",
         "tests/unit/core/test_documents.py",
     ],
     "umbra/core/_fast_cbor.py": [
+        "tests/unit/core/test_canonical_encoder.py",
+        "tests/unit/core/test_cbor_decoder.py",
         "tests/unit/messaging/test_fast_cbor.py",
         "tests/unit/core/test_encoding_paths.py",
         "tests/unit/messaging/test_record_encoding.py",

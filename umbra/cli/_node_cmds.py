@@ -46,6 +46,7 @@ LIMIT_KEYS = {
     "max_inbound_connections": int,
     "max_connections": int,
     "limit_loopback": bool,
+    "max_pending_handshakes": int,
 }
 
 

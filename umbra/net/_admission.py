@@ -30,6 +30,12 @@ class ConnectionCaps:
     inbound: int
     total: int
     limit_loopback: bool = False
+    # Handshakes run at most this many at once; the others wait (holding their place) so a
+    # burst of new peers is worked through a few at a time on the node's one event loop, and
+    # one that has not finished after ``handshake_timeout`` seconds is closed. Carried out by
+    # `_inbound`, which runs the handshakes.
+    handshakes: int = 16
+    handshake_timeout: float = 15.0
 
 
 @dataclass(frozen=True)
@@ -67,7 +73,7 @@ class ConnectionAdmission:
     """Counts held inbound connections and refuses one that would pass a cap."""
 
     def __init__(self, caps: ConnectionCaps) -> None:
-        self._caps = caps
+        self.caps = caps
         self._per_ip: Counter[str] = Counter()
         self._per_range: Counter[str] = Counter()
         self._inbound = 0
@@ -102,7 +108,7 @@ class ConnectionAdmission:
             _decrement(self._per_range, admitted.range)
 
     def _judge(self, host: str, established: int) -> Admitted | Refused:
-        caps = self._caps
+        caps = self.caps
         address = parse_address(host)
         if address is None:
             return Refused("bad-address")

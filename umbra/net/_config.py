@@ -73,6 +73,12 @@ class NetLimits:
     max_inbound_connections: int = 192
     max_connections: int = 300
     limit_loopback: bool = False
+    # Inbound handshakes (Noise, then yamux) running at once, and how long one may take: a
+    # burst of new peers is then worked through a few at a time, so the event loop stays free
+    # for the API and for connected peers, and a peer that never finishes its handshake does
+    # not hold its place for ever.
+    max_pending_handshakes: int = 16
+    handshake_timeout: float = 15.0
     # A request to a peer that failed (no answer, refused, timed out): wait before asking it
     # again, ``backoff_base_seconds`` doubling per failure up to ``backoff_cap_seconds``. A
     # peer that refuses the sync protocol is not asked for it for ``unsupported_seconds``,

@@ -25,7 +25,13 @@ log = logging.getLogger(__name__)
 
 
 def install_admission(swarm: Any, admission: ConnectionAdmission) -> None:
-    """Make ``swarm`` (a py-libp2p ``Swarm``) admit inbound connections through ``admission``."""
+    """Make ``swarm`` (a py-libp2p ``Swarm``) admit inbound connections through ``admission``.
+
+    At most ``caps.handshakes`` handshakes (Noise, yamux) run at once; the others wait for a
+    turn. A connection that has not finished its handshake ``caps.handshake_timeout`` seconds
+    after it was accepted (waiting included) is closed.
+    """
+    turns = trio.Semaphore(admission.caps.handshakes)
     if not hasattr(swarm, "_handle_inbound_connection") or not hasattr(
         swarm, "upgrade_inbound_raw_conn"
     ):
@@ -42,7 +48,15 @@ def install_admission(swarm: Any, admission: ConnectionAdmission) -> None:
             return
         try:
             raw = RawConnection(read_write_closer, False)
-            muxed = await swarm.upgrade_inbound_raw_conn(raw, maddr)
+            muxed = None
+            with trio.move_on_after(admission.caps.handshake_timeout):
+                async with turns:
+                    muxed = await swarm.upgrade_inbound_raw_conn(raw, maddr)
+            if muxed is None:
+                log.debug("inbound handshake from %s took too long", host)
+                with contextlib.suppress(Exception):
+                    await read_write_closer.close()
+                return
             # trio closes the socket when this handler returns: wait for the connection's end.
             await _wait_closed(muxed)
         except Exception as exc:  # noqa: BLE001 - failed handshakes are routine on a public node

@@ -143,6 +143,8 @@ class Node:
                 inbound=lim.max_inbound_connections,
                 total=lim.max_connections,
                 limit_loopback=lim.limit_loopback,
+                handshakes=lim.max_pending_handshakes,
+                handshake_timeout=lim.handshake_timeout,
             )
         )
         self._known_seq: dict[bytes, int] = {}
