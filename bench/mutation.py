@@ -74,6 +74,7 @@ MODULES: dict[str, list[str]] = {
     ],
     "umbra/core/_cbor_decode.py": [
         "tests/unit/core/test_cbor_decoder.py",
+        "tests/unit/core/test_cbor_decoder_messages.py",
         "tests/unit/core/test_encoding_paths.py",
         "tests/unit/messaging/test_fast_cbor.py",
     ],
