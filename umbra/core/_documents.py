@@ -54,7 +54,11 @@ class _Kind(Generic[BodyT]):
 
 _LISTING = _Kind("listing", ListingBody, tags.LISTING_SIG, limits.MAX_LISTING_DOCUMENT_BYTES)
 _CATALOG = _Kind(
-    "catalog", CatalogBody, tags.CATALOG_SIG, limits.MAX_CATALOG_DOCUMENT_BYTES, frozenset({1, 2, 3})
+    "catalog",
+    CatalogBody,
+    tags.CATALOG_SIG,
+    limits.MAX_CATALOG_DOCUMENT_BYTES,
+    frozenset({1, 2, 3}),
 )
 _HEAD = _Kind("catalog-head", CatalogHeadBody, tags.CATALOG_HEAD_SIG, limits.MAX_CATALOG_HEAD_BYTES)
 _ARBITER = _Kind(

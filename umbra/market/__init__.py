@@ -1,6 +1,7 @@
 """The market layer: listings, the trade protocol (orders, escrow, disputes), ratings later.
 
 Layout: ``_arbiters`` (sellers' accepted arbiters, arbiter profiles: cache, publish, fetch),
+``_escrow_rule`` (escrow above a size: the seller's signed rule and the buyer's own),
 ``_images`` (strict image processing, metadata stripping), ``_listings`` (the seller's
 own listings and signed catalog), ``_listing_fields`` (checks of listing fields typed as text,
 shared by the API and the pages), ``_samples`` (demo data). The trade protocol, sans-IO:
@@ -21,6 +22,7 @@ from ._arbiters import (
     serve_arbiters,
     sign_own_profile,
 )
+from ._escrow_rule import EscrowRule, seller_escrow_above, seller_refusal, seller_rule_text
 from ._images import ProcessedImage, process_image
 from ._listing_fields import (
     LIFETIME_DAYS,
@@ -112,6 +114,7 @@ __all__ = [
     "EscrowFunded",
     "EscrowFundingSent",
     "EscrowPaidOut",
+    "EscrowRule",
     "EscrowWrapper",
     "Evidence",
     "EvidenceAdded",
@@ -166,6 +169,9 @@ __all__ = [
     "process_image",
     "sample_drafts",
     "sample_image",
+    "seller_escrow_above",
+    "seller_refusal",
+    "seller_rule_text",
     "serve_arbiters",
     "serve_trade",
     "shipping_line",

@@ -30,6 +30,12 @@ from umbra.core.crypto import decode_public_key, encode_public_key
 from umbra.store import Profile
 
 from ._arbiters import ArbiterDirectory
+from ._escrow_rule import (
+    BUYER_ESCROW_ABOVE_KEY,
+    EscrowRule,
+    check_rule_amount,
+    seller_escrow_above,
+)
 from ._listings import SellerCatalog
 from ._order_machine import OrderMachine
 from ._order_table import TERMINAL, TRANSITIONS, State
@@ -222,6 +228,10 @@ class TradeService:
             if not 1 <= days <= 90:
                 raise UsageError("ship and confirm days are 1..90")
         cost = 0 if shipping_option is None else body.shipping[shipping_option].cost
+        if payment == "direct":
+            refusal = self.escrow_rule(body.seller).direct_refusal(body.price * quantity + cost)
+            if refusal is not None:
+                raise UsageError(refusal)
         order_id = secrets.token_bytes(16)
         args: dict[str, Any] = {
             "listing": str(cid),
@@ -344,6 +354,31 @@ class TradeService:
         SellerCatalog(self._profile, clock=self._clock).set_arbiters(keys)
         with self._store.db.transaction():  # the list of older versions is superseded
             self._store.set_config(ARBITERS_KEY, "")
+
+    # -- escrow above a size (`_escrow_rule`) -------------------------------------------------
+
+    def escrow_rule(self, seller: bytes) -> EscrowRule:
+        """The seller's signed rule (as far as we know it) and our own, for one purchase."""
+        return EscrowRule(seller_escrow_above(self._profile, seller), self.buyer_escrow_above())
+
+    def buyer_escrow_above(self) -> int | None:
+        """Buyer: our own "always use escrow above" amount (piconero), None if not set."""
+        text = self._store.get_config(BUYER_ESCROW_ABOVE_KEY)
+        return int(text) if text else None
+
+    def set_buyer_escrow_above(self, amount: int | None) -> None:
+        """Buyer: set (or with None clear) "always use escrow above"; kept on this device."""
+        value = check_rule_amount(amount)
+        with self._store.db.transaction():
+            self._store.set_config(BUYER_ESCROW_ABOVE_KEY, "" if value is None else str(value))
+
+    def seller_escrow_above(self) -> int | None:
+        """Seller: the amount above which our catalog takes only escrow orders."""
+        return SellerCatalog(self._profile).escrow_above()
+
+    def set_seller_escrow_above(self, amount: int | None) -> None:
+        """Seller: sign and publish a new catalog with this rule (None: no rule)."""
+        SellerCatalog(self._profile, clock=self._clock).set_escrow_above(check_rule_amount(amount))
 
     # -- reads ---------------------------------------------------------------------------------
 
