@@ -5,7 +5,13 @@ from pathlib import Path
 import click
 
 from umbra.core import CONDITIONS, UsageError, format_xmr, known_categories, limits, parse_xmr
-from umbra.market import DEFAULT_LIFETIME_DAYS, ListingChanges, ListingDraft, SellerCatalog
+from umbra.market import (
+    DEFAULT_LIFETIME_DAYS,
+    ListingChanges,
+    ListingDraft,
+    SellerCatalog,
+    seller_rule_text,
+)
 
 from ._app import CliState, emit, json_option, pass_state
 from ._format import iso_time, listing_to_json, listing_to_text
@@ -138,8 +144,15 @@ def show(state: CliState, ref: str, save_images: Path | None) -> None:
                 path = save_images / f"{n:02d}-{size}.webp"
                 path.write_bytes(catalog.block(cid))
                 saved.append(str(path))
-    data = listing_to_json(signed) | {"saved_images": saved}
-    emit(state, data, lambda: click.echo(listing_to_text(signed)))
+    escrow_above = catalog.escrow_above()
+    data = listing_to_json(signed) | {"saved_images": saved, "escrow_above": escrow_above}
+
+    def human() -> None:
+        click.echo(listing_to_text(signed))
+        if escrow_above is not None:  # the catalog's rule applies to every listing in it
+            click.echo(f"\n{seller_rule_text(escrow_above)} (umbra order escrow-rule).")
+
+    emit(state, data, human)
 
 
 @listing.command()

@@ -357,9 +357,17 @@ class TradeService:
 
     # -- escrow above a size (`_escrow_rule`) -------------------------------------------------
 
-    def escrow_rule(self, seller: bytes) -> EscrowRule:
+    def escrow_rule(self, seller: bytes | str) -> EscrowRule:
         """The seller's signed rule (as far as we know it) and our own, for one purchase."""
-        return EscrowRule(seller_escrow_above(self._profile, seller), self.buyer_escrow_above())
+        seller_above = seller_escrow_above(self._profile, _persona(seller))
+        return EscrowRule(seller_above, self.buyer_escrow_above())
+
+    def listing_escrow_rule(self, listing: CID | str) -> EscrowRule:
+        """`escrow_rule` for the seller of a listing in the local index."""
+        signed = stored_listing(self._profile, _cid(listing))
+        if signed is None:
+            return EscrowRule(None, self.buyer_escrow_above())
+        return self.escrow_rule(signed.body.seller)
 
     def buyer_escrow_above(self) -> int | None:
         """Buyer: our own "always use escrow above" amount (piconero), None if not set."""
