@@ -61,9 +61,11 @@ class EscrowRule:
 
     def direct_refusal(self, total: int) -> str | None:
         """Why an order of ``total`` may not be paid directly (one line), or None."""
-        seller = seller_refusal(total, self.seller_above)
-        if seller is not None:
-            return seller
+        if self.seller_above is not None and total > self.seller_above:
+            return (
+                f"this seller requires escrow above {xmr(self.seller_above)} and this order"
+                f" is {xmr(total)}: pay into escrow"
+            )
         if self.buyer_above is not None and total > self.buyer_above:
             return (
                 f"you chose to always use escrow above {xmr(self.buyer_above)} and this order"

@@ -157,6 +157,7 @@ def order_routes(services: PageServices) -> list[Route]:
         offered = await services.run(lambda: trade().seller_arbiters(body.seller))
         chosen = form_text(request, "arbiter", 120) or (offered[0]["id"] if offered else "")
         current = await quote(signed, quantity, option)
+        rule = await services.run(lambda: trade().escrow_rule(body.seller))
         return page(
             request,
             "buy.html",
@@ -172,6 +173,8 @@ def order_routes(services: PageServices) -> list[Route]:
             address=form_text(request, "address", 1000),
             payment=form_text(request, "payment", 10),
             error=error,
+            rule=rule,
+            direct_refused=rule.direct_refusal(current.subtotal),
         )
 
     async def buy_form(request: Request) -> Response:
@@ -316,7 +319,24 @@ def order_routes(services: PageServices) -> list[Route]:
             me=encode_public_key(services.profile.identity.signing_public),
         )
 
+    async def escrow_rule(request: Request) -> Response:
+        """Settings: the seller's rule (signed into the catalog) and the buyer's own."""
+        texts = {name: form_text(request, name, 40).strip() for name in ("seller", "buyer")}
+
+        def save() -> None:
+            amounts = {k: parse_xmr(v) if v else None for k, v in texts.items()}
+            service = trade()
+            service.set_seller_escrow_above(amounts["seller"])
+            service.set_buyer_escrow_above(amounts["buyer"])
+
+        try:
+            await services.run(save)
+        except UsageError as exc:
+            raise PageError(400, sentence(str(exc)) + " Go back to Settings.") from None
+        return see_other("/settings?done=escrow-rule#escrow-rule")
+
     return [
+        Route("/settings/escrow-rule", guarded(escrow_rule), methods=["POST"]),
         Route("/buy/{cid}", guarded(buy_form), methods=["GET"]),
         Route("/buy/{cid}", guarded(buy), methods=["POST"]),
         Route("/orders", guarded(orders), methods=["GET"]),

@@ -31,7 +31,7 @@ from umbra.core import (
     parse_xmr,
 )
 from umbra.core.crypto import encode_public_key
-from umbra.market import stored_listing
+from umbra.market import TradeService, seller_escrow_above, stored_listing
 from umbra.store import SearchPage, SearchQuery
 
 from ._common import PageError, error_page, guarded, page, see_other
@@ -226,6 +226,9 @@ class Pages:
 
         async def listing(request: Request) -> Response:
             signed, own = await services.run(_load_listing, services, request.path_params["cid"])
+            escrow_above = await services.run(
+                seller_escrow_above, services.profile, signed.body.seller
+            )
             return page(
                 request,
                 "listing.html",
@@ -234,6 +237,7 @@ class Pages:
                 own=own,
                 expired=signed.body.is_expired_at(services.now()),
                 seller=encode_public_key(signed.body.seller),
+                escrow_above=escrow_above,
             )
 
         async def my(request: Request) -> Response:
@@ -293,11 +297,16 @@ class Pages:
             return see_other("/my?done=deleted")
 
         async def settings(request: Request) -> Response:
-            def read() -> tuple[int, int]:
+            def read() -> tuple[int, int, dict[str, int | None]]:
                 own = len(services.catalog.own_listings())
-                return own, services.profile.search.count()
+                trade = TradeService(services.profile)
+                rules = {
+                    "seller_above": trade.seller_escrow_above(),
+                    "buyer_above": trade.buyer_escrow_above(),
+                }
+                return own, services.profile.search.count(), rules
 
-            own, indexed = await services.run(read)
+            own, indexed, rules = await services.run(read)
             network = await services.network_status()
             monero = await services.wallet_access.status_summary()
             return page(
@@ -310,6 +319,8 @@ class Pages:
                 indexed=indexed,
                 network=network,
                 monero=monero,
+                rules=rules,
+                done=request.query_params.get("done", "")[:20],
                 # While catalogs are being synced the page reloads itself to show progress.
                 refresh=bool(network.get("running") and network.get("syncs_pending")),
             )

@@ -25,11 +25,14 @@ def test_above_is_strictly_above_for_both_rules() -> None:
 
 def test_the_sellers_reason_comes_first_and_says_what_to_do() -> None:
     both = EscrowRule(XMR, XMR // 2).direct_refusal(2 * XMR)
-    assert both == (
+    assert (
+        both
+        == "this seller requires escrow above 1.00 XMR and this order is 2.00 XMR: pay into escrow"
+    )
+    assert seller_refusal(2 * XMR, XMR) == (  # the seller node's decline, sent to the buyer
         "this seller requires escrow above 1.00 XMR and the order is 2.00 XMR:"
         " order again and pay into escrow"
     )
-    assert seller_refusal(2 * XMR, XMR) == both
     own = EscrowRule(2 * XMR, XMR // 2).direct_refusal(XMR)
     assert own == (
         "you chose to always use escrow above 0.50 XMR and this order is 1.00 XMR: pay into"
