@@ -10,7 +10,6 @@ from umbra.market import (
     ListingChanges,
     ListingDraft,
     SellerCatalog,
-    seller_rule_text,
 )
 
 from ._app import CliState, emit, json_option, pass_state
@@ -150,7 +149,8 @@ def show(state: CliState, ref: str, save_images: Path | None) -> None:
     def human() -> None:
         click.echo(listing_to_text(signed))
         if escrow_above is not None:  # the catalog's rule applies to every listing in it
-            click.echo(f"\n{seller_rule_text(escrow_above)} (umbra order escrow-rule).")
+            amount = format_xmr(escrow_above, unit=True)
+            click.echo(f"\nEscrow required above {amount}: your catalog's rule for every order.")
 
     emit(state, data, human)
 
