@@ -58,7 +58,9 @@ fi
 # a changed pyproject reinstalls the union, so a later run.sh never drops the dev tools.
 stamp=.venv/.umbra-installed
 want_hash=$(sha256sum pyproject.toml | cut -d' ' -f1)
-read -r have_hash have_extras < "$stamp" 2>/dev/null || { have_hash=""; have_extras=""; }
+have_hash=""
+have_extras=""
+if [ -f "$stamp" ]; then read -r have_hash have_extras < "$stamp" || true; fi
 all_extras=$(printf '%s\n' "${extras[@]}" ${have_extras//,/ } | sed '/^$/d' | sort -u | paste -sd, -)
 if [ "$have_hash" != "$want_hash" ] || [ "$all_extras" != "$have_extras" ]; then
   echo "Installing Python packages into .venv (first run takes a minute)..." >&2
