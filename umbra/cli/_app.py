@@ -194,7 +194,13 @@ def main(argv: list[str] | None = None) -> None:
     sys.stderr = NeutralizingWriter(sys.stderr)
     state = CliState(None, "default", None)
     try:
-        result = cli.main(args=argv, prog_name=runnable_command(), standalone_mode=False, obj=state)
+        result = cli.main(
+            args=argv,
+            prog_name=runnable_command(),  # usage lines name the CLI as it runs here
+            complete_var="_UMBRA_COMPLETE",  # not derived from a path such as .venv/bin/umbra
+            standalone_mode=False,
+            obj=state,
+        )
     except click.exceptions.Abort:
         _fail("aborted", EXIT_ERROR, state.json_output)
     except click.ClickException as exc:
