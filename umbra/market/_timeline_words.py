@@ -132,6 +132,7 @@ _GUARD = re.compile(r"the condition '(?P<guard>[a-z-]+)' does not hold")
 _PAYMENT_NOTICE = re.compile(r"^(?P<kind>[a-z]+): (?P<amount>.+)$")
 _PAYING = re.compile(r"^paying (?P<amount>.+) to the seller's address$")
 _PAID = re.compile(r"^paid (?P<amount>.+) \(transaction (?P<txid>[0-9a-f]+)\)")
+_PLAIN = re.compile(r"^(?![a-z:-]+: )[^#_]+$")  # a sentence, not "name: ..." or "S4_funded"
 _NO_PEER = re.compile(r"^no (?P<to>buyer|seller|arbiter) to send to$")
 
 
@@ -237,7 +238,7 @@ def _refused(detail: str) -> str:
     guard = _GUARD.search(m["detail"])
     if guard is not None:
         why = GUARD_WORDS.get(guard["guard"], why)
-    elif m["reason"] == "not-allowed" and m["who"] == "our move" and m["detail"]:
+    elif m["reason"] == "not-allowed" and m["who"] == "our move" and _PLAIN.match(m["detail"]):
         why = m["detail"]  # the machine's own sentence (e.g. "ask the seller instead")
     if m["who"] == "our move":
         return f"Your node did not make your move: {why}"
