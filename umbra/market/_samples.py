@@ -218,7 +218,7 @@ def sample_image(seed: int, label: str, size: tuple[int, int] = (800, 600)) -> b
 # font (Latin only) is the last resort, with the characters it lacks spelled out.
 _FONTS = ("DejaVuSans.ttf", "NotoSans-Regular.ttf", "LiberationSans-Regular.ttf")
 _SPELLED = {"→": "->", "—": "-", "–": "-", "’": "'"}
-_CAPTION_SIZE = 28
+_CAPTION_SIZE = 40
 
 
 def _font(text: str) -> tuple[ImageFont.FreeTypeFont | ImageFont.ImageFont, str]:
