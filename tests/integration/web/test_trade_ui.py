@@ -160,12 +160,14 @@ def _buy(buyer: "Party", seller_id: str, query: str, name: str) -> str:
     page.locator(f"a.card[href='/listing/{cid}']").click()
     page.wait_for_url(f"**/listing/{cid}")
     _shot(page, f"trade-{name}-1-listing")
+    # Checks of the listing page as a buyer sees it (e.g. the full photo loads) go here.
     page.click("#buy")
     page.wait_for_selector("#buy-button", timeout=180_000)
     assert page.locator("#buy-fee").inner_text().startswith("about ")
     if page.locator("#address").count():
         page.fill("#address", "Jane Doe\n1 Main Street\n75001 Paris")
     _shot(page, f"trade-{name}-2-buy-confirm")
+    # Checks of the buy page (e.g. the total follows the shipping choice, the fee) go here.
     page.click("#buy-button")
     page.wait_for_url("**/orders/*")
     order_id = page.url.split("/orders/", 1)[1].split("?", 1)[0]
@@ -466,7 +468,9 @@ def test_trade_and_dispute_in_the_browser(browser: Any, demo: dict[str, Any]) ->
     trade.timings["demo_ready_s"] = demo["_ready_s"]
     try:
         for step in STEPS:
+            started = time.monotonic()
             step(trade)
+            trade.timings[f"{step.__name__}_s"] = round(time.monotonic() - started, 1)
         for party in trade.parties:
             party.watch.check(allow_errors=("the server responded with a status of 4",))
     finally:
