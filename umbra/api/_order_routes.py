@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from umbra.core import UsageError, parse_xmr
-from umbra.market import OrderSummary, OrderView, TradeService
+from umbra.market import OrderSummary, OrderView, TradeService, entry_text
 
 from ._errors import ApiError, NotFound
 from ._routes import load_listing
@@ -87,7 +87,14 @@ def order_json(view: OrderView) -> dict[str, Any]:
     for key in ("unit_price", "shipping_cost", "funded_amount"):
         out[key] = amount(out[key])
     out["timeline"] = [
-        {"at": iso_time(e.at), "kind": e.kind, "state": e.state, "detail": e.detail}
+        {
+            "at": iso_time(e.at),
+            "kind": e.kind,
+            "state": e.state,
+            "detail": e.detail,
+            # the entry in words for this party, as the web page shows it
+            "text": entry_text(e, view.summary.role, funded_amount=view.funded_amount),
+        }
         for e in view.timeline
     ]
     return out

@@ -14,6 +14,7 @@ from umbra.market import (
 
 from ._app import CliState, emit, json_option, pass_state
 from ._format import iso_time, listing_to_json, listing_to_text
+from ._invocation import with_runnable_commands
 from ._listing_input import draft_from_toml, parse_shipping_flag, read_image, read_text_file
 
 
@@ -111,7 +112,9 @@ def list_(state: CliState) -> None:
 
     def human() -> None:
         if not listings:
-            click.echo("You have no listings yet: `umbra listing create --help`.")
+            click.echo(
+                with_runnable_commands("You have no listings yet: `umbra listing create --help`.")
+            )
         for s in listings:
             b = s.body
             click.echo(

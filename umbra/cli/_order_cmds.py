@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from umbra.core import UsageError, format_xmr, parse_xmr
-from umbra.market import TradeService, seller_rule_text
+from umbra.market import MOVE_LABELS, TradeService, seller_rule_text, timeline_lines
 
 from ._app import CliState, emit, json_option, pass_state
 from ._format import iso_time
@@ -361,10 +361,9 @@ def list_orders(state: CliState) -> None:
         if not orders:
             click.echo("No orders yet.")
         for o in orders:
-            state_name = o["state"].split("_", 1)[1]
             click.echo(
-                f"{o['order_id'][:12]}  {o['role']:7}  {state_name:12}  "
-                f"{format_xmr(o['total']):>14} XMR  {o['title'][:40]}"
+                f"{o['order_id'][:12]}  {o['role']:7}  {format_xmr(o['total']):>14} XMR  "
+                f"{o['title'][:40]}\n    {o['status']}"
             )
 
     emit(state, {"orders": orders}, human)
@@ -388,15 +387,23 @@ def show(state: CliState, order_id: str) -> None:
         s = view.summary
         click.echo(f"Order {s.order_id}  ({s.role}, {s.payment or '-'})")
         click.echo(f"  {s.title}  x{s.quantity}  total {format_xmr(s.total)} XMR")
-        click.echo(f"  state: {s.state}")
+        click.echo(f"  {s.status}")
+        pending = [c for c in view.commands if c.status == "queued"]
+        if pending:
+            step = MOVE_LABELS.get(pending[0].kind, "your last step")
+            click.echo(f"  waiting for your node to carry out: {step}")
         if view.shipping:
-            label = "address" if s.role == "seller" else "shipping"
-            click.echo(f"  {label}: {view.shipping}")
+            label = {"tracking": "tracking (from the seller)", "address": "ship to"}
+            if s.role == "buyer" and view.shipping_kind == "address":
+                label["address"] = "your delivery address"
+            click.echo(f"  {label.get(view.shipping_kind or 'address')}: {view.shipping}")
         if view.payout_txids:
             click.echo(f"  payout: {', '.join(view.payout_txids)}")
-        click.echo(f"  you can: {', '.join(view.next_actions) or 'nothing now'}")
-        for e in view.timeline:
-            click.echo(f"  {iso_time(e.at)}  {e.kind:8} {e.detail}")
+        moves = ", ".join(f"{MOVE_LABELS.get(k, k)} ({k})" for k in view.next_actions)
+        click.echo(f"  you can: {moves or 'nothing now'}")
+        lines = timeline_lines(view.timeline, s.role, funded_amount=view.funded_amount)
+        for line in lines:
+            click.echo(f"  {iso_time(line.at)}  {line.text}")
         for ev in evidence:
             click.echo(f"  evidence from the {ev.sender}: {ev.opened or '(could not be opened)'}")
 

@@ -7,7 +7,9 @@ own listings and signed catalog), ``_listing_fields`` (checks of listing fields 
 shared by the API and the pages), ``_samples`` (demo data). The trade protocol, sans-IO:
 ``_trade_messages`` (every trade message, wire format), ``_trade_limits`` (its size caps),
 ``_order_table`` (states and the transition table), ``_order_types`` (events, actions,
-timing), ``_order_machine`` (the order state machine), ``_order_data`` (its stored state).
+timing), ``_order_machine`` (the order state machine), ``_order_data`` (its stored state),
+``_order_words`` and ``_timeline_words`` (an order's status, moves and timeline, and listing
+conditions, in words for the party reading them).
 Running trades: ``_trade_store`` (orders, the user-command queue, timelines in the profile
 database), ``_trade_service`` (the API the CLI and web app call: queue moves, read orders),
 ``_trade_driver`` (runs the orders in the node), ``_trade_escrow`` (the wallet's escrow
@@ -63,8 +65,17 @@ from ._order_types import (
     StoreEvidence,
     Tick,
 )
+from ._order_words import (
+    CONDITION_LABELS,
+    MOVE_LABELS,
+    OrderStatus,
+    condition_label,
+    move_label,
+    order_status,
+)
 from ._samples import sample_drafts, sample_image
 from ._stored import stored_listing
+from ._timeline_words import TimelineLine, entry_text, timeline_lines
 from ._trade_messages import (
     MAX_TRADE_MESSAGE_BYTES,
     ArbiterAccept,
@@ -88,17 +99,20 @@ from ._trade_messages import (
     parse_trade_message,
 )
 from ._trade_node import TradeOptions, arbiter_offer, serve_trade
-from ._trade_service import OrderSummary, OrderView, TradeService, next_actions
+from ._trade_service import TITLE_UNKNOWN, OrderSummary, OrderView, TradeService, next_actions
 from ._trade_store import CommandRow, EvidenceRow, OrderRow, TimelineEntry, TradeStore
 
 __all__ = [
+    "CONDITION_LABELS",
     "DEFAULT_LIFETIME_DAYS",
     "LIFETIME_DAYS",
     "MAX_TRADE_MESSAGE_BYTES",
+    "MOVE_LABELS",
     "QUANTITY",
     "REQUIRED_FIELDS",
     "STATE_SCHEMA",
     "TERMINAL",
+    "TITLE_UNKNOWN",
     "TRANSITIONS",
     "ArbiterAccept",
     "ArbiterDecision",
@@ -134,6 +148,7 @@ __all__ = [
     "OrderMachine",
     "OrderRequest",
     "OrderRow",
+    "OrderStatus",
     "OrderSummary",
     "OrderView",
     "PaymentReceived",
@@ -152,6 +167,7 @@ __all__ = [
     "StoreEvidence",
     "Tick",
     "TimelineEntry",
+    "TimelineLine",
     "TimeoutClaim",
     "TradeMessage",
     "TradeOptions",
@@ -159,10 +175,14 @@ __all__ = [
     "TradeStore",
     "arbiter_json",
     "arbiter_offer",
+    "condition_label",
     "encode_evidence",
     "encode_trade_message",
+    "entry_text",
     "input_name",
+    "move_label",
     "next_actions",
+    "order_status",
     "parse_evidence",
     "parse_trade_message",
     "price_field",
@@ -180,5 +200,6 @@ __all__ = [
     "sign_own_profile",
     "stored_listing",
     "tag_list",
+    "timeline_lines",
     "whole_number",
 ]

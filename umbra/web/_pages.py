@@ -34,11 +34,12 @@ from umbra.core.crypto import encode_public_key
 from umbra.market import TradeService, seller_escrow_above, stored_listing
 from umbra.store import SearchPage, SearchQuery
 
-from ._common import PageError, error_page, guarded, page, see_other
+from ._common import ARBITER_SCOPE_KEY, PageError, error_page, guarded, page, see_other
 from ._forms import ListingForm, read_listing_form
 from ._message_pages import message_routes
-from ._order_pages import order_routes
+from ._order_pages import arbiter_console, order_routes
 from ._render import STATIC_FILES
+from ._role import ArbiterRole
 from ._services import PageServices
 from ._wallet_pages import wallet_routes
 
@@ -162,27 +163,34 @@ class Pages:
 
     services: PageServices
     extra_routes: Sequence[BaseRoute] = ()
+    role: ArbiterRole = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.role = ArbiterRole(self.services)
 
     @property
     def routes(self) -> list[BaseRoute]:
         h = self._handlers()
-        return [
-            Route("/", h["home"], methods=["GET"]),
-            Route("/search", h["search"], methods=["GET"]),
-            Route("/listing/{cid}", h["listing"], methods=["GET"]),
-            Route("/my", h["my"], methods=["GET"]),
-            Route("/my/new", h["new_form"], methods=["GET"]),
-            Route("/my/new", h["create"], methods=["POST"]),
-            Route("/my/{ref}/edit", h["edit_form"], methods=["GET"]),
-            Route("/my/{ref}/edit", h["edit"], methods=["POST"]),
-            Route("/my/{ref}/delete", h["delete"], methods=["POST"]),
-            Route("/settings", h["settings"], methods=["GET"]),
-            Route("/static/{name}", h["static"], methods=["GET"]),
-            *wallet_routes(self.services),
-            *message_routes(self.services),
-            *order_routes(self.services),
-            *self.extra_routes,
-        ]
+        return self.role.wrap(
+            [
+                Route("/", h["home"], methods=["GET"]),
+                Route("/browse", h["browse"], methods=["GET"]),
+                Route("/search", h["search"], methods=["GET"]),
+                Route("/listing/{cid}", h["listing"], methods=["GET"]),
+                Route("/my", h["my"], methods=["GET"]),
+                Route("/my/new", h["new_form"], methods=["GET"]),
+                Route("/my/new", h["create"], methods=["POST"]),
+                Route("/my/{ref}/edit", h["edit_form"], methods=["GET"]),
+                Route("/my/{ref}/edit", h["edit"], methods=["POST"]),
+                Route("/my/{ref}/delete", h["delete"], methods=["POST"]),
+                Route("/settings", h["settings"], methods=["GET"]),
+                Route("/static/{name}", h["static"], methods=["GET"]),
+                *wallet_routes(self.services),
+                *message_routes(self.services),
+                *order_routes(self.services),
+                *self.extra_routes,
+            ]
+        )
 
     def error_response(self, request: Request, status: int, message: str) -> Response:
         return error_page(request, status, message)
@@ -191,6 +199,11 @@ class Pages:
         services = self.services
 
         async def home(request: Request) -> Response:
+            if request.scope.get(ARBITER_SCOPE_KEY):
+                return await arbiter_console(services, request)
+            return await browse(request)
+
+        async def browse(request: Request) -> Response:
             def read() -> tuple[SearchPage, dict[str, int]]:
                 now = services.now()
                 newest = services.profile.search.search(
@@ -334,6 +347,7 @@ class Pages:
 
         handlers = {
             "home": home,
+            "browse": browse,
             "search": search,
             "listing": listing,
             "my": my,
