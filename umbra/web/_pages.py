@@ -255,10 +255,12 @@ class Pages:
 
         async def my(request: Request) -> Response:
             listings = await services.run(services.catalog.own_listings)
+            escrow_above = await services.run(services.catalog.escrow_above)
             return page(
                 request,
                 "my_listings.html",
                 listings=listings,
+                escrow_above=escrow_above,
                 now=services.now(),
                 done=request.query_params.get("done", "")[:20],
             )

@@ -42,6 +42,7 @@ def test_rules_in_settings_the_api_and_the_pages(served: Served) -> None:
     http = client.http
     settings = http.get("/settings").text
     assert 'id="escrow-rule"' in settings and 'value=""' in settings  # no rule yet
+    assert "Buyers may pay any order directly or into escrow." in http.get("/my").text
 
     saved = http.post(
         "/settings/escrow-rule",
@@ -55,6 +56,7 @@ def test_rules_in_settings_the_api_and_the_pages(served: Served) -> None:
     assert catalog is not None and catalog.body.escrow_above == parse_xmr("0.3")
     own = http.get(f"/listing/{served.own_cid}").text
     assert "You require escrow above 0.30 XMR" in own
+    assert "You take orders above 0.30 XMR only into escrow." in http.get("/my").text
 
     # The buyer's own rule: 0.05 XMR is above 0.03, so only escrow is offered.
     buy = http.get(f"/buy/{served.other_cid}").text
