@@ -234,6 +234,16 @@ def order_router(services: Services) -> APIRouter:
 
         return await services.run(store)
 
+    @router.get("/sellers/{seller}/escrow-rule", summary="A seller's escrow rule, for you")
+    async def seller_escrow_rule(seller: Annotated[str, Path(max_length=120)]) -> dict[str, Any]:
+        """``seller_above`` from the seller's synced catalog (null: no rule, or not synced
+        yet), ``buyer_above`` your own rule: a direct order above either is refused."""
+        rule = await services.run(lambda: trade().escrow_rule(seller))
+        return {
+            "seller_above": None if rule.seller_above is None else amount(rule.seller_above),
+            "buyer_above": None if rule.buyer_above is None else amount(rule.buyer_above),
+        }
+
     @router.get("/sellers/{seller}/arbiters", summary="The arbiters a seller accepts")
     async def seller_arbiters(seller: Annotated[str, Path(max_length=120)]) -> dict[str, Any]:
         """From the seller's synced catalog, default first, with profiles where known."""

@@ -101,6 +101,13 @@ def test_rules_in_settings_the_api_and_the_pages(served: Served) -> None:
     _other_seller_sets(served, "0.01")
     listing = http.get(f"/listing/{served.other_cid}").text
     assert "This seller requires escrow above 0.01 XMR" in listing
+    with served.bearer() as api:
+        seller = api.get(f"/api/v1/listings/{served.other_cid}").json()["seller"]
+        assert api.get(f"/api/v1/sellers/{seller}/escrow-rule").json() == {
+            "seller_above": {"piconero": parse_xmr("0.01"), "xmr": "0.01"},
+            "buyer_above": None,
+        }
+        assert api.get("/api/v1/sellers/nonsense/escrow-rule").status_code == 400
     buy = http.get(f"/buy/{served.other_cid}").text
     assert (
         "Only escrow: this seller requires escrow above 0.01 XMR and this order is 0.05 XMR:"
