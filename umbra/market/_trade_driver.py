@@ -528,8 +528,13 @@ class TradeDriver:
         one that counts runs in the step's transaction (`StockKeeper.take`).
         """
         request = machine.data.request
+        if row.role == "seller" and machine.state != State.S1_requested:
+            reason = self.store.last_reason(row.order_id)
+            state = machine.state.name.split("_", 1)[1]
+            because = f" ({reason})" if reason else ""
+            raise CommandFailed(f"cannot accept: the order is {state}{because}")
         try:
-            if request is not None and machine.state == State.S1_requested:
+            if request is not None:
                 offered = self.stock.offered(request.listing)
                 if offered is None:
                     raise OutOfStock("this listing is no longer offered")

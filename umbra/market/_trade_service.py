@@ -103,6 +103,7 @@ class OrderView:
     next_actions: tuple[str, ...]
     timeline: tuple[TimelineEntry, ...]
     commands: tuple[CommandRow, ...] = field(default_factory=tuple)
+    reason: str | None = None  # why it was declined or cancelled (e.g. "sold out")
 
     def to_json(self) -> dict[str, Any]:
         out = self.summary.to_json()
@@ -119,6 +120,7 @@ class OrderView:
             payout_txids=list(self.payout_txids),
             shipping=self.shipping,
             decision=self.decision,
+            reason=self.reason,
             next_actions=list(self.next_actions),
             timeline=[e.__dict__ for e in self.timeline],
             commands=[
@@ -198,7 +200,9 @@ class TradeService:
             raise UsageError("this is your own listing")
         if body.is_expired_at(self._now()):
             raise UsageError("this listing has expired")
-        if not 1 <= quantity <= max(body.quantity, 0):
+        if body.quantity <= 0:
+            raise UsageError("this listing is sold out")
+        if not 1 <= quantity <= body.quantity:
             raise UsageError(f"the quantity must be between 1 and {body.quantity}")
         if body.shipping and shipping_option is None:
             raise UsageError(f"choose a shipping option 0..{len(body.shipping) - 1}")
@@ -402,6 +406,7 @@ class TradeService:
             next_actions=next_actions(m, self._now()),
             timeline=tuple(self._store.timeline(row.order_id)),
             commands=tuple(self._store.commands_of(row.order_id)),
+            reason=self._store.last_reason(row.order_id),
         )
 
     def evidence(self, order_id: str) -> list[EvidenceRow]:
