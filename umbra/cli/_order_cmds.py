@@ -298,6 +298,8 @@ def show(state: CliState, order_id: str) -> None:
         click.echo(f"Order {s.order_id}  ({s.role}, {s.payment or '-'})")
         click.echo(f"  {s.title}  x{s.quantity}  total {format_xmr(s.total)} XMR")
         click.echo(f"  state: {s.state}")
+        if view.reason:
+            click.echo(f"  reason: {view.reason}")
         if view.shipping:
             label = "address" if s.role == "seller" else "shipping"
             click.echo(f"  {label}: {view.shipping}")

@@ -229,9 +229,7 @@ class SellerCatalog:
             now = int(self._clock())
             catalog = self.current_catalog()
             if catalog is not None and len(catalog.body.listings) >= limits.MAX_CATALOG_LISTINGS:
-                raise UsageError(
-                    f"a catalog holds at most {limits.MAX_CATALOG_LISTINGS} listings"
-                )
+                raise UsageError(f"a catalog holds at most {limits.MAX_CATALOG_LISTINGS} listings")
             body = self._build_body(draft, os.urandom(16), 1, now, [ref for ref, _ in images])
             signed = sign_listing(self._profile.identity.signing, body)
             current = [] if catalog is None else list(catalog.body.listings)
