@@ -115,6 +115,10 @@ class ListingChanges:
     base_revision: int | None = None
 
 
+class ListingChanged(UsageError):
+    """An edit was based on an older revision (a sale or another edit came in between)."""
+
+
 def _friendly(exc: ValidationError) -> UsageError:
     return UsageError(first_error(exc, "listing"))
 
@@ -247,9 +251,9 @@ class SellerCatalog:
         with self._profile.db.transaction():
             old = self.resolve(ref)
             if changes.base_revision is not None and changes.base_revision != old.body.revision:
-                raise UsageError(
+                raise ListingChanged(
                     "this listing changed since you opened it (a sale or another edit);"
-                    " reload it and make your change again"
+                    " check it and save again"
                 )
             signed, images = self._edited(old, changes, new_images)
             catalog = self.current_catalog()

@@ -31,7 +31,7 @@ from umbra.core import (
     parse_xmr,
 )
 from umbra.core.crypto import encode_public_key
-from umbra.market import stored_listing
+from umbra.market import ListingChanged, stored_listing
 from umbra.store import SearchPage, SearchQuery
 
 from ._common import PageError, error_page, guarded, page, see_other
@@ -280,6 +280,17 @@ class Pages:
             try:
                 changes = form.to_changes()
                 signed = await services.run(services.catalog.edit, str(old.cid), changes)
+            except ListingChanged:
+                # A sale took stock while the seller edited: show the quantity left now,
+                # keep the rest of what was typed, and let the seller save again.
+                current = await services.run(_own_listing, services, request.path_params["ref"])
+                form.quantity = str(current.body.quantity)
+                form.base_revision = str(current.body.revision)
+                error = (
+                    f"While you edited, the listing changed (a sale?): {current.body.quantity}"
+                    " left now. The quantity below is the current one; check it and save again."
+                )
+                return form_page(request, form, edit=current, error=error)
             except UsageError as exc:
                 return form_page(request, form, edit=old, error=_sentence(exc, bool(form.images)))
             return see_other(f"/listing/{signed.cid}")
