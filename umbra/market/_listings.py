@@ -115,6 +115,11 @@ class ListingChanges:
     base_revision: int | None = None
 
 
+def _key(cid: CID) -> str:
+    """A CID as the revisions table keeps it: base32 (a peer may send any multibase)."""
+    return str(cid.encode("base32"))
+
+
 class ListingChanged(UsageError):
     """An edit was based on an older revision (a sale or another edit came in between)."""
 
@@ -206,7 +211,7 @@ class SellerCatalog:
             if signed.cid == cid:
                 return signed, True
         row = self._profile.db.query_one(
-            "SELECT listing_id, terms FROM own_listing_revisions WHERE cid = ?", (str(cid),)
+            "SELECT listing_id, terms FROM own_listing_revisions WHERE cid = ?", (_key(cid),)
         )
         if row is None:
             return None
@@ -218,7 +223,7 @@ class SellerCatalog:
     def listing_id_of(self, cid: CID) -> bytes | None:
         """The id of our listing ``cid`` is (or was) a revision of; None if not ours."""
         row = self._profile.db.query_one(
-            "SELECT listing_id FROM own_listing_revisions WHERE cid = ?", (str(cid),)
+            "SELECT listing_id FROM own_listing_revisions WHERE cid = ?", (_key(cid),)
         )
         if row is not None:
             return bytes(row[0])
@@ -458,7 +463,7 @@ class SellerCatalog:
     def _remember(self, signed: SignedListing) -> None:
         self._profile.db.execute(
             "INSERT OR IGNORE INTO own_listing_revisions (cid, listing_id, terms) VALUES (?, ?, ?)",
-            (str(signed.cid), signed.body.listing_id, listing_terms(signed.body)),
+            (_key(signed.cid), signed.body.listing_id, listing_terms(signed.body)),
         )
 
     def _drop_unreferenced(self, old: SignedListing, new: SignedListing | None) -> None:
