@@ -7,7 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
-from umbra.core import format_xmr
+from umbra.core import ShippingOption, format_xmr
+from umbra.market import ListingDraft, SellerCatalog
 from umbra.wallet import WalletStore
 
 from .harness import PRICE, SHIPPING_COST, TradeWorld
@@ -180,3 +181,64 @@ def test_nodes_killed_mid_trade_resume_and_release(world: TradeWorld) -> None:
         lambda: world.balance("seller") - seller_before >= TOTAL - 10**10,
         timeout=180,
     )
+
+
+def test_two_buyers_race_for_the_last_item(world: TradeWorld) -> None:
+    """Two buyers order the last one at the same moment, the seller accepts both at once:
+    exactly one order is accepted, the other declined "sold out", and the losing buyer's node
+    shows the listing sold out once it synced. Direct payment: no escrow is needed to race."""
+    signed = SellerCatalog(world.profile("seller")).create(  # its node publishes it
+        ListingDraft(
+            title="Last brass compass", description="The only one.", price=PRICE // 50,
+            quantity=1, category="electronics", condition="used-good", ships_from="DE",
+            shipping=(ShippingOption(name="Post", regions=["WW"], cost=SHIPPING_COST),),
+        )
+    )  # fmt: skip
+    cid, listing_id = str(signed.cid), signed.body.listing_id
+    world.add_buyer("buyer2")
+    buyers = ("buyer", "buyer2")
+    world.wait(
+        "both buyers synced the last compass",
+        lambda: all(world.indexed(b, listing_id) == (cid, 1) for b in buyers),
+        timeout=180,
+    )
+
+    args = world.buy_args(cid, direct=True)
+    racing = [(b, world.nodes[b].spawn(*args)) for b in buyers]  # at the same moment
+    orders = {}
+    for b, proc in racing:
+        result = world.nodes[b].collect(proc, args)
+        assert result["status"] == "done", result
+        orders[b] = str(result["order"])
+    for b, order_id in orders.items():
+        world.wait_state(order_id, "S1_requested", (b, "seller"))
+
+    accepts = [world.nodes["seller"].spawn("order", "accept", o) for o in orders.values()]
+    seqs = [int(world.nodes["seller"].collect(p, ("order", "accept"))["seq"]) for p in accepts]
+    seller = world.service("seller")
+    world.wait(
+        "the seller's node took both accepts",
+        lambda: all(c is not None and c.status != "queued" for c in map(seller.command, seqs)),
+        timeout=120,
+    )
+    commands = [seller.command(s) for s in seqs]
+    assert sorted(c.status for c in commands if c is not None) == ["done", "failed"]
+    failed = next(c for c in commands if c is not None and c.status == "failed")
+    assert failed.error == "cannot accept: the order is declined (sold out)"
+
+    loser = next(b for b, o in orders.items() if bytes.fromhex(o) == failed.order_id)
+    winner = next(b for b in buyers if b != loser)
+    world.wait_state(orders[loser], "S11_declined", (loser, "seller"))
+    view = world.order(loser, orders[loser])
+    assert view is not None and view["reason"] == "sold out"  # the buyer reads why
+    winning = world.state("seller", orders[winner])
+    assert winning in ("S2_accepted", "S4_funded"), winning  # the buyer's node may pay at once
+
+    world.wait(
+        f"the {loser}'s node shows the compass sold out",
+        lambda: (world.indexed(loser, listing_id) or ("", None))[1] == 0,
+        timeout=180,
+    )
+    found = world.cli(loser, "search", "compass")
+    (hit,) = found["hits"]
+    assert hit["sold_out"] is True and hit["cid"] != cid  # a new revision, quantity 0
