@@ -302,8 +302,10 @@ class TradeService:
                 when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(opens))
                 raise UsageError(f"this claim can be made from {when}, once the deadline passed")
             state = machine.state.name.split("_", 1)[1]
+            reason = self._store.last_reason(row.order_id) if machine.state in TERMINAL else None
+            why = f": {reason}" if reason else ""  # e.g. "declined: sold out"
             raise UsageError(
-                f"cannot {kind} this order now (it is {state}, you are the {row.role})"
+                f"cannot {kind} this order now (it is {state}{why}, you are the {row.role})"
             )
         with self._store.db.transaction():
             return self._store.queue_command(row.order_id, kind, args, now=self._now())

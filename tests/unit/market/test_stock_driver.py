@@ -133,6 +133,9 @@ def test_accepting_declines_the_waiting_orders_the_rest_cannot_fill(
     _pump(parties)
     states = [_state(parties["buyer"], o) for o in orders]
     assert states == ["S11_declined", "S3_escrow_setup", "S11_declined"]
+    # Pressing Accept on one of them now: refused at once, saying why.
+    with pytest.raises(UsageError, match=r"^cannot accept this order now \(it is declined: sold"):
+        parties["seller"].service.accept(orders[0])
 
 
 def test_stock_comes_back_when_an_accepted_order_is_cancelled_once(
