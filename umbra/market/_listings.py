@@ -135,6 +135,7 @@ class SellerCatalog:
         self._profile = profile
         self._clock = clock
         profile.db.migrate("market.catalog", _MIGRATIONS)
+        self._remember_current()
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -205,19 +206,30 @@ class SellerCatalog:
     def revision_of(self, cid: CID) -> tuple[SignedListing, bool] | None:
         """The current own listing that ``cid`` is a revision of, and whether its terms are
         still those of ``cid`` (only the stock or the times changed); None if not ours or
-        no longer offered."""
-        listings = self.own_listings()
-        for signed in listings:
-            if signed.cid == cid:
-                return signed, True
+        no longer offered. Reads one listing block, however big the catalog."""
         row = self._profile.db.query_one(
             "SELECT listing_id, terms FROM own_listing_revisions WHERE cid = ?", (_key(cid),)
         )
         if row is None:
             return None
-        for signed in listings:
-            if signed.body.listing_id == bytes(row[0]):
-                return signed, listing_terms(signed.body) == row[1]
+        current = self.listing(bytes(row[0]))
+        if current is None:
+            return None
+        return current, current.cid == cid or listing_terms(current.body) == row[1]
+
+    def listing(self, listing_id: bytes) -> SignedListing | None:
+        """The current revision of our listing ``listing_id``, if we still offer it."""
+        catalog = self.current_catalog()
+        if catalog is None:
+            return None
+        offered = {_key(c): c for c in catalog.body.listings}
+        rows = self._profile.db.query(
+            "SELECT cid FROM own_listing_revisions WHERE listing_id = ?", (listing_id,)
+        )
+        for (key,) in rows:
+            if key in offered:
+                cid = offered[key]
+                return parse_listing(self._block(cid), expected_cid=cid)
         return None
 
     def listing_id_of(self, cid: CID) -> bytes | None:
@@ -225,10 +237,7 @@ class SellerCatalog:
         row = self._profile.db.query_one(
             "SELECT listing_id FROM own_listing_revisions WHERE cid = ?", (_key(cid),)
         )
-        if row is not None:
-            return bytes(row[0])
-        found = self.revision_of(cid)  # a listing last changed before revisions were kept
-        return None if found is None else found[0].body.listing_id
+        return None if row is None else bytes(row[0])
 
     # -- changing --------------------------------------------------------------------------
 
@@ -287,10 +296,6 @@ class SellerCatalog:
             listings = [signed.cid if c == old.cid else c for c in catalog.body.listings]
             self._commit(listings, new=signed, images=[], old=old)
         return signed
-
-    def listing(self, listing_id: bytes) -> SignedListing | None:
-        """The current revision of our listing ``listing_id``, if we still offer it."""
-        return next((s for s in self.own_listings() if s.body.listing_id == listing_id), None)
 
     def delete(self, ref: str) -> SignedListing:
         with self._profile.db.transaction():
@@ -459,6 +464,17 @@ class SellerCatalog:
             profile.blocks.delete(previous.cid)
         if old is not None:
             self._drop_unreferenced(old, new)
+
+    def _remember_current(self) -> None:
+        """Listings last changed before revisions were kept: remember them (once)."""
+        db = self._profile.db
+        if db.query_one("SELECT 1 FROM own_listing_revisions LIMIT 1") is not None:
+            return
+        listings = self.own_listings()
+        if listings:
+            with db.transaction():
+                for signed in listings:
+                    self._remember(signed)
 
     def _remember(self, signed: SignedListing) -> None:
         self._profile.db.execute(

@@ -544,20 +544,20 @@ class TradeDriver:
             message = await self._accept(row, machine)
             self.step(row, machine, Command(message, self.now()), command=c)
         except OutOfStock as exc:
-            self.decline_for_stock(row.order_id, str(exc))
+            self._decline_for_stock(row.order_id, str(exc))
             raise CommandFailed(f"cannot accept: {exc} (the order was declined)") from None
         if request is not None and machine.state == State.S2_accepted:
             reservation = self.stock.reservation(row.order_id)
             if reservation is not None:
-                self.decline_unfillable(reservation.listing_id)
+                self._decline_unfillable(reservation.listing_id)
 
-    def decline_for_stock(self, order_id: bytes, reason: str) -> None:
+    def _decline_for_stock(self, order_id: bytes, reason: str) -> None:
         """Decline a waiting order (as the seller) with the stock ``reason`` the buyer sees."""
         row, machine = self.machine(order_id)  # reloaded: a refused step left no trace
         if row.role == "seller" and machine.state == State.S1_requested:
             self.step(row, machine, Command(OrderDecline(reason=reason), self.now()))
 
-    def decline_unfillable(self, listing_id: bytes) -> None:
+    def _decline_unfillable(self, listing_id: bytes) -> None:
         """Decline every order still waiting for our answer that the listing's stock left
         after an acceptance cannot fill: their buyers learn it now, not at the deadline."""
         current = SellerCatalog(self.profile).listing(listing_id)
@@ -570,7 +570,7 @@ class TradeDriver:
                 continue
             problem = stock_problem(left, request.quantity)
             if problem is not None:
-                self.decline_for_stock(row.order_id, problem)
+                self._decline_for_stock(row.order_id, problem)
 
     async def _accept(self, row: OrderRow, machine: OrderMachine) -> OrderAccept:
         if machine.mode == "escrow":

@@ -179,3 +179,13 @@ def test_search_rows_indexed_before_quantities_were_kept_are_filled_in(tmp_path:
     with open_profile(tmp_path, "old", "pw") as profile:
         entry = profile.search.get(cid)
         assert entry is not None and entry.quantity == 0
+
+
+def test_listings_made_before_revisions_were_kept_are_recognised(seller: Profile) -> None:
+    catalog, cid = _physical(seller, 2)
+    with seller.db.transaction():  # as a profile of the previous version left it
+        seller.db.execute("DELETE FROM own_listing_revisions")
+    assert catalog.revision_of(CID.decode(cid)) is None
+    again = SellerCatalog(seller)  # what the node makes at start
+    found = again.revision_of(CID.decode(cid))
+    assert found is not None and str(found[0].cid) == cid and found[1] is True
