@@ -186,13 +186,18 @@ def test_a_crash_while_accepting_keeps_neither_the_stock_change_nor_the_state(
     seq = seller.service.accept(order_id)
     store = seller.driver.store
 
+    seen_inside: list[object] = []
+
     def killed(*args: object, **kwargs: object) -> None:
+        # The step's last write: by now the stock is taken, in this same transaction.
+        seen_inside.append(seller.driver.stock.reservation(bytes.fromhex(order_id)))
         raise KeyboardInterrupt("killed")
 
     monkeypatch.setattr(store, "finish_command", killed)  # the step's last write
     with pytest.raises(KeyboardInterrupt):
         _pump(parties)
     monkeypatch.undo()
+    assert len(seen_inside) == 1 and seen_inside[0] is not None
     assert _state(seller, order_id) == "S1_requested"
     assert _quantity(parties, cid) == (1, 1)
     assert seller.driver.stock.reservation(bytes.fromhex(order_id)) is None
