@@ -65,6 +65,13 @@ def _load_listing(services: PageServices, text: str) -> tuple[SignedListing, boo
     return signed, signed.body.seller == services.profile.identity.signing_public
 
 
+def _newer_revision(services: PageServices, signed: SignedListing) -> str | None:
+    """The CID of a newer revision of ``signed`` in the index, if there is one."""
+    b = signed.body
+    entry = services.profile.search.current(b.seller, b.listing_id)
+    return entry.cid if entry is not None and entry.revision > b.revision else None
+
+
 def _own_listing(services: PageServices, ref: str) -> SignedListing:
     ref = ref.strip().lower()
     for signed in services.catalog.own_listings():
@@ -226,6 +233,9 @@ class Pages:
 
         async def listing(request: Request) -> Response:
             signed, own = await services.run(_load_listing, services, request.path_params["cid"])
+            newer = await services.run(_newer_revision, services, signed)
+            if newer is not None:  # e.g. a sale changed the stock since this link was made
+                return see_other(f"/listing/{newer}")
             return page(
                 request,
                 "listing.html",

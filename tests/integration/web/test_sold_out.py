@@ -49,6 +49,9 @@ def test_a_sold_out_listing_shows_so_everywhere_and_cannot_be_bought(served: Ser
         for page in ("/", "/search?q=notebook"):
             html = http.get(page).text
             assert 'class="badge sold-out">Sold out' in html, page
+        # A link to the revision before the sale leads to the current one.
+        old = http.get(f"/listing/{served.other_cid}", follow_redirects=False)
+        assert old.status_code == 303 and old.headers["location"] == f"/listing/{cid}"
         refused = http.get(f"/buy/{cid}")
         assert refused.status_code == 400 and "sold out" in refused.text
 
