@@ -532,7 +532,7 @@ class TradeDriver:
             reason = self.store.last_reason(row.order_id)
             state = machine.state.name.split("_", 1)[1]
             because = f" ({reason})" if reason else ""
-            raise CommandFailed(f"cannot accept: the order is {state}{because}")
+            raise CommandFailed(f"the order is already {state}{because}")
         try:
             if request is not None:
                 offered = self.stock.offered(request.listing)
@@ -545,7 +545,7 @@ class TradeDriver:
             self.step(row, machine, Command(message, self.now()), command=c)
         except OutOfStock as exc:
             self._decline_for_stock(row.order_id, str(exc))
-            raise CommandFailed(f"cannot accept: {exc} (the order was declined)") from None
+            raise CommandFailed(f"{exc}: the order was declined") from None
         if request is not None and machine.state == State.S2_accepted:
             reservation = self.stock.reservation(row.order_id)
             if reservation is not None:

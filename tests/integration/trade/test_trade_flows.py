@@ -231,7 +231,7 @@ def test_two_buyers_race_for_the_last_item(world: TradeWorld) -> None:
     refusals += [c.error for c in commands if c.status == "failed"]
     assert [c.status for c in commands].count("done") == 1
     assert len(refusals) == 1 and refusals[0] in (
-        "cannot accept: the order is declined (sold out)",  # by the node
+        "the order is already declined (sold out)",  # by the node
         "umbra: error: cannot accept this order now (it is declined: sold out,"
         " you are the seller)",  # by the CLI
     ), refusals

@@ -68,7 +68,7 @@ def test_two_orders_for_the_last_item_one_accepted_the_other_declined_sold_out(
     done, failed = seller.command(accepted), seller.command(refused)
     assert done is not None and done.status == "done"
     assert failed is not None and failed.status == "failed"
-    assert failed.error == "cannot accept: the order is declined (sold out)"
+    assert failed.error == "the order is already declined (sold out)"
 
     quantity, revision = _quantity(parties, cid)
     assert (quantity, revision) == (0, 2)  # one new revision: the stock taken once
@@ -207,3 +207,22 @@ def test_a_crash_while_accepting_keeps_neither_the_stock_change_nor_the_state(
     assert command is not None and command.status == "done"
     assert _state(seller, order_id) == "S3_escrow_setup"
     assert _quantity(parties, cid) == (0, 2)
+
+
+def test_accepting_after_the_seller_emptied_the_stock_declines_with_the_reason(
+    parties: dict[str, Party],
+) -> None:
+    cid = _listing(parties)
+    order_id = _order(parties, cid)
+    _pump(parties)
+    catalog = SellerCatalog(parties["seller"].profile)
+    catalog.set_quantity(catalog.resolve(cid).body.listing_id, 0)  # sold elsewhere
+    seq = parties["seller"].service.accept(order_id)
+    _pump(parties)
+    command = parties["seller"].service.command(seq)
+    assert command is not None and command.status == "failed"
+    assert command.error == "sold out: the order was declined"
+    for role in ("seller", "buyer"):
+        view = parties[role].service.order(order_id)
+        assert view.summary.state == "S11_declined" and view.reason == "sold out"
+    assert _quantity(parties, cid) == (0, 2)  # nothing taken
