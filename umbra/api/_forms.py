@@ -38,6 +38,7 @@ TEXT_FIELDS = frozenset(
         "shipping",
         "lifetime_days",
         "remove_images",
+        "revision",
         CSRF_FIELD,
     }
 )
@@ -145,7 +146,7 @@ async def changes_from_form(form: FormData) -> ListingChanges:
     """An edit: only the fields sent change; new images replace the old ones.
 
     ``remove_images=true`` drops every image. An empty ``shipping`` or ``tags`` field clears
-    that list.
+    that list. ``revision`` (optional): refuse the edit if the listing is no longer at it.
     """
     _check_fields(form)
     images = await _images(form)
@@ -170,4 +171,7 @@ async def changes_from_form(form: FormData) -> ListingChanges:
         shipping=_shipping(form),
         lifetime_days=_whole(form, "lifetime_days", *LIFETIME_DAYS),
         images=images,
+        # The revision the change is based on: refused if the listing changed since (the node
+        # itself makes revisions when it sells stock).
+        base_revision=_whole(form, "revision", 1, 2**31),
     )

@@ -282,6 +282,11 @@ def api_router(services: Services) -> APIRouter:
                             },
                             "lifetime_days": {"type": "integer", "default": 30},
                             "remove_images": {"type": "boolean", "description": "edit only"},
+                            "revision": {
+                                "type": "integer",
+                                "description": "edit only: refuse if the listing is no longer"
+                                " at this revision (a sale makes a new one)",
+                            },
                             "images": {
                                 "type": "array",
                                 "items": {"type": "string", "format": "binary"},

@@ -12,6 +12,13 @@ def iso_time(ts: int) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def stock_text(quantity: int | None) -> str:
+    """How many are left, for people ("SOLD OUT" when none; unknown for old index rows)."""
+    if quantity is None:
+        return ""
+    return "SOLD OUT" if quantity == 0 else f"quantity {quantity}"
+
+
 def listing_to_json(signed: SignedListing) -> dict[str, Any]:
     b = signed.body
     return {
@@ -23,6 +30,7 @@ def listing_to_json(signed: SignedListing) -> dict[str, Any]:
         "description": b.description,
         "price": {"piconero": b.price, "xmr": format_xmr(b.price)},
         "quantity": b.quantity,
+        "sold_out": b.quantity == 0,
         "category": b.category,
         "tags": list(b.tags),
         "condition": b.condition,
@@ -49,7 +57,7 @@ def listing_to_text(signed: SignedListing) -> str:
     lines = [
         f"{b.title}",
         f"  id {b.listing_id.hex()[:12]}  revision {b.revision}  cid {signed.cid}",
-        f"  price {format_xmr(b.price, unit=True)}  quantity {b.quantity}"
+        f"  price {format_xmr(b.price, unit=True)}  {stock_text(b.quantity)}"
         f"  condition: {condition_label(b.condition)}",
         f"  category {b.category}  tags {', '.join(b.tags) or '-'}",
         f"  ships from {b.ships_from}",

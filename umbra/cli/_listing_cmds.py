@@ -118,7 +118,8 @@ def list_(state: CliState) -> None:
         for s in listings:
             b = s.body
             click.echo(
-                f"{b.listing_id.hex()[:12]}  {format_xmr(b.price):>14} XMR  x{b.quantity:<4} "
+                f"{b.listing_id.hex()[:12]}  {format_xmr(b.price):>14} XMR  "
+                f"{'sold out' if b.quantity == 0 else f'x{b.quantity}':<8} "
                 f"{b.title[:50]:<50}  expires {iso_time(b.expires_at)[:10]}"
             )
 

@@ -392,6 +392,8 @@ def show(state: CliState, order_id: str) -> None:
         if pending:
             step = MOVE_LABELS.get(pending[0].kind, "your last step")
             click.echo(f"  waiting for your node to carry out: {step}")
+        if view.reason:
+            click.echo(f"  reason: {view.reason}")
         if view.shipping:
             label = {"tracking": "tracking (from the seller)", "address": "ship to"}
             if s.role == "buyer" and view.shipping_kind == "address":

@@ -64,6 +64,8 @@ def search(
             "category": h.category,
             "ships_from": h.ships_from,
             "ship_regions": list(h.ship_regions),
+            "quantity": h.quantity,
+            "sold_out": h.quantity == 0,
             "created_at": iso_time(h.created_at),
             "expires_at": iso_time(h.expires_at),
             "score": hit.score,
@@ -84,7 +86,7 @@ def search(
         for h in (hit.entry for hit in result.hits):
             click.echo(
                 f"{h.listing_id.hex()[:12]}  {format_xmr(h.price):>14} XMR  {h.title[:60]}"
-                f"  [{h.category}, from {h.ships_from}]"
+                f"  [{h.category}, from {h.ships_from}]{'  SOLD OUT' if h.quantity == 0 else ''}"
             )
 
     data = {"total": result.total, "total_exact": result.total_exact, "page": page, "hits": hits}

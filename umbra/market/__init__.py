@@ -37,7 +37,13 @@ from ._listing_fields import (
     tag_list,
     whole_number,
 )
-from ._listings import DEFAULT_LIFETIME_DAYS, ListingChanges, ListingDraft, SellerCatalog
+from ._listings import (
+    DEFAULT_LIFETIME_DAYS,
+    ListingChanged,
+    ListingChanges,
+    ListingDraft,
+    SellerCatalog,
+)
 from ._order_data import STATE_SCHEMA, OrderData
 from ._order_machine import OrderMachine, input_name
 from ._order_table import TERMINAL, TRANSITIONS, Rule, State
@@ -136,6 +142,7 @@ __all__ = [
     "ExpectPayout",
     "ForwardEscrow",
     "HaltFunding",
+    "ListingChanged",
     "ListingChanges",
     "ListingDraft",
     "NotifyUser",

@@ -3,9 +3,16 @@
 The catalog (schema 3) also names the arbiters the seller accepts, first = default
 (`set_arbiters`), and the amount above which it takes orders only into escrow
 (`set_escrow_above`); listing changes carry both over. Every change (create, edit, delete,
-new arbiters) is one database transaction that stores the new signed
-listing and its image blocks, signs a new catalog with ``seq + 1``, moves the catalog pointer
-and updates the local search index, so a crash leaves either the old or the new state.
+new arbiters, a new escrow rule, a stock change) is one database transaction that reads the
+current catalog, stores the new signed listing and its image blocks, signs a new catalog with
+``seq + 1``, moves the catalog pointer and updates the local search index, so a crash leaves
+either the old or the new state, and two writers (the user's edit, the node selling stock)
+never overwrite each other's change.
+
+Every revision we publish is remembered (``own_listing_revisions``: CID → listing id and the
+CID of its *terms*, everything but revision, quantity and times), so an order made against
+an older revision is still recognised, and accepted if only the stock changed since
+(`revision_of`).
 """
 
 import os
@@ -27,6 +34,7 @@ from umbra.core import (
     SignedListing,
     UsageError,
     compute_cid,
+    encode_canonical,
     first_error,
     format_xmr,
     is_known_category,
@@ -52,7 +60,24 @@ _MIGRATIONS = [
         cid TEXT NOT NULL
     );
     """,
+    """
+    CREATE TABLE own_listing_revisions (
+        cid TEXT PRIMARY KEY,
+        listing_id BLOB NOT NULL,
+        terms TEXT NOT NULL
+    );
+    CREATE INDEX own_listing_revisions_id ON own_listing_revisions (listing_id);
+    """,
 ]
+# What is not part of a listing's terms: a buyer who ordered an older revision that differs
+# only in these still gets what it ordered.
+_NOT_TERMS = frozenset({"revision", "quantity", "created_at", "expires_at"})
+
+
+def listing_terms(body: ListingBody) -> str:
+    """The CID of everything a buyer agrees to in a listing (price, shipping, text, images)."""
+    terms = {k: v for k, v in body.model_dump(mode="python").items() if k not in _NOT_TERMS}
+    return str(compute_cid(encode_canonical(terms), "dag-cbor"))
 
 
 @dataclass(frozen=True)
@@ -87,6 +112,19 @@ class ListingChanges:
     shipping: tuple[ShippingOption, ...] | None = None
     lifetime_days: int | None = None
     images: tuple[bytes, ...] | None = field(default=None, repr=False)
+    # The revision the user saw when it started editing (None: do not check). The node
+    # changes the quantity by itself when it sells; an edit based on an older revision
+    # would silently put the sold stock back on offer.
+    base_revision: int | None = None
+
+
+def _key(cid: CID) -> str:
+    """A CID as the revisions table keeps it: base32 (a peer may send any multibase)."""
+    return str(cid.encode("base32"))
+
+
+class ListingChanged(UsageError):
+    """An edit was based on an older revision (a sale or another edit came in between)."""
 
 
 def _friendly(exc: ValidationError) -> UsageError:
@@ -100,6 +138,7 @@ class SellerCatalog:
         self._profile = profile
         self._clock = clock
         profile.db.migrate("market.catalog", _MIGRATIONS)
+        self._remember_current()
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -155,15 +194,16 @@ class SellerCatalog:
             raise UsageError("each arbiter is named once")
         if self._profile.identity.signing_public in keys:
             raise UsageError("you cannot be the arbiter of your own sales")
-        catalog = self.current_catalog()
-        if (
-            catalog is not None
-            and catalog.body.v == CATALOG_VERSION
-            and catalog.body.arbiters == keys
-        ):
-            return False
-        listings = [] if catalog is None else list(catalog.body.listings)
-        self._commit(listings, new=None, images=[], old=None, arbiters=keys)
+        with self._profile.db.transaction():
+            catalog = self.current_catalog()
+            if (
+                catalog is not None
+                and catalog.body.v == CATALOG_VERSION
+                and catalog.body.arbiters == keys
+            ):
+                return False
+            listings = [] if catalog is None else list(catalog.body.listings)
+            self._commit(listings, new=None, images=[], old=None, arbiters=keys)
         return True
 
     def escrow_above(self) -> int | None:
@@ -179,39 +219,134 @@ class SellerCatalog:
         """
         if amount is not None and not 0 <= amount <= MAX_AMOUNT:
             raise UsageError(f"the amount is 0..{format_xmr(MAX_AMOUNT)} XMR")
-        catalog = self.current_catalog()
-        if (
-            catalog is not None
-            and catalog.body.v == CATALOG_VERSION
-            and catalog.body.escrow_above == amount
-        ):
-            return False
-        listings = [] if catalog is None else list(catalog.body.listings)
-        self._commit(listings, new=None, images=[], old=None, escrow_above=(amount,))
+        with self._profile.db.transaction():
+            catalog = self.current_catalog()
+            if (
+                catalog is not None
+                and catalog.body.v == CATALOG_VERSION
+                and catalog.body.escrow_above == amount
+            ):
+                return False
+            listings = [] if catalog is None else list(catalog.body.listings)
+            self._commit(listings, new=None, images=[], old=None, escrow_above=(amount,))
         return True
+
+    def revision_of(self, cid: CID) -> tuple[SignedListing, bool] | None:
+        """The current own listing that ``cid`` is a revision of, and whether its terms are
+        still those of ``cid`` (only the stock or the times changed); None if not ours or
+        no longer offered. Reads one listing block, however big the catalog."""
+        row = self._profile.db.query_one(
+            "SELECT listing_id, terms FROM own_listing_revisions WHERE cid = ?", (_key(cid),)
+        )
+        if row is None:
+            return None
+        current = self.listing(bytes(row[0]))
+        if current is None:
+            return None
+        return current, current.cid == cid or listing_terms(current.body) == row[1]
+
+    def listing(self, listing_id: bytes) -> SignedListing | None:
+        """The current revision of our listing ``listing_id``, if we still offer it."""
+        catalog = self.current_catalog()
+        if catalog is None:
+            return None
+        offered = {_key(c): c for c in catalog.body.listings}
+        rows = self._profile.db.query(
+            "SELECT cid FROM own_listing_revisions WHERE listing_id = ?", (listing_id,)
+        )
+        for (key,) in rows:
+            if key in offered:
+                cid = offered[key]
+                return parse_listing(self._block(cid), expected_cid=cid)
+        return None
+
+    def listing_id_of(self, cid: CID) -> bytes | None:
+        """The id of our listing ``cid`` is (or was) a revision of; None if not ours."""
+        row = self._profile.db.query_one(
+            "SELECT listing_id FROM own_listing_revisions WHERE cid = ?", (_key(cid),)
+        )
+        return None if row is None else bytes(row[0])
 
     # -- changing --------------------------------------------------------------------------
 
     def create(self, draft: ListingDraft) -> SignedListing:
-        now = int(self._clock())
-        catalog = self.current_catalog()
-        if catalog is not None and len(catalog.body.listings) >= limits.MAX_CATALOG_LISTINGS:
-            raise UsageError(f"a catalog holds at most {limits.MAX_CATALOG_LISTINGS} listings")
         images = self._process_images(draft.images)
-        body = self._build_body(draft, os.urandom(16), 1, now, [ref for ref, _ in images])
-        signed = sign_listing(self._profile.identity.signing, body)
-        current = [] if catalog is None else list(catalog.body.listings)
-        self._commit([*current, signed.cid], new=signed, images=images, old=None)
+        with self._profile.db.transaction():
+            now = int(self._clock())
+            catalog = self.current_catalog()
+            if catalog is not None and len(catalog.body.listings) >= limits.MAX_CATALOG_LISTINGS:
+                raise UsageError(f"a catalog holds at most {limits.MAX_CATALOG_LISTINGS} listings")
+            body = self._build_body(draft, os.urandom(16), 1, now, [ref for ref, _ in images])
+            signed = sign_listing(self._profile.identity.signing, body)
+            current = [] if catalog is None else list(catalog.body.listings)
+            self._commit([*current, signed.cid], new=signed, images=images, old=None)
         return signed
 
     def edit(self, ref: str, changes: ListingChanges) -> SignedListing:
-        old = self.resolve(ref)
+        """Publish a new revision with ``changes``.
+
+        Raises:
+            UsageError: bad values, or ``changes.base_revision`` is not the current revision
+                (the listing changed meanwhile, e.g. a sale took stock: edit it again).
+        """
+        new_images = None if changes.images is None else self._process_images(changes.images)
+        with self._profile.db.transaction():
+            old = self.resolve(ref)
+            if changes.base_revision is not None and changes.base_revision != old.body.revision:
+                raise ListingChanged(
+                    "this listing changed since you opened it (a sale or another edit);"
+                    " check it and save again"
+                )
+            signed, images = self._edited(old, changes, new_images)
+            catalog = self.current_catalog()
+            assert catalog is not None  # resolve() found the listing in it
+            listings = [signed.cid if c == old.cid else c for c in catalog.body.listings]
+            self._commit(listings, new=signed, images=images, old=old)
+        return signed
+
+    def set_quantity(self, listing_id: bytes, quantity: int) -> SignedListing:
+        """Publish a stock revision: only ``quantity`` changes (terms and times are kept).
+
+        Raises:
+            UsageError: no current listing with that id, or a quantity out of range.
+        """
+        if not 0 <= quantity <= limits.MAX_QUANTITY:
+            raise UsageError(f"a quantity is 0..{limits.MAX_QUANTITY}")
+        with self._profile.db.transaction():
+            old = self.listing(listing_id)
+            if old is None:
+                raise UsageError("this listing is no longer offered")
+            b = old.body
+            fields = {**dict(b), "revision": b.revision + 1, "quantity": quantity}
+            signed = sign_listing(self._profile.identity.signing, ListingBody(**fields))
+            catalog = self.current_catalog()
+            assert catalog is not None
+            listings = [signed.cid if c == old.cid else c for c in catalog.body.listings]
+            self._commit(listings, new=signed, images=[], old=old)
+        return signed
+
+    def delete(self, ref: str) -> SignedListing:
+        with self._profile.db.transaction():
+            old = self.resolve(ref)
+            catalog = self.current_catalog()
+            assert catalog is not None
+            self._commit(
+                [c for c in catalog.body.listings if c != old.cid], new=None, images=[], old=old
+            )
+        return old
+
+    def _edited(
+        self,
+        old: SignedListing,
+        changes: ListingChanges,
+        new_images: list[tuple[ImageRef, tuple[bytes, bytes]]] | None,
+    ) -> tuple[SignedListing, list[tuple[ImageRef, tuple[bytes, bytes]]]]:
         now = int(self._clock())
-        if changes.images is None:
+        if new_images is None:
             images: list[tuple[ImageRef, tuple[bytes, bytes]]] = []
             refs = list(old.body.images)
         else:
-            images = self._process_images(changes.images)
+            images = new_images
             refs = [ref for ref, _ in images]
         b = old.body
         draft = ListingDraft(
@@ -231,21 +366,7 @@ class SellerCatalog:
             ),
         )
         body = self._build_body(draft, b.listing_id, b.revision + 1, now, refs)
-        signed = sign_listing(self._profile.identity.signing, body)
-        catalog = self.current_catalog()
-        assert catalog is not None  # resolve() found the listing in it
-        listings = [signed.cid if c == old.cid else c for c in catalog.body.listings]
-        self._commit(listings, new=signed, images=images, old=old)
-        return signed
-
-    def delete(self, ref: str) -> SignedListing:
-        old = self.resolve(ref)
-        catalog = self.current_catalog()
-        assert catalog is not None
-        self._commit(
-            [c for c in catalog.body.listings if c != old.cid], new=None, images=[], old=old
-        )
-        return old
+        return sign_listing(self._profile.identity.signing, body), images
 
     # -- internals -------------------------------------------------------------------------
 
@@ -320,6 +441,19 @@ class SellerCatalog:
         escrow_above: tuple[int | None] | None = None,
     ) -> None:
         profile = self._profile
+        with profile.db.transaction():  # a savepoint inside the caller's transaction
+            self._commit_in_transaction(listings, new, images, old, arbiters, escrow_above)
+
+    def _commit_in_transaction(
+        self,
+        listings: list[CID],
+        new: SignedListing | None,
+        images: list[tuple[ImageRef, tuple[bytes, bytes]]],
+        old: SignedListing | None,
+        arbiters: list[bytes] | None,
+        escrow_above: tuple[int | None] | None,
+    ) -> None:
+        profile = self._profile
         previous = self.current_catalog()
         seq = 1 if previous is None else previous.body.seq + 1
         if arbiters is None:  # a listing change keeps the accepted arbiters
@@ -340,25 +474,47 @@ class SellerCatalog:
                 escrow_above=escrow_above[0],
             ),
         )
-        with profile.db.transaction():
-            for _, (full, thumb) in images:
-                profile.blocks.put(full, "raw")
-                profile.blocks.put(thumb, "raw")
-            if new is not None:
-                profile.blocks.put(new.data, "dag-cbor")
-                profile.search.upsert(index_entry_for(new))
-            elif old is not None:
-                profile.search.remove(old.body.seller, old.body.listing_id)
-            profile.blocks.put(catalog.data, "dag-cbor")
+        for _, (full, thumb) in images:
+            profile.blocks.put(full, "raw")
+            profile.blocks.put(thumb, "raw")
+        if new is not None:
+            profile.blocks.put(new.data, "dag-cbor")
+            profile.search.upsert(index_entry_for(new))
+            for signed in (new, old):  # ``old`` may predate this table
+                if signed is not None:
+                    self._remember(signed)
+        elif old is not None:
+            profile.search.remove(old.body.seller, old.body.listing_id)
             profile.db.execute(
-                "INSERT INTO own_catalog (id, seq, cid) VALUES (1, ?, ?) "
-                "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, cid = excluded.cid",
-                (seq, str(catalog.cid)),
+                "DELETE FROM own_listing_revisions WHERE listing_id = ?", (old.body.listing_id,)
             )
-            if previous is not None:
-                profile.blocks.delete(previous.cid)
-            if old is not None:
-                self._drop_unreferenced(old, new)
+        profile.blocks.put(catalog.data, "dag-cbor")
+        profile.db.execute(
+            "INSERT INTO own_catalog (id, seq, cid) VALUES (1, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, cid = excluded.cid",
+            (seq, str(catalog.cid)),
+        )
+        if previous is not None:
+            profile.blocks.delete(previous.cid)
+        if old is not None:
+            self._drop_unreferenced(old, new)
+
+    def _remember_current(self) -> None:
+        """Listings last changed before revisions were kept: remember them (once)."""
+        db = self._profile.db
+        if db.query_one("SELECT 1 FROM own_listing_revisions LIMIT 1") is not None:
+            return
+        listings = self.own_listings()
+        if listings:
+            with db.transaction():
+                for signed in listings:
+                    self._remember(signed)
+
+    def _remember(self, signed: SignedListing) -> None:
+        self._profile.db.execute(
+            "INSERT OR IGNORE INTO own_listing_revisions (cid, listing_id, terms) VALUES (?, ?, ?)",
+            (_key(signed.cid), signed.body.listing_id, listing_terms(signed.body)),
+        )
 
     def _drop_unreferenced(self, old: SignedListing, new: SignedListing | None) -> None:
         keep = set()

@@ -16,6 +16,8 @@ any peer escrow message to the escrow (durable, idempotent) → ONE transaction 
 new machine state, queues the outgoing payloads, records a new escrow, the timeline, the
 timer, and consumes the payload or finishes the command → only then wake the escrow. A node
 killed at any point redoes at most the last step; the machines refuse the duplicates.
+The seller's stock moves in that same transaction (`_stock`): taken when it accepts an
+order, given back when an accepted order ends cancelled or void.
 Refused events (wrong state, wrong sender, replay...) change nothing and are logged on the
 order's timeline (or, for unknown orders, in the node log).
 """
@@ -60,7 +62,7 @@ from ._order_types import (
     StoreEvidence,
     Tick,
 )
-from ._stored import stored_listing
+from ._stock import OutOfStock, StockKeeper, stock_move, stock_problem
 from ._trade_messages import (
     ArbiterAccept,
     ArbiterDecision,
@@ -144,6 +146,7 @@ class TradeDriver:
         self.confirmations = confirmations
         self._clock = clock
         self.me = profile.identity.signing_public
+        self.stock = StockKeeper(profile)
         self.on_change: Callable[[bytes, State], None] | None = None  # after each commit
 
     def now(self) -> int:
@@ -171,7 +174,12 @@ class TradeDriver:
         consume: int | None = None,
         command: CommandRow | None = None,
     ) -> list[OrderAction]:
-        """Apply one event to one order and carry out its actions (see the module rule)."""
+        """Apply one event to one order and carry out its actions (see the module rule).
+
+        Raises:
+            OutOfStock: the seller's accept needs more than is left; nothing was stored (the
+                in-memory ``machine`` must be reloaded).
+        """
         before = machine.state
         actions = machine.handle(event)
         order_id = row.order_id
@@ -202,6 +210,10 @@ class TradeDriver:
                 self._record_reason(order_id, machine, event, now)
             if committed and machine.state != before:
                 self.store.log(order_id, "state", state, f"{before.name} -> {state}", now=now)
+                self._move_stock(row, machine, before, now)
+                reason = _ending_reason(event)
+                if reason:
+                    self.store.log(order_id, "reason", state, reason, now=now)
             if consume is not None:
                 self.channel.consume(consume)
             if command is not None:
@@ -270,6 +282,21 @@ class TradeDriver:
                 log.info("order %s: refused %s (%s: %s)", oid.hex(), who, a.reason, a.detail)
             case _:
                 pass
+
+    def _move_stock(self, row: OrderRow, machine: OrderMachine, before: State, now: int) -> None:
+        """The seller takes or gives back the order's stock (inside the step's transaction)."""
+        request = machine.data.request
+        move = stock_move(before, machine.state)
+        if machine.role != "seller" or request is None or move == 0:
+            return
+        oid, state = row.order_id, machine.state.name
+        if move > 0:
+            taken = self.stock.take(oid, request.listing, request.quantity)
+            detail = f"{taken.quantity} taken from the listing's stock"
+            self.store.log(oid, "notice", state, detail, now=now)
+        elif self.stock.give_back(oid) is not None:
+            detail = f"{request.quantity} returned to the listing's stock"
+            self.store.log(oid, "notice", state, detail, now=now)
 
     def _after_state_change(self, row: OrderRow, machine: OrderMachine) -> None:
         """Moves a party makes by itself: the arbiter takes every escrow case it is asked to."""
@@ -355,14 +382,17 @@ class TradeDriver:
 
     def _check_against_listing(self, request: OrderRequest) -> tuple[str, str | None]:
         """The seller compares the order with its own listing: (title, problem or None)."""
-        signed = stored_listing(self.profile, request.listing)
-        if signed is None or signed.body.seller != self.me:
+        found = SellerCatalog(self.profile).revision_of(request.listing)
+        if found is None:
             return "", "this listing is not (or no longer) offered"
+        signed, same_terms = found
         body = signed.body
-        if body.revision != request.revision or body.price != request.unit_price:
+        # An older revision is fine if only its stock changed (each sale makes a revision).
+        if not same_terms or body.price != request.unit_price:
             return body.title, "the listing changed since the order was made"
-        if request.quantity > body.quantity:
-            return body.title, f"only {body.quantity} available"
+        problem = stock_problem(body.quantity, request.quantity)
+        if problem is not None:
+            return body.title, problem
         option = request.shipping_option
         if (option is None) != (not body.shipping):
             return body.title, "the shipping choice does not fit the listing"
@@ -468,10 +498,11 @@ class TradeDriver:
             await self._buy(c)
             return
         row, machine = self.machine(c.order_id)
+        if c.kind == "accept":
+            await self._accept_command(c, row, machine)
+            return
         message: TradeMessage
         match c.kind:
-            case "accept":
-                message = await self._accept(row, machine)
             case "decline":
                 message = OrderDecline(reason=str(a.get("reason", "")))
             case "cancel":
@@ -513,6 +544,57 @@ class TradeDriver:
             case _:
                 raise CommandFailed(f"unknown command {c.kind!r}")
         self.step(row, machine, Command(message, self.now()), command=c)
+
+    async def _accept_command(self, c: CommandRow, row: OrderRow, machine: OrderMachine) -> None:
+        """Accept, taking the stock; an order that no longer fits it is declined instead.
+
+        The check before asking the wallet for an address spares it a useless address; the
+        one that counts runs in the step's transaction (`StockKeeper.take`).
+        """
+        request = machine.data.request
+        if row.role == "seller" and machine.state != State.S1_requested:
+            reason = self.store.last_reason(row.order_id)
+            state = machine.state.name.split("_", 1)[1]
+            because = f" ({reason})" if reason else ""
+            raise CommandFailed(f"the order is already {state}{because}")
+        try:
+            if request is not None:
+                offered = self.stock.offered(request.listing)
+                if offered is None:
+                    raise OutOfStock("this listing is no longer offered")
+                problem = stock_problem(offered[0], request.quantity)
+                if problem is not None:
+                    raise OutOfStock(problem)
+            message = await self._accept(row, machine)
+            self.step(row, machine, Command(message, self.now()), command=c)
+        except OutOfStock as exc:
+            self._decline_for_stock(row.order_id, str(exc))
+            raise CommandFailed(f"{exc}: the order was declined") from None
+        if request is not None and machine.state == State.S2_accepted:
+            reservation = self.stock.reservation(row.order_id)
+            if reservation is not None:
+                self._decline_unfillable(reservation.listing_id)
+
+    def _decline_for_stock(self, order_id: bytes, reason: str) -> None:
+        """Decline a waiting order (as the seller) with the stock ``reason`` the buyer sees."""
+        row, machine = self.machine(order_id)  # reloaded: a refused step left no trace
+        if row.role == "seller" and machine.state == State.S1_requested:
+            self.step(row, machine, Command(OrderDecline(reason=reason), self.now()))
+
+    def _decline_unfillable(self, listing_id: bytes) -> None:
+        """Decline every order still waiting for our answer that the listing's stock left
+        after an acceptance cannot fill: their buyers learn it now, not at the deadline."""
+        current = SellerCatalog(self.profile).listing(listing_id)
+        left = 0 if current is None else current.body.quantity
+        for row in self.store.orders(state=int(State.S1_requested)):
+            if row.role != "seller":
+                continue
+            request = OrderMachine.from_bytes(row.machine, self.config).data.request
+            if request is None or self.stock.listing_id_of(request.listing) != listing_id:
+                continue
+            problem = stock_problem(left, request.quantity)
+            if problem is not None:
+                self._decline_for_stock(row.order_id, problem)
 
     async def _accept(self, row: OrderRow, machine: OrderMachine) -> OrderAccept:
         if machine.mode == "escrow":
@@ -578,6 +660,13 @@ class TradeDriver:
     def open_orders(self) -> list[bytes]:
         """Orders whose escrow should run (resumed at start-up)."""
         return [r.order_id for r in self.store.orders() if r.escrow == "running"]
+
+
+def _ending_reason(event: OrderEvent) -> str:
+    """The reason a decline or cancel gives, kept on the timeline for both sides to read."""
+    if isinstance(event, Command | Received) and isinstance(event.message, OrderDecline | Cancel):
+        return event.message.reason.strip()
+    return ""
 
 
 class DriverAttached:

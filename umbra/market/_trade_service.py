@@ -117,6 +117,7 @@ class OrderView:
     next_actions: tuple[str, ...]
     timeline: tuple[TimelineEntry, ...]
     commands: tuple[CommandRow, ...] = field(default_factory=tuple)
+    reason: str | None = None  # why it was declined or cancelled (e.g. "sold out")
 
     def to_json(self) -> dict[str, Any]:
         out = self.summary.to_json()
@@ -134,6 +135,7 @@ class OrderView:
             shipping=self.shipping,
             shipping_kind=self.shipping_kind,
             decision=self.decision,
+            reason=self.reason,
             next_actions=list(self.next_actions),
             timeline=[e.__dict__ for e in self.timeline],
             commands=[
@@ -213,7 +215,9 @@ class TradeService:
             raise UsageError("this is your own listing")
         if body.is_expired_at(self._now()):
             raise UsageError("this listing has expired")
-        if not 1 <= quantity <= max(body.quantity, 0):
+        if body.quantity <= 0:
+            raise UsageError("this listing is sold out")
+        if not 1 <= quantity <= body.quantity:
             raise UsageError(f"the quantity must be between 1 and {body.quantity}")
         if body.shipping and shipping_option is None:
             raise UsageError(f"choose a shipping option 0..{len(body.shipping) - 1}")
@@ -325,8 +329,10 @@ class TradeService:
                 when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(opens))
                 raise UsageError(f"this claim can be made from {when}, once the deadline passed")
             state = machine.state.name.split("_", 1)[1]
+            reason = self._store.last_reason(row.order_id) if machine.state in TERMINAL else None
+            why = f": {reason}" if reason else ""  # e.g. "declined: sold out"
             raise UsageError(
-                f"cannot {kind} this order now (it is {state}, you are the {row.role})"
+                f"cannot {kind} this order now (it is {state}{why}, you are the {row.role})"
             )
         with self._store.db.transaction():
             return self._store.queue_command(row.order_id, kind, args, now=self._now())
@@ -463,6 +469,7 @@ class TradeService:
             next_actions=next_actions(m, self._now()),
             timeline=tuple(self._store.timeline(row.order_id)),
             commands=tuple(self._store.commands_of(row.order_id)),
+            reason=self._store.last_reason(row.order_id),
         )
 
     def acts_as_arbiter(self) -> bool:

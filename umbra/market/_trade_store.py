@@ -128,7 +128,7 @@ class CommandRow:
 @dataclass(frozen=True)
 class TimelineEntry:
     at: int
-    kind: str  # 'state' | 'sent' | 'received' | 'refused' | 'notice' | 'escrow' | 'command'
+    kind: str  # 'state' | 'sent' | 'received' | 'refused' | 'notice' | 'escrow' | 'reason'
     state: str
     detail: str
 
@@ -310,6 +310,15 @@ class TradeStore:
             (order_id,),
         )
         return [TimelineEntry(int(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in rows]
+
+    def last_reason(self, order_id: bytes) -> str | None:
+        """The reason the order was declined or cancelled with, if one was given."""
+        value = self.db.scalar(
+            "SELECT detail FROM trade_timeline WHERE order_id = ? AND kind = 'reason'"
+            " ORDER BY seq DESC LIMIT 1",
+            (order_id,),
+        )
+        return None if value is None else str(value)
 
     def get_config(self, key: str) -> str | None:
         value = self.db.scalar("SELECT value FROM trade_config WHERE key = ?", (key,))

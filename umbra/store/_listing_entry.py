@@ -23,4 +23,5 @@ def index_entry_for(signed: SignedListing) -> IndexEntry:
         created_at=b.created_at,
         expires_at=b.expires_at,
         thumbnail=str(b.images[0].thumb) if b.images else None,
+        quantity=b.quantity,
     )

@@ -18,6 +18,8 @@ Search tables, and why they are shaped this way (see ``_search`` and ``_facets``
   filters except the exact price edges and expiry are evaluated inside FTS5.
 """
 
+from umbra.core import InvalidDocument, UsageError, parse_cid, parse_listing
+
 from ._database import Database
 
 STORE_NAMESPACE = "store"
@@ -74,9 +76,32 @@ INSERT INTO search_fts (search_fts, rank) VALUES ('rank', 'bm25(10.0, 5.0, 1.0, 
 CREATE VIRTUAL TABLE search_vocab USING fts5vocab (search_fts, 'row');
 """
 
-STORE_MIGRATIONS: tuple[str, ...] = (_V1,)
+# The quantity a listing still offers, so results can say "Sold out" without reading blocks.
+# Rows indexed before stay NULL (unknown) until `migrate_store` fills them in.
+_V2 = "ALTER TABLE search_listings ADD COLUMN quantity INTEGER;"
+
+STORE_MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 
 
 def migrate_store(db: Database) -> int:
     """Create or upgrade the store layer's tables; returns the schema version."""
-    return db.migrate(STORE_NAMESPACE, STORE_MIGRATIONS)
+    before = db.schema_version(STORE_NAMESPACE)
+    version = db.migrate(STORE_NAMESPACE, STORE_MIGRATIONS)
+    if 0 < before < 2:
+        _fill_quantities(db)
+    return version
+
+
+def _fill_quantities(db: Database) -> None:
+    """Read the quantity of listings indexed before version 2 from their stored blocks."""
+    rows = db.query(
+        "SELECT l.cid, b.data FROM search_listings l JOIN blocks b ON b.cid = l.cid"
+        " WHERE l.quantity IS NULL"
+    )
+    with db.transaction():
+        for cid, data in rows:
+            try:
+                quantity = parse_listing(bytes(data), expected_cid=parse_cid(cid)).body.quantity
+            except (InvalidDocument, UsageError):
+                continue  # a damaged block: shown as available, as before
+            db.execute("UPDATE search_listings SET quantity = ? WHERE cid = ?", (quantity, cid))

@@ -98,6 +98,13 @@ class SearchIndex:
         row = self._db.query_one(f"{SELECT_ENTRIES} WHERE l.cid = ?", (cid,))
         return None if row is None else entry_from_row(row)
 
+    def current(self, seller: bytes, listing_id: bytes) -> IndexEntry | None:
+        """The indexed (highest) revision of one listing, e.g. to follow an older link."""
+        row = self._db.query_one(
+            f"{SELECT_ENTRIES} WHERE l.seller = ? AND l.listing_id = ?", (seller, listing_id)
+        )
+        return None if row is None else entry_from_row(row)
+
     def count(self) -> int:
         """How many listings are indexed, expired ones included."""
         return int(self._db.scalar("SELECT count(*) FROM search_listings"))

@@ -54,7 +54,7 @@ _BM25 = "bm25(search_fts, 10.0, 5.0, 1.0, 0.0)"
 
 SELECT_ENTRIES = (
     "SELECT l.id, l.cid, l.seller, l.listing_id, l.revision, l.category, l.price,"
-    " l.ship_regions, l.ships_from, l.created_at, l.expires_at, l.thumbnail,"
+    " l.ship_regions, l.ships_from, l.created_at, l.expires_at, l.thumbnail, l.quantity,"
     " t.title, t.tags, t.description"
     " FROM search_listings l JOIN search_texts t ON t.id = l.id"
 )
@@ -321,6 +321,7 @@ def entry_from_row(row: Row) -> IndexEntry:
         created_at,
         expires_at,
         thumbnail,
+        quantity,
         title,
         tags,
         description,
@@ -340,4 +341,5 @@ def entry_from_row(row: Row) -> IndexEntry:
         created_at=int(created_at),
         expires_at=int(expires_at),
         thumbnail=thumbnail,
+        quantity=None if quantity is None else int(quantity),
     )

@@ -34,6 +34,9 @@ class IndexEntry:
     created_at: int
     expires_at: int
     thumbnail: str | None
+    # How many the seller still offers (0: sold out); None: indexed by a version that did
+    # not keep it and not re-read since (shown as available, as before).
+    quantity: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

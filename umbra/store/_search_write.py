@@ -61,8 +61,8 @@ def upsert_entries(db: Database, entries: Iterable[IndexEntry]) -> int:
     rows = sorted(zip(_assign_ids(db, fresh), fresh, strict=True), key=lambda pair: pair[0])
     inserted = db.executemany(
         "INSERT INTO search_listings (id, cid, seller, listing_id, revision, category, price,"
-        " ship_regions, ships_from, created_at, expires_at, thumbnail)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (cid) DO NOTHING",
+        " ship_regions, ships_from, created_at, expires_at, thumbnail, quantity)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (cid) DO NOTHING",
         [_listing_row(listing, entry) for listing, entry in rows],
     )
     if inserted != len(rows):  # a CID is the hash of a document naming seller and listing
@@ -163,6 +163,7 @@ def _listing_row(listing: int, entry: IndexEntry) -> tuple[Any, ...]:
         entry.created_at,
         entry.expires_at,
         entry.thumbnail,
+        entry.quantity,
     )
 
 

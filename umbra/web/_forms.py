@@ -52,6 +52,7 @@ class ListingForm:
     shipping: list[ShippingRow] = field(default_factory=list)
     keep_images: bool = True
     images: tuple[bytes, ...] = ()
+    base_revision: str = ""  # the revision an edit started from (see `ListingChanges`)
 
     def padded_shipping(self) -> list[ShippingRow]:
         rows = list(self.shipping)
@@ -71,6 +72,7 @@ class ListingForm:
             ships_from=b.ships_from,
             tags=", ".join(b.tags),
             lifetime_days=str(max(1, (b.expires_at - b.created_at) // DAY_S)),
+            base_revision=str(b.revision),
             shipping=[
                 ShippingRow(o.name, ", ".join(o.regions), format_xmr(o.cost)) for o in b.shipping
             ],
@@ -131,6 +133,7 @@ class ListingForm:
             shipping=draft.shipping,
             lifetime_days=draft.lifetime_days,
             images=self.images if replace else None,
+            base_revision=int(self.base_revision) if self.base_revision.isdigit() else None,
         )
 
 
@@ -178,4 +181,5 @@ async def read_listing_form(request: Request) -> ListingForm:
         shipping=rows,
         keep_images=_text(form, "keep_images") == "yes",
         images=tuple(images),
+        base_revision=_text(form, "base_revision")[:10],
     )

@@ -138,6 +138,8 @@ def order_routes(services: PageServices) -> list[Route]:
             raise PageError(400, "This is your own listing; you cannot buy it.")
         if body.is_expired_at(services.now()):
             raise PageError(400, "This listing has expired. Search again for current listings.")
+        if body.quantity <= 0:
+            raise PageError(400, "This listing is sold out: the seller has none left.")
         params = request.query_params
         form = request.scope.get("umbra.form")
         source = form if form is not None else params

@@ -31,7 +31,7 @@ from umbra.core import (
     parse_xmr,
 )
 from umbra.core.crypto import encode_public_key
-from umbra.market import TradeService, seller_escrow_above, stored_listing
+from umbra.market import ListingChanged, TradeService, seller_escrow_above, stored_listing
 from umbra.store import SearchPage, SearchQuery
 
 from ._common import ARBITER_SCOPE_KEY, PageError, error_page, guarded, page, see_other
@@ -64,6 +64,13 @@ def _load_listing(services: PageServices, text: str) -> tuple[SignedListing, boo
     if signed is None:
         raise missing
     return signed, signed.body.seller == services.profile.identity.signing_public
+
+
+def _newer_revision(services: PageServices, signed: SignedListing) -> str | None:
+    """The CID of a newer revision of ``signed`` in the index, if there is one."""
+    b = signed.body
+    entry = services.profile.search.current(b.seller, b.listing_id)
+    return entry.cid if entry is not None and entry.revision > b.revision else None
 
 
 def _own_listing(services: PageServices, ref: str) -> SignedListing:
@@ -239,6 +246,9 @@ class Pages:
 
         async def listing(request: Request) -> Response:
             signed, own = await services.run(_load_listing, services, request.path_params["cid"])
+            newer = await services.run(_newer_revision, services, signed)
+            if newer is not None:  # e.g. a sale changed the stock since this link was made
+                return see_other(f"/listing/{newer}")
             escrow_above = await services.run(
                 seller_escrow_above, services.profile, signed.body.seller
             )
@@ -299,6 +309,17 @@ class Pages:
             try:
                 changes = form.to_changes()
                 signed = await services.run(services.catalog.edit, str(old.cid), changes)
+            except ListingChanged:
+                # A sale took stock while the seller edited: show the quantity left now,
+                # keep the rest of what was typed, and let the seller save again.
+                current = await services.run(_own_listing, services, request.path_params["ref"])
+                form.quantity = str(current.body.quantity)
+                form.base_revision = str(current.body.revision)
+                error = (
+                    f"While you edited, the listing changed (a sale?): {current.body.quantity}"
+                    " left now. The quantity below is the current one; check it and save again."
+                )
+                return form_page(request, form, edit=current, error=error)
             except UsageError as exc:
                 return form_page(request, form, edit=old, error=_sentence(exc, bool(form.images)))
             return see_other(f"/listing/{signed.cid}")

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import trio
+from multiformats import CID
 
 import umbra.store as store
 from umbra.core import PICONERO_PER_XMR, ShippingOption
@@ -33,7 +34,12 @@ from umbra.wallet import Sandbox, WalletStore
 from ..net.cluster import CHEAP, PASSPHRASE, NodeProc, _env, umbra_argv, wait_until
 
 ROLES = ("buyer", "seller", "arbiter")
-IPS = {"seller": "127.0.0.60", "buyer": "127.0.0.61", "arbiter": "127.0.0.62"}
+IPS = {
+    "seller": "127.0.0.60",
+    "buyer": "127.0.0.61",
+    "arbiter": "127.0.0.62",
+    "buyer2": "127.0.0.63",  # a second buyer without a wallet, started by `add_buyer`
+}
 MINE_EVERY_S = 1.0
 PRICE = PICONERO_PER_XMR // 2  # 0.5 XMR
 SHIPPING_COST = PICONERO_PER_XMR // 100
@@ -185,13 +191,46 @@ class TradeWorld:
 
     def buy(self, *, direct: bool = False) -> str:
         # No --arbiter: an escrow order takes the seller's default arbiter from its catalog.
-        result = self.cli(
-            "buyer", "order", "buy", self.listing, "--shipping-option", "0",
-            "--address", "Jane Doe, 1 Main St, Springfield", "--wait", "180",
-            *(["--direct"] if direct else []),
-        )  # fmt: skip
+        # Each sale makes a new revision of the listing: order the one the buyer holds now.
+        result = self.cli("buyer", *self.buy_args(self.current("buyer", self.listing), direct))
         assert result["status"] == "done", result
         return str(result["order"])
+
+    @staticmethod
+    def buy_args(listing: str, direct: bool) -> list[str]:
+        return [
+            "order", "buy", listing, "--shipping-option", "0",
+            "--address", "Jane Doe, 1 Main St, Springfield", "--wait", "180",
+            *(["--direct"] if direct else []),
+        ]  # fmt: skip
+
+    def listing_id(self, listing: str) -> bytes:
+        """The id of the seller's listing ``listing`` is a revision of."""
+        found = SellerCatalog(self.profile("seller")).listing_id_of(CID.decode(listing))
+        assert found is not None, f"{listing} is not a listing of the seller"
+        return found
+
+    def indexed(self, role: str, listing_id: bytes) -> tuple[str, int | None] | None:
+        """(CID, quantity) of the revision of the listing that ``role``'s index holds now."""
+        row = self.profile(role).db.query_one(
+            "SELECT cid, quantity FROM search_listings WHERE listing_id = ?", (listing_id,)
+        )
+        return None if row is None else (str(row[0]), None if row[1] is None else int(row[1]))
+
+    def current(self, role: str, listing: str) -> str:
+        found = self.indexed(role, self.listing_id(listing))
+        return listing if found is None else found[0]
+
+    def add_buyer(self, name: str = "buyer2") -> TradeNode:
+        """Start a second buyer (no wallet: it can order directly, not pay)."""
+        node = self.nodes.get(name)
+        if node is None:
+            with store.create_profile(self.root, name, PASSPHRASE, params=CHEAP) as profile:
+                self.ids[name] = encode_public_key(profile.identity.signing_public)
+            node = self.nodes[name] = TradeNode(name, IPS[name], self.root)
+        if node.proc is None:
+            node.start([self.nodes["seller"].addrs[0]])
+        return node
 
     # -- processes ----------------------------------------------------------------------------
 
@@ -251,7 +290,7 @@ def open_world(root: Path) -> TradeWorld:
                             title="Brass telescope",
                             description="A 1920s brass telescope, working.",
                             price=PRICE,
-                            quantity=3,
+                            quantity=20,  # every test of a module buys one
                             category="electronics",
                             condition="used-good",
                             ships_from="DE",
@@ -278,8 +317,6 @@ def open_world(root: Path) -> TradeWorld:
 
 
 def _has_listing(world: TradeWorld) -> Callable[[], bool]:
-    from multiformats import CID
-
     from umbra.market import stored_listing
 
     def check() -> bool:

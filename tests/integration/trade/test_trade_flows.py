@@ -3,11 +3,13 @@
 Each test drives one order through the real CLI and watches the parties' stored states.
 """
 
+import json
 from collections.abc import Callable
 
 import pytest
 
-from umbra.core import PICONERO_PER_XMR, format_xmr
+from umbra.core import PICONERO_PER_XMR, ShippingOption, format_xmr
+from umbra.market import ListingDraft, SellerCatalog
 from umbra.wallet import WalletStore
 
 from .harness import PRICE, SHIPPING_COST, TradeWorld
@@ -195,3 +197,81 @@ def test_nodes_killed_mid_trade_resume_and_release(world: TradeWorld) -> None:
         lambda: world.balance("seller") - seller_before >= TOTAL - 10**10,
         timeout=180,
     )
+
+
+def test_two_buyers_race_for_the_last_item(world: TradeWorld) -> None:
+    """Two buyers order the last one at the same moment, the seller accepts both at once:
+    exactly one order is accepted, the other declined "sold out", and the losing buyer's node
+    shows the listing sold out once it synced. Direct payment: no escrow is needed to race."""
+    signed = SellerCatalog(world.profile("seller")).create(  # its node publishes it
+        ListingDraft(
+            title="Last brass compass", description="The only one.", price=PRICE // 50,
+            quantity=1, category="electronics", condition="used-good", ships_from="DE",
+            shipping=(ShippingOption(name="Post", regions=["WW"], cost=SHIPPING_COST),),
+        )
+    )  # fmt: skip
+    cid, listing_id = str(signed.cid), signed.body.listing_id
+    world.add_buyer("buyer2")
+    buyers = ("buyer", "buyer2")
+    world.wait(
+        "both buyers synced the last compass",
+        lambda: all(world.indexed(b, listing_id) == (cid, 1) for b in buyers),
+        timeout=180,
+    )
+
+    args = world.buy_args(cid, direct=True)
+    racing = [(b, world.nodes[b].spawn(*args)) for b in buyers]  # at the same moment
+    orders = {}
+    for b, proc in racing:
+        result = world.nodes[b].collect(proc, args)
+        assert result["status"] == "done", result
+        orders[b] = str(result["order"])
+    for b, order_id in orders.items():
+        world.wait_state(order_id, "S1_requested", (b, "seller"))
+
+    # The seller accepts both at once. The second accept is refused with one line that says
+    # why: by the node (queued before the first ran) or already by the CLI (the node had
+    # declined that order while accepting the first).
+    accepts = [world.nodes["seller"].spawn("order", "accept", o) for o in orders.values()]
+    answers = [(*p.communicate(timeout=120), p.returncode) for p in accepts]
+    seqs = [int(json.loads(out.splitlines()[-1])["seq"]) for out, _, c in answers if c == 0]
+    refusals = [err.strip() for _, err, code in answers if code != 0]
+    seller = world.service("seller")
+    world.wait(
+        "the seller's node took the queued accepts",
+        lambda: all(c is not None and c.status != "queued" for c in map(seller.command, seqs)),
+        timeout=120,
+    )
+    commands = [c for c in map(seller.command, seqs) if c is not None]
+    refusals += [c.error for c in commands if c.status == "failed"]
+    assert [c.status for c in commands].count("done") == 1
+    assert len(refusals) == 1 and refusals[0] in (
+        "the order is already declined (sold out)",  # by the node
+        "umbra: error: cannot accept this order now (it is declined: sold out,"
+        " you are the seller)",  # by the CLI
+    ), refusals
+
+    def settled() -> bool:
+        states = [world.state("seller", o) for o in orders.values()]
+        return sorted(map(str, states)) in (
+            ["S11_declined", "S2_accepted"],
+            ["S11_declined", "S4_funded"],  # the buyer's node may pay at once
+        )
+
+    world.wait("one order accepted, the other declined", settled, timeout=120)
+    loser = next(b for b, o in orders.items() if world.state("seller", o) == "S11_declined")
+    winner = next(b for b in buyers if b != loser)
+    world.wait_state(orders[loser], "S11_declined", (loser, "seller"))
+    view = world.order(loser, orders[loser])
+    assert view is not None and view["reason"] == "sold out"  # the buyer reads why
+    winning = world.state("seller", orders[winner])
+    assert winning in ("S2_accepted", "S4_funded"), winning  # the buyer's node may pay at once
+
+    world.wait(
+        f"the {loser}'s node shows the compass sold out",
+        lambda: (world.indexed(loser, listing_id) or ("", None))[1] == 0,
+        timeout=180,
+    )
+    found = world.cli(loser, "search", "compass")
+    (hit,) = found["hits"]
+    assert hit["sold_out"] is True and hit["cid"] != cid  # a new revision, quantity 0

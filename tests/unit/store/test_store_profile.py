@@ -20,6 +20,7 @@ from umbra.store import (
     list_profiles,
     open_profile,
 )
+from umbra.store._schema import STORE_MIGRATIONS
 
 SECRET_TITLE = "Zanzibar-unmistakable-title-string"
 SECRET_DESCRIPTION = "ultra distinctive description marker qwxzv"
@@ -242,7 +243,7 @@ def test_other_layers_add_their_tables(tmp_path: Path, fast_params: Argon2Params
         profile.db.migrate("wallet", ("CREATE TABLE wallet_accounts (id INTEGER PRIMARY KEY);",))
     with open_profile(tmp_path, "alice", "pw") as profile:
         assert profile.db.schema_version("wallet") == 1
-        assert profile.db.schema_version("store") == 1
+        assert profile.db.schema_version("store") == len(STORE_MIGRATIONS)
 
 
 def test_opening_a_profile_makes_loose_files_owner_only(
