@@ -37,6 +37,7 @@ from tests.integration.demo._procs import UMBRA, JsonLines, clean_env, umbra
 from tests.integration.demo.test_demo import _kill_leftovers, _leftovers
 from umbra.market import TRANSITIONS
 
+from ._checks_stock import check_sold_out_in_browser
 from .conftest import ARTIFACTS
 from .test_ui import PHONE, SHOTS, Watch, browser, no_sideways_scroll  # noqa: F401
 
@@ -453,8 +454,26 @@ def step_tour(trade: Trade) -> None:
         party.page.set_viewport_size(PHONE)
 
 
+def step_sold_out(trade: Trade) -> None:
+    """The camera was the seller's only one: once the buyer's node synced the seller's new
+    catalog, its listing and search card say "Sold out" and offer no Buy."""
+    buyer = trade.buyer
+
+    def sold_out_cid() -> str | None:
+        with _bearer(buyer.node) as api:
+            hits = api.get("/api/v1/search", params={"q": "camera"}).json()["hits"]
+        for hit in hits:
+            if hit["seller"] == trade.seller_id and hit["title"] == trade.titles["release"]:
+                return str(hit["cid"]) if hit["sold_out"] else None
+        return None
+
+    cid = _wait("the buyer's node synced the camera sold out", sold_out_cid)
+    check_sold_out_in_browser(buyer.page, buyer.base, cid, "camera")
+    _shot(buyer.page, "trade-release-9-buyer-sold-out-search")
+
+
 # The journey, in order; a check of another part of the app goes inside the step it needs.
-STEPS: list[Callable[[Trade], None]] = [step_release, step_dispute, step_tour]
+STEPS: list[Callable[[Trade], None]] = [step_release, step_sold_out, step_dispute, step_tour]
 
 
 def test_trade_and_dispute_in_the_browser(browser: Any, demo: dict[str, Any]) -> None:  # noqa: F811
