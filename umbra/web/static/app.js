@@ -1,4 +1,5 @@
-// Umbra: the only script of the web app. No network requests; progressive enhancement only.
+// Umbra: the only script of the web app. No network requests of its own (it only asks the
+// browser to load a photo again); progressive enhancement only.
 "use strict";
 
 function showPreviews(input) {
@@ -36,7 +37,41 @@ function copyValue(button) {
   }
 }
 
+// A listing's photo may still be on its way from the seller's node (the node fetches it when
+// the page asks): keep "Loading the photo…" instead of a broken image, and ask again a few
+// times before saying that no peer has it.
+var PHOTO_TRIES = 6;
+
+function watchPhoto(img) {
+  var status = img.parentNode.querySelector(".photo-status");
+  var base = img.getAttribute("src");
+  var tries = 0;
+  var loaded = function () {
+    img.classList.remove("waiting");
+    if (status) status.hidden = true;
+  };
+  var failed = function () {
+    tries += 1;
+    img.classList.add("waiting");
+    if (!status) return;
+    status.hidden = false;
+    if (tries > PHOTO_TRIES) {
+      status.textContent = "The photo could not be fetched: neither the seller's node nor a node " +
+        "that synced its catalog sent it. Reload the page later.";
+      return;
+    }
+    status.textContent = "Still looking for a peer that has the photo…";
+    setTimeout(function () { img.src = base + "?retry=" + tries; }, 2000 * tries);
+  };
+  img.addEventListener("load", loaded);
+  img.addEventListener("error", failed);
+  if (img.complete) {
+    if (img.naturalWidth > 0) loaded(); else failed();
+  }
+}
+
 document.addEventListener("DOMContentLoaded", function () {
+  document.querySelectorAll("img[data-retry]").forEach(watchPhoto);
   document.querySelectorAll("input[type=file][data-preview]").forEach(function (input) {
     input.addEventListener("change", function () { showPreviews(input); });
   });
