@@ -31,6 +31,7 @@ import trio
 
 from umbra.store import make_private_dirs, tighten_private_tree, write_private_file
 
+from ._block_time import UNLOCK_BLOCKS
 from ._errors import SandboxError, WalletRpcError, WalletUnavailable
 from ._processes import free_port, port_free, process_matches, rss_bytes, start_process, stop_pid
 from ._rpc import RpcClient, RpcStats
@@ -47,7 +48,6 @@ from ._sandbox_wallet import (
 MONEROD = "monerod"
 FAUCET = "faucet"
 INITIAL_BLOCKS = 80  # coinbase unlocks after 60 blocks: leaves ~20 spendable coinbases
-UNLOCK_BLOCKS = 10
 
 
 def ensure_monero_installed() -> None:

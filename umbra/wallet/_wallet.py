@@ -11,6 +11,7 @@ import segno
 
 from umbra.core import UsageError, format_xmr
 
+from ._block_time import BlockPace, seconds_per_block
 from ._escrow_messages import address_ok
 from ._rpc import RpcClient
 
@@ -141,6 +142,10 @@ class UserWallet:
                     )
                 )
         return sorted(items, key=lambda t: (t.height == 0, t.height, t.timestamp))
+
+    async def block_pace(self, now: float) -> BlockPace:
+        """How fast this wallet's chain makes blocks (for "spendable in about …")."""
+        return await seconds_per_block(self.rpc, now, account=self.account)
 
     async def preview_send(self, address: str, amount: int) -> SendPreview:
         """Build (but do not broadcast) the transaction, to show the exact fee first."""

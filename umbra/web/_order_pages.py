@@ -157,6 +157,9 @@ def order_routes(services: PageServices) -> list[Route]:
         offered = await services.run(lambda: trade().seller_arbiters(body.seller))
         chosen = form_text(request, "arbiter", 120) or (offered[0]["id"] if offered else "")
         current = await quote(signed, quantity, option)
+        wait = ""
+        if current.problem == "locked" and current.blocks_to_unlock:
+            wait = await access.unlock_wait(current.blocks_to_unlock)
         return page(
             request,
             "buy.html",
@@ -167,6 +170,7 @@ def order_routes(services: PageServices) -> list[Route]:
             refresh=current.problem == "locked",
             refresh_seconds=REFRESH_S * 2,
             arbiter=chosen,
+            unlock_wait=wait,
             arbiters=offered or [],
             arbiters_known=offered is not None,
             address=form_text(request, "address", 1000),
@@ -178,9 +182,12 @@ def order_routes(services: PageServices) -> list[Route]:
         return await buy_page(request)
 
     async def buy(request: Request) -> Response:
+        if form_text(request, "update", 5) == "yes":  # "Update the total": show, place nothing
+            return await buy_page(request)
         cid = request.path_params["cid"]
         quantity = _int_param(form_text(request, "quantity", 5), 1) or 1
         shipping = form_text(request, "shipping", 5)
+        expected = form_text(request, "expected_total", 40)
         arbiter = form_text(request, "arbiter", 120)
         address = form_text(request, "address", 1000)
         payment: Literal["escrow", "direct"] = (
@@ -197,6 +204,8 @@ def order_routes(services: PageServices) -> list[Route]:
                 address=address or None,
                 payment=payment,
                 arbiter=(arbiter or None) if payment == "escrow" else None,
+                # The total the page showed: the node refuses to place a different order.
+                expected_total=parse_xmr(expected) if expected else None,
             )
 
         try:

@@ -70,7 +70,52 @@ function watchPhoto(img) {
   }
 }
 
+// The buy page: the total follows the chosen quantity and shipping option as they change, and
+// the form carries that total, so the node places exactly the order shown (it refuses another).
+var PICONERO = BigInt("1000000000000");
+
+function piconero(text) {
+  return /^[0-9]{1,20}$/.test(text || "") ? BigInt(text) : BigInt(0);
+}
+
+function xmrText(amount) {
+  var frac = (amount % PICONERO).toString().padStart(12, "0").replace(/0+$/, "");
+  while (frac.length < 2) frac += "0";
+  return (amount / PICONERO).toString() + "." + frac;
+}
+
+function liveTotal(form) {
+  var price = piconero(form.getAttribute("data-price"));
+  var fee = piconero(form.getAttribute("data-fee"));
+  var show = function (id, text) {
+    var node = document.getElementById(id);
+    if (node) node.textContent = text;
+  };
+  var update = function () {
+    var field = form.querySelector("input[name=quantity]");
+    var count = Math.max(1, parseInt(field ? field.value : "1", 10) || 1);
+    if (field && field.max) count = Math.min(count, parseInt(field.max, 10) || count);
+    var quantity = BigInt(count);
+    var chosen = form.querySelector("input[name=shipping]:checked");
+    var shipping = chosen ? piconero(chosen.getAttribute("data-cost")) : BigInt(0);
+    var subtotal = price * quantity + shipping;
+    var total = xmrText(subtotal + fee) + " XMR";
+    show("buy-price", xmrText(price) + " XMR" + (count > 1 ? " × " + count : ""));
+    show("buy-shipping", xmrText(shipping) + " XMR");
+    show("buy-subtotal", xmrText(subtotal) + " XMR");
+    show("buy-total", total);
+    show("buy-button", "Buy for " + total);
+    form.querySelector("input[name=expected_total]").value = xmrText(subtotal);
+  };
+  form.addEventListener("change", update);
+  form.addEventListener("input", update);
+  var button = document.getElementById("buy-update");
+  if (button) button.hidden = true;  // the total is always current
+}
+
 document.addEventListener("DOMContentLoaded", function () {
+  var buy = document.getElementById("buy-confirm");
+  if (buy && buy.hasAttribute("data-price")) liveTotal(buy);
   document.querySelectorAll("img[data-retry]").forEach(watchPhoto);
   document.querySelectorAll("input[type=file][data-preview]").forEach(function (input) {
     input.addEventListener("change", function () { showPreviews(input); });
