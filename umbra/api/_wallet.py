@@ -190,6 +190,11 @@ class WalletAccess:
             pace = ASSUMED_PACE
         return pace.wait(blocks)
 
+    async def received(self, txids: tuple[str, ...]) -> list[Transfer]:
+        """What the wallet received in ``txids`` (an escrow payout), with the fee of each."""
+        async with self.user_wallet() as wallet:
+            return await wallet.received(txids)
+
     async def history(self) -> list[Transfer]:
         async with self.user_wallet() as wallet:
             return await wallet.history()

@@ -6,7 +6,8 @@ own listings and signed catalog), ``_listing_fields`` (checks of listing fields 
 shared by the API and the pages), ``_samples`` (demo data). The trade protocol, sans-IO:
 ``_trade_messages`` (every trade message, wire format), ``_trade_limits`` (its size caps),
 ``_order_table`` (states and the transition table), ``_order_types`` (events, actions,
-timing), ``_order_machine`` (the order state machine), ``_order_data`` (its stored state).
+timing), ``_order_machine`` (the order state machine), ``_order_data`` (its stored state),
+``_payout_fees`` (who pays a payout's network fee).
 Running trades: ``_trade_store`` (orders, the user-command queue, timelines in the profile
 database), ``_trade_service`` (the API the CLI and web app call: queue moves, read orders),
 ``_trade_driver`` (runs the orders in the node), ``_trade_escrow`` (the wallet's escrow
@@ -61,6 +62,7 @@ from ._order_types import (
     StoreEvidence,
     Tick,
 )
+from ._payout_fees import PAYOUT_FEE_CAP, PayoutAmounts, payout_fee_payer
 from ._samples import sample_drafts, sample_image
 from ._stored import stored_listing
 from ._trade_messages import (
@@ -93,6 +95,7 @@ __all__ = [
     "DEFAULT_LIFETIME_DAYS",
     "LIFETIME_DAYS",
     "MAX_TRADE_MESSAGE_BYTES",
+    "PAYOUT_FEE_CAP",
     "QUANTITY",
     "REQUIRED_FIELDS",
     "STATE_SCHEMA",
@@ -134,6 +137,7 @@ __all__ = [
     "OrderSummary",
     "OrderView",
     "PaymentReceived",
+    "PayoutAmounts",
     "ProcessedImage",
     "ReceiptConfirmed",
     "Received",
@@ -162,6 +166,7 @@ __all__ = [
     "next_actions",
     "parse_evidence",
     "parse_trade_message",
+    "payout_fee_payer",
     "price_field",
     "process_image",
     "sample_drafts",

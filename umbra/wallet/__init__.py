@@ -45,7 +45,7 @@ from ._escrow_messages import (
     encode_message,
 )
 from ._escrow_ops import PartyWallets
-from ._escrow_types import EscrowTerms, TxDescription
+from ._escrow_types import MAX_PAYOUT_FEE, EscrowTerms, TxDescription
 from ._mailbox import DatabaseMailbox, EscrowMailbox, Mailbox, WaitingMail
 from ._payment import (
     PaymentData,
@@ -72,6 +72,7 @@ from ._wallet import (
 
 __all__ = [
     "MAINNET_BLOCK_SECONDS",
+    "MAX_PAYOUT_FEE",
     "TRANSITIONS",
     "UNLOCK_BLOCKS",
     "AddressAnnounce",

@@ -16,8 +16,15 @@ from starlette.routing import Route
 
 from umbra.core import InvalidDocument, SignedListing, UsageError, parse_cid, parse_xmr
 from umbra.core.crypto import encode_public_key
-from umbra.market import EvidenceRow, OrderView, TradeService, stored_listing
-from umbra.wallet import WalletUnavailable
+from umbra.market import (
+    PAYOUT_FEE_CAP,
+    EvidenceRow,
+    OrderView,
+    PayoutAmounts,
+    TradeService,
+    stored_listing,
+)
+from umbra.wallet import Transfer, WalletRpcError, WalletUnavailable
 
 from ._common import PageError, form_text, guarded, page, see_other, sentence
 from ._services import PageServices
@@ -83,6 +90,22 @@ class Quote:
         return 0 if self.unlocked is None else max(0, self.total - self.unlocked)
 
 
+@dataclass(frozen=True)
+class PayoutFees:
+    """The order page's fee facts: before a payout an estimate and the rule, after it what
+    this profile's wallet received and, when its fee is known, every side's exact amount."""
+
+    estimate: int | None  # about what a payout's network fee is now (None: unknown)
+    cap: int  # the most any payout's fee may be (every escrow agrees it)
+    payer: str  # "buyer" | "seller": whose share pays the payout's fee ("" before a payout)
+    received: tuple[Transfer, ...] = ()
+    outcome: PayoutAmounts | None = None
+
+
+# A small amount to estimate a transaction's fee with (the fee hardly depends on the amount).
+_FEE_PROBE = 10**8
+
+
 def _listing(services: PageServices, text: str) -> SignedListing:
     missing = PageError(
         404,
@@ -135,6 +158,27 @@ def order_routes(services: PageServices) -> list[Route]:
                 # there but not yet spendable, say so and look again, rather than "add funds".
                 problem = "locked" if (unlocked or 0) + locked > subtotal else "short"
         return Quote(quantity, option, body.price, shipping, fee, unlocked, problem, locked, blocks)
+
+    async def payout_fees(view: OrderView) -> PayoutFees:
+        """Before the payout: the rule and a fee estimate from our wallet; after it: what our
+        wallet received from it, and so the fee and everyone's exact amounts."""
+        payout = view.payout or {}
+        payer = str(payout.get("cosigner", "")) if view.payout_txids else ""
+        received: list[Transfer] = []
+        estimate = None
+        if await access.endpoint() is not None:
+            try:
+                if view.payout_txids:
+                    received = await access.received(view.payout_txids)
+                elif view.funded_amount:
+                    estimate = await access.estimate_fee(_FEE_PROBE)
+            except (UsageError, WalletUnavailable, WalletRpcError):
+                pass  # no wallet facts: the page states the rule and the cap
+        fee = max((t.fee for t in received), default=0)
+        outcome = None
+        if fee and payout:
+            outcome = PayoutAmounts.of(int(payout["to_buyer"]), int(payout["to_seller"]), fee)
+        return PayoutFees(estimate, PAYOUT_FEE_CAP, payer, tuple(received), outcome)
 
     async def buy_page(request: Request, *, error: str = "", status: int = 200) -> Response:
         signed = await services.run(_listing, services, request.path_params["cid"])
@@ -257,6 +301,7 @@ def order_routes(services: PageServices) -> list[Route]:
             )
         pending = [c for c in view.commands if c.status == "queued"]
         failed = [c for c in view.commands if c.status == "failed"]
+        fees = await payout_fees(view) if view.summary.payment == "escrow" else None
         return page(
             request,
             "order.html",
@@ -266,6 +311,7 @@ def order_routes(services: PageServices) -> list[Route]:
             action_labels=ACTION_LABELS,
             pending=pending,
             evidence=evidence,
+            fees=fees,
             last_failure=failed[-1] if failed else None,
             done=request.query_params.get("done", "")[:20],
             refresh=bool(pending) or view.summary.state in WORKING,

@@ -113,7 +113,41 @@ function liveTotal(form) {
   if (button) button.hidden = true;  // the total is always current
 }
 
+// The arbiter's decision: what each side will receive, the fee taken from the larger share
+// (the rule the wallets enforce; see docs/specifications/escrow.md).
+function parseXmr(text) {
+  var m = /^\s*([0-9]{1,9})(?:[.,]([0-9]{1,12}))?\s*$/.exec(text || "");
+  if (!m) return null;
+  return BigInt(m[1]) * PICONERO + BigInt((m[2] || "").padEnd(12, "0") || "0");
+}
+
+function liveSplit(input) {
+  var note = document.getElementById("decide-split");
+  var funded = piconero(input.getAttribute("data-funded"));
+  var fee = piconero(input.getAttribute("data-fee"));
+  var rule = note ? note.textContent : "";
+  input.addEventListener("input", function () {
+    var toBuyer = parseXmr(input.value);
+    if (!note) return;
+    if (toBuyer === null || toBuyer > funded) {
+      note.textContent = rule;
+      return;
+    }
+    var toSeller = funded - toBuyer;
+    var buyerPays = toBuyer >= toSeller;
+    var about = fee > BigInt(0) ? "about " : "";
+    var buyerGets = buyerPays && fee > BigInt(0) ? toBuyer - fee : toBuyer;
+    var sellerGets = !buyerPays && fee > BigInt(0) ? toSeller - fee : toSeller;
+    note.textContent = "The buyer receives " + (buyerPays ? about : "") + xmrText(buyerGets) +
+      " XMR and the seller " + (buyerPays ? "" : about) + xmrText(sellerGets) + " XMR: the " +
+      "payout's network fee" + (fee > BigInt(0) ? " (about " + xmrText(fee) + " XMR)" : "") +
+      " comes out of the " + (buyerPays ? "buyer" : "seller") + "'s share.";
+  });
+}
+
 document.addEventListener("DOMContentLoaded", function () {
+  var decide = document.getElementById("to-buyer");
+  if (decide && decide.hasAttribute("data-funded")) liveSplit(decide);
   var buy = document.getElementById("buy-confirm");
   if (buy && buy.hasAttribute("data-price")) liveTotal(buy);
   document.querySelectorAll("img[data-retry]").forEach(watchPhoto);
