@@ -14,6 +14,7 @@ from umbra.core import ShippingOption, parse_xmr
 from umbra.market import SellerCatalog, TradeService
 from umbra.store import create_profile, index_entry_for
 
+from ._checks_data import choose_shipping_and_check_total
 from .conftest import CHEAP, Served, draft
 from .test_ui import PHONE, Watch, browser, shot  # noqa: F401
 
@@ -103,7 +104,7 @@ def test_the_total_follows_the_choice_live(
         page.goto(f"{served.base}/buy/{cid}")
         assert page.locator("#buy-total").inner_text() == "0.21 XMR"
         assert not page.locator("#buy-update").is_visible()  # nothing to press: it is live
-        page.check("input[name=shipping][value='1']")
+        assert choose_shipping_and_check_total(page, 1) == "0.25"  # the demo trade's check
         assert page.locator("#buy-total").inner_text() == "0.25 XMR"
         assert page.locator("#buy-shipping").inner_text() == "0.05 XMR"
         assert page.locator("#buy-subtotal").inner_text() == "0.25 XMR"
