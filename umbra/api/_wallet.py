@@ -38,6 +38,7 @@ from umbra.wallet import (
 )
 from umbra.wallet._config import (
     WalletEndpoint,
+    chain_pace,
     configured_endpoint,
     sandbox_endpoint,
     save_endpoint,
@@ -177,9 +178,11 @@ class WalletAccess:
             return await wallet.balance()
 
     async def block_pace(self) -> BlockPace:
-        """How fast the wallet's chain makes blocks; the main network's pace if unknown."""
-        async with self.user_wallet() as wallet:
-            return await wallet.block_pace(self._clock())
+        """How fast the wallet's chain makes blocks (`umbra.wallet._config.chain_pace`)."""
+        found = await self.endpoint()
+        if found is None:
+            raise WalletNotConnected()
+        return await chain_pace(found, self._profile.path.parent.parent, self._clock())
 
     async def unlock_wait(self, blocks: int = UNLOCK_BLOCKS) -> str:
         """``blocks`` blocks on this wallet's chain as words ("about 40 seconds"); never

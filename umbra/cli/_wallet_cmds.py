@@ -11,6 +11,7 @@ from umbra.core import UsageError, format_xmr, parse_xmr
 from umbra.wallet import Balance, BlockPace, Login, WalletRpcError, WalletStore
 from umbra.wallet._config import (
     WalletEndpoint,
+    chain_pace,
     check_endpoint,
     configured_endpoint,
     sandbox_endpoint,
@@ -103,9 +104,10 @@ def balance(state: CliState) -> None:
     takes is measured on the chain in use)."""
 
     async def run() -> tuple[Balance, BlockPace]:
-        async with _endpoint(state).client() as rpc:
-            wallet = UserWallet(rpc)
-            return await wallet.balance(), await wallet.block_pace(time.time())
+        endpoint = _endpoint(state)
+        async with endpoint.client() as rpc:
+            found = await UserWallet(rpc).balance()
+        return found, await chain_pace(endpoint, state.data_dir, time.time())
 
     b, pace = trio.run(run)
     # How long the locked coins wait, from the pace of the chain in use (regtest or main).

@@ -2,16 +2,19 @@
 
 New coins (and change) are spendable after `UNLOCK_BLOCKS` blocks. On Monero's main network a
 block comes every 2 minutes on average, so that is about 20 minutes; on a regtest chain mined
-every few seconds it is under a minute. The wallet-rpc tells no block times, but every transfer
-it lists carries the height and timestamp of its block: the newest one a few blocks back,
-with the wallet's current height and the clock, gives the average block time since then.
-Without such a transfer the main network's pace is assumed, and said.
+every few seconds it is under a minute. Where the daemon is known (the sandbox), the median gap
+between its last blocks' timestamps says it (`pace_from_block_times`). A wallet-rpc alone tells
+no block times, but every transfer it lists carries the height and timestamp of its block: the
+newest one a few blocks back, with the wallet's current height and the clock, gives the
+average block time since then (`pace_from_blocks`). Without either the main network's pace is
+assumed, and said.
 
 Pure functions plus one wallet read (`seconds_per_block`); the clock is passed in.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from ._rpc import RpcClient
@@ -22,6 +25,7 @@ MAINNET_BLOCK_SECONDS = 120
 _MIN_SPAN_BLOCKS = 3
 # Bounds of a believable average: regtest mined as fast as possible, a stalled testnet.
 _MIN_SECONDS, _MAX_SECONDS = 0.5, 3600.0
+_RECENT_BLOCKS = 12  # headers read from a daemon
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,28 @@ def pace_from_blocks(samples: Iterable[tuple[int, int]], height: int, now: float
     if not _MIN_SECONDS <= seconds <= _MAX_SECONDS:
         return ASSUMED
     return BlockPace(seconds, measured=True)
+
+
+def pace_from_block_times(timestamps: Sequence[int]) -> BlockPace:
+    """The median gap between consecutive block timestamps (oldest first). The median, not the
+    mean: a burst of blocks mined at once (regtest set-up) or one slow block does not move it."""
+    gaps = sorted(b - a for a, b in pairwise(timestamps))
+    if len(gaps) < 3:
+        return ASSUMED
+    median = float(gaps[len(gaps) // 2])
+    if not _MIN_SECONDS <= median <= _MAX_SECONDS:
+        return ASSUMED
+    return BlockPace(median, measured=True)
+
+
+async def daemon_pace(daemon: RpcClient) -> BlockPace:
+    """How fast a monerod's chain makes blocks, from its last few block headers."""
+    top = int((await daemon.call("get_last_block_header"))["block_header"]["height"])
+    r = await daemon.call(
+        "get_block_headers_range",
+        {"start_height": max(0, top - _RECENT_BLOCKS), "end_height": top},
+    )
+    return pace_from_block_times([int(h["timestamp"]) for h in r.get("headers", [])])
 
 
 def _samples(transfers: dict[str, Any]) -> list[tuple[int, int]]:

@@ -13,7 +13,6 @@ import segno
 
 from umbra.core import UsageError, format_xmr
 
-from ._block_time import BlockPace, seconds_per_block
 from ._escrow_messages import address_ok
 from ._rpc import RpcClient
 
@@ -147,10 +146,6 @@ class UserWallet:
             for t in r.get(direction, [])
         ]
         return sorted(items, key=lambda t: (t.height == 0, t.height, t.timestamp))
-
-    async def block_pace(self, now: float) -> BlockPace:
-        """How fast this wallet's chain makes blocks (for "spendable in about …")."""
-        return await seconds_per_block(self.rpc, now, account=self.account)
 
     async def received(self, txids: Iterable[str]) -> list[Transfer]:
         """What this wallet received in the transactions ``txids`` (e.g. an escrow payout),

@@ -3,6 +3,7 @@
 import pytest
 
 from umbra.wallet import UNLOCK_BLOCKS, BlockPace, duration_words, pace_from_blocks
+from umbra.wallet._block_time import pace_from_block_times
 
 NOW = 1_900_000_000
 
@@ -62,3 +63,16 @@ def test_without_a_usable_sample_the_main_network_pace_is_assumed_and_said(
 )
 def test_durations_in_words(seconds: float, words: str) -> None:
     assert duration_words(seconds) == words
+
+
+def test_the_daemon_s_last_blocks_give_the_pace_of_a_demo_chain() -> None:
+    # A burst mined at set-up, then the demo's miner every 2 s: the median says 2 s.
+    stamps = [NOW] * 5 + [NOW + 2 * i for i in range(1, 9)]
+    pace = pace_from_block_times(stamps)
+    assert pace == BlockPace(2.0, measured=True)
+    assert pace.wait(UNLOCK_BLOCKS) == "about 20 seconds on this chain"
+
+
+def test_a_chain_mined_only_in_bursts_has_no_pace_to_measure() -> None:
+    assert not pace_from_block_times([NOW] * 12).measured  # nobody mines between bursts
+    assert not pace_from_block_times([NOW, NOW + 120]).measured  # too few blocks to say
