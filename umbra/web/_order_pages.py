@@ -22,6 +22,7 @@ from umbra.market import (
     OrderView,
     PayoutAmounts,
     TradeService,
+    payout_fee_payer,
     stored_listing,
 )
 from umbra.wallet import Transfer, WalletRpcError, WalletUnavailable
@@ -97,13 +98,28 @@ class PayoutFees:
 
     estimate: int | None  # about what a payout's network fee is now (None: unknown)
     cap: int  # the most any payout's fee may be (every escrow agrees it)
-    payer: str  # "buyer" | "seller": whose share pays the payout's fee ("" before a payout)
+    to_buyer: int = 0  # the agreed split, once there is a payout
+    to_seller: int = 0
+    payer: str = ""  # "buyer" | "seller": whose share pays the payout's fee
     received: tuple[Transfer, ...] = ()
     outcome: PayoutAmounts | None = None
 
 
 # A small amount to estimate a transaction's fee with (the fee hardly depends on the amount).
 _FEE_PROBE = 10**8
+
+
+def _payout_split(view: OrderView) -> tuple[int, int] | None:
+    """(to the buyer, to the seller) of the order's payout, once it was paid out: as the escrow
+    agreed it, else as the arbiter decided, else what the end state means (a completed order
+    was released to the seller; any other paid-out order was refunded to the buyer)."""
+    if not view.payout_txids:
+        return None
+    agreed = view.payout or view.decision
+    if agreed:
+        return int(agreed["to_buyer"]), int(agreed["to_seller"])
+    funded = view.funded_amount
+    return (0, funded) if view.summary.state == "S6_completed" else (funded, 0)
 
 
 def _listing(services: PageServices, text: str) -> SignedListing:
@@ -162,8 +178,6 @@ def order_routes(services: PageServices) -> list[Route]:
     async def payout_fees(view: OrderView) -> PayoutFees:
         """Before the payout: the rule and a fee estimate from our wallet; after it: what our
         wallet received from it, and so the fee and everyone's exact amounts."""
-        payout = view.payout or {}
-        payer = str(payout.get("cosigner", "")) if view.payout_txids else ""
         received: list[Transfer] = []
         estimate = None
         if await access.endpoint() is not None:
@@ -174,11 +188,20 @@ def order_routes(services: PageServices) -> list[Route]:
                     estimate = await access.estimate_fee(_FEE_PROBE)
             except (UsageError, WalletUnavailable, WalletRpcError):
                 pass  # no wallet facts: the page states the rule and the cap
+        split = _payout_split(view)
+        if split is None:
+            return PayoutFees(estimate, PAYOUT_FEE_CAP)
+        to_buyer, to_seller = split
         fee = max((t.fee for t in received), default=0)
-        outcome = None
-        if fee and payout:
-            outcome = PayoutAmounts.of(int(payout["to_buyer"]), int(payout["to_seller"]), fee)
-        return PayoutFees(estimate, PAYOUT_FEE_CAP, payer, tuple(received), outcome)
+        return PayoutFees(
+            estimate,
+            PAYOUT_FEE_CAP,
+            to_buyer,
+            to_seller,
+            payout_fee_payer(to_buyer, to_seller),
+            tuple(received),
+            PayoutAmounts.of(to_buyer, to_seller, fee) if fee else None,
+        )
 
     async def buy_page(request: Request, *, error: str = "", status: int = 200) -> Response:
         signed = await services.run(_listing, services, request.path_params["cid"])
