@@ -4,7 +4,7 @@
 # Extra pytest arguments pass through, e.g. `bash scripts/test.sh -m "not monero"`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/bootstrap.sh
+bash scripts/bootstrap.sh test
 echo "== ruff" && .venv/bin/ruff check umbra tests bench && .venv/bin/ruff format --check umbra tests bench
 echo "== mypy" && .venv/bin/mypy
 echo "== pytest"

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from umbra.core import UsageError, parse_xmr
-from umbra.market import OrderSummary, OrderView, TradeService
+from umbra.market import OrderSummary, OrderView, TradeService, entry_text
 
 from ._errors import ApiError, NotFound
 from ._routes import load_listing
@@ -70,6 +70,14 @@ class ArbitersBody(BaseModel):
     arbiters: Annotated[list[Annotated[str, Field(max_length=120)]], Field(max_length=20)]
 
 
+RuleAmount = Annotated[str | None, Field(max_length=40, description="XMR; null: no rule")]
+
+
+class EscrowRuleBody(BaseModel):
+    seller_above: RuleAmount = None
+    buyer_above: RuleAmount = None
+
+
 def summary_json(s: OrderSummary) -> dict[str, Any]:
     out = s.to_json()
     out.update(
@@ -87,7 +95,14 @@ def order_json(view: OrderView) -> dict[str, Any]:
     for key in ("unit_price", "shipping_cost", "funded_amount"):
         out[key] = amount(out[key])
     out["timeline"] = [
-        {"at": iso_time(e.at), "kind": e.kind, "state": e.state, "detail": e.detail}
+        {
+            "at": iso_time(e.at),
+            "kind": e.kind,
+            "state": e.state,
+            "detail": e.detail,
+            # the entry in words for this party, as the web page shows it
+            "text": entry_text(e, view.summary.role, funded_amount=view.funded_amount),
+        }
         for e in view.timeline
     ]
     return out
@@ -212,6 +227,33 @@ def order_router(services: Services) -> APIRouter:
 
         return await services.run(store)
 
+    @router.get("/escrow-rule", summary="Your escrow-above-a-size rules")
+    async def escrow_rule() -> dict[str, Any]:
+        """``seller_above``: signed in your catalog, your node declines a direct order whose
+        total is above it. ``buyer_above``: kept on this device, direct orders above it are
+        refused before they are queued. Null: no rule."""
+        return await services.run(lambda: _rule_json(trade()))
+
+    @router.put("/escrow-rule", summary="Set both escrow rules (publishes your catalog)")
+    async def set_escrow_rule(body: EscrowRuleBody) -> dict[str, Any]:
+        def store() -> dict[str, Any]:
+            service = trade()
+            service.set_seller_escrow_above(_rule_amount(body.seller_above))
+            service.set_buyer_escrow_above(_rule_amount(body.buyer_above))
+            return _rule_json(service)
+
+        return await services.run(store)
+
+    @router.get("/sellers/{seller}/escrow-rule", summary="A seller's escrow rule, for you")
+    async def seller_escrow_rule(seller: Annotated[str, Path(max_length=120)]) -> dict[str, Any]:
+        """``seller_above`` from the seller's synced catalog (null: no rule, or not synced
+        yet), ``buyer_above`` your own rule: a direct order above either is refused."""
+        rule = await services.run(lambda: trade().escrow_rule(seller))
+        return {
+            "seller_above": None if rule.seller_above is None else amount(rule.seller_above),
+            "buyer_above": None if rule.buyer_above is None else amount(rule.buyer_above),
+        }
+
     @router.get("/sellers/{seller}/arbiters", summary="The arbiters a seller accepts")
     async def seller_arbiters(seller: Annotated[str, Path(max_length=120)]) -> dict[str, Any]:
         """From the seller's synced catalog, default first, with profiles where known."""
@@ -221,6 +263,18 @@ def order_router(services: Services) -> APIRouter:
         return {"arbiters": [a["id"] for a in listed], "profiles": listed}
 
     return router
+
+
+def _rule_amount(text: str | None) -> int | None:
+    return None if text is None or not text.strip() else parse_xmr(text)
+
+
+def _rule_json(service: TradeService) -> dict[str, Any]:
+    seller, buyer = service.seller_escrow_above(), service.buyer_escrow_above()
+    return {
+        "seller_above": None if seller is None else amount(seller),
+        "buyer_above": None if buyer is None else amount(buyer),
+    }
 
 
 def _arbiters_json(service: TradeService) -> dict[str, Any]:

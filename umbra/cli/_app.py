@@ -19,6 +19,7 @@ import click
 from umbra.core import UmbraError, UsageError, escape_hidden
 from umbra.store import Profile, open_profile, resolve_data_dir, set_private_umask
 
+from ._invocation import runnable_command, with_runnable_commands
 from ._terminal import NeutralizingWriter
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -179,6 +180,7 @@ def cli(
 
 
 def _fail(message: str, code: int, json_mode: bool) -> None:
+    message = with_runnable_commands(message)  # "start it with `umbra node`" as it runs here
     if json_mode:
         click.echo(json.dumps({"error": message}))
     click.echo(f"umbra: error: {message}", err=True)
@@ -192,7 +194,13 @@ def main(argv: list[str] | None = None) -> None:
     sys.stderr = NeutralizingWriter(sys.stderr)
     state = CliState(None, "default", None)
     try:
-        result = cli.main(args=argv, prog_name="umbra", standalone_mode=False, obj=state)
+        result = cli.main(
+            args=argv,
+            prog_name=runnable_command(),  # usage lines name the CLI as it runs here
+            complete_var="_UMBRA_COMPLETE",  # not derived from a path such as .venv/bin/umbra
+            standalone_mode=False,
+            obj=state,
+        )
     except click.exceptions.Abort:
         _fail("aborted", EXIT_ERROR, state.json_output)
     except click.ClickException as exc:

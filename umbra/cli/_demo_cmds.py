@@ -22,6 +22,7 @@ from umbra.store import ProfileExists, SearchQuery, create_profile, open_profile
 
 from ._app import CliState, emit, json_option, pass_state
 from ._demo_run import DEMO_PASSPHRASE, ROLES, DemoOptions, DemoRun
+from ._invocation import runnable_command
 from ._web_cmds import run_trio
 
 DEMO_PROFILE = ROLES["seller"]
@@ -157,7 +158,8 @@ def _human_ready(ready: dict[str, Any]) -> None:
     click.echo(
         f"Passphrase of every demo profile: {ready['passphrase']}. Data: {ready['demo_dir']}."
         f"\nA block is mined every {ready['mine_interval']:g} s. From another terminal, e.g.:"
-        f"\n  umbra --data-dir {ready['demo_dir']} --profile {buyer} search camera"
+        f"\n  {runnable_command(anywhere=True)} --data-dir {ready['demo_dir']} --profile {buyer}"
+        " search camera"
     )
     click.echo("Press Ctrl-C to stop everything.")
 
@@ -222,7 +224,9 @@ def _offline_demo(state: CliState, demo_dir: Path, listings: int) -> None:
             click.echo(
                 f"\nCheapest: {cheapest.body.title} at {format_xmr(cheapest.body.price, unit=True)}"
             )
-            base = f"umbra --data-dir {demo_dir} --profile {DEMO_PROFILE}"
+            base = (
+                f"{runnable_command(anywhere=True)} --data-dir {demo_dir} --profile {DEMO_PROFILE}"
+            )
             click.echo("\nTry (passphrase: demo, or export UMBRA_PASSPHRASE=demo):")
             click.echo(f"  {base} search bike --max-price 1")
             click.echo(f"  {base} listing list")

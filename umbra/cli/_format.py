@@ -5,6 +5,7 @@ from typing import Any
 
 from umbra.core import SignedListing, format_xmr
 from umbra.core.crypto import encode_public_key
+from umbra.market import condition_label
 
 
 def iso_time(ts: int) -> str:
@@ -48,7 +49,8 @@ def listing_to_text(signed: SignedListing) -> str:
     lines = [
         f"{b.title}",
         f"  id {b.listing_id.hex()[:12]}  revision {b.revision}  cid {signed.cid}",
-        f"  price {format_xmr(b.price, unit=True)}  quantity {b.quantity}  condition {b.condition}",
+        f"  price {format_xmr(b.price, unit=True)}  quantity {b.quantity}"
+        f"  condition: {condition_label(b.condition)}",
         f"  category {b.category}  tags {', '.join(b.tags) or '-'}",
         f"  ships from {b.ships_from}",
     ]

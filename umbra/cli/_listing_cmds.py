@@ -5,10 +5,16 @@ from pathlib import Path
 import click
 
 from umbra.core import CONDITIONS, UsageError, format_xmr, known_categories, limits, parse_xmr
-from umbra.market import DEFAULT_LIFETIME_DAYS, ListingChanges, ListingDraft, SellerCatalog
+from umbra.market import (
+    DEFAULT_LIFETIME_DAYS,
+    ListingChanges,
+    ListingDraft,
+    SellerCatalog,
+)
 
 from ._app import CliState, emit, json_option, pass_state
 from ._format import iso_time, listing_to_json, listing_to_text
+from ._invocation import with_runnable_commands
 from ._listing_input import draft_from_toml, parse_shipping_flag, read_image, read_text_file
 
 
@@ -106,7 +112,9 @@ def list_(state: CliState) -> None:
 
     def human() -> None:
         if not listings:
-            click.echo("You have no listings yet: `umbra listing create --help`.")
+            click.echo(
+                with_runnable_commands("You have no listings yet: `umbra listing create --help`.")
+            )
         for s in listings:
             b = s.body
             click.echo(
@@ -138,8 +146,16 @@ def show(state: CliState, ref: str, save_images: Path | None) -> None:
                 path = save_images / f"{n:02d}-{size}.webp"
                 path.write_bytes(catalog.block(cid))
                 saved.append(str(path))
-    data = listing_to_json(signed) | {"saved_images": saved}
-    emit(state, data, lambda: click.echo(listing_to_text(signed)))
+    escrow_above = catalog.escrow_above()
+    data = listing_to_json(signed) | {"saved_images": saved, "escrow_above": escrow_above}
+
+    def human() -> None:
+        click.echo(listing_to_text(signed))
+        if escrow_above is not None:  # the catalog's rule applies to every listing in it
+            amount = format_xmr(escrow_above, unit=True)
+            click.echo(f"\nEscrow required above {amount}: your catalog's rule for every order.")
+
+    emit(state, data, human)
 
 
 @listing.command()

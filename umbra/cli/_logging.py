@@ -12,9 +12,16 @@ the disk, flood the log, or make it a record of who connected from where:
 - privacy: IPv4 and IPv6 addresses (also inside multiaddrs) and /dns names become "<ip>" and
   "<host>".
 
+- source: only Umbra's own events. Libraries (py-libp2p, multiaddr, trio, hypercorn, …) log
+  what a remote peer does to them ("Failed to read DHT message from stream:" each time a
+  peer hangs up mid-message), which tells a user nothing: their records are held back and
+  counted, and one line an hour per library says how many were ("… --debug shows them").
+  Records that a library cut off from the root logger (py-libp2p does so when imported)
+  still come here, never bare onto stderr, and so do Python's ``warnings``.
+
 Debugging (``umbra node --debug`` or ``UMBRA_DEBUG=1``) keeps addresses and full tracebacks
-and lets py-libp2p's own warnings through. The pure parts (`redact_addresses`,
-`RepeatLimiter`) take their inputs, including the time, as arguments.
+and lets the libraries' warnings through. The pure parts (`redact_addresses`,
+`RepeatLimiter`, `LibraryFilter`) take their inputs, including the time, as arguments.
 """
 
 import io
@@ -34,6 +41,8 @@ DEFAULT_BACKUPS = 3
 RATE_BURST = 100.0
 RATE_PER_S = 1.0
 RATE_MAX_SOURCES = 1024
+LIBRARY_NOTE_EVERY_S = 3600.0
+OWN_LOGGER = "umbra"
 DEBUG_ENV = "UMBRA_DEBUG"
 
 _IPV6_CANDIDATE = re.compile(
@@ -122,19 +131,61 @@ class RateLimitFilter(logging.Filter):
         return allowed
 
 
-class LibraryLevelFilter(logging.Filter):
-    """Holds py-libp2p to ``level`` at the handler: some of its modules set their own level."""
+def _is_own(name: str) -> bool:
+    return name == OWN_LOGGER or name.startswith(OWN_LOGGER + ".")
 
-    def __init__(self, prefix: str, level: int) -> None:
+
+class LibraryFilter(logging.Filter):
+    """Lets Umbra's own records through; holds back the libraries' (see the module docstring).
+
+    A library's records below WARNING never pass (some libraries set DEBUG on their own
+    loggers). When not debugging, its warnings and errors are counted instead, and the first
+    one, then at most one every ``note_every`` seconds, is replaced by a note of how many
+    were held back since the last note.
+    """
+
+    def __init__(
+        self,
+        *,
+        debug: bool,
+        note_every: float = LIBRARY_NOTE_EVERY_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         super().__init__()
-        self._prefix = prefix
-        self._level = level
+        self._debug = debug
+        self._note_every = note_every
+        self._clock = clock
+        self._held: dict[str, int] = {}  # library -> records held since its last note
+        self._noted_at: dict[str, float] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
-        name = record.name
-        if name == self._prefix or name.startswith(self._prefix + "."):
-            return record.levelno >= self._level
+        if _is_own(record.name):
+            return True
+        if record.levelno < logging.WARNING:
+            return False
+        if self._debug:
+            return True
+        # Keyed by the top-level package: as many entries as libraries installed, no more.
+        library = "py.warnings" if record.name == "py.warnings" else record.name.split(".")[0]
+        held = self._held.get(library, 0) + 1
+        now = self._clock()
+        noted_at = self._noted_at.get(library)
+        if noted_at is not None and now - noted_at < self._note_every:
+            self._held[library] = held
+            return False
+        self._noted_at[library] = now
+        self._held[library] = 0
+        _make_note(record, library, held)
         return True
+
+
+def _make_note(record: logging.LogRecord, library: str, held: int) -> None:
+    """Turn a library's record into Umbra's note about it (its own text is not kept)."""
+    record.name = f"{OWN_LOGGER}.logging"
+    record.levelno, record.levelname = logging.INFO, "INFO"
+    record.msg = "%d warning(s) from the library %r not shown (--debug or UMBRA_DEBUG=1 shows them)"
+    record.args = (held, library)
+    record.exc_info, record.exc_text, record.stack_info = None, None, None
 
 
 class OneLineFormatter(logging.Formatter):
@@ -201,15 +252,17 @@ def setup_logging(
             log_file, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
         )
     handler.setFormatter(OneLineFormatter(debug=debug))
-    # py-libp2p logs routine network noise (peers going away) as errors, several lines long.
-    libp2p_level = logging.WARNING if debug else logging.CRITICAL
-    handler.addFilter(LibraryLevelFilter("libp2p", libp2p_level))
+    handler.addFilter(LibraryFilter(debug=debug))
     handler.addFilter(RateLimitFilter(RepeatLimiter()))
     root = logging.getLogger()
     root.addHandler(handler)
-    root.setLevel(logging.CRITICAL)
+    root.setLevel(logging.WARNING)
+    # py-libp2p, when imported (often after this), clears its logger's handlers and stops it
+    # propagating: its records would then go to `logging.lastResort`, bare onto stderr.
+    logging.lastResort = handler
     libp2p = logging.getLogger("libp2p")
-    libp2p.setLevel(libp2p_level)
+    libp2p.setLevel(logging.WARNING)
     libp2p.handlers.clear()
     libp2p.propagate = True
-    logging.getLogger("umbra").setLevel(logging.INFO if verbose else logging.WARNING)
+    logging.captureWarnings(True)  # Python warnings become records of "py.warnings"
+    logging.getLogger(OWN_LOGGER).setLevel(logging.INFO if verbose else logging.WARNING)

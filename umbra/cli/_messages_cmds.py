@@ -16,6 +16,7 @@ from umbra.net.messaging import ChatMessage, Inbox
 
 from ._app import CliState, emit, json_option, pass_state
 from ._format import iso_time
+from ._invocation import with_runnable_commands
 
 _FINAL = {"delivered", "stored"}
 
@@ -67,7 +68,11 @@ def list_conversations(state: CliState) -> None:
 
     def human() -> None:
         if not conversations:
-            click.echo("No conversations yet. Start one with `umbra messages send`.")
+            click.echo(
+                with_runnable_commands(
+                    "No conversations yet. Start one with `umbra messages send`."
+                )
+            )
         for c in conversations:
             order = f" order {c['order']}" if c["order"] else ""
             unread = f"  ({c['unread']} unread)" if c["unread"] else ""
@@ -136,7 +141,11 @@ def send(state: CliState, peer: str, text: str, order: str, wait: float) -> None
 
     def human() -> None:
         if not running:
-            click.echo("Queued. The node is not running: start it with `umbra node` to send.")
+            click.echo(
+                with_runnable_commands(
+                    "Queued. The node is not running: start it with `umbra node` to send."
+                )
+            )
         elif status == "delivered":
             click.echo("Delivered.")
         elif status == "stored":

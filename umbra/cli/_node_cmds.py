@@ -17,6 +17,7 @@ from umbra.store import Profile
 
 from ._app import CliState, emit, json_option, pass_state
 from ._format import iso_time
+from ._invocation import with_runnable_commands
 from ._logging import DEFAULT_MAX_BYTES, debugging_from_env, setup_logging
 from ._web_cmds import (
     DEFAULT_PORT,
@@ -335,7 +336,7 @@ def status(state: CliState) -> None:
                 f"   refused (at a cap) since start: {current.refused_connections}"
             )
         else:
-            click.echo("Node not running (start it with `umbra node`).")
+            click.echo(with_runnable_commands("Node not running (start it with `umbra node`)."))
         last = "never" if current.last_sync is None else iso_time(current.last_sync)
         click.echo(
             f"  catalogs synced: {current.catalogs_synced}"

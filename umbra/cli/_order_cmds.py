@@ -1,4 +1,5 @@
-"""`umbra order buy|accept|decline|ship|confirm|dispute|evidence|cancel|claim|decide|show|list`.
+"""`umbra order buy|accept|decline|ship|confirm|dispute|evidence|cancel|claim|decide|show|list`,
+and the settings `umbra order arbiters` and `umbra order escrow-rule`.
 
 Moves only *queue* a command in the profile (`umbra.market.TradeService`); the running node
 (`umbra node`) carries it out: it seals private fields, commits the order's new state and
@@ -12,7 +13,7 @@ from typing import Any
 import click
 
 from umbra.core import UsageError, format_xmr, parse_xmr
-from umbra.market import TradeService
+from umbra.market import MOVE_LABELS, TradeService, seller_rule_text, timeline_lines
 
 from ._app import CliState, emit, json_option, pass_state
 from ._format import iso_time
@@ -96,7 +97,11 @@ def buy(
     refund_address: str | None,
     wait: float,
 ) -> None:
-    """Order LISTING (its CID, from `umbra search`)."""
+    """Order LISTING (its CID, from `umbra search`).
+
+    Above the seller's "escrow above" amount (signed in its catalog) or your own
+    (`umbra order escrow-rule --buyer`), only escrow is offered: `--direct` is refused.
+    """
     service = _service(state)
     order_id, seq = service.place_order(
         listing,
@@ -107,10 +112,35 @@ def buy(
         arbiter=arbiter,
         refund_address=refund_address,
     )
-    result: dict[str, Any] = {"order": order_id, "seq": seq, "status": "queued"}
+    rule = service.listing_escrow_rule(listing)
+    result: dict[str, Any] = {
+        "order": order_id,
+        "seq": seq,
+        "status": "queued",
+        "escrow_rule": {"seller_above": rule.seller_above, "buyer_above": rule.buyer_above},
+    }
     if wait > 0:
         result.update(_wait(service, seq, wait))
-    emit(state, result, lambda: click.echo(f"Order {order_id}: {result['status']}"))
+
+    def human() -> None:
+        click.echo(f"Order {order_id}: {result['status']} ({'direct' if direct else 'escrow'})")
+        for line in _rule_lines(rule.seller_above, rule.buyer_above):
+            click.echo(line)
+
+    emit(state, result, human)
+
+
+def _rule_lines(seller_above: int | None, buyer_above: int | None) -> list[str]:
+    lines = []
+    if seller_above is not None:
+        lines.append(f"{seller_rule_text(seller_above)}.")
+    if buyer_above is not None:
+        lines.append(f"You always use escrow above {format_xmr(buyer_above, unit=True)}.")
+    return lines
+
+
+def _rule_amount(text: str | None) -> int | None:
+    return None if text is None or text.strip().lower() == "none" else parse_xmr(text)
 
 
 @order.command()
@@ -259,6 +289,67 @@ def arbiters(state: CliState, arbiters: tuple[str, ...], clear: bool, seller: st
     emit(state, {"arbiters": [a["id"] for a in listed], "profiles": listed}, human)
 
 
+@order.command(name="escrow-rule")
+@click.option(
+    "--seller",
+    "as_seller",
+    default=None,
+    metavar="XMR|none",
+    help="As a seller: take orders above this total only into escrow (signed into your"
+    " catalog, which the node publishes; your node declines a direct order above it).",
+)
+@click.option(
+    "--buyer",
+    "as_buyer",
+    default=None,
+    metavar="XMR|none",
+    help="As a buyer: always use escrow above this total (kept on this device only).",
+)
+@click.option("--of", "of", default=None, help="Show the rule of another seller (its id).")
+@json_option
+@pass_state
+def escrow_rule(
+    state: CliState, as_seller: str | None, as_buyer: str | None, of: str | None
+) -> None:
+    """Escrow above a size: set or show your rules ("none" removes one)."""
+    service = _service(state)
+    if of is not None:
+        if as_seller is not None or as_buyer is not None:
+            raise UsageError("--of only shows another seller's rule")
+        seller_above = service.escrow_rule(of).seller_above
+        emit(
+            state,
+            {"seller": of, "seller_above": seller_above},
+            lambda: click.echo(
+                "No escrow rule in this seller's catalog (or it is not synced yet)."
+                if seller_above is None
+                else f"{seller_rule_text(seller_above)}."
+            ),
+        )
+        return
+    if as_seller is not None:
+        service.set_seller_escrow_above(_rule_amount(as_seller))
+    if as_buyer is not None:
+        service.set_buyer_escrow_above(_rule_amount(as_buyer))
+    mine = {
+        "seller_above": service.seller_escrow_above(),
+        "buyer_above": service.buyer_escrow_above(),
+    }
+
+    def human() -> None:
+        seller, buyer = mine["seller_above"], mine["buyer_above"]
+        click.echo(
+            "As a seller: "
+            + ("no rule" if seller is None else f"escrow required above {format_xmr(seller)} XMR")
+        )
+        click.echo(
+            "As a buyer: "
+            + ("no rule" if buyer is None else f"always escrow above {format_xmr(buyer)} XMR")
+        )
+
+    emit(state, mine, human)
+
+
 @order.command(name="list")
 @json_option
 @pass_state
@@ -270,10 +361,9 @@ def list_orders(state: CliState) -> None:
         if not orders:
             click.echo("No orders yet.")
         for o in orders:
-            state_name = o["state"].split("_", 1)[1]
             click.echo(
-                f"{o['order_id'][:12]}  {o['role']:7}  {state_name:12}  "
-                f"{format_xmr(o['total']):>14} XMR  {o['title'][:40]}"
+                f"{o['order_id'][:12]}  {o['role']:7}  {format_xmr(o['total']):>14} XMR  "
+                f"{o['title'][:40]}\n    {o['status']}"
             )
 
     emit(state, {"orders": orders}, human)
@@ -297,15 +387,23 @@ def show(state: CliState, order_id: str) -> None:
         s = view.summary
         click.echo(f"Order {s.order_id}  ({s.role}, {s.payment or '-'})")
         click.echo(f"  {s.title}  x{s.quantity}  total {format_xmr(s.total)} XMR")
-        click.echo(f"  state: {s.state}")
+        click.echo(f"  {s.status}")
+        pending = [c for c in view.commands if c.status == "queued"]
+        if pending:
+            step = MOVE_LABELS.get(pending[0].kind, "your last step")
+            click.echo(f"  waiting for your node to carry out: {step}")
         if view.shipping:
-            label = "address" if s.role == "seller" else "shipping"
-            click.echo(f"  {label}: {view.shipping}")
+            label = {"tracking": "tracking (from the seller)", "address": "ship to"}
+            if s.role == "buyer" and view.shipping_kind == "address":
+                label["address"] = "your delivery address"
+            click.echo(f"  {label.get(view.shipping_kind or 'address')}: {view.shipping}")
         if view.payout_txids:
             click.echo(f"  payout: {', '.join(view.payout_txids)}")
-        click.echo(f"  you can: {', '.join(view.next_actions) or 'nothing now'}")
-        for e in view.timeline:
-            click.echo(f"  {iso_time(e.at)}  {e.kind:8} {e.detail}")
+        moves = ", ".join(f"{MOVE_LABELS.get(k, k)} ({k})" for k in view.next_actions)
+        click.echo(f"  you can: {moves or 'nothing now'}")
+        lines = timeline_lines(view.timeline, s.role, funded_amount=view.funded_amount)
+        for line in lines:
+            click.echo(f"  {iso_time(line.at)}  {line.text}")
         for ev in evidence:
             click.echo(f"  evidence from the {ev.sender}: {ev.opened or '(could not be opened)'}")
 

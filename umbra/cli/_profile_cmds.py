@@ -6,6 +6,7 @@ from umbra.core.crypto import encode_public_key
 from umbra.store import create_profile, list_profiles
 
 from ._app import CliState, emit, json_option, pass_state
+from ._invocation import with_runnable_commands
 
 
 @click.command()
@@ -40,5 +41,9 @@ def profiles(state: CliState) -> None:
     emit(
         state,
         {"data_dir": str(state.data_dir), "profiles": names},
-        lambda: click.echo("\n".join(names) if names else "No profiles yet: run `umbra init`."),
+        lambda: click.echo(
+            "\n".join(names)
+            if names
+            else with_runnable_commands("No profiles yet: run `umbra init`.")
+        ),
     )

@@ -11,6 +11,7 @@ from umbra.wallet import Sandbox, WalletStore
 from umbra.wallet._config import sandbox_wallet_password
 
 from ._app import CliState, emit, json_option, pass_state
+from ._invocation import with_runnable_commands
 
 
 @click.group()
@@ -105,12 +106,16 @@ def faucet(state: CliState, profile: str, amount: str) -> None:
 
 def _print_status(info: dict[str, Any]) -> None:
     if not info.get("running"):
-        click.echo("The sandbox is not running: `umbra sandbox up` starts it.")
+        click.echo(
+            with_runnable_commands("The sandbox is not running: `umbra sandbox up` starts it.")
+        )
         return
     if "opened" in info and not info["opened"]:
         click.echo(
-            "No profile wallet was opened: create the profile (`umbra init`) and run "
-            "`umbra --profile NAME sandbox up` to open its wallet."
+            with_runnable_commands(
+                "No profile wallet was opened: create the profile (`umbra init`) and run "
+                "`umbra --profile NAME sandbox up` to open its wallet."
+            )
         )
     m = info["monerod"]
     click.echo(

@@ -30,6 +30,7 @@ from umbra.store import resolve_data_dir, validate_profile_name
 from umbra.store._paths import profile_dir
 
 from ._app import CliState, emit, json_option, pass_state
+from ._invocation import with_runnable_commands
 
 if TYPE_CHECKING:
     from umbra.api import Services
@@ -218,8 +219,8 @@ def _run_server(state: CliState, port: int) -> None:
                     {"event": "serving", "url": link.url, "base": link.base},
                     lambda: click.echo(
                         f"Umbra is at {link.base}/ for profile {profile.name!r} (web app only,"
-                        " no node: `umbra node` runs both).\n"
-                        "Open this link (it holds the access token; keep it private):\n"
+                        + with_runnable_commands(" no node: `umbra node` runs both).\n")
+                        + "Open this link (it holds the access token; keep it private):\n"
                         f"  {link.url}\nPress Ctrl-C to stop."
                     ),
                 )

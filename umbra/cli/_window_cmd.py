@@ -1,14 +1,22 @@
 """`umbra app`: the node and its web app, shown in a native window or else the browser.
 
-A window needs pywebview (``pip install pywebview`` plus a GUI toolkit: GTK or Qt on Linux)
-and a display. Without either, `umbra app` opens the default browser (``$BROWSER`` is
-honoured) and keeps running like `umbra node` until Ctrl-C.
+A window needs pywebview, a GUI toolkit (on Debian: python3-gi + gir1.2-webkit2-4.1, which
+`bash scripts/run.sh app` installs) and a display. Whether all three work is tried in a
+child process before the node starts (`_window_probe`); when any is missing `umbra app`
+says why in one line, opens the default browser (``$BROWSER`` is honoured) and keeps running
+like `umbra node` until Ctrl-C.
+
+Whatever ends it (closing the window, Ctrl-C, SIGTERM, a failing toolkit), the node stops
+and ``web.json``, which holds the access token, is removed.
 """
 
+import contextlib
+import signal
 import sys
 import threading
+from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import click
 import trio
@@ -20,21 +28,15 @@ from ._logging import setup_logging
 from ._node_cmds import RunningNode, node_config, serve_profile
 from ._web_cmds import (
     DEFAULT_PORT,
-    can_show_window,
     cancel_on_stop_signal,
     open_in_browser,
     run_trio,
     state_profile_dir,
 )
+from ._window_probe import choose_window
 
-
-def load_webview() -> Any:
-    """The pywebview module, or None when it (or its GUI toolkit) is not installed."""
-    try:
-        import webview  # type: ignore[import-not-found]  # optional: pip install pywebview
-    except ImportError:
-        return None
-    return webview
+STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
+NODE_STOP_TIMEOUT_S = 30.0
 
 
 @click.command()
@@ -58,7 +60,6 @@ def app(
     browser: bool,
 ) -> None:
     """Run the node and show its web app: in a window if possible, else in the browser."""
-    webview = None if browser else load_webview()
     profile = state.profile()
     config = node_config(profile.path, listen, bootstrap)
     setup_logging(verbose=False)
@@ -69,79 +70,176 @@ def app(
         web_port=DEFAULT_PORT if port is None else port,
         any_web_port_if_taken=port is None,
     )
-    if webview is not None and can_show_window():
-        _run_in_window(state, start, webview)
+    choice = choose_window(browser_flag=browser)
+    if choice.gui is not None:
+        _run_in_window(state, start, choice.gui)
     else:
-        _run_with_browser(
-            state, start, window_missing="pywebview" if webview is None else "display"
-        )
+        _say_no_window(state, str(choice.reason))
+        _run_with_browser(state, start, why_no_window=str(choice.reason))
     emit(state, {"event": "stopped"}, lambda: click.echo("Stopped."))
 
 
-def _run_with_browser(state: CliState, start: Any, *, window_missing: str) -> None:
+def _say_no_window(state: CliState, reason: str) -> None:
+    if not state.json_output:
+        click.echo(f"No window: {reason}. Using the browser.", err=True)
+
+
+def _run_with_browser(state: CliState, start: Any, *, why_no_window: str) -> None:
     async def run() -> None:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(cancel_on_stop_signal, nursery.cancel_scope)
             started: RunningNode = await nursery.start(start)
-            assert started.web is not None
-            url = started.web.url
-            # webbrowser may wait for the browser command: keep the loop free meanwhile.
-            opened = await trio.to_thread.run_sync(open_in_browser, url, state_profile_dir(state))
-            emit(
-                state,
-                {
-                    "event": "listening",
-                    "peer_id": started.peer_id,
-                    "url": url,
-                    "window": False,
-                    "why_no_window": window_missing,
-                    "browser_opened": opened,
-                },
-                lambda: click.echo(
-                    ("Opened in your browser" if opened else "Open this link")
-                    + f" (it holds the access token; keep it private):\n  {url}\n"
-                    + "Press Ctrl-C to stop."
-                ),
-            )
-            sys.stdout.flush()
+            await trio.to_thread.run_sync(_open_browser, state, started, why_no_window)
 
     run_trio(run)
 
 
-def _run_in_window(state: CliState, start: Any, webview: Any) -> None:
-    """pywebview needs the main thread: the node runs on its own trio loop in a thread."""
-    ready: dict[str, Any] = {}
-    started_event = threading.Event()
-
-    async def run() -> None:
-        async with trio.open_nursery() as nursery:
-            ready["node"] = await nursery.start(start)
-            ready["cancel"] = nursery.cancel_scope.cancel
-            ready["token"] = trio.lowlevel.current_trio_token()
-            started_event.set()
-
-    def thread_main() -> None:
-        try:
-            run_trio(run)
-        except BaseException as exc:  # noqa: BLE001 (reported in the main thread)
-            ready["error"] = exc
-            started_event.set()
-
-    thread = threading.Thread(target=thread_main, name="umbra-node", daemon=True)
-    thread.start()
-    started_event.wait()
-    if "error" in ready:
-        raise UsageError(f"the node did not start: {ready['error']}")
-    node: RunningNode = ready["node"]
+def _open_browser(state: CliState, node: RunningNode, why_no_window: str) -> None:
+    """Open the browser on a running node's web app and say so (blocking: run in a thread)."""
     assert node.web is not None
+    url = node.web.url
+    opened = open_in_browser(url, state_profile_dir(state))
     emit(
         state,
-        {"event": "listening", "peer_id": node.peer_id, "url": node.web.url, "window": True},
+        {
+            "event": "listening",
+            "peer_id": node.peer_id,
+            "url": url,
+            "window": False,
+            "why_no_window": why_no_window,
+            "browser_opened": opened,
+        },
+        lambda: click.echo(
+            ("Opened in your browser" if opened else "Open this link")
+            + f" (it holds the access token; keep it private):\n  {url}\n"
+            + "Press Ctrl-C to stop."
+        ),
+    )
+    sys.stdout.flush()
+
+
+class _NodeThread:
+    """The node on its own trio loop in a thread (pywebview needs the main thread)."""
+
+    def __init__(self, start: Any) -> None:
+        self._start = start
+        self._started = threading.Event()
+        self._node: RunningNode | None = None
+        self._cancel: Callable[[], None] | None = None
+        self._token: trio.lowlevel.TrioToken | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._main, name="umbra-node", daemon=True)
+
+    def start(self) -> RunningNode:
+        self._thread.start()
+        self._started.wait()
+        if self._node is None:
+            raise UsageError(f"the node did not start: {self._error}")
+        return self._node
+
+    def stop(self) -> None:
+        """Cancel the node and wait for it (its exit removes web.json)."""
+        if self._cancel is not None and self._token is not None and self._thread.is_alive():
+            with contextlib.suppress(trio.RunFinishedError):  # it ended on its own
+                trio.from_thread.run_sync(self._cancel, trio_token=self._token)
+        self._thread.join(timeout=NODE_STOP_TIMEOUT_S)
+
+    async def _run(self) -> None:
+        async with trio.open_nursery() as nursery:
+            self._node = await nursery.start(self._start)
+            self._cancel = nursery.cancel_scope.cancel
+            self._token = trio.lowlevel.current_trio_token()
+            self._started.set()
+
+    def _main(self) -> None:
+        try:
+            run_trio(self._run)
+        except BaseException as exc:  # noqa: BLE001 (reported in the main thread)
+            self._error = exc
+        finally:
+            self._started.set()
+
+
+class _StopSignals:
+    """SIGINT/SIGTERM taken by one thread, whatever the main thread is doing.
+
+    While a toolkit's C main loop holds the main thread, a Python signal handler never runs
+    (SIGTERM would kill the process and leave web.json behind). So both signals are blocked
+    in every thread, from before any thread starts, and one thread waits for them with
+    ``sigwait``, then sets ``stopped`` and calls ``on_stop`` (closing the window).
+    """
+
+    def __init__(self) -> None:
+        self.stopped = threading.Event()
+        self.on_stop: Callable[[], None] = lambda: None
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        threading.Thread(target=self._wait, name="umbra-signals", daemon=True).start()
+
+    def _wait(self) -> None:
+        signal.sigwait(STOP_SIGNALS)
+        self.stopped.set()
+        self.on_stop()
+
+
+def _run_in_window(state: CliState, start: Any, gui: str) -> None:
+    import webview  # optional: the `window` extra (the probe found it)
+
+    signals = _StopSignals()
+    node_thread = _NodeThread(start)
+    try:
+        node = node_thread.start()
+        assert node.web is not None
+        emit(
+            state,
+            {"event": "listening", "peer_id": node.peer_id, "url": node.web.url, "window": True},
+            lambda: None,  # people are told once the page is there (`_on_loaded`)
+        )
+        window = webview.create_window("Umbra", node.web.url, width=1100, height=800)
+        assert window is not None
+        window.events.loaded += partial(_on_loaded, state, window, threading.Event())
+        signals.on_stop = partial(_close_window, window)
+        if signals.stopped.is_set():
+            return
+        try:
+            # ``gui`` is pywebview's own name for the toolkit the probe loaded.
+            webview.start(gui=cast(Any, gui), private_mode=True)
+        except Exception as exc:  # noqa: BLE001 - any toolkit failure: the browser instead
+            reason = f"the window failed ({type(exc).__name__}: {_first_line(exc)})"
+            _say_no_window(state, reason)
+            _open_browser(state, node, reason)
+            signals.stopped.wait()
+    finally:
+        node_thread.stop()
+
+
+def _on_loaded(state: CliState, window: Any, told: threading.Event) -> None:
+    """Say the window is open once its first page has loaded, and where it landed.
+
+    The login link (``/?token=…``) answers with a redirect to the same path without the
+    token only when the token is right, so landing on "/" with no query means logged in.
+    (Reading the page with ``evaluate_js`` is not possible: the web app's CSP forbids eval.)
+    """
+    if told.is_set():
+        return
+    told.set()
+    try:
+        url = str(window.get_current_url() or "")
+    except Exception:  # noqa: BLE001 - the window may be closing already
+        url = ""
+    path, _, query = ("/" + url.split("://", 1)[-1].partition("/")[2]).partition("?")
+    emit(
+        state,
+        {"event": "window-loaded", "path": path, "query": bool(query)},
         lambda: click.echo("Umbra is open in its window; closing the window stops the node."),
     )
-    webview.create_window("Umbra", node.web.url, width=1100, height=800)
-    try:
-        webview.start(private_mode=True)
-    finally:
-        trio.from_thread.run_sync(ready["cancel"], trio_token=ready["token"])
-        thread.join(timeout=10)
+    sys.stdout.flush()
+
+
+def _close_window(window: Any) -> None:
+    # Never shown (pywebview gives up after 20 s): webview.start returns on its own then.
+    with contextlib.suppress(Exception):
+        window.destroy()
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [""])[0]

@@ -7,8 +7,8 @@ identity is the CIDv1 (dag-cbor, sha2-256) of the whole wire form.
 
 Parsing order for bytes from outside (cheapest and most decisive first): size cap → CID match
 (if the CID was what we asked for) → canonical decode → envelope shape → schema version →
-field validation → signature. Each kind names the schema versions it accepts (catalogs: 1 and
-2) and the body field that holds the signer's key (``seller``, or ``arbiter``).
+field validation → signature. Each kind names the schema versions it accepts (catalogs: 1, 2
+and 3) and the body field that holds the signer's key (``seller``, or ``arbiter``).
 """
 
 from dataclasses import dataclass
@@ -54,7 +54,11 @@ class _Kind(Generic[BodyT]):
 
 _LISTING = _Kind("listing", ListingBody, tags.LISTING_SIG, limits.MAX_LISTING_DOCUMENT_BYTES)
 _CATALOG = _Kind(
-    "catalog", CatalogBody, tags.CATALOG_SIG, limits.MAX_CATALOG_DOCUMENT_BYTES, frozenset({1, 2})
+    "catalog",
+    CatalogBody,
+    tags.CATALOG_SIG,
+    limits.MAX_CATALOG_DOCUMENT_BYTES,
+    frozenset({1, 2, 3}),
 )
 _HEAD = _Kind("catalog-head", CatalogHeadBody, tags.CATALOG_HEAD_SIG, limits.MAX_CATALOG_HEAD_BYTES)
 _ARBITER = _Kind(
@@ -67,8 +71,9 @@ _ARBITER = _Kind(
 
 
 def _body_to_wire(body: BaseModel) -> dict[str, Any]:
-    # exclude_unset: a field with a default (a catalog's ``arbiters``) is on the wire only
-    # where the schema version has it; every other field has no default and is always set.
+    # exclude_unset: a field with a default (a catalog's ``arbiters``, ``escrow_above``) is on
+    # the wire only where the schema version has it; every other field has no default and is
+    # always set.
     wire: dict[str, Any] = body.model_dump(mode="python", exclude_unset=True)
     return wire
 

@@ -29,8 +29,9 @@ from ._text import check_line
 from ._webp import MAX_IMAGE_SIDE
 
 SCHEMA_VERSION = 1
-# Catalogs are signed at version 2 (with ``arbiters``); version 1 catalogs still parse.
-CATALOG_VERSION: Literal[2] = 2
+# Catalogs are signed at version 3 (with ``arbiters`` and ``escrow_above``); versions 1 and 2
+# still parse.
+CATALOG_VERSION: Literal[3] = 3
 
 
 def _validate_cid(value: Any) -> CID:
@@ -168,12 +169,14 @@ class CatalogBody(_Strict):
     """What a seller signs to say which listings are current. ``seq`` only ever grows.
 
     Version 2 adds ``arbiters``: the persona keys of the arbiters the seller accepts for
-    escrow orders, the first being the default. A version 1 catalog has no such field (and
-    none may be given); a version 2 catalog always has it, possibly empty, so each catalog
-    has exactly one encoding. Wire dumps use ``exclude_unset`` to leave it out of version 1.
+    escrow orders, the first being the default. Version 3 adds ``escrow_above``: orders whose
+    total is above this many piconero must be paid into escrow (``None``: no such rule). Each
+    version has exactly the fields it introduced, always present (``arbiters`` possibly empty,
+    ``escrow_above`` possibly null), so each catalog has exactly one encoding. Wire dumps use
+    ``exclude_unset`` to leave the later fields out of earlier versions.
     """
 
-    v: Literal[1, 2]
+    v: Literal[1, 2, 3]
     kind: Literal["catalog"]
     seller: PublicKey
     seq: Annotated[int, Field(ge=1, le=2**53)]
@@ -182,21 +185,27 @@ class CatalogBody(_Strict):
     arbiters: Annotated[list[PublicKey], Field(max_length=limits.MAX_CATALOG_ARBITERS)] = Field(
         default_factory=list
     )
+    escrow_above: Piconero | None = None
 
     @model_validator(mode="after")
     def _check(self) -> "CatalogBody":
         if len(set(self.listings)) != len(self.listings):
             raise ValueError("a catalog lists each listing once")
-        given = "arbiters" in self.model_fields_set
-        if self.v == 1 and given:
-            raise ValueError("a version 1 catalog has no arbiters field")
-        if self.v == 2 and not given:
-            raise ValueError("a version 2 catalog has an arbiters field (possibly empty)")
+        for name, since in (("arbiters", 2), ("escrow_above", 3)):
+            given = name in self.model_fields_set
+            if self.v < since and given:
+                raise ValueError(f"a version {self.v} catalog has no {name} field")
+            if self.v >= since and not given:
+                raise ValueError(f"a version {self.v} catalog has an {name} field")
         if len(set(self.arbiters)) != len(self.arbiters):
             raise ValueError("a catalog names each arbiter once")
         if self.seller in self.arbiters:
             raise ValueError("a seller cannot be its own arbiter")
         return self
+
+    def requires_escrow(self, total: int) -> bool:
+        """True if this seller takes an order of ``total`` piconero only into escrow."""
+        return self.escrow_above is not None and total > self.escrow_above
 
 
 class CatalogHeadBody(_Strict):

@@ -1,13 +1,16 @@
 """The market layer: listings, the trade protocol (orders, escrow, disputes), ratings later.
 
 Layout: ``_arbiters`` (sellers' accepted arbiters, arbiter profiles: cache, publish, fetch),
+``_escrow_rule`` (escrow above a size: the seller's signed rule and the buyer's own),
 ``_images`` (strict image processing, metadata stripping), ``_listings`` (the seller's
 own listings and signed catalog), ``_listing_fields`` (checks of listing fields typed as text,
 shared by the API and the pages), ``_samples`` (demo data). The trade protocol, sans-IO:
 ``_trade_messages`` (every trade message, wire format), ``_trade_limits`` (its size caps),
 ``_order_table`` (states and the transition table), ``_order_types`` (events, actions,
 timing), ``_order_machine`` (the order state machine), ``_order_data`` (its stored state),
-``_payout_fees`` (who pays a payout's network fee).
+``_order_words`` and ``_timeline_words`` (an order's status, moves and timeline, and listing
+conditions, in words for the party reading them), ``_payout_fees`` (who pays a payout's network
+fee).
 Running trades: ``_trade_store`` (orders, the user-command queue, timelines in the profile
 database), ``_trade_service`` (the API the CLI and web app call: queue moves, read orders),
 ``_trade_driver`` (runs the orders in the node), ``_trade_escrow`` (the wallet's escrow
@@ -22,6 +25,7 @@ from ._arbiters import (
     serve_arbiters,
     sign_own_profile,
 )
+from ._escrow_rule import EscrowRule, seller_escrow_above, seller_refusal, seller_rule_text
 from ._images import ProcessedImage, process_image
 from ._listing_fields import (
     LIFETIME_DAYS,
@@ -62,9 +66,18 @@ from ._order_types import (
     StoreEvidence,
     Tick,
 )
+from ._order_words import (
+    CONDITION_LABELS,
+    MOVE_LABELS,
+    OrderStatus,
+    condition_label,
+    move_label,
+    order_status,
+)
 from ._payout_fees import PAYOUT_FEE_CAP, PayoutAmounts, payout_fee_payer
 from ._samples import sample_drafts, sample_image
 from ._stored import stored_listing
+from ._timeline_words import TimelineLine, entry_text, timeline_lines
 from ._trade_messages import (
     MAX_TRADE_MESSAGE_BYTES,
     ArbiterAccept,
@@ -88,18 +101,21 @@ from ._trade_messages import (
     parse_trade_message,
 )
 from ._trade_node import TradeOptions, arbiter_offer, serve_trade
-from ._trade_service import OrderSummary, OrderView, TradeService, next_actions
+from ._trade_service import TITLE_UNKNOWN, OrderSummary, OrderView, TradeService, next_actions
 from ._trade_store import CommandRow, EvidenceRow, OrderRow, TimelineEntry, TradeStore
 
 __all__ = [
+    "CONDITION_LABELS",
     "DEFAULT_LIFETIME_DAYS",
     "LIFETIME_DAYS",
     "MAX_TRADE_MESSAGE_BYTES",
+    "MOVE_LABELS",
     "PAYOUT_FEE_CAP",
     "QUANTITY",
     "REQUIRED_FIELDS",
     "STATE_SCHEMA",
     "TERMINAL",
+    "TITLE_UNKNOWN",
     "TRANSITIONS",
     "ArbiterAccept",
     "ArbiterDecision",
@@ -115,6 +131,7 @@ __all__ = [
     "EscrowFunded",
     "EscrowFundingSent",
     "EscrowPaidOut",
+    "EscrowRule",
     "EscrowWrapper",
     "Evidence",
     "EvidenceAdded",
@@ -134,6 +151,7 @@ __all__ = [
     "OrderMachine",
     "OrderRequest",
     "OrderRow",
+    "OrderStatus",
     "OrderSummary",
     "OrderView",
     "PaymentReceived",
@@ -153,6 +171,7 @@ __all__ = [
     "StoreEvidence",
     "Tick",
     "TimelineEntry",
+    "TimelineLine",
     "TimeoutClaim",
     "TradeMessage",
     "TradeOptions",
@@ -160,10 +179,14 @@ __all__ = [
     "TradeStore",
     "arbiter_json",
     "arbiter_offer",
+    "condition_label",
     "encode_evidence",
     "encode_trade_message",
+    "entry_text",
     "input_name",
+    "move_label",
     "next_actions",
+    "order_status",
     "parse_evidence",
     "parse_trade_message",
     "payout_fee_payer",
@@ -171,6 +194,9 @@ __all__ = [
     "process_image",
     "sample_drafts",
     "sample_image",
+    "seller_escrow_above",
+    "seller_refusal",
+    "seller_rule_text",
     "serve_arbiters",
     "serve_trade",
     "shipping_line",
@@ -179,5 +205,6 @@ __all__ = [
     "sign_own_profile",
     "stored_listing",
     "tag_list",
+    "timeline_lines",
     "whole_number",
 ]

@@ -1,7 +1,7 @@
 """Arbiters as buyers and sellers see them: sellers' accepted lists and arbiter profiles.
 
-- A seller's accepted arbiters are the ``arbiters`` of its signed catalog (schema 2, first =
-  default): our own from `SellerCatalog`, another seller's from the catalog we synced.
+- A seller's accepted arbiters are the ``arbiters`` of its signed catalog (schema 2 on, first
+  = default): our own from `SellerCatalog`, another seller's from the catalog we synced.
 - An arbiter's profile (name, fee, terms) is a signed DHT record (``umbra-arbiter``). The
   node fetches the profiles of the arbiters that synced catalogs and our own list name,
   verifies them and keeps them in ``market_arbiters`` so the CLI, the API and the pages

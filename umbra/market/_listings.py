@@ -1,7 +1,8 @@
 """The seller's own listings and catalog.
 
-The catalog (schema 2) also names the arbiters the seller accepts, first = default
-(`set_arbiters`); listing changes carry that list over. Every change (create, edit, delete,
+The catalog (schema 3) also names the arbiters the seller accepts, first = default
+(`set_arbiters`), and the amount above which it takes orders only into escrow
+(`set_escrow_above`); listing changes carry both over. Every change (create, edit, delete,
 new arbiters) is one database transaction that stores the new signed
 listing and its image blocks, signs a new catalog with ``seq + 1``, moves the catalog pointer
 and updates the local search index, so a crash leaves either the old or the new state.
@@ -17,6 +18,7 @@ from pydantic import ValidationError
 
 from umbra.core import (
     CATALOG_VERSION,
+    MAX_AMOUNT,
     CatalogBody,
     ImageRef,
     ListingBody,
@@ -26,6 +28,7 @@ from umbra.core import (
     UsageError,
     compute_cid,
     first_error,
+    format_xmr,
     is_known_category,
     limits,
     parse_catalog,
@@ -163,6 +166,30 @@ class SellerCatalog:
         self._commit(listings, new=None, images=[], old=None, arbiters=keys)
         return True
 
+    def escrow_above(self) -> int | None:
+        """The amount (piconero) above which our catalog says we take only escrow orders."""
+        catalog = self.current_catalog()
+        return None if catalog is None else catalog.body.escrow_above
+
+    def set_escrow_above(self, amount: int | None) -> bool:
+        """Publish a new catalog with ``escrow_above`` (None: no rule); False if unchanged.
+
+        Raises:
+            UsageError: a negative amount or one above the maximum.
+        """
+        if amount is not None and not 0 <= amount <= MAX_AMOUNT:
+            raise UsageError(f"the amount is 0..{format_xmr(MAX_AMOUNT)} XMR")
+        catalog = self.current_catalog()
+        if (
+            catalog is not None
+            and catalog.body.v == CATALOG_VERSION
+            and catalog.body.escrow_above == amount
+        ):
+            return False
+        listings = [] if catalog is None else list(catalog.body.listings)
+        self._commit(listings, new=None, images=[], old=None, escrow_above=(amount,))
+        return True
+
     # -- changing --------------------------------------------------------------------------
 
     def create(self, draft: ListingDraft) -> SignedListing:
@@ -290,12 +317,16 @@ class SellerCatalog:
         images: list[tuple[ImageRef, tuple[bytes, bytes]]],
         old: SignedListing | None,
         arbiters: list[bytes] | None = None,
+        escrow_above: tuple[int | None] | None = None,
     ) -> None:
         profile = self._profile
         previous = self.current_catalog()
         seq = 1 if previous is None else previous.body.seq + 1
         if arbiters is None:  # a listing change keeps the accepted arbiters
             arbiters = [] if previous is None else list(previous.body.arbiters)
+        # ... and the escrow rule (a one-tuple, because None is a rule value: "no rule").
+        if escrow_above is None:
+            escrow_above = (None if previous is None else previous.body.escrow_above,)
         catalog = sign_catalog(
             profile.identity.signing,
             CatalogBody(
@@ -306,6 +337,7 @@ class SellerCatalog:
                 updated_at=int(self._clock()),
                 listings=listings,
                 arbiters=arbiters,
+                escrow_above=escrow_above[0],
             ),
         )
         with profile.db.transaction():

@@ -4,7 +4,7 @@ import io
 import random
 from dataclasses import dataclass
 
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from umbra.core import PICONERO_PER_XMR, ShippingOption
 
@@ -208,11 +208,57 @@ def sample_image(seed: int, label: str, size: tuple[int, int] = (800, 600)) -> b
         x, y, r = rng.randrange(width), rng.randrange(height), rng.randrange(30, 140)
         colour = tuple(rng.randrange(256) for _ in range(3))
         draw.ellipse([x - r, y - r, x + r, y + r], outline=colour, width=8)
-    draw.rectangle([0, height - 70, width, height], fill=(20, 20, 28))
-    draw.text((24, height - 50), label[:60], fill=(240, 240, 240), font_size=28)
+    _caption(draw, label[:60], width, height)
     out = io.BytesIO()
     image.save(out, format="PNG")
     return out.getvalue()
+
+
+# Fonts with the glyphs of every sample title (e.g. "→"), tried in order; Pillow's own
+# font (Latin only) is the last resort, with the characters it lacks spelled out.
+_FONTS = ("DejaVuSans.ttf", "NotoSans-Regular.ttf", "LiberationSans-Regular.ttf")
+_SPELLED = {"→": "->", "—": "-", "–": "-", "’": "'"}
+_CAPTION_SIZE = 40
+
+
+def _font(text: str) -> tuple[ImageFont.FreeTypeFont | ImageFont.ImageFont, str]:
+    for name in _FONTS:
+        try:
+            return ImageFont.truetype(name, _CAPTION_SIZE), text
+        except OSError:
+            continue
+    font = ImageFont.load_default(_CAPTION_SIZE)
+    missing = _ink(font, "\uffff")  # the "no such glyph" box
+    kept = "".join(c if c == " " or _ink(font, c) != missing else _SPELLED.get(c, "") for c in text)
+    return font, kept
+
+
+def _ink(font: ImageFont.FreeTypeFont | ImageFont.ImageFont, char: str) -> bytes:
+    image = Image.new("L", (2 * _CAPTION_SIZE, 2 * _CAPTION_SIZE))
+    ImageDraw.Draw(image).text((0, 0), char, fill=255, font=font)
+    return image.tobytes()
+
+
+def _caption(draw: ImageDraw.ImageDraw, label: str, width: int, height: int) -> None:
+    """The label on a dark band, centred in the middle square of the picture: listing cards
+    show square thumbnails cropped from the centre, so a caption outside it is cut off."""
+    font, text = _font(label)
+    side = min(width, height)
+    room = side - 48
+    lines: list[str] = []
+    for word in text.split():
+        if lines and draw.textlength(f"{lines[-1]} {word}", font=font) <= room:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    lines = lines[:3]
+    line_height = _CAPTION_SIZE + 8
+    band = line_height * len(lines) + 24
+    top = (height + side) // 2 - band
+    draw.rectangle([0, top, width, top + band], fill=(20, 20, 28))
+    for n, line in enumerate(lines):
+        x = (width - draw.textlength(line, font=font)) / 2
+        draw.text((max(x, 0), top + 12 + n * line_height), line, fill=(240, 240, 240), font=font)
 
 
 def sample_drafts(count: int = 20) -> list[ListingDraft]:

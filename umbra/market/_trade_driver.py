@@ -33,6 +33,7 @@ from umbra.core.crypto import seal_envelope
 from umbra.store import Profile
 
 from ._arbiters import ArbiterDirectory
+from ._escrow_rule import seller_refusal
 from ._listings import SellerCatalog
 from ._order_machine import OrderMachine, input_name
 from ._order_table import State
@@ -198,6 +199,8 @@ class TradeDriver:
                 self.store.set_fields(order_id, timer_at=None if timer is None else timer.at)
             for a in actions:
                 self._record(row, machine, a, now)
+            if committed:
+                self._record_reason(order_id, machine, event, now)
             if committed and machine.state != before:
                 self.store.log(order_id, "state", state, f"{before.name} -> {state}", now=now)
             if consume is not None:
@@ -332,6 +335,7 @@ class TradeDriver:
         problem = None
         if role == "seller":
             title, problem = self._check_against_listing(request)
+            problem = problem or self._check_escrow_rule(request)
         row = OrderRow(
             order_id=request.order, role=role, state=0, machine=b"",
             buyer=payload.sender, seller=request.seller, arbiter=request.arbiter,
@@ -374,6 +378,26 @@ class TradeDriver:
         ):
             return body.title, "the arbiter is not one this seller accepts"
         return body.title, None
+
+    def _check_escrow_rule(self, request: OrderRequest) -> str | None:
+        """The seller's signed "escrow above" rule: a direct order above it is declined."""
+        if request.payment != "direct":
+            return None
+        return seller_refusal(request.total, SellerCatalog(self.profile).escrow_above())
+
+    def _record_reason(
+        self, order_id: bytes, machine: OrderMachine, event: OrderEvent, now: int
+    ) -> None:
+        """A decline's or cancel's reason goes on both parties' timelines: it is what the
+        other side needs to read (e.g. "this seller requires escrow above 1 XMR")."""
+        if not isinstance(event, Command | Received):
+            return
+        message = event.message
+        if isinstance(message, OrderDecline | Cancel) and message.reason:
+            who = machine.role if isinstance(event, Command) else event.sender
+            verb = "declined" if isinstance(message, OrderDecline) else "cancelled"
+            detail = f"the {who} {verb}: {message.reason}"
+            self.store.log(order_id, "reason", machine.state.name, detail, now=now)
 
     def _opened(
         self, row: OrderRow, machine: OrderMachine, message: TradeMessage, actions: list[Any]

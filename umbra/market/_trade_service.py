@@ -30,9 +30,16 @@ from umbra.core.crypto import decode_public_key, encode_public_key
 from umbra.store import Profile
 
 from ._arbiters import ArbiterDirectory
+from ._escrow_rule import (
+    BUYER_ESCROW_ABOVE_KEY,
+    EscrowRule,
+    check_rule_amount,
+    seller_escrow_above,
+)
 from ._listings import SellerCatalog
 from ._order_machine import OrderMachine
 from ._order_table import TERMINAL, TRANSITIONS, State
+from ._order_words import move_label, order_status
 from ._stored import stored_listing
 from ._trade_limits import MAX_NOTE_CHARS
 from ._trade_messages import ClaimKind
@@ -59,6 +66,8 @@ MAX_EVIDENCE_TEXT = 10_000
 DEFAULT_SHIP_DAYS = 7
 DEFAULT_CONFIRM_DAYS = 14
 ARBITERS_KEY = "accepted-arbiters"
+# The title of an order whose listing this device never held (an arbiter's node may not).
+TITLE_UNKNOWN = "Listing not on this device"
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,8 @@ class OrderSummary:
     created_at: int
     updated_at: int
     finished: bool
+    status: str = ""  # the state in words for this party (`order_status`)
+    acting: str = ""  # who moves the order on: 'you' | 'other' | 'node' | 'nobody'
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -99,6 +110,9 @@ class OrderView:
     payout: dict[str, Any] | None
     payout_txids: tuple[str, ...]
     shipping: str | None  # the seller: the opened address; the buyer: the opened tracking
+    # What `shipping` holds: "address" (the seller's view, or the buyer's own address until
+    # the seller's tracking replaced it) or "tracking" (the buyer, after "shipped").
+    shipping_kind: str | None
     decision: dict[str, Any] | None
     next_actions: tuple[str, ...]
     timeline: tuple[TimelineEntry, ...]
@@ -118,6 +132,7 @@ class OrderView:
             payout=self.payout,
             payout_txids=list(self.payout_txids),
             shipping=self.shipping,
+            shipping_kind=self.shipping_kind,
             decision=self.decision,
             next_actions=list(self.next_actions),
             timeline=[e.__dict__ for e in self.timeline],
@@ -233,6 +248,10 @@ class TradeService:
                 f"the total of this order is {format_xmr(total)} XMR, not the"
                 f" {format_xmr(expected_total)} XMR you confirmed; check it and confirm again"
             )
+        if payment == "direct":
+            refusal = self.escrow_rule(body.seller).direct_refusal(total)
+            if refusal is not None:
+                raise UsageError(refusal)
         order_id = secrets.token_bytes(16)
         args: dict[str, Any] = {
             "listing": str(cid),
@@ -302,6 +321,14 @@ class TradeService:
 
     def _queue(self, order_id: str, kind: str, args: dict[str, Any]) -> int:
         row = self._row(order_id)
+        waiting = [c for c in self._store.commands_of(row.order_id) if c.status == "queued"]
+        if waiting:
+            # One move at a time: a second click (or a second tab) must not queue the same
+            # move twice, nor a move the first one makes impossible.
+            raise UsageError(
+                f"your node has not yet carried out your last step"
+                f" ({move_label(waiting[0].kind)}); wait until it has, then look again"
+            )
         machine = OrderMachine.from_bytes(row.machine)
         if kind not in next_actions(machine, self._now()):
             opens = machine.claim_opens_at(CLAIMS[kind]) if kind in CLAIMS else None
@@ -356,6 +383,39 @@ class TradeService:
         with self._store.db.transaction():  # the list of older versions is superseded
             self._store.set_config(ARBITERS_KEY, "")
 
+    # -- escrow above a size (`_escrow_rule`) -------------------------------------------------
+
+    def escrow_rule(self, seller: bytes | str) -> EscrowRule:
+        """The seller's signed rule (as far as we know it) and our own, for one purchase."""
+        seller_above = seller_escrow_above(self._profile, _persona(seller))
+        return EscrowRule(seller_above, self.buyer_escrow_above())
+
+    def listing_escrow_rule(self, listing: CID | str) -> EscrowRule:
+        """`escrow_rule` for the seller of a listing in the local index."""
+        signed = stored_listing(self._profile, _cid(listing))
+        if signed is None:
+            return EscrowRule(None, self.buyer_escrow_above())
+        return self.escrow_rule(signed.body.seller)
+
+    def buyer_escrow_above(self) -> int | None:
+        """Buyer: our own "always use escrow above" amount (piconero), None if not set."""
+        text = self._store.get_config(BUYER_ESCROW_ABOVE_KEY)
+        return int(text) if text else None
+
+    def set_buyer_escrow_above(self, amount: int | None) -> None:
+        """Buyer: set (or with None clear) "always use escrow above"; kept on this device."""
+        value = check_rule_amount(amount)
+        with self._store.db.transaction():
+            self._store.set_config(BUYER_ESCROW_ABOVE_KEY, "" if value is None else str(value))
+
+    def seller_escrow_above(self) -> int | None:
+        """Seller: the amount above which our catalog takes only escrow orders."""
+        return SellerCatalog(self._profile).escrow_above()
+
+    def set_seller_escrow_above(self, amount: int | None) -> None:
+        """Seller: sign and publish a new catalog with this rule (None: no rule)."""
+        SellerCatalog(self._profile, clock=self._clock).set_escrow_above(check_rule_amount(amount))
+
     # -- reads ---------------------------------------------------------------------------------
 
     def resolve(self, order_id: str) -> bytes:
@@ -382,7 +442,7 @@ class TradeService:
         return row
 
     def orders(self) -> list[OrderSummary]:
-        return [_summary(row, _machine(row)) for row in self._store.orders()]
+        return [self._summary(row, _machine(row)) for row in self._store.orders()]
 
     def order(self, order_id: str) -> OrderView:
         row = self._row(order_id)
@@ -390,7 +450,7 @@ class TradeService:
         d = m.data
         r, a = d.request, d.accept
         return OrderView(
-            summary=_summary(row, m),
+            summary=self._summary(row, m),
             listing=None if r is None else str(r.listing),
             revision=None if r is None else r.revision,
             unit_price=0 if r is None else r.unit_price,
@@ -402,6 +462,7 @@ class TradeService:
             payout=None if d.payout is None else d.payout.to_wire(),
             payout_txids=d.payout_txids,
             shipping=row.opened_shipping,
+            shipping_kind=_shipping_kind(row, m),
             decision=None
             if d.decision is None
             else {
@@ -414,6 +475,27 @@ class TradeService:
             timeline=tuple(self._store.timeline(row.order_id)),
             commands=tuple(self._store.commands_of(row.order_id)),
         )
+
+    def acts_as_arbiter(self) -> bool:
+        """Whether this profile is an arbiter: its node publishes an arbiter profile
+        (``umbra node --arbiter``, still valid) or it holds an arbiter's case."""
+        own = ArbiterDirectory(self._profile, clock=self._clock).profile(self._me())
+        return own is not None or any(r.role == "arbiter" for r in self._store.orders())
+
+    def _summary(self, row: OrderRow, m: OrderMachine) -> OrderSummary:
+        return _summary(row, m, self._title(row, m))
+
+    def _title(self, row: OrderRow, m: OrderMachine) -> str:
+        """The item's title: the one stored with the order, else the listing's if this device
+        holds it (a seller's or arbiter's node that did not have the listing when the order
+        came stored the CID's first characters), else `TITLE_UNKNOWN`."""
+        r = m.data.request
+        if r is None:
+            return row.title or TITLE_UNKNOWN
+        if row.title and row.title != str(r.listing)[:24]:
+            return row.title
+        signed = stored_listing(self._profile, r.listing)
+        return TITLE_UNKNOWN if signed is None else signed.body.title
 
     def evidence(self, order_id: str) -> list[EvidenceRow]:
         """Arbiter: the dispute evidence received, opened by this node where it could."""
@@ -438,14 +520,25 @@ def _machine(row: OrderRow) -> OrderMachine:
         raise UsageError(f"order {row.order_id.hex()} is damaged in the store: {exc}") from exc
 
 
-def _summary(row: OrderRow, m: OrderMachine) -> OrderSummary:
+def _shipping_kind(row: OrderRow, m: OrderMachine) -> str | None:
+    if row.opened_shipping is None:
+        return None
+    shipped = m.data.shipped
+    if row.role == "buyer" and shipped is not None and shipped.sealed_tracking is not None:
+        return "tracking"
+    return "address"
+
+
+def _summary(row: OrderRow, m: OrderMachine, title: str) -> OrderSummary:
     r = m.data.request
+    payment = None if r is None else r.payment
+    status = order_status(m.state.name, row.role, payment)
     return OrderSummary(
         order_id=row.order_id.hex(),
         role=row.role,
         state=m.state.name,
         payment=None if r is None else r.payment,
-        title=row.title,
+        title=title,
         quantity=0 if r is None else r.quantity,
         total=0 if r is None else r.total,
         buyer=encode_public_key(row.buyer),
@@ -454,6 +547,8 @@ def _summary(row: OrderRow, m: OrderMachine) -> OrderSummary:
         created_at=row.created_at,
         updated_at=row.updated_at,
         finished=m.state in TERMINAL,
+        status=status.text,
+        acting=status.acting,
     )
 
 

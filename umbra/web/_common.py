@@ -22,6 +22,14 @@ NAV: list[tuple[str, str]] = [
     ("/settings", "Settings"),
 ]
 
+# An arbiter's node opens on its console, and the navigation puts it first (`_role`).
+ARBITER_NAV: list[tuple[str, str]] = [
+    ("/", "Arbiter console"),
+    ("/browse", "Browse"),
+    *[item for item in NAV if item[0] != "/"],
+]
+ARBITER_SCOPE_KEY = "umbra.arbiter"
+
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -38,8 +46,9 @@ def page(request: Request, template: str, status: int = 200, **context: Any) -> 
     """Render ``template`` with the navigation and the session's CSRF token."""
     session = request.scope.get(SESSION_SCOPE_KEY)
     csrf = getattr(session, "csrf_token", "")
+    nav = ARBITER_NAV if request.scope.get(ARBITER_SCOPE_KEY) else NAV
     body = render(
-        template, csrf=csrf, nav=NAV, path=request.url.path, categories=CATEGORIES, **context
+        template, csrf=csrf, nav=nav, path=request.url.path, categories=CATEGORIES, **context
     )
     return HTMLResponse(body, status_code=status)
 

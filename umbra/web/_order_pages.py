@@ -17,6 +17,7 @@ from starlette.routing import Route
 from umbra.core import InvalidDocument, SignedListing, UsageError, parse_cid, parse_xmr
 from umbra.core.crypto import encode_public_key
 from umbra.market import (
+    MOVE_LABELS,
     PAYOUT_FEE_CAP,
     EvidenceRow,
     OrderView,
@@ -24,6 +25,7 @@ from umbra.market import (
     TradeService,
     payout_fee_payer,
     stored_listing,
+    timeline_lines,
 )
 from umbra.wallet import Transfer, WalletRpcError, WalletUnavailable
 
@@ -31,34 +33,6 @@ from ._common import PageError, form_text, guarded, page, see_other, sentence
 from ._services import PageServices
 
 REFRESH_S = 4
-STATE_LABELS = {
-    "S0_draft": "Being placed",
-    "S1_requested": "Waiting for the seller to accept",
-    "S2_accepted": "Accepted; escrow is being set up",
-    "S3_escrow_setup": "Setting up escrow (about a minute)",
-    "S4_funded": "Paid into escrow; waiting for the seller to ship",
-    "S5_shipped": "Shipped; waiting for the buyer to confirm",
-    "S6_completed": "Completed",
-    "S7_disputed": "In dispute; the arbiter decides",
-    "S8_resolved": "Resolved by the arbiter",
-    "S9_cancelled": "Cancelled",
-    "S10_void": "Void (a deadline passed)",
-    "S11_declined": "Declined by the seller",
-}
-# States in which something happens without the user: the page refreshes itself.
-WORKING = {"S0_draft", "S1_requested", "S2_accepted", "S3_escrow_setup"}
-ACTION_LABELS = {
-    "accept": "Accept order",
-    "decline": "Decline",
-    "ship": "Mark shipped",
-    "confirm": "Confirm received",
-    "dispute": "Open dispute",
-    "evidence": "Add evidence",
-    "cancel": "Cancel order",
-    "claim-not-shipped": "Claim: not shipped in time",
-    "claim-not-confirmed": "Claim: not confirmed in time",
-    "decide": "Decide",
-}
 MOVES = {
     "accept", "decline", "ship", "confirm", "dispute", "evidence", "cancel", "claim", "decide",
 }  # fmt: skip
@@ -139,6 +113,22 @@ def _listing(services: PageServices, text: str) -> SignedListing:
 
 def _int_param(text: str, default: int | None) -> int | None:
     return int(text) if text.isascii() and text.isdigit() and len(text) <= 5 else default
+
+
+async def arbiter_console(services: PageServices, request: Request) -> Response:
+    """The arbiter's cases, disputes first (also an arbiter node's home page)."""
+    profile = services.profile
+    found = await services.run(lambda: TradeService(profile, clock=services.now).orders())
+    cases = [o for o in found if o.role == "arbiter"]
+    cases.sort(key=lambda o: (o.state != "S7_disputed", -o.updated_at))
+    return page(
+        request,
+        "arbiter.html",
+        cases=cases,
+        me=encode_public_key(profile.identity.signing_public),
+        refresh=any(o.acting == "node" for o in cases),
+        refresh_seconds=REFRESH_S * 2,
+    )
 
 
 def order_routes(services: PageServices) -> list[Route]:
@@ -227,6 +217,7 @@ def order_routes(services: PageServices) -> list[Route]:
         wait = ""
         if current.problem == "locked" and current.blocks_to_unlock:
             wait = await access.unlock_wait(current.blocks_to_unlock)
+        rule = await services.run(lambda: trade().escrow_rule(body.seller))
         return page(
             request,
             "buy.html",
@@ -243,6 +234,8 @@ def order_routes(services: PageServices) -> list[Route]:
             address=form_text(request, "address", 1000),
             payment=form_text(request, "payment", 10),
             error=error,
+            rule=rule,
+            direct_refused=rule.direct_refusal(current.subtotal),
         )
 
     async def buy_form(request: Request) -> Response:
@@ -287,8 +280,7 @@ def order_routes(services: PageServices) -> list[Route]:
             request,
             "orders.html",
             orders=found,
-            labels=STATE_LABELS,
-            refresh=any(o.state in WORKING for o in found),
+            refresh=any(o.acting == "node" for o in found),
             refresh_seconds=REFRESH_S * 2,
         )
 
@@ -322,22 +314,28 @@ def order_routes(services: PageServices) -> list[Route]:
                 refresh=command_status != "failed",
                 refresh_seconds=REFRESH_S,
             )
+        # A move handed to the node and not carried out yet replaces the state's buttons
+        # (one move at a time: `TradeService` refuses a second) until the node has made it.
         pending = [c for c in view.commands if c.status == "queued"]
         failed = [c for c in view.commands if c.status == "failed"]
+        last_failure = failed[-1] if failed else None
+        if last_failure is not None and any(c.seq > last_failure.seq for c in view.commands):
+            last_failure = None  # a later move went through: the failure is history
         fees = await payout_fees(view) if view.summary.payment == "escrow" else None
         return page(
             request,
             "order.html",
             view=view,
             s=view.summary,
-            labels=STATE_LABELS,
-            action_labels=ACTION_LABELS,
+            action_labels=MOVE_LABELS,
             pending=pending,
             evidence=evidence,
             fees=fees,
-            last_failure=failed[-1] if failed else None,
-            done=request.query_params.get("done", "")[:20],
-            refresh=bool(pending) or view.summary.state in WORKING,
+            timeline=timeline_lines(
+                view.timeline, view.summary.role, funded_amount=view.funded_amount
+            ),
+            last_failure=last_failure,
+            refresh=bool(pending) or view.summary.acting == "node",
             refresh_seconds=REFRESH_S,
         )
 
@@ -383,18 +381,26 @@ def order_routes(services: PageServices) -> list[Route]:
         return see_other(f"/orders/{order_id}?done={kind}")
 
     async def arbiter(request: Request) -> Response:
-        found = await services.run(lambda: trade().orders())
-        cases = [o for o in found if o.role == "arbiter"]
-        cases.sort(key=lambda o: (o.state != "S7_disputed", -o.updated_at))
-        return page(
-            request,
-            "arbiter.html",
-            cases=cases,
-            labels=STATE_LABELS,
-            me=encode_public_key(services.profile.identity.signing_public),
-        )
+        return await arbiter_console(services, request)
+
+    async def escrow_rule(request: Request) -> Response:
+        """Settings: the seller's rule (signed into the catalog) and the buyer's own."""
+        texts = {name: form_text(request, name, 40).strip() for name in ("seller", "buyer")}
+
+        def save() -> None:
+            amounts = {k: parse_xmr(v) if v else None for k, v in texts.items()}
+            service = trade()
+            service.set_seller_escrow_above(amounts["seller"])
+            service.set_buyer_escrow_above(amounts["buyer"])
+
+        try:
+            await services.run(save)
+        except UsageError as exc:
+            raise PageError(400, sentence(str(exc)) + " Go back to Settings.") from None
+        return see_other("/settings?done=escrow-rule#escrow-rule")
 
     return [
+        Route("/settings/escrow-rule", guarded(escrow_rule), methods=["POST"]),
         Route("/buy/{cid}", guarded(buy_form), methods=["GET"]),
         Route("/buy/{cid}", guarded(buy), methods=["POST"]),
         Route("/orders", guarded(orders), methods=["GET"]),

@@ -31,14 +31,15 @@ from umbra.core import (
     parse_xmr,
 )
 from umbra.core.crypto import encode_public_key
-from umbra.market import stored_listing
+from umbra.market import TradeService, seller_escrow_above, stored_listing
 from umbra.store import SearchPage, SearchQuery
 
-from ._common import PageError, error_page, guarded, page, see_other
+from ._common import ARBITER_SCOPE_KEY, PageError, error_page, guarded, page, see_other
 from ._forms import ListingForm, read_listing_form
 from ._message_pages import message_routes
-from ._order_pages import order_routes
+from ._order_pages import arbiter_console, order_routes
 from ._render import STATIC_FILES
+from ._role import ArbiterRole
 from ._services import PageServices
 from ._wallet_pages import wallet_routes
 
@@ -162,27 +163,34 @@ class Pages:
 
     services: PageServices
     extra_routes: Sequence[BaseRoute] = ()
+    role: ArbiterRole = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.role = ArbiterRole(self.services)
 
     @property
     def routes(self) -> list[BaseRoute]:
         h = self._handlers()
-        return [
-            Route("/", h["home"], methods=["GET"]),
-            Route("/search", h["search"], methods=["GET"]),
-            Route("/listing/{cid}", h["listing"], methods=["GET"]),
-            Route("/my", h["my"], methods=["GET"]),
-            Route("/my/new", h["new_form"], methods=["GET"]),
-            Route("/my/new", h["create"], methods=["POST"]),
-            Route("/my/{ref}/edit", h["edit_form"], methods=["GET"]),
-            Route("/my/{ref}/edit", h["edit"], methods=["POST"]),
-            Route("/my/{ref}/delete", h["delete"], methods=["POST"]),
-            Route("/settings", h["settings"], methods=["GET"]),
-            Route("/static/{name}", h["static"], methods=["GET"]),
-            *wallet_routes(self.services),
-            *message_routes(self.services),
-            *order_routes(self.services),
-            *self.extra_routes,
-        ]
+        return self.role.wrap(
+            [
+                Route("/", h["home"], methods=["GET"]),
+                Route("/browse", h["browse"], methods=["GET"]),
+                Route("/search", h["search"], methods=["GET"]),
+                Route("/listing/{cid}", h["listing"], methods=["GET"]),
+                Route("/my", h["my"], methods=["GET"]),
+                Route("/my/new", h["new_form"], methods=["GET"]),
+                Route("/my/new", h["create"], methods=["POST"]),
+                Route("/my/{ref}/edit", h["edit_form"], methods=["GET"]),
+                Route("/my/{ref}/edit", h["edit"], methods=["POST"]),
+                Route("/my/{ref}/delete", h["delete"], methods=["POST"]),
+                Route("/settings", h["settings"], methods=["GET"]),
+                Route("/static/{name}", h["static"], methods=["GET"]),
+                *wallet_routes(self.services),
+                *message_routes(self.services),
+                *order_routes(self.services),
+                *self.extra_routes,
+            ]
+        )
 
     def error_response(self, request: Request, status: int, message: str) -> Response:
         return error_page(request, status, message)
@@ -191,6 +199,11 @@ class Pages:
         services = self.services
 
         async def home(request: Request) -> Response:
+            if request.scope.get(ARBITER_SCOPE_KEY):
+                return await arbiter_console(services, request)
+            return await browse(request)
+
+        async def browse(request: Request) -> Response:
             def read() -> tuple[SearchPage, dict[str, int]]:
                 now = services.now()
                 newest = services.profile.search.search(
@@ -226,6 +239,9 @@ class Pages:
 
         async def listing(request: Request) -> Response:
             signed, own = await services.run(_load_listing, services, request.path_params["cid"])
+            escrow_above = await services.run(
+                seller_escrow_above, services.profile, signed.body.seller
+            )
             return page(
                 request,
                 "listing.html",
@@ -234,14 +250,17 @@ class Pages:
                 own=own,
                 expired=signed.body.is_expired_at(services.now()),
                 seller=encode_public_key(signed.body.seller),
+                escrow_above=escrow_above,
             )
 
         async def my(request: Request) -> Response:
             listings = await services.run(services.catalog.own_listings)
+            escrow_above = await services.run(services.catalog.escrow_above)
             return page(
                 request,
                 "my_listings.html",
                 listings=listings,
+                escrow_above=escrow_above,
                 now=services.now(),
                 done=request.query_params.get("done", "")[:20],
             )
@@ -293,11 +312,16 @@ class Pages:
             return see_other("/my?done=deleted")
 
         async def settings(request: Request) -> Response:
-            def read() -> tuple[int, int]:
+            def read() -> tuple[int, int, dict[str, int | None]]:
                 own = len(services.catalog.own_listings())
-                return own, services.profile.search.count()
+                trade = TradeService(services.profile)
+                rules = {
+                    "seller_above": trade.seller_escrow_above(),
+                    "buyer_above": trade.buyer_escrow_above(),
+                }
+                return own, services.profile.search.count(), rules
 
-            own, indexed = await services.run(read)
+            own, indexed, rules = await services.run(read)
             network = await services.network_status()
             monero = await services.wallet_access.status_summary()
             return page(
@@ -310,6 +334,8 @@ class Pages:
                 indexed=indexed,
                 network=network,
                 monero=monero,
+                rules=rules,
+                done=request.query_params.get("done", "")[:20],
                 # While catalogs are being synced the page reloads itself to show progress.
                 refresh=bool(network.get("running") and network.get("syncs_pending")),
             )
@@ -323,6 +349,7 @@ class Pages:
 
         handlers = {
             "home": home,
+            "browse": browse,
             "search": search,
             "listing": listing,
             "my": my,

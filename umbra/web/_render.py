@@ -25,6 +25,7 @@ from markupsafe import Markup, escape
 
 from umbra.core import format_xmr, neutralize
 from umbra.core.crypto import encode_public_key
+from umbra.market import condition_label
 
 SNIPPET_START = "\x02"  # the store's highlight markers (umbra.store.SNIPPET_START / _END)
 SNIPPET_END = "\x03"
@@ -90,6 +91,19 @@ def date_time(ts: int) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def iso_date_time(text: str | None) -> str:
+    """An ISO 8601 time from the API's status (``2026-12-07T13:24:28Z``) in the pages' style."""
+    if not text:
+        return ""
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return text
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return date_time(int(parsed.timestamp()))
+
+
 def seller_id(public_key: bytes) -> str:
     return encode_public_key(public_key)
 
@@ -110,6 +124,8 @@ def _environment() -> Environment:
         xmr=xmr,
         date=date,
         datetime=date_time,
+        iso_datetime=iso_date_time,
+        condition=condition_label,
         seller=seller_id,
     )
     return env

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from umbra.core import format_xmr
+from umbra.core import PICONERO_PER_XMR, format_xmr
 from umbra.wallet import WalletStore
 
 from .harness import PRICE, SHIPPING_COST, TradeWorld
@@ -118,13 +118,28 @@ def test_dispute_decided_by_the_arbiter_with_a_refund(world: TradeWorld) -> None
 
 
 def test_order_placed_while_the_seller_is_offline(world: TradeWorld) -> None:
+    """Also the seller's "escrow above" rule, set while it is offline so that the buyer's
+    node cannot know it: the seller's node declines the direct order above it by itself,
+    with a reason the buyer reads, and takes the escrow order."""
     world.nodes["seller"].stop()
     try:
+        rule = world.cli("seller", "order", "escrow-rule", "--seller", "0.2")
+        assert rule["seller_above"] == PICONERO_PER_XMR // 5 < TOTAL
         order_id = world.buy()  # sealed to the seller's key from its DHT record; mailboxed
+        direct_id = world.buy(direct=True)
         world.wait_state(order_id, "S1_requested", ("buyer", "arbiter"))
+        world.wait_state(direct_id, "S1_requested", ("buyer",))
         assert world.state("seller", order_id) is None
     finally:
         world.start("seller")
+    world.wait_state(direct_id, "S11_declined", ("buyer", "seller"), timeout=240)
+    buyer_view = world.order("buyer", direct_id)
+    assert buyer_view is not None
+    assert [e["detail"] for e in buyer_view["timeline"] if e["kind"] == "reason"] == [
+        f"the seller declined: this seller requires escrow above 0.20 XMR and the order is"
+        f" {format_xmr(TOTAL, unit=True)}: order again and pay into escrow"
+    ]
+    assert world.cli("seller", "order", "escrow-rule", "--seller", "none")["seller_above"] is None
     world.wait_state(order_id, "S1_requested", timeout=240)
     declined = world.cli(
         "seller", "order", "decline", order_id, "--reason", "Sold out.", "--wait", "60"

@@ -3,15 +3,17 @@ screenshots of every key page under ``test-artifacts/web/`` on every run."""
 
 import http.server
 import os
+import re
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from umbra.market import sample_image
+from umbra.market import ArbiterDirectory, ArbiterOffer, sample_image, sign_own_profile
 
 from .conftest import ARTIFACTS, Served
 
@@ -86,6 +88,18 @@ def shot(page: Any, name: str) -> None:
 
 
 def no_sideways_scroll(page: Any) -> None:
+    """Nothing on the page needs scrolling sideways: neither the page itself nor a box in
+    it (a table in an ``overflow-x: auto`` wrapper scrolls too; text fields do not count)."""
+    boxes = page.evaluate(
+        """() => [...document.querySelectorAll('body *')]
+            .filter(e => !['INPUT', 'TEXTAREA', 'SELECT'].includes(e.tagName)
+                      && ['auto', 'scroll'].includes(getComputedStyle(e).overflowX)
+                      && e.scrollWidth > e.clientWidth + 1)
+            .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
+                      + (e.className ? '.' + e.className : '')
+                      + ' ' + e.scrollWidth + '/' + e.clientWidth)"""
+    )
+    assert boxes == [], f"boxes that scroll sideways: {boxes}"
     width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
     if width[0] > width[1]:
         # Name the culprits: elements that reach past the right edge or whose text overflows.
@@ -251,6 +265,57 @@ def test_phone_width(browser: Any, served: Served) -> None:
             page.wait_for_load_state("load")
             no_sideways_scroll(page)
             shot(page, f"phone-{name}")
+        watch.check()
+    finally:
+        context.close()
+
+
+def test_words_a_person_reads(browser: Any, served: Served) -> None:
+    """Conditions in words (the form and the listing), and the settings' times in the date
+    style of every other page."""
+    context = browser.new_context(viewport=PHONE)
+    try:
+        page = context.new_page()
+        page.goto(served.login)
+        page.goto(f"{served.base}/listing/{served.own_cid}")
+        assert page.locator("#condition").inner_text() == "Used, good"
+        page.goto(f"{served.base}/my/new")
+        options = page.locator("#condition option").all_inner_texts()
+        assert "Used, fair" in options and not any("-" in o for o in options)
+        page.goto(f"{served.base}/settings")
+        last_sync = page.locator("#net-last-sync").inner_text()
+        # The seeded profile synced a catalog: its time as every page writes times.
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", last_sync), last_sync
+    finally:
+        context.close()
+
+
+def test_an_arbiters_home_is_its_console(browser: Any, served: Served) -> None:
+    """A profile whose node runs with ``--arbiter`` (its own arbiter profile is kept) opens
+    on the arbiter console, which the navigation lists first; Browse is one link away."""
+    profile = served.profile
+
+    def become_arbiter() -> None:
+        own = sign_own_profile(profile, ArbiterOffer("Fair Judge", "none"), int(time.time()))
+        ArbiterDirectory(profile).remember(own)
+
+    served.in_store(become_arbiter)
+    context = browser.new_context(viewport=PHONE)
+    try:
+        page = context.new_page()
+        watch = Watch(page, served.base)
+        page.goto(served.login)
+        assert page.url == served.base + "/"
+        assert page.locator("h1").inner_text() == "Arbiter console"
+        nav = page.locator(".top nav a")
+        assert nav.first.inner_text() == "Arbiter console"
+        assert nav.nth(1).inner_text() == "Browse"
+        nav.nth(1).click()
+        page.wait_for_url("**/browse")
+        assert page.locator("h1").inner_text() == "Browse by category"
+        no_sideways_scroll(page)
+        page.goto(served.base + "/")
+        shot(page, "phone-arbiter-home")
         watch.check()
     finally:
         context.close()

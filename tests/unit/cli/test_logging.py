@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from umbra.cli._logging import (
-    LibraryLevelFilter,
+    LibraryFilter,
     OneLineFormatter,
     RateLimitFilter,
     RepeatLimiter,
@@ -103,12 +103,74 @@ def test_rate_limit_filter_notes_the_suppressed_lines() -> None:
     )
 
 
-def test_library_level_filter_holds_libp2p_children_to_the_level() -> None:
-    flt = LibraryLevelFilter("libp2p", logging.CRITICAL)
-    info = logging.LogRecord("libp2p.network.auto_connector", logging.INFO, "", 1, "x", (), None)
-    own = logging.LogRecord("umbra.net", logging.INFO, "", 1, "x", (), None)
-    other = logging.LogRecord("libp2pish", logging.INFO, "", 1, "x", (), None)
-    assert not flt.filter(info) and flt.filter(own) and flt.filter(other)
+def _library_record(
+    name: str, level: int = logging.WARNING, msg: str = "x %s"
+) -> logging.LogRecord:
+    return logging.LogRecord(name, level, "", 1, msg, ("",), None)
+
+
+def test_library_filter_keeps_own_records_and_notes_library_warnings_hourly() -> None:
+    now = [100.0]
+    flt = LibraryFilter(debug=False, note_every=3600, clock=lambda: now[0])
+    own = _library_record("umbra.net._node", logging.INFO)
+    assert flt.filter(own) and own.getMessage() == "x "
+    assert not flt.filter(_library_record("libp2p.network.auto_connector", logging.INFO))
+    # The first warning of a library becomes a note that says so, without its text.
+    first = _library_record(
+        "libp2p.kad_dht.kad_dht", msg="Failed to read DHT message from stream: %s"
+    )
+    assert flt.filter(first)
+    assert first.name == "umbra.logging" and first.levelno == logging.INFO
+    assert "Failed to read" not in first.getMessage()
+    assert first.getMessage().startswith("1 warning(s) from the library 'libp2p' not shown")
+    # Within the hour: held back and counted (per library); then one note with the count.
+    for _ in range(40):
+        assert not flt.filter(_library_record("libp2p.kad_dht.kad_dht"))
+    assert flt.filter(_library_record("trio")), "another library gets its own first note"
+    now[0] += 3600
+    note = _library_record("libp2p.host", logging.ERROR)
+    assert flt.filter(note) and note.getMessage().startswith("41 warning(s) from the library")
+    assert "libp2pish" in _note_of(flt, "libp2pish.x"), "a prefix is not the same library"
+
+
+def _note_of(flt: LibraryFilter, name: str) -> str:
+    record = _library_record(name)
+    assert flt.filter(record)
+    return record.getMessage()
+
+
+def test_library_filter_lets_library_warnings_through_when_debugging() -> None:
+    flt = LibraryFilter(debug=True, clock=lambda: 0.0)
+    for _ in range(3):
+        record = _library_record("libp2p.kad_dht.kad_dht", msg="Failed to read DHT message: %s")
+        assert flt.filter(record) and record.name == "libp2p.kad_dht.kad_dht"
+    assert not flt.filter(_library_record("libp2p.kad_dht.kad_dht", logging.DEBUG))
+
+
+def test_records_of_a_library_cut_off_from_the_root_reach_the_log(tmp_path: Path) -> None:
+    """py-libp2p's import sets propagate=False on its logger: its records must not go bare to
+    stderr (logging.lastResort) but through the log's filters."""
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level, logging.getLogger("umbra").level)
+    saved_last_resort = logging.lastResort
+    cut_off = logging.getLogger("somelib")
+    path = tmp_path / "node.log"
+    try:
+        setup_logging(False, debug=False, log_file=path)
+        cut_off.propagate = False
+        for _ in range(5):
+            cut_off.warning("Failed to read DHT message from stream: %s", "")
+    finally:
+        cut_off.propagate = True
+        for handler in root.handlers[len(saved[0]) :]:
+            handler.close()
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+        logging.getLogger("umbra").setLevel(saved[2])
+        logging.lastResort = saved_last_resort
+        logging.captureWarnings(False)
+    lines = path.read_text().splitlines()
+    assert len(lines) == 1 and "umbra.logging: 1 warning(s) from the library 'somelib'" in lines[0]
 
 
 def test_debug_switch_from_the_environment() -> None:
@@ -131,6 +193,8 @@ def test_log_file_rotates_within_its_bound_and_is_owner_only(tmp_path: Path) -> 
         root.handlers[:] = saved[0]
         root.setLevel(saved[1])
         logging.getLogger("umbra").setLevel(saved[2])
+        logging.lastResort = logging._defaultLastResort  # type: ignore[attr-defined]
+        logging.captureWarnings(False)
     files = sorted(tmp_path.glob("logs/node.log*"))
     assert [f.name for f in files] == ["node.log", "node.log.1", "node.log.2"]
     assert all(f.stat().st_size <= 4096 for f in files)

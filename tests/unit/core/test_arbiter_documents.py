@@ -153,7 +153,7 @@ def test_an_old_version_1_catalog_still_parses_without_arbiters() -> None:
         (2, {"arbiters": [OTHER.public_key, OTHER.public_key]}, "invalid-field"),
         (2, {"arbiters": [KEY.public_key]}, "invalid-field"),  # the seller itself
         (2, {"arbiters": [bytes([i]) * 32 for i in range(17)]}, "invalid-field"),
-        (3, {}, "unknown-version"),
+        (4, {}, "unknown-version"),
     ],
 )
 def test_bad_catalog_arbiters_are_refused(v: int, change: dict[str, Any], reason: str) -> None:

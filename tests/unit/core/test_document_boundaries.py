@@ -247,12 +247,13 @@ def test_ship_regions_are_every_region_of_every_option() -> None:
 
 
 def test_catalog_versions() -> None:
-    assert (SCHEMA_VERSION, CATALOG_VERSION) == (1, 2)
+    assert (SCHEMA_VERSION, CATALOG_VERSION) == (1, 3)
     v1 = {k: v for k, v in CATALOG.items() if k != "arbiters"} | {"v": 1}
     assert parses(v1).v == 1
     assert "version 1 catalog has no arbiters" in refusal({**v1, "arbiters": []}).detail
     assert "version 2 catalog has an arbiters" in refusal({**v1, "v": 2}).detail
-    assert refusal({**CATALOG, "v": 3}).reason == "unknown-version"
+    assert refusal({**CATALOG, "v": 4}).reason == "unknown-version"
+    assert refusal({**CATALOG, "v": 0}).reason == "unknown-version"
     assert refusal({**CATALOG, "v": True}).reason == "unknown-version"
 
 

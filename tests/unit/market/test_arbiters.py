@@ -37,7 +37,7 @@ def test_arbiters_go_into_a_new_catalog_and_survive_listing_changes(seller: Prof
     assert catalog.arbiters() == []
     assert catalog.set_arbiters([B, A])
     first = catalog.current_catalog()
-    assert first is not None and first.body.v == 2 and first.body.arbiters == [B, A]
+    assert first is not None and first.body.v == 3 and first.body.arbiters == [B, A]
     assert not catalog.set_arbiters([B, A])  # unchanged: no new catalog
     catalog.create(sample_drafts(1)[0])
     after = catalog.current_catalog()
@@ -47,6 +47,28 @@ def test_arbiters_go_into_a_new_catalog_and_survive_listing_changes(seller: Prof
         catalog.set_arbiters([seller.identity.signing_public])
     with pytest.raises(UsageError, match="at most"):
         catalog.set_arbiters([bytes([i]) * 32 for i in range(3, 20)])
+
+
+def test_the_escrow_rule_is_signed_in_the_catalog_and_survives_other_changes(
+    seller: Profile,
+) -> None:
+    catalog, service = SellerCatalog(seller), TradeService(seller)
+    assert catalog.escrow_above() is None and service.seller_escrow_above() is None
+    assert catalog.set_escrow_above(5 * 10**11)
+    first = catalog.current_catalog()
+    assert first is not None and (first.body.v, first.body.escrow_above) == (3, 5 * 10**11)
+    assert not catalog.set_escrow_above(5 * 10**11)  # unchanged: no new catalog
+    catalog.create(sample_drafts(1)[0])
+    catalog.set_arbiters([A])
+    after = catalog.current_catalog()
+    assert after is not None and after.body.seq == first.body.seq + 2
+    assert after.body.escrow_above == 5 * 10**11 and after.body.arbiters == [A]
+    service.set_seller_escrow_above(None)
+    cleared = catalog.current_catalog()
+    assert cleared is not None and cleared.body.escrow_above is None
+    assert cleared.body.arbiters == [A] and len(cleared.body.listings) == 1
+    with pytest.raises(UsageError, match="the amount is 0"):
+        service.set_seller_escrow_above(10**18 + 1)
 
 
 def test_the_trade_service_list_is_the_catalog(seller: Profile) -> None:

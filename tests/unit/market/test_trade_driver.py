@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from umbra.core import UsageError, compute_cid
+from umbra.core import UsageError, compute_cid, format_xmr
 from umbra.core.crypto import Argon2Params, open_envelope
 from umbra.market import (
     ArbiterDirectory,
@@ -482,3 +482,64 @@ def test_a_buy_waits_for_the_arbiters_profile_then_fails_clearly(
     assert "arbiter's profile was not found" in command.error
     assert parties["seller"].service.orders() == []
     assert order_id
+
+
+def test_the_sellers_node_declines_a_direct_order_above_its_escrow_rule(
+    parties: dict[str, Party],
+) -> None:
+    """The buyer's node has not synced the seller's rule yet: the seller's node enforces it,
+    and the buyer reads why on its order."""
+    cid = _listing(parties)
+    buyer, seller = parties["buyer"].service, parties["seller"].service
+    order_id, _ = buyer.place_order(cid, shipping_option=0, address="x", payment="direct")
+    total = 0
+    seller.set_seller_escrow_above(1)  # signed into a new catalog the buyer has not seen
+    _pump(parties)
+    for role in ("seller", "buyer"):
+        view = parties[role].service.order(order_id)
+        total = view.summary.total
+        assert view.summary.state == "S11_declined"
+        reasons = [e.detail for e in view.timeline if e.kind == "reason"]
+        assert reasons == [
+            "the seller declined: this seller requires escrow above 0.000000000001 XMR and the"
+            f" order is {format_xmr(total, unit=True)}: order again and pay into escrow"
+        ]
+    # At the amount exactly, a direct order goes through; escrow above it does too.
+    seller.set_seller_escrow_above(total)
+    _sync_catalog(parties["seller"].profile, parties["buyer"].profile)
+    direct, _ = buyer.place_order(cid, shipping_option=0, address="x", payment="direct")
+    escrow, _ = buyer.place_order(cid, shipping_option=0, address="x", quantity=1)
+    seller.set_seller_escrow_above(total - 1)
+    _pump(parties)
+    assert _state(parties["seller"], direct) == "S11_declined"
+    assert _state(parties["seller"], escrow) == "S1_requested"
+    seller.set_seller_escrow_above(None)
+    again, _ = buyer.place_order(cid, shipping_option=0, address="x", payment="direct")
+    _pump(parties)
+    assert _state(parties["seller"], again) == "S1_requested"
+
+
+def test_a_buyer_who_knows_the_rule_is_refused_before_anything_is_sent(
+    parties: dict[str, Party],
+) -> None:
+    cid = _listing(parties)
+    buyer, seller = parties["buyer"].service, parties["seller"].service
+    seller.set_seller_escrow_above(1)
+    _sync_catalog(parties["seller"].profile, parties["buyer"].profile)
+    rule = buyer.escrow_rule(parties["seller"].profile.identity.signing_public)
+    assert rule.seller_above == 1 and rule.buyer_above is None
+    with pytest.raises(UsageError, match=r"^this seller requires escrow above 0\.000000000001 XMR"):
+        buyer.place_order(cid, shipping_option=0, address="x", payment="direct")
+    assert buyer.orders() == [] and parties["buyer"].driver.store.queued_commands() == []
+    # The buyer's own rule, stored in its profile, refuses the same way.
+    seller.set_seller_escrow_above(None)
+    _sync_catalog(parties["seller"].profile, parties["buyer"].profile)
+    buyer.set_buyer_escrow_above(1)
+    assert TradeService(parties["buyer"].profile).buyer_escrow_above() == 1
+    with pytest.raises(UsageError, match=r"^you chose to always use escrow above 0\.000000000001"):
+        buyer.place_order(cid, shipping_option=0, address="x", payment="direct")
+    buyer.place_order(cid, shipping_option=0, address="x")  # escrow is offered
+    buyer.set_buyer_escrow_above(None)
+    buyer.place_order(cid, shipping_option=0, address="x", payment="direct")
+    with pytest.raises(UsageError, match=r"the amount is 0\.\.1000000\.00 XMR"):
+        buyer.set_buyer_escrow_above(-1)
