@@ -3,10 +3,12 @@
 A sync brings in each listing's first thumbnail only (`NodeConfig.prefetch_thumbnails`): full
 images are large and most are never looked at. When the web app needs an image this device
 does not hold, `ImageFetcher.fetch` gets it over the sync protocol (``get-blocks``) from the
-peers that may have it, cheapest first: connected peers the seller's catalog was synced from
-(the seller's node first when known), other connected peers (nodes that synced the catalog and
-may have fetched the photo), the catalog's sources dialled anew, and last the seller's node as
-the DHT names it (the provider of its catalog).
+peers that may have it, cheapest first: the connected peers (those the seller's catalog was
+synced from, the seller's node first when known, and up to 8 others: nodes that synced the
+catalog may have fetched the photo), then the catalog's sources dialled anew, and last the
+seller's node as the DHT names it (the provider of its catalog). The peers of one round are
+asked at once and the first answer wins: a peer that is gone but still looks connected would
+otherwise hold the fetch for its whole request timeout.
 
 Rules: only an image that a live synced listing names may be fetched (the reference rows of
 `_blockrefs`), so the node is no proxy for arbitrary blocks; the bytes must hash to the CID,
@@ -105,18 +107,29 @@ class ImageFetcher:
         got: dict[CID, bytes] = {}
 
         async def ask(peers: Sequence[ID]) -> bool:
+            # All at once, first answer wins: a peer that is gone but still looks connected
+            # (its stream takes the whole request timeout to fail) must not hold up the rest.
             fresh = [p for p in self._usable(peers) if p not in asked]
             asked.extend(fresh)
-            if fresh:
-                got.update(await self._fetch(fresh, [cid]))
+            async with trio.open_nursery() as nursery:
+
+                async def one(peer: ID) -> None:
+                    found = await self._fetch([peer], [cid])
+                    if cid in found and cid not in got:
+                        got[cid] = found[cid]
+                        nursery.cancel_scope.cancel()
+
+                for peer in fresh:
+                    nursery.start_soon(one, peer)
             return cid in got
 
         with trio.move_on_after(self._timeout):
-            # Cheapest first: peers we are connected to (the seller's node, then the nodes the
-            # catalog came from, then any other: one may have fetched the photo already); then
-            # dial the sources; last, the seller's node as the DHT knows it.
+            # Cheapest first, all at once: the peers we are connected to (the catalog's
+            # sources, the seller's node first, and any other: one may have fetched the photo
+            # already); then dial the sources; last, the seller's node as the DHT knows it.
             near = [p for p in sources if p in connected]
-            for peers in (near, list(connected)[:_MAX_OTHER_PEERS], sources):
+            others = [p for p in connected if p not in near][:_MAX_OTHER_PEERS]
+            for peers in ([*near, *others], sources):
                 if await ask(peers):
                     break
             else:
