@@ -20,8 +20,8 @@ def _view(state: str, **changes: Any) -> OrderView:
         "summary": summary, "listing": None, "revision": None, "unit_price": FUNDED,
         "shipping_cost": 0, "shipping_option": None, "refund_address": None,
         "payout_address": None, "funded_amount": FUNDED, "payout": None,
-        "payout_txids": ("ff" * 32,), "shipping": None, "shipping_kind": None, "decision": None, "next_actions": (),
-        "timeline": (),
+        "payout_txids": ("ff" * 32,), "shipping": None, "shipping_kind": None,
+        "decision": None, "next_actions": (), "timeline": (),
     }  # fmt: skip
     values.update(changes)
     return OrderView(**values)
