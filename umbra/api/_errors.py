@@ -56,7 +56,8 @@ def wallet_error_message(exc: WalletRpcError) -> str:
     if exc.code in (_NOT_ENOUGH_MONEY, _NOT_ENOUGH_UNLOCKED) or "not enough" in text:
         return (
             "There is not enough spendable money for this amount plus the network fee. "
-            "Add funds, or wait until locked coins unlock (10 blocks, about 20 minutes)."
+            "Add funds, or wait until locked coins unlock (10 blocks; the wallet page says how"
+            " long that is on this chain)."
         )
     if exc.code == _NOT_OPEN or "no wallet file" in text:
         return (

@@ -36,6 +36,14 @@ class BuyBody(BaseModel):
         str | None, Field(max_length=1000, description="Sealed so only the seller reads it.")
     ] = None
     payment: Literal["escrow", "direct"] = "escrow"
+    expected_total: Annotated[
+        str | None,
+        Field(
+            max_length=40,
+            description="XMR: the order total (price × quantity + shipping) you were shown."
+            " If the node computes another, nothing is placed (400).",
+        ),
+    ] = None
     arbiter: Annotated[
         str | None,
         Field(
@@ -145,6 +153,7 @@ def order_router(services: Services) -> APIRouter:
         default; without ``arbiter`` the seller's default arbiter (the first its catalog
         lists) is used. Answers 202 with the order id and the command's ``seq``."""
         await services.run(load_listing, services, body.listing)  # 404 / 400 first
+        expected = None if body.expected_total is None else parse_xmr(body.expected_total)
 
         def place() -> tuple[str, int]:
             return trade().place_order(
@@ -154,6 +163,7 @@ def order_router(services: Services) -> APIRouter:
                 address=body.address,
                 payment=body.payment,
                 arbiter=body.arbiter or None,
+                expected_total=expected,
             )
 
         order_id, seq = await services.run(place)

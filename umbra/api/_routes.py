@@ -28,9 +28,10 @@ from umbra.core import (
 )
 from umbra.core.crypto import encode_public_key
 from umbra.market import stored_listing
+from umbra.net import ImageNotReferenced, ImageUnavailable
 from umbra.store import SearchQuery
 
-from ._errors import ApiError, NotFound
+from ._errors import ApiError, NotFound, sentence
 from ._forms import changes_from_form, draft_from_form, request_form
 from ._security import SESSION_SCOPE_KEY, Session
 from ._services import Services
@@ -117,23 +118,44 @@ def load_listing(services: Services, text: str) -> tuple[SignedListing, bool]:
     return signed, signed.body.seller == services.profile.identity.signing_public
 
 
-def load_image(services: Services, text: str) -> bytes:
-    """An image block by CID, checked against its CID and as a still WebP of bounded size.
+def load_image(services: Services, cid: CID) -> bytes | None:
+    """An image block by CID if this device holds it (None if not), checked against its CID
+    and as a still WebP of bounded size.
 
     Image blocks come from sellers' nodes; the browser decodes what this returns, so the
     header check (`still_webp_size`) keeps bombs and other file types off every page.
     """
-    cid = _parse_cid(text, "image")
-    missing = NotFound("This image is not on this device (yet).")
     if cid.codec.name != "raw":
-        raise missing
+        raise NotFound("This is not an image CID.")
     data = services.profile.blocks.get(cid)
     if data is None:
-        raise missing
+        return None
     verify_block(cid, data)
     if not is_still_webp(data):
         raise NotFound("This image is not a valid listing image, so it is not shown.")
     return data
+
+
+async def image_bytes(services: Services, text: str) -> bytes:
+    """The image: from this device, else fetched by the node from the peers that have the
+    listing's catalog (only for an image a listing on this device names)."""
+    cid = _parse_cid(text, "image")
+    data = await services.run(load_image, services, cid)
+    if data is not None:
+        return data
+    if services.images is None:
+        raise NotFound(
+            "This image is not on this device yet, and no node runs here to fetch it: start"
+            " `umbra node`, then reload."
+        )
+    try:
+        return await services.images.fetch_image(cid)
+    except ImageNotReferenced:
+        raise NotFound(
+            "No listing on this device shows this image, so it is not fetched."
+        ) from None
+    except ImageUnavailable as exc:
+        raise ApiError(503, sentence(str(exc))) from None
 
 
 def api_router(services: Services) -> APIRouter:
@@ -238,9 +260,14 @@ def api_router(services: Services) -> APIRouter:
         responses={200: {"content": {"image/webp": {}}}},
     )
     async def image(cid: CidText, request: Request) -> Response:
-        """Image bytes, checked against the CID; cacheable for a year (they never change)."""
+        """Image bytes, checked against the CID; cacheable for a year (they never change).
+
+        An image of a listing on this device that is not here yet (a sync brings first
+        thumbnails only) is fetched by the node from the seller's node or the nodes that
+        synced its catalog, which may take some seconds; 503 when no peer sent it (try again
+        later), 404 for an image no listing here names."""
         etag = f'"{cid}"'
-        data = await services.run(load_image, services, cid)
+        data = await image_bytes(services, cid)
         if request.headers.get("if-none-match") == etag:
             return Response(status_code=304, headers={"etag": etag, "cache-control": IMMUTABLE})
         return Response(

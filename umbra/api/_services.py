@@ -13,6 +13,7 @@ from functools import partial
 from typing import Any, Protocol, TypeVar
 
 import trio
+from multiformats import CID
 
 from umbra.market import SellerCatalog
 from umbra.net import read_node_status
@@ -22,6 +23,19 @@ from ._views import iso_time
 from ._wallet import WalletAccess
 
 T = TypeVar("T")
+
+
+class ImageSource(Protocol):
+    """Where images this device does not hold come from (the running node, `umbra.net`)."""
+
+    async def fetch_image(self, cid: CID) -> bytes:
+        """The image block, fetched from peers if need be.
+
+        Raises:
+            umbra.net.ImageNotReferenced: no listing on this device names it.
+            umbra.net.ImageUnavailable: no peer sent it (try later) or it is not an image.
+        """
+        ...
 
 
 class StatusSource(Protocol):
@@ -42,6 +56,7 @@ class Services:
         limiter: serialises store calls (one SQLCipher connection).
         node: the peer-to-peer node, once something runs it on this loop.
         wallet: the Monero wallet, once something runs it on this loop.
+        images: fetches images a page shows that this device does not hold yet (the node).
         clock: seconds since the epoch; injected so tests can move time.
         wallet_access: the profile's own Monero wallet (sandbox or connected wallet-rpc),
             found afresh for each request; see ``_wallet``.
@@ -52,6 +67,7 @@ class Services:
     limiter: trio.CapacityLimiter = field(default_factory=lambda: trio.CapacityLimiter(1))
     node: StatusSource | None = None
     wallet: StatusSource | None = None
+    images: ImageSource | None = None
     clock: Callable[[], float] = time.time
     wallet_access: WalletAccess = field(init=False)
 

@@ -23,7 +23,10 @@ import trio
 from umbra.core import UsageError
 from umbra.store import Profile
 from umbra.wallet import (
+    MAINNET_BLOCK_SECONDS,
+    UNLOCK_BLOCKS,
     Balance,
+    BlockPace,
     FundingRequest,
     Login,
     SendPreview,
@@ -35,6 +38,7 @@ from umbra.wallet import (
 )
 from umbra.wallet._config import (
     WalletEndpoint,
+    chain_pace,
     configured_endpoint,
     sandbox_endpoint,
     save_endpoint,
@@ -49,6 +53,7 @@ MAX_PREVIEWS = 8
 STATUS_TIMEOUT_S = 5.0
 _HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,252})?|\[[0-9A-Fa-f:]{2,45}\]")
 
+ASSUMED_PACE = BlockPace(MAINNET_BLOCK_SECONDS, measured=False)
 HOW_TO_CONNECT = (
     "No wallet is connected. For a test wallet with play money run `umbra sandbox up` "
     "(it starts a private chain and a wallet for this profile); to use your own Monero "
@@ -171,6 +176,27 @@ class WalletAccess:
     async def balance(self) -> Balance:
         async with self.user_wallet() as wallet:
             return await wallet.balance()
+
+    async def block_pace(self) -> BlockPace:
+        """How fast the wallet's chain makes blocks (`umbra.wallet._config.chain_pace`)."""
+        found = await self.endpoint()
+        if found is None:
+            raise WalletNotConnected()
+        return await chain_pace(found, self._profile.path.parent.parent, self._clock())
+
+    async def unlock_wait(self, blocks: int = UNLOCK_BLOCKS) -> str:
+        """``blocks`` blocks on this wallet's chain as words ("about 40 seconds"); never
+        raises: a wallet that does not answer gets the main network's pace, said so."""
+        try:
+            pace = await self.block_pace()
+        except (UsageError, ApiError, WalletUnavailable, WalletRpcError):
+            pace = ASSUMED_PACE
+        return pace.wait(blocks)
+
+    async def received(self, txids: tuple[str, ...]) -> list[Transfer]:
+        """What the wallet received in ``txids`` (an escrow payout), with the fee of each."""
+        async with self.user_wallet() as wallet:
+            return await wallet.received(txids)
 
     async def history(self) -> list[Transfer]:
         async with self.user_wallet() as wallet:

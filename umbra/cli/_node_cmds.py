@@ -171,6 +171,7 @@ async def serve_profile(
             if web_port is not None:
                 services = Services(profile=profile, catalog=source, limiter=started.db_limiter)
                 services.node = NodeStatusSource(started, services)
+                services.images = started  # fetches the photos a page shows, from peers
                 link = await start_web(
                     nursery,
                     services,

@@ -1,5 +1,6 @@
 """`umbra wallet address|balance|history|send|connect`: the simple user wallet."""
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -7,9 +8,10 @@ import click
 import trio
 
 from umbra.core import UsageError, format_xmr, parse_xmr
-from umbra.wallet import Login, WalletRpcError, WalletStore
+from umbra.wallet import Balance, BlockPace, Login, WalletRpcError, WalletStore
 from umbra.wallet._config import (
     WalletEndpoint,
+    chain_pace,
     check_endpoint,
     configured_endpoint,
     sandbox_endpoint,
@@ -98,22 +100,38 @@ def address(state: CliState, amount: str | None, qr_file: Path | None) -> None:
 @json_option
 @pass_state
 def balance(state: CliState) -> None:
-    """Balance: spendable now, and still locked (new coins wait 10 blocks)."""
+    """Balance: spendable now, and still locked (new coins wait 10 blocks; how long that
+    takes is measured on the chain in use)."""
 
-    async def run() -> Any:
-        async with _endpoint(state).client() as rpc:
-            return await UserWallet(rpc).balance()
+    async def run() -> tuple[Balance, BlockPace]:
+        endpoint = _endpoint(state)
+        async with endpoint.client() as rpc:
+            found = await UserWallet(rpc).balance()
+        return found, await chain_pace(endpoint, state.data_dir, time.time())
 
-    b = trio.run(run)
-    data = {"total": b.total, "unlocked": b.unlocked, "locked": b.locked}
-    emit(
-        state,
-        data,
-        lambda: click.echo(
+    b, pace = trio.run(run)
+    # How long the locked coins wait, from the pace of the chain in use (regtest or main).
+    wait = pace.wait(b.blocks_to_unlock) if b.locked and b.blocks_to_unlock else ""
+    data = {
+        "total": b.total,
+        "unlocked": b.unlocked,
+        "locked": b.locked,
+        "blocks_to_unlock": b.blocks_to_unlock,
+        "seconds_per_block": round(pace.seconds, 1),
+        "seconds_per_block_measured": pace.measured,
+        "unlock_wait": wait or None,
+    }
+
+    def human() -> None:
+        line = (
             f"Spendable {format_xmr(b.unlocked, unit=True)}, "
             f"locked {format_xmr(b.locked, unit=True)}"
-        ),
-    )
+        )
+        if wait:
+            line += f" (spendable after {b.blocks_to_unlock} more blocks, {wait})"
+        click.echo(line)
+
+    emit(state, data, human)
 
 
 @wallet.command()

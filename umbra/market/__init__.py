@@ -9,7 +9,8 @@ shared by the API and the pages), ``_samples`` (demo data). The trade protocol, 
 ``_order_table`` (states and the transition table), ``_order_types`` (events, actions,
 timing), ``_order_machine`` (the order state machine), ``_order_data`` (its stored state),
 ``_order_words`` and ``_timeline_words`` (an order's status, moves and timeline, and listing
-conditions, in words for the party reading them).
+conditions, in words for the party reading them), ``_payout_fees`` (who pays a payout's network
+fee).
 Running trades: ``_trade_store`` (orders, the user-command queue, timelines in the profile
 database), ``_trade_service`` (the API the CLI and web app call: queue moves, read orders),
 ``_trade_driver`` (runs the orders in the node), ``_trade_escrow`` (the wallet's escrow
@@ -79,6 +80,7 @@ from ._order_words import (
     move_label,
     order_status,
 )
+from ._payout_fees import PAYOUT_FEE_CAP, PayoutAmounts, payout_fee_payer
 from ._samples import sample_drafts, sample_image
 from ._stored import stored_listing
 from ._timeline_words import TimelineLine, entry_text, timeline_lines
@@ -114,6 +116,7 @@ __all__ = [
     "LIFETIME_DAYS",
     "MAX_TRADE_MESSAGE_BYTES",
     "MOVE_LABELS",
+    "PAYOUT_FEE_CAP",
     "QUANTITY",
     "REQUIRED_FIELDS",
     "STATE_SCHEMA",
@@ -159,6 +162,7 @@ __all__ = [
     "OrderSummary",
     "OrderView",
     "PaymentReceived",
+    "PayoutAmounts",
     "ProcessedImage",
     "ReceiptConfirmed",
     "Received",
@@ -192,6 +196,7 @@ __all__ = [
     "order_status",
     "parse_evidence",
     "parse_trade_message",
+    "payout_fee_payer",
     "price_field",
     "process_image",
     "sample_drafts",

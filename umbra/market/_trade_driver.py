@@ -62,6 +62,7 @@ from ._order_types import (
     StoreEvidence,
     Tick,
 )
+from ._payout_fees import payout_fee_payer
 from ._stock import OutOfStock, StockKeeper, stock_move, stock_problem
 from ._trade_messages import (
     ArbiterAccept,
@@ -536,7 +537,8 @@ class TradeDriver:
                 if not 0 <= to_buyer <= funded:
                     raise CommandFailed(f"the escrow holds {funded} piconero")
                 to_seller = funded - to_buyer
-                cosigner: Role = "buyer" if to_buyer >= to_seller else "seller"
+                # The side paying the payout's fee signs it last (see `_payout_fees`).
+                cosigner: Role = payout_fee_payer(to_buyer, to_seller)
                 message = ArbiterDecision(
                     to_buyer=to_buyer, to_seller=to_seller, cosigner=cosigner,
                     reason=str(a["reason"]),

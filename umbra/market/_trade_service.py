@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from multiformats import CID
 
-from umbra.core import InvalidDocument, UsageError
+from umbra.core import InvalidDocument, UsageError, format_xmr
 from umbra.core.crypto import decode_public_key, encode_public_key
 from umbra.store import Profile
 
@@ -195,8 +195,13 @@ class TradeService:
         refund_address: str | None = None,
         ship_days: int = DEFAULT_SHIP_DAYS,
         confirm_days: int = DEFAULT_CONFIRM_DAYS,
+        expected_total: int | None = None,
     ) -> tuple[str, int]:
         """Queue a new order for a listing in the local index; returns ``(order id, seq)``.
+
+        ``expected_total`` is the order's total (price × quantity + shipping) the buyer saw and
+        confirmed: if given and different, nothing is placed, so a page that showed one
+        option and total can never place another.
 
         The listing is read back from the local store and verified (signature, CID); the
         price and shipping cost are taken from it. The node seals ``address`` to the seller
@@ -241,8 +246,14 @@ class TradeService:
             if not 1 <= days <= 90:
                 raise UsageError("ship and confirm days are 1..90")
         cost = 0 if shipping_option is None else body.shipping[shipping_option].cost
+        total = body.price * quantity + cost
+        if expected_total is not None and expected_total != total:
+            raise UsageError(
+                f"the total of this order is {format_xmr(total)} XMR, not the"
+                f" {format_xmr(expected_total)} XMR you confirmed; check it and confirm again"
+            )
         if payment == "direct":
-            refusal = self.escrow_rule(body.seller).direct_refusal(body.price * quantity + cost)
+            refusal = self.escrow_rule(body.seller).direct_refusal(total)
             if refusal is not None:
                 raise UsageError(refusal)
         order_id = secrets.token_bytes(16)

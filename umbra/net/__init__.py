@@ -5,7 +5,8 @@ and framing, sans-IO), ``_ratelimit`` (token buckets, strikes; pure), ``_backoff
 failed peer may be asked again; pure), ``_admission`` (inbound connection caps by address;
 pure), ``_inbound`` (runs the admission before the handshake), ``_records`` (DHT
 catalog-head record rules, provider keys), ``_arbiter_records`` (arbiter-profile records),
-``_ingest`` (what a newer catalog changes; pure), ``_dht_ledger`` (who a stored DHT record is
+``_ingest`` (what a newer catalog changes; pure), ``_image_fetch`` (images fetched
+when a page shows them), ``_dht_ledger`` (who a stored DHT record is
 held for, quotas and eviction; pure), ``_dht_guard`` (Umbra's DHT server on py-libp2p's),
 ``_state`` (the ``net`` tables), ``_transport``
 (pluggable host builders: TCP + Noise only), ``_dht`` (workarounds for py-libp2p's DHT),
@@ -35,7 +36,14 @@ from ._config import (
     NodeConfig,
 )
 from ._dht_ledger import LOCAL, HolderLedger, StoreRefused
-from ._errors import NetError, NodeNotRunning, ProtocolUnsupported, ProtocolViolation
+from ._errors import (
+    ImageNotReferenced,
+    ImageUnavailable,
+    NetError,
+    NodeNotRunning,
+    ProtocolUnsupported,
+    ProtocolViolation,
+)
 from ._ingest import CatalogUpdate, plan_update
 from ._ratelimit import PeerLimiter, PeerVerdict, TokenBucket
 from ._state import NET_NAMESPACE, NetState
@@ -126,6 +134,8 @@ __all__ = [
     "DhtLimits",
     "FrameDecoder",
     "HolderLedger",
+    "ImageNotReferenced",
+    "ImageUnavailable",
     "InvalidRecord",
     "NetError",
     "NetLimits",

@@ -7,7 +7,9 @@ new catalog, or a listing expires. Two tables (schema 2 of the ``net`` namespace
   so a block the node's own catalog (or anything else) stored first is never touched.
 - ``net_block_refs``: (block, seller, listing id or empty for the catalog, expiry): one row per
   reason to keep a block. A sync replaces the rows of the listings it changed or removed and
-  of the seller's previous catalog.
+  of the seller's previous catalog. Every image a synced listing names has a row even before
+  its block is here: a sync fetches only first thumbnails, the rest on demand (a page shows
+  them), and the row is what allows that fetch (`image_origin`) and keeps the block after it.
 
 `collect_garbage` drops expired references, then deletes owned blocks nothing references any
 more (and that the caller does not list in ``keep``, e.g. the own catalog's blocks).
@@ -15,7 +17,11 @@ Synchronous, called inside the node's database transactions (see `_state`).
 """
 
 from collections.abc import Iterable, Set
+from dataclasses import dataclass
 
+from multiformats import CID
+
+from umbra.core import ListingBody, parse_cid, parse_listing
 from umbra.store import Database, Profile
 
 from ._ingest import CatalogUpdate
@@ -61,16 +67,83 @@ def store_update_blocks(profile: Profile, update: CatalogUpdate) -> None:
     refs: list[tuple[str, bytes, bytes, int | None]] = [
         (str(update.catalog.cid), seller, _CATALOG, None)
     ]
-    stored = {str(cid) for cid, _ in update.blocks}
     for item in update.added:
         body = item.body
-        cids = [str(item.cid), *(str(img.thumb) for img in body.images)]
-        refs += [(c, seller, body.listing_id, body.expires_at) for c in cids if c in stored]
+        refs += [
+            (c, seller, body.listing_id, body.expires_at) for c in _listing_cids(item.cid, body)
+        ]
     db.executemany(
         "INSERT OR REPLACE INTO net_block_refs (cid, seller, listing_id, expires_at)"
         " VALUES (?, ?, ?, ?)",
         refs,
     )
+
+
+def _listing_cids(cid: CID, body: ListingBody) -> list[str]:
+    """The listing document's CID and every image block it names (full and thumbnail)."""
+    out = [str(cid)]
+    for img in body.images:
+        out += [str(img.full), str(img.thumb)]
+    return out
+
+
+@dataclass(frozen=True)
+class ImageOrigin:
+    """Why this device may fetch an image: a synced listing of ``seller`` names it."""
+
+    seller: bytes
+    listing_id: bytes
+
+
+def image_origin(db: Database, cid: str, now: int) -> ImageOrigin | None:
+    """The live synced listing that names image ``cid``, or None (then nobody may fetch it)."""
+    row = db.query_one(
+        "SELECT seller, listing_id FROM net_block_refs WHERE cid = ? AND listing_id != ?"
+        " AND (expires_at IS NULL OR expires_at > ?) LIMIT 1",
+        (cid, _CATALOG, now),
+    )
+    return None if row is None else ImageOrigin(bytes(row[0]), bytes(row[1]))
+
+
+def store_fetched_block(profile: Profile, cid: CID, data: bytes) -> None:
+    """Keep a block fetched on demand (verified against ``cid`` by the caller and again here).
+
+    It is marked as owned by the sync, so garbage collection deletes it once no listing
+    names it any more (its reference row was written when the listing was synced).
+    """
+    with profile.db.transaction():
+        text = str(cid)
+        if not profile.blocks.has(text):
+            profile.blocks.put_verified(cid, data)
+            profile.db.execute("INSERT OR IGNORE INTO net_owned_blocks (cid) VALUES (?)", (text,))
+
+
+def backfill_listing_refs(profile: Profile) -> int:
+    """Reference rows for the images of listings synced before schema 3 (which kept rows only
+    for stored blocks); returns how many listings were read. Runs once, in the migration's
+    transaction: a listing block that is missing or does not parse is skipped."""
+    db = profile.db
+    rows = db.query("SELECT seller, listing_id, cid FROM net_listings")
+    refs: list[tuple[str, bytes, bytes, int | None]] = []
+    for seller, listing_id, cid in rows:
+        data = profile.blocks.get(str(cid))
+        if data is None:
+            continue
+        try:
+            signed = parse_listing(data, expected_cid=parse_cid(str(cid)))
+        except Exception:  # noqa: BLE001, S112 - a damaged block: its listing keeps old rows
+            continue
+        body = signed.body
+        refs += [
+            (c, bytes(seller), bytes(listing_id), body.expires_at)
+            for c in _listing_cids(signed.cid, body)
+        ]
+    db.executemany(
+        "INSERT OR IGNORE INTO net_block_refs (cid, seller, listing_id, expires_at)"
+        " VALUES (?, ?, ?, ?)",
+        refs,
+    )
+    return len(rows)
 
 
 def collect_garbage(db: Database, now: int, keep: Set[str]) -> int:

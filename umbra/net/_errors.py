@@ -34,3 +34,13 @@ class ProtocolUnsupported(NetError):
 
 class NodeNotRunning(NetError):
     """`umbra status` found no live node for the profile."""
+
+
+class ImageNotReferenced(NetError):
+    """No listing this device knows shows this image, so the node will not ask peers for it
+    (the node is no proxy for arbitrary blocks)."""
+
+
+class ImageUnavailable(NetError):
+    """No peer that should have the image (the seller's node, nodes that synced its catalog)
+    sent it; asking again later may help."""

@@ -31,6 +31,9 @@ class CatalogUpdate:
     removed: tuple[bytes, ...]  # listing ids to drop from the index
     blocks: tuple[tuple[CID, bytes], ...]  # verified blocks to store (docs, thumbnails)
     synced_at: int
+    # Peer ids the catalog came from, the seller's node first when known: asked later for
+    # the images a page needs (only first thumbnails are fetched with the sync).
+    sources: tuple[str, ...] = ()
 
 
 def check_catalog_matches_head(head: SignedCatalogHead, catalog: SignedCatalog) -> None:

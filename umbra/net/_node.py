@@ -63,6 +63,7 @@ from ._config import DHT_NAMESPACE, HEADS_TOPIC, SYNC_PROTOCOL_ID, NodeConfig
 from ._dht import fill_routing_table, get_fresh, tune_dht
 from ._dht_guard import UmbraDHT
 from ._errors import NetError, ProtocolViolation
+from ._image_fetch import ImageFetcher
 from ._ingest import (
     CatalogUpdate,
     check_catalog_matches_head,
@@ -162,6 +163,7 @@ class Node:
         self._pubsub: Pubsub | None = None
         self._client: SyncClient | None = None
         self._reacher: PeerReacher | None = None
+        self._images: ImageFetcher | None = None
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -276,6 +278,15 @@ class Node:
             self._reacher = PeerReacher(host, dht)
             self._client = SyncClient(
                 host, limits=config.limits, reach=self.reach, clock=self._clock
+            )
+            self._images = ImageFetcher(
+                self.state,
+                db=self._db,
+                fetch=self._fetch,
+                providers=self._catalog_providers,
+                usable=self._usable,
+                connected=lambda: self.host.get_connected_peers(),
+                now=self._now,
             )
             async with (
                 background_trio_service(dht),
@@ -592,12 +603,12 @@ class Node:
         except trio.WouldBlock:
             del self._pending[seller]
 
-    async def _providers(self, pending: _Pending, exclude: Sequence[ID]) -> list[ID]:
-        """Peers that provide the head's catalog in the DHT (a lookup: only when needed)."""
+    async def _catalog_providers(self, catalog: CID, exclude: Sequence[ID]) -> list[ID]:
+        """Peers that provide ``catalog`` in the DHT (a lookup: only when needed)."""
         found_peers: list[ID] = []
         try:
             with trio.move_on_after(5):
-                found = await self.dht.find_providers(str(pending.head.body.catalog), 3)
+                found = await self.dht.find_providers(str(catalog), 3)
                 for info in found:
                     self.host.get_peerstore().add_addrs(info.peer_id, info.addrs, 3600)
                     if info.peer_id not in exclude and info.peer_id not in found_peers:
@@ -645,7 +656,7 @@ class Node:
         peers = self._usable(pending.sources)
         got = await self._fetch(peers, [catalog_cid]) if peers else {}
         if catalog_cid not in got:
-            more = await self._providers(pending, exclude=peers)
+            more = await self._catalog_providers(catalog_cid, exclude=peers)
             if not peers and not more:
                 raise NetError("no peer to fetch the catalog from")
             got = await self._fetch(more, [catalog_cid])
@@ -689,6 +700,7 @@ class Node:
             removed=tuple(removed),
             blocks=tuple(blocks),
             synced_at=now,
+            sources=tuple(str(p) for p in peers),
         )
         await self._db(self.state.apply, update)
         self._known_seq[seller] = max(self._known_seq.get(seller, 0), head.body.seq)
@@ -713,6 +725,18 @@ class Node:
             t_blocks - t_listings,
             done - t_blocks,
         )
+
+    async def fetch_image(self, cid: CID) -> bytes:
+        """An image a synced listing names, from the store or fetched from peers now.
+
+        Raises:
+            ImageNotReferenced: no live listing on this device names it (nothing is asked).
+            ImageUnavailable: no peer sent it, or it is not a valid image.
+            NetError: the node is not running.
+        """
+        if self._images is None:
+            raise NetError("the node is not running yet")
+        return await self._images.fetch(cid)
 
     async def wait_synced(self, seller: bytes, seq: int) -> None:
         """Return once ``seller``'s catalog at ``seq`` or later has been synced."""

@@ -12,6 +12,9 @@ Synchronous methods, called by the node through ``trio.to_thread.run_sync`` with
 - ``net_status``: the running node's status snapshot, for ``umbra status``.
 - ``net_owned_blocks``, ``net_block_refs`` (schema 2): which synced blocks are still needed,
   for garbage collection (see `_blockrefs`).
+- ``net_catalogs.sources`` (schema 3): the peers a catalog was synced from, the seller's node
+  first when known; they are asked for the images fetched on demand. Schema 3 also gives
+  every image of an already synced listing its reference row (`backfill_listing_refs`).
 """
 
 import json
@@ -20,9 +23,19 @@ from collections.abc import Sequence, Set
 from dataclasses import dataclass
 from typing import Any
 
+from multiformats import CID
+
 from umbra.store import Profile, index_entry_for
 
-from ._blockrefs import BLOCK_REFS_MIGRATION, collect_garbage, store_update_blocks
+from ._blockrefs import (
+    BLOCK_REFS_MIGRATION,
+    ImageOrigin,
+    backfill_listing_refs,
+    collect_garbage,
+    image_origin,
+    store_fetched_block,
+    store_update_blocks,
+)
 from ._ingest import CatalogUpdate
 
 NET_NAMESPACE = "net"
@@ -66,7 +79,14 @@ NET_MIGRATIONS = [
     );
     """,
     BLOCK_REFS_MIGRATION,
+    # sources: a JSON list of peer ids
+    """
+    ALTER TABLE net_catalogs ADD COLUMN sources TEXT NOT NULL DEFAULT '[]';
+    """,
 ]
+# The first version whose reference rows name every image of a synced listing.
+_IMAGE_REFS_VERSION = 3
+_MAX_SOURCES = 8
 
 _MAX_PEER_ROWS = 500
 
@@ -84,7 +104,11 @@ class NetState:
     def __init__(self, profile: Profile) -> None:
         self._profile = profile
         self._db = profile.db
-        self._db.migrate(NET_NAMESPACE, NET_MIGRATIONS)
+        with self._db.transaction():
+            before = self._db.schema_version(NET_NAMESPACE)
+            self._db.migrate(NET_NAMESPACE, NET_MIGRATIONS)
+            if 0 < before < _IMAGE_REFS_VERSION:
+                backfill_listing_refs(profile)
 
     # -- identity and peers --------------------------------------------------------------------
 
@@ -165,6 +189,24 @@ class NetState:
             out.append(data)
         return out
 
+    def catalog_sources(self, seller: bytes) -> list[str]:
+        """The peers ``seller``'s catalog was last synced from (the seller's node first)."""
+        value = self._db.scalar("SELECT sources FROM net_catalogs WHERE seller = ?", (seller,))
+        try:
+            parsed = json.loads(value) if value is not None else []
+        except ValueError:
+            return []
+        if not isinstance(parsed, list):
+            return []
+        return [str(p) for p in parsed if isinstance(p, str)][:_MAX_SOURCES]
+
+    def image_origin(self, cid: str, now: int) -> ImageOrigin | None:
+        """The live synced listing that names image ``cid`` (see `_blockrefs.image_origin`)."""
+        return image_origin(self._db, cid, now)
+
+    def store_fetched_block(self, cid: CID, data: bytes) -> None:
+        store_fetched_block(self._profile, cid, data)
+
     def apply(self, update: CatalogUpdate) -> None:
         """Write one catalog sync: blocks, index rows, removals and the new sync state."""
         seller = update.head.body.seller
@@ -184,10 +226,12 @@ class NetState:
                 rows,
             )
             self._db.execute(
-                "INSERT INTO net_catalogs (seller, seq, catalog_cid, head, synced_at, listings)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (seller) DO UPDATE SET seq = excluded.seq,"
-                " catalog_cid = excluded.catalog_cid, head = excluded.head,"
-                " synced_at = excluded.synced_at, listings = excluded.listings",
+                "INSERT INTO net_catalogs"
+                " (seller, seq, catalog_cid, head, synced_at, listings, sources)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (seller) DO UPDATE SET"
+                " seq = excluded.seq, catalog_cid = excluded.catalog_cid, head = excluded.head,"
+                " synced_at = excluded.synced_at, listings = excluded.listings,"
+                " sources = excluded.sources",
                 (
                     seller,
                     update.head.body.seq,
@@ -195,6 +239,7 @@ class NetState:
                     update.head.data,
                     update.synced_at,
                     len(rows),
+                    json.dumps(list(update.sources[:_MAX_SOURCES])),
                 ),
             )
 

@@ -3,16 +3,23 @@
 Layout: ``_rpc`` (JSON-RPC client, digest auth), ``_processes``, ``_sandbox`` and
 ``_sandbox_wallet`` (the local regtest chain and wallet processes, their logins and wallet
 passwords), ``_config`` (the user's own wallet-rpc, the sandbox wallet's password), ``_wallet``
-(the simple user wallet), ``_payment`` (direct-payment state machine), ``_payment_driver``
-(`DirectPayments`: per-order payments against a real wallet, the API the trade layer
-calls), ``_escrow_messages`` (wire messages), ``_escrow_types`` (events/actions),
-``_escrow_machine`` (the escrow state machine, sans-IO), ``_escrow_ops`` (its wallet calls),
-``_escrow_driver`` (commit-then-act loop), ``_multisig`` (the CLI step), ``_mailbox`` (a file
-transport), ``_state_store`` (tables and the audit log).
-Imports ``umbra.core``, ``umbra.store``'s private-file helpers (everything written is
-owner-only) and ``umbra.store`` types by protocol.
+(the simple user wallet), ``_block_time`` (how long blocks take on the chain in use),
+``_payment`` (direct-payment state machine), ``_payment_driver`` (`DirectPayments`: per-order
+payments against a real wallet, the API the trade layer calls), ``_escrow_messages`` (wire
+messages), ``_escrow_types`` (events/actions), ``_escrow_machine`` (the escrow state machine,
+sans-IO), ``_escrow_ops`` (its wallet calls), ``_escrow_driver`` (commit-then-act loop),
+``_multisig`` (the CLI step), ``_mailbox`` (a file transport), ``_state_store`` (tables and the
+audit log). Imports ``umbra.core``, ``umbra.store``'s private-file helpers (everything written
+is owner-only) and ``umbra.store`` types by protocol.
 """
 
+from ._block_time import (
+    MAINNET_BLOCK_SECONDS,
+    UNLOCK_BLOCKS,
+    BlockPace,
+    duration_words,
+    pace_from_blocks,
+)
 from ._errors import (
     EscrowProtocolError,
     PayoutRefused,
@@ -38,7 +45,7 @@ from ._escrow_messages import (
     encode_message,
 )
 from ._escrow_ops import PartyWallets
-from ._escrow_types import EscrowTerms, TxDescription
+from ._escrow_types import MAX_PAYOUT_FEE, EscrowTerms, TxDescription
 from ._mailbox import DatabaseMailbox, EscrowMailbox, Mailbox, WaitingMail
 from ._payment import (
     PaymentData,
@@ -64,10 +71,14 @@ from ._wallet import (
 )
 
 __all__ = [
+    "MAINNET_BLOCK_SECONDS",
+    "MAX_PAYOUT_FEE",
     "TRANSITIONS",
+    "UNLOCK_BLOCKS",
     "AddressAnnounce",
     "AuditEntry",
     "Balance",
+    "BlockPace",
     "DatabaseMailbox",
     "DirectPayments",
     "DriverOptions",
@@ -115,8 +126,10 @@ __all__ = [
     "WalletUnavailable",
     "check_description",
     "decode_message",
+    "duration_words",
     "earlier_transfer_to",
     "encode_message",
     "ensure_monero_installed",
     "monero_uri",
+    "pace_from_blocks",
 ]

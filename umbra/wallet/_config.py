@@ -12,7 +12,8 @@ from pathlib import Path
 
 from umbra.core import UsageError
 
-from ._errors import SandboxError
+from ._block_time import ASSUMED, BlockPace, seconds_per_block
+from ._errors import SandboxError, WalletRpcError, WalletUnavailable
 from ._rpc import Login, RpcClient, RpcStats
 from ._sandbox import Sandbox
 from ._state_store import WalletStore
@@ -100,3 +101,21 @@ def sandbox_wallet_password(store: WalletStore) -> str:
     nobody kept; see `Sandbox.open_main_wallet`.
     """
     return store.config_setdefault(SANDBOX_PASSWORD_KEY, secrets.token_urlsafe(24))
+
+
+async def chain_pace(endpoint: WalletEndpoint, data_dir: Path, now: float) -> BlockPace:
+    """How fast the chain of ``endpoint``'s wallet makes blocks: the sandbox's daemon says it
+    for the sandbox wallet; otherwise (or if it cannot) the wallet's own transfers do.
+
+    Raises:
+        WalletUnavailable, WalletRpcError: the wallet does not answer.
+    """
+    if endpoint.source == "sandbox":
+        try:
+            pace = await Sandbox(data_dir).block_pace()
+        except (SandboxError, WalletUnavailable, WalletRpcError):
+            pace = ASSUMED
+        if pace.measured:
+            return pace
+    async with endpoint.client() as rpc:
+        return await seconds_per_block(rpc, now)

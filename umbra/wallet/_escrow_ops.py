@@ -323,7 +323,9 @@ class EscrowOps:
             r = await rpc.call("sweep_all", {"address": shares[0][0], "account_index": 0})
             return str(r["multisig_txset"])
         # A split: the co-signer's share pays the fee. Build with a fee guess, learn the real
-        # fee, build again with the co-signer's amount reduced by it: little dust stays behind.
+        # fee, build again with the co-signer's amount reduced by exactly that fee: nothing
+        # stays behind as change, so the co-signer receives its share minus the fee, no more
+        # lost (a guess that was too high would otherwise stay in the escrow as dust).
         payer = op.seller_address if payout.cosigner == "seller" else op.buyer_address
         fee, txset = 0, ""
         for _ in range(10):
@@ -339,7 +341,7 @@ class EscrowOps:
                 fee = max(fee * 2, 10**9)
                 continue
             txset, new_fee = str(r["multisig_txset"]), int(r["fee"])
-            if new_fee <= fee:
+            if new_fee == fee:
                 return txset
             fee = new_fee
         if not txset:

@@ -10,6 +10,8 @@ from typing import Any, TypeAlias
 
 from ._escrow_messages import EscrowMessage, Payout, Role
 
+MAX_PAYOUT_FEE = 10**10  # 0.01 XMR: the default cap on a payout's network fee
+
 
 @dataclass(frozen=True)
 class EscrowTerms:
@@ -20,7 +22,7 @@ class EscrowTerms:
     buyer_address: str
     seller_address: str
     confirmations: int = 10
-    max_fee: int = 10**10  # 0.01 XMR: a ceiling for the fee plus dust left behind
+    max_fee: int = MAX_PAYOUT_FEE  # a ceiling for the fee plus dust left behind
     # Unix seconds; 0 = never. Not funded (nothing seen, not even in the pool) by then: the
     # escrow is abandoned (S98_EXPIRED) and the buyer no longer pays into it.
     funding_expires_at: int = 0

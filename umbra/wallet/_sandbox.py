@@ -31,6 +31,7 @@ import trio
 
 from umbra.store import make_private_dirs, tighten_private_tree, write_private_file
 
+from ._block_time import UNLOCK_BLOCKS, BlockPace, daemon_pace
 from ._errors import SandboxError, WalletRpcError, WalletUnavailable
 from ._processes import free_port, port_free, process_matches, rss_bytes, start_process, stop_pid
 from ._rpc import RpcClient, RpcStats
@@ -47,7 +48,6 @@ from ._sandbox_wallet import (
 MONEROD = "monerod"
 FAUCET = "faucet"
 INITIAL_BLOCKS = 80  # coinbase unlocks after 60 blocks: leaves ~20 spendable coinbases
-UNLOCK_BLOCKS = 10
 
 
 def ensure_monero_installed() -> None:
@@ -348,6 +348,11 @@ class Sandbox:
     async def height(self) -> int:
         async with self.daemon() as d:
             return int((await d.call("get_info"))["height"])
+
+    async def block_pace(self) -> BlockPace:
+        """How fast the sandbox chain makes blocks now (a miner may run, or none)."""
+        async with self.daemon() as d:
+            return await daemon_pace(d)
 
     async def mine(self, blocks: int, address: str | None = None) -> int:
         """Mine ``blocks`` blocks (to the faucet by default); returns the new height."""

@@ -4,7 +4,9 @@ Amounts are integer piconero here; `umbra.core.format_xmr` turns them into text 
 """
 
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 import segno
@@ -80,6 +82,19 @@ async def earlier_transfer_to(rpc: RpcClient, address: str, amount: int) -> str 
     return None
 
 
+def _transfer(t: dict[str, Any], direction: str) -> Transfer:
+    return Transfer(
+        txid=str(t["txid"]),
+        direction=direction,
+        amount=int(t["amount"]),
+        fee=int(t.get("fee", 0)),
+        height=int(t.get("height", 0)),
+        confirmations=int(t.get("confirmations", 0)),
+        timestamp=int(t.get("timestamp", 0)),
+        subaddress_index=int(t.get("subaddr_index", {}).get("minor", 0)),
+    )
+
+
 def qr_png(text: str, *, scale: int = 4) -> bytes:
     out = io.BytesIO()
     segno.make(text, error="m").save(out, kind="png", scale=scale, border=2)
@@ -125,22 +140,29 @@ class UserWallet:
         # expects to see a sent payment as "out" as soon as it is in a block.
         await self.rpc.call("refresh")
         r = await self.rpc.call("get_transfers", params)
-        items = []
-        for direction in ("in", "out", "pending", "pool", "failed"):
-            for t in r.get(direction, []):
-                items.append(
-                    Transfer(
-                        txid=str(t["txid"]),
-                        direction=direction,
-                        amount=int(t["amount"]),
-                        fee=int(t.get("fee", 0)),
-                        height=int(t.get("height", 0)),
-                        confirmations=int(t.get("confirmations", 0)),
-                        timestamp=int(t.get("timestamp", 0)),
-                        subaddress_index=int(t.get("subaddr_index", {}).get("minor", 0)),
-                    )
-                )
+        items = [
+            _transfer(t, direction)
+            for direction in ("in", "out", "pending", "pool", "failed")
+            for t in r.get(direction, [])
+        ]
         return sorted(items, key=lambda t: (t.height == 0, t.height, t.timestamp))
+
+    async def received(self, txids: Iterable[str]) -> list[Transfer]:
+        """What this wallet received in the transactions ``txids`` (e.g. an escrow payout),
+        with each transaction's network fee as the wallet saw it; pool included."""
+        wanted = set(txids)
+        if not wanted:
+            return []
+        await self.rpc.call("refresh")
+        r = await self.rpc.call(
+            "get_transfers", {"in": True, "pool": True, "account_index": self.account}
+        )
+        return [
+            _transfer(t, direction)
+            for direction in ("in", "pool")
+            for t in r.get(direction, [])
+            if str(t.get("txid")) in wanted
+        ]
 
     async def preview_send(self, address: str, amount: int) -> SendPreview:
         """Build (but do not broadcast) the transaction, to show the exact fee first."""

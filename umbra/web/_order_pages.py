@@ -18,13 +18,16 @@ from umbra.core import InvalidDocument, SignedListing, UsageError, parse_cid, pa
 from umbra.core.crypto import encode_public_key
 from umbra.market import (
     MOVE_LABELS,
+    PAYOUT_FEE_CAP,
     EvidenceRow,
     OrderView,
+    PayoutAmounts,
     TradeService,
+    payout_fee_payer,
     stored_listing,
     timeline_lines,
 )
-from umbra.wallet import WalletUnavailable
+from umbra.wallet import Transfer, WalletRpcError, WalletUnavailable
 
 from ._common import PageError, form_text, guarded, page, see_other, sentence
 from ._services import PageServices
@@ -60,6 +63,37 @@ class Quote:
     @property
     def short_by(self) -> int:
         return 0 if self.unlocked is None else max(0, self.total - self.unlocked)
+
+
+@dataclass(frozen=True)
+class PayoutFees:
+    """The order page's fee facts: before a payout an estimate and the rule, after it what
+    this profile's wallet received and, when its fee is known, every side's exact amount."""
+
+    estimate: int | None  # about what a payout's network fee is now (None: unknown)
+    cap: int  # the most any payout's fee may be (every escrow agrees it)
+    to_buyer: int = 0  # the agreed split, once there is a payout
+    to_seller: int = 0
+    payer: str = ""  # "buyer" | "seller": whose share pays the payout's fee
+    received: tuple[Transfer, ...] = ()
+    outcome: PayoutAmounts | None = None
+
+
+# A small amount to estimate a transaction's fee with (the fee hardly depends on the amount).
+_FEE_PROBE = 10**8
+
+
+def _payout_split(view: OrderView) -> tuple[int, int] | None:
+    """(to the buyer, to the seller) of the order's payout, once it was paid out: as the escrow
+    agreed it, else as the arbiter decided, else what the end state means (a completed order
+    was released to the seller; any other paid-out order was refunded to the buyer)."""
+    if not view.payout_txids:
+        return None
+    agreed = view.payout or view.decision
+    if agreed:
+        return int(agreed["to_buyer"]), int(agreed["to_seller"])
+    funded = view.funded_amount
+    return (0, funded) if view.summary.state == "S6_completed" else (funded, 0)
 
 
 def _listing(services: PageServices, text: str) -> SignedListing:
@@ -131,6 +165,34 @@ def order_routes(services: PageServices) -> list[Route]:
                 problem = "locked" if (unlocked or 0) + locked > subtotal else "short"
         return Quote(quantity, option, body.price, shipping, fee, unlocked, problem, locked, blocks)
 
+    async def payout_fees(view: OrderView) -> PayoutFees:
+        """Before the payout: the rule and a fee estimate from our wallet; after it: what our
+        wallet received from it, and so the fee and everyone's exact amounts."""
+        received: list[Transfer] = []
+        estimate = None
+        if await access.endpoint() is not None:
+            try:
+                if view.payout_txids:
+                    received = await access.received(view.payout_txids)
+                elif view.funded_amount:
+                    estimate = await access.estimate_fee(_FEE_PROBE)
+            except (UsageError, WalletUnavailable, WalletRpcError):
+                pass  # no wallet facts: the page states the rule and the cap
+        split = _payout_split(view)
+        if split is None:
+            return PayoutFees(estimate, PAYOUT_FEE_CAP)
+        to_buyer, to_seller = split
+        fee = max((t.fee for t in received), default=0)
+        return PayoutFees(
+            estimate,
+            PAYOUT_FEE_CAP,
+            to_buyer,
+            to_seller,
+            payout_fee_payer(to_buyer, to_seller),
+            tuple(received),
+            PayoutAmounts.of(to_buyer, to_seller, fee) if fee else None,
+        )
+
     async def buy_page(request: Request, *, error: str = "", status: int = 200) -> Response:
         signed = await services.run(_listing, services, request.path_params["cid"])
         body = signed.body
@@ -154,6 +216,9 @@ def order_routes(services: PageServices) -> list[Route]:
         offered = await services.run(lambda: trade().seller_arbiters(body.seller))
         chosen = form_text(request, "arbiter", 120) or (offered[0]["id"] if offered else "")
         current = await quote(signed, quantity, option)
+        wait = ""
+        if current.problem == "locked" and current.blocks_to_unlock:
+            wait = await access.unlock_wait(current.blocks_to_unlock)
         rule = await services.run(lambda: trade().escrow_rule(body.seller))
         return page(
             request,
@@ -165,6 +230,7 @@ def order_routes(services: PageServices) -> list[Route]:
             refresh=current.problem == "locked",
             refresh_seconds=REFRESH_S * 2,
             arbiter=chosen,
+            unlock_wait=wait,
             arbiters=offered or [],
             arbiters_known=offered is not None,
             address=form_text(request, "address", 1000),
@@ -178,9 +244,12 @@ def order_routes(services: PageServices) -> list[Route]:
         return await buy_page(request)
 
     async def buy(request: Request) -> Response:
+        if form_text(request, "update", 5) == "yes":  # "Update the total": show, place nothing
+            return await buy_page(request)
         cid = request.path_params["cid"]
         quantity = _int_param(form_text(request, "quantity", 5), 1) or 1
         shipping = form_text(request, "shipping", 5)
+        expected = form_text(request, "expected_total", 40)
         arbiter = form_text(request, "arbiter", 120)
         address = form_text(request, "address", 1000)
         payment: Literal["escrow", "direct"] = (
@@ -197,6 +266,8 @@ def order_routes(services: PageServices) -> list[Route]:
                 address=address or None,
                 payment=payment,
                 arbiter=(arbiter or None) if payment == "escrow" else None,
+                # The total the page showed: the node refuses to place a different order.
+                expected_total=parse_xmr(expected) if expected else None,
             )
 
         try:
@@ -252,6 +323,7 @@ def order_routes(services: PageServices) -> list[Route]:
         last_failure = failed[-1] if failed else None
         if last_failure is not None and any(c.seq > last_failure.seq for c in view.commands):
             last_failure = None  # a later move went through: the failure is history
+        fees = await payout_fees(view) if view.summary.payment == "escrow" else None
         return page(
             request,
             "order.html",
@@ -260,6 +332,7 @@ def order_routes(services: PageServices) -> list[Route]:
             action_labels=MOVE_LABELS,
             pending=pending,
             evidence=evidence,
+            fees=fees,
             timeline=timeline_lines(
                 view.timeline, view.summary.role, funded_amount=view.funded_amount
             ),

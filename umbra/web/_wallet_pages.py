@@ -51,11 +51,13 @@ def wallet_routes(services: PageServices) -> list[Route]:
         found = await access.endpoint()
         balance: Balance | None = None
         history: list[Transfer] = []
-        problem = ""
+        problem = unlock_wait = ""
         if found is not None:
             try:
                 balance = await access.balance()
                 history = list(reversed(await access.history()))[:50]
+                if balance.locked:
+                    unlock_wait = await access.unlock_wait()
             except WalletUnavailable as exc:
                 problem = (
                     f"The wallet does not answer ({exc.detail}). Check that monero-wallet-rpc "
@@ -71,6 +73,7 @@ def wallet_routes(services: PageServices) -> list[Route]:
             balance=balance,
             history=history,
             problem=problem,
+            unlock_wait=unlock_wait,
             connect_help=CONNECT_HELP,
             error=error,
             connect_error=connect_error,
@@ -92,7 +95,13 @@ def wallet_routes(services: PageServices) -> list[Route]:
             return await show(request, status=400, error=sentence(str(exc)))
         qr = "data:image/png;base64," + base64.b64encode(funding.qr_png).decode("ascii")
         return page(
-            request, "wallet_funds.html", funding=funding, qr=qr, amount=amount, asked=amount_text
+            request,
+            "wallet_funds.html",
+            funding=funding,
+            qr=qr,
+            amount=amount,
+            asked=amount_text,
+            unlock_wait=await access.unlock_wait(),
         )
 
     async def send_preview(request: Request) -> Response:

@@ -11,6 +11,7 @@ from umbra.core import PICONERO_PER_XMR
 from umbra.wallet import EscrowParty, EscrowTerms, Payout, State
 from umbra.wallet._escrow_ops import EscrowOps
 from umbra.wallet._escrow_types import BuildTxset, SubmitTx
+from umbra.wallet._wallet import UserWallet
 
 from .conftest import PARTIES, Chain, make_party
 
@@ -188,5 +189,12 @@ def test_dispute_split_after_tampered_payout_is_refused(chain: Chain, tmp_path: 
         assert results == {r: State.S10_PAID_OUT for r in PARTIES}
         gained = await wait_gain(chain, "seller", seller_before)
         assert gained == to_seller  # the loser's share is exact; the winner paid the fee
+        # The winner (the co-signer) pays exactly the network fee, nothing more: no guessed
+        # fee is left behind in the escrow as change. Its wallet shows the payout and its fee.
+        txids = buyer.load("dispute-1").data.txids
+        async with chain.sandbox.wallet("buyer").client() as rpc:
+            [payout_in] = await UserWallet(rpc).received(txids)
+        assert 0 < payout_in.fee < AMOUNT // 100
+        assert payout_in.amount == AMOUNT - to_seller - payout_in.fee
 
     trio.run(main)

@@ -409,6 +409,11 @@ def test_bad_listing_and_image_references(served: Served) -> None:
             response = http.get(path)
             assert response.status_code == status, (path, response.text)
             assert response.json()["error"]
+        # An image this device lacks is fetched by the node; without one, the page says so.
+        missing = http.get(
+            "/api/v1/images/bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"
+        )
+        assert "no node runs here to fetch it" in missing.json()["error"]
 
 
 def _webp_declaring(width: int, height: int) -> bytes:

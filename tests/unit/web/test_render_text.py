@@ -56,6 +56,7 @@ def test_a_listing_page_shows_hostile_text_neutralized_and_isolated() -> None:
         seller="umbra-pk",
         own=False,
         expired=False,
+        escrow_above=None,
         nav=[],
         path="/",
         csrf="t",
