@@ -37,6 +37,7 @@ from tests.integration.demo._procs import UMBRA, JsonLines, clean_env, umbra
 from tests.integration.demo.test_demo import _kill_leftovers, _leftovers
 from umbra.market import TRANSITIONS
 
+from . import _checks_data as checks
 from ._checks_stock import check_sold_out_in_browser
 from .conftest import ARTIFACTS
 from .test_ui import PHONE, SHOTS, Watch, browser, no_sideways_scroll  # noqa: F401
@@ -146,8 +147,9 @@ def _shot(page: Any, name: str) -> None:
                 raise
 
 
-def _buy(buyer: "Party", seller_id: str, query: str, name: str) -> str:
-    """Search, open the first of the seller's hits, buy it; returns the order id."""
+def _buy(buyer: "Party", seller_id: str, query: str, name: str, option: int | None = None) -> str:
+    """Search, open the first of the seller's hits, buy it (with shipping ``option`` when
+    given); returns the order id."""
     page = buyer.page
 
     def hit() -> str | None:
@@ -161,14 +163,15 @@ def _buy(buyer: "Party", seller_id: str, query: str, name: str) -> str:
     page.locator(f"a.card[href='/listing/{cid}']").click()
     page.wait_for_url(f"**/listing/{cid}")
     _shot(page, f"trade-{name}-1-listing")
-    # Checks of the listing page as a buyer sees it (e.g. the full photo loads) go here.
+    checks.check_full_photo_loads(page, buyer.node, cid)
     page.click("#buy")
     page.wait_for_selector("#buy-button", timeout=180_000)
     assert page.locator("#buy-fee").inner_text().startswith("about ")
     if page.locator("#address").count():
         page.fill("#address", "Jane Doe\n1 Main Street\n75001 Paris")
     _shot(page, f"trade-{name}-2-buy-confirm")
-    # Checks of the buy page (e.g. the total follows the shipping choice, the fee) go here.
+    checks.check_fees_before_buying(page)
+    expected = None if option is None else checks.choose_shipping_and_check_total(page, option)
     page.click("#buy-button")
     page.wait_for_url("**/orders/*")
     order_id = page.url.split("/orders/", 1)[1].split("?", 1)[0]
@@ -185,6 +188,8 @@ def _buy(buyer: "Party", seller_id: str, query: str, name: str) -> str:
     _wait(f"the buyer's node places order {order_id[:8]}", placed_or_failed)
     failure = page.locator(".notice.error")
     assert not failure.count(), f"the node did not place the order: {failure.inner_text()}"
+    if option is not None and expected is not None:
+        checks.check_order_total(buyer.node, order_id, expected, option)
     return order_id
 
 
@@ -288,10 +293,10 @@ class Trade:
         return self.buyer, self.seller, self.arbiter
 
 
-def _placed(trade: Trade, journey: str, query: str) -> str:
+def _placed(trade: Trade, journey: str, query: str, option: int | None = None) -> str:
     """The buyer buys; every party sees the new order in its own words."""
     buyer, seller, arbiter = trade.parties
-    order_id = _buy(buyer, trade.seller_id, query, journey)
+    order_id = _buy(buyer, trade.seller_id, query, journey, option)
     trade.orders[journey] = order_id
     title = _text(buyer.page, "h1")
     assert title, "the buyer's order page names the item"
@@ -336,10 +341,14 @@ def step_release(trade: Trade) -> None:
     assert _text(buyer.page, "#shipping-label") == "Tracking (from the seller)"
     assert "RR123456789FR" in _text(buyer.page, "main")
     _shot(buyer.page, "trade-release-5-buyer-shipped")
+    checks.check_release_note(buyer.page)
     _act(buyer, order_id, "#do-confirm")
     for party in (buyer, seller):
         _open_order(party.page, party.base, order_id, ".state-S6_completed#order-state")
     trade.timings["ship_to_completed_s"] = round(time.monotonic() - t0, 1)
+    for party in (seller, buyer):
+        _open_order(party.page, party.base, order_id, "#fees-after")
+        checks.check_fees_after_payout(party.page, party.node, order_id)
 
     said = _timeline(buyer, order_id)
     for line in (
@@ -369,7 +378,7 @@ def step_dispute(trade: Trade) -> None:
     """A second order disputed by the buyer and decided by the arbiter in its console."""
     buyer, seller, arbiter = trade.parties
     t0 = time.monotonic()
-    disputed = _placed(trade, "dispute", "skillet")
+    disputed = _placed(trade, "dispute", "skillet", option=1)
     title = trade.titles["dispute"]
     _act(seller, disputed, "#do-accept")
     _wait(
@@ -401,6 +410,12 @@ def step_dispute(trade: Trade) -> None:
     said = _timeline(arbiter, disputed)
     assert "The buyer opened a dispute" in said and "You took the case" in said
     _shot(arbiter.page, "trade-dispute-2-arbiter-case")
+    with _bearer(trade.nodes["arbiter"]) as api:
+        listing = str(api.get(f"/api/v1/orders/{disputed}").json()["listing"])
+    arbiter.page.goto(f"{arbiter.base}/listing/{listing}")
+    checks.check_full_photo_loads(arbiter.page, trade.nodes["arbiter"], listing)
+    _open_order(arbiter.page, arbiter.base, disputed, "#do-decide")
+    checks.check_decide_split(arbiter.page, "0.01")
     reason = "Broken on arrival; most goes back to the buyer."
     _act(arbiter, disputed, "#do-decide", {"#to-buyer": "0.01", "#reason-decide": reason})
     _shot(arbiter.page, "trade-dispute-2b-arbiter-decide-pending")
@@ -408,6 +423,9 @@ def step_dispute(trade: Trade) -> None:
     for party in (buyer, seller):
         _status(party, disputed, "Resolved by the arbiter")
     trade.timings["dispute_to_resolved_s"] = round(time.monotonic() - t0, 1)
+    for party in (seller, buyer):
+        _open_order(party.page, party.base, disputed, "#fees-after")
+        checks.check_fees_after_payout(party.page, party.node, disputed)
     assert "Broken on arrival" in _text(buyer.page, "main")
     said = _timeline(buyer, disputed)
     assert "You opened a dispute" in said and "The arbiter decided the dispute" in said
