@@ -11,11 +11,13 @@ It feeds each order's `OrderMachine` with three kinds of events and carries out 
   different senders race) stays in the channel until the order arrives;
 - **timers** (``Tick``) and the escrow's reports (funding sent / funded / paid out / failed).
 
-The rule of every step (nothing lost, nothing done twice): ``machine.handle(event)`` → hand
-any peer escrow message to the escrow (durable, idempotent) → ONE transaction that stores the
-new machine state, queues the outgoing payloads, records a new escrow, the timeline, the
-timer, and consumes the payload or finishes the command → only then wake the escrow. A node
-killed at any point redoes at most the last step; the machines refuse the duplicates.
+The rule of every step (nothing lost, nothing done twice): ``machine.handle(event)`` → ONE
+transaction that stores the new machine state and carries out the actions in their order
+(queues the outgoing payloads, records a new escrow, writes each peer escrow message into our
+escrow's inbox, the timeline, the timer) and consumes the payload or finishes the command →
+only then wake the escrow. A peer message is therefore marked applied (its id in the
+machine's ``seen``) exactly when its effect is stored, never before; a node killed at any
+point redoes at most the last step, and the machines refuse the duplicates.
 Refused events (wrong state, wrong sender, replay...) change nothing and are logged on the
 order's timeline (or, for unknown orders, in the node log).
 """
@@ -31,6 +33,7 @@ from multiformats import CID
 from umbra.core import InvalidDocument, UmbraError, format_xmr
 from umbra.core.crypto import seal_envelope
 from umbra.store import Profile
+from umbra.wallet import DatabaseMailbox
 
 from ._arbiters import ArbiterDirectory
 from ._listings import SellerCatalog
@@ -143,6 +146,7 @@ class TradeDriver:
         self.confirmations = confirmations
         self._clock = clock
         self.me = profile.identity.signing_public
+        DatabaseMailbox.prepare(profile.db)  # our escrows' inboxes (see `ForwardEscrow`)
         self.on_change: Callable[[bytes, State], None] | None = None  # after each commit
 
     def now(self) -> int:
@@ -174,9 +178,6 @@ class TradeDriver:
         before = machine.state
         actions = machine.handle(event)
         order_id = row.order_id
-        for a in actions:
-            if isinstance(a, ForwardEscrow) and self.escrow is not None:
-                self.escrow.forward(order_id, a.sender, a.payload)
         now = self.now()
         committed = any(isinstance(a, CommitState) for a in actions)
         local_refusal = next((a for a in actions if isinstance(a, Refuse) and a.local), None)
@@ -240,6 +241,12 @@ class TradeDriver:
                 self.store.set_fields(oid, escrow="running")
                 detail = f"escrow set-up started ({format_xmr(terms.amount, unit=True)})"
                 self.store.log(oid, "escrow", state, detail, now=now)
+            case ForwardEscrow():
+                # Into our escrow's inbox in this transaction, after any `StartEscrow` before
+                # it: the inbox is keyed by order and role, not by an escrow record, so a
+                # message kept early and replayed in the step that starts the escrow (or one
+                # for a profile without a wallet yet) waits there for the escrow, in order.
+                DatabaseMailbox(self.store.db, oid.hex(), a.sender).send(row.role, a.payload)
             case StartPayout() | ExpectPayout():
                 verb = "proposing" if isinstance(a, StartPayout) else "co-signing"
                 p = a.payout

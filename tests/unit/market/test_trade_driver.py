@@ -31,7 +31,7 @@ from umbra.market._trade_driver import ARBITER_KEY, TradeDriver
 from umbra.market._trade_ports import InboundPayload
 from umbra.net import NetState
 from umbra.store import Profile, create_profile
-from umbra.wallet import EscrowTerms
+from umbra.wallet import DatabaseMailbox, EscrowTerms
 
 FAST = Argon2Params(time_cost=1, memory_kib=8 * 1024, parallelism=1)
 ADDRESS = {"buyer": "4" + "B" * 94, "seller": "4" + "S" * 94, "arbiter": "4" + "A" * 94}
@@ -88,14 +88,10 @@ class Ports:
 @dataclass
 class EscrowRecorder:
     created: list[tuple[EscrowTerms, str]] = field(default_factory=list)
-    forwarded: list[tuple[str, bytes]] = field(default_factory=list)
     updates: int = 0
 
     def create(self, order_id: bytes, terms: EscrowTerms, role: str) -> None:
         self.created.append((terms, role))
-
-    def forward(self, order_id: bytes, sender: str, payload: bytes) -> None:
-        self.forwarded.append((sender, payload))
 
     def update(self, order_id: bytes) -> None:
         self.updates += 1
@@ -287,8 +283,10 @@ def test_escrow_messages_are_relayed_between_escrows(parties: dict[str, Party]) 
     payload = encode_message(SetupInfo(order_id, "buyer", 0, "MultisigV1" + "x" * 100))
     assert parties["buyer"].driver.send_escrow(bytes.fromhex(order_id), "seller", payload)
     _pump(parties)
-    assert parties["seller"].escrow.forwarded == [("buyer", payload)]
-    assert parties["arbiter"].escrow.forwarded == []
+    # Into the seller's escrow inbox (the profile's database), from the buyer, to the seller.
+    inbox = DatabaseMailbox(parties["seller"].profile.db, order_id, "seller")
+    assert [data for _ref, data in inbox.receive()] == [payload]
+    assert DatabaseMailbox.waiting(parties["arbiter"].profile.db) == []
 
 
 def test_out_of_place_and_foreign_payloads_are_refused(parties: dict[str, Party]) -> None:
