@@ -251,7 +251,7 @@ def open_world(root: Path) -> TradeWorld:
                             title="Brass telescope",
                             description="A 1920s brass telescope, working.",
                             price=PRICE,
-                            quantity=3,
+                            quantity=10,  # five orders at once, and the other tests
                             category="electronics",
                             condition="used-good",
                             ships_from="DE",

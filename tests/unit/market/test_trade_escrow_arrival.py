@@ -48,9 +48,9 @@ def _real_escrow(party: Party, tmp_path: Path) -> EscrowParty:
     return escrow
 
 
-def _settle(parties: dict[str, Party], roles: tuple[str, ...]) -> None:
+def _settle(world: dict[str, Party], roles: tuple[str, ...]) -> None:
     """Deliver what is in flight to ``roles`` only (the seller's inbox is left alone)."""
-    while sum(parties[r].driver.process_inbound() for r in roles):
+    while sum(world[r].driver.process_inbound() for r in roles):
         pass
 
 
@@ -104,11 +104,11 @@ def test_escrow_messages_reach_the_sellers_escrow_in_every_arrival_order(
         assert sorted(data for _ref, data in inbox.receive()) == got
 
 
-def _kind(parties: dict[str, Party], payload: InboundPayload) -> str:
-    """"arbiter-accept", or the sender's role for an escrow message."""
+def _kind(world: dict[str, Party], payload: InboundPayload) -> str:
+    """ "arbiter-accept", or the sender's role for an escrow message."""
     message = parse_trade_message(payload.body)
     if isinstance(message, EscrowWrapper):
         return next(
-            r for r, p in parties.items() if p.profile.identity.signing_public == payload.sender
+            r for r, p in world.items() if p.profile.identity.signing_public == payload.sender
         )
     return input_name(message)
