@@ -98,7 +98,11 @@ from ._trade_store import CommandRow, OrderRow, TradeStore
 log = logging.getLogger(__name__)
 
 ARBITER_KEY = "arbiter-profile"  # set when this profile acts as an arbiter (`node --arbiter`)
-MAX_PENDING = 256
+MAX_PENDING = 256  # payloads read per page
+# Payloads one persona may leave waiting for orders we do not know (yet): an honest party's
+# few race the order by seconds; a flood of them is dropped, oldest first, and never keeps
+# later payloads (anyone's) from being read.
+MAX_WAITING_PER_SENDER = 32
 ARBITER_PROFILE_WAIT_S = 120  # how long a buy waits for the arbiter's profile to be found
 
 
@@ -283,34 +287,68 @@ class TradeDriver:
     # -- inbound payloads ----------------------------------------------------------------------
 
     def process_inbound(self) -> int:
-        """Apply every trade payload that can be applied now; returns how many were taken."""
-        taken = 0
-        for payload in self.channel.pending(TRADE_KIND, MAX_PENDING):
-            if self._inbound(payload):
-                taken += 1
-        return taken
+        """Apply every trade payload that can be applied now; returns how many were taken.
 
-    def _inbound(self, payload: InboundPayload) -> bool:
+        Every pending payload is read, page after page: those waiting for an order we do not
+        know yet stay in the channel, and never hide the ones behind them."""
+        taken = 0
+        waiting: dict[bytes, list[tuple[int, bytes]]] = {}  # sender -> (seq, order id)
+        after = 0
+        while True:
+            page = self.channel.pending(TRADE_KIND, MAX_PENDING, after=after)
+            for payload in page:
+                order = self._inbound(payload)
+                if order is None:
+                    taken += 1
+                else:
+                    waiting.setdefault(payload.sender, []).append((payload.seq, order))
+            if len(page) < MAX_PENDING:
+                break
+            after = page[-1].seq
+        return taken + self._bound_waiting(waiting)
+
+    def _bound_waiting(self, waiting: dict[bytes, list[tuple[int, bytes]]]) -> int:
+        """Drop the oldest payloads of a sender beyond `MAX_WAITING_PER_SENDER`."""
+        dropped = 0
+        for sender, items in waiting.items():
+            # Orders that arrived later in this pass take their payloads in the next one.
+            still = [seq for seq, order in items if self.store.order(order) is None]
+            extra = still[: max(0, len(still) - MAX_WAITING_PER_SENDER)]
+            if not extra:
+                continue
+            log.warning(
+                "dropped %d trade payloads of %s for orders we do not know (over %d waiting)",
+                len(extra), sender.hex()[:16], MAX_WAITING_PER_SENDER,
+            )  # fmt: skip
+            with self.store.db.transaction():
+                for seq in extra:
+                    self.channel.consume(seq)
+            dropped += len(extra)
+        return dropped
+
+    def _inbound(self, payload: InboundPayload) -> bytes | None:
+        """Apply or drop one payload (None), or leave it waiting: the unknown order's id."""
         try:
             message = parse_trade_message(payload.body)
         except InvalidDocument as exc:
             log.warning("dropped a malformed trade payload: %s", exc)
             self._drop(payload)
-            return True
+            return None
         row = self.store.order(message.order)
         if row is None:
             if isinstance(message, OrderRequest):
-                return self._new_order(payload, message)
-            return False  # not ours, or its order has not arrived yet: it waits
+                self._new_order(payload, message)
+                return None
+            return message.order  # not ours, or its order has not arrived yet: it waits
         role = row.peer_role(payload.sender)
         if role is None or role == row.role:
             self._log_refusal(row, f"a payload from a persona that is not a party ({role})")
             self._drop(payload)
-            return True
+            return None
         machine = OrderMachine.from_bytes(row.machine, self.config)
         actions = self.step(row, machine, Received(message, role, self.now()), consume=payload.seq)  # type: ignore[arg-type]
         self._opened(row, machine, message, actions)
-        return True
+        return None
 
     def _drop(self, payload: InboundPayload) -> None:
         with self.store.db.transaction():
@@ -320,7 +358,7 @@ class TradeDriver:
         with self.store.db.transaction():
             self.store.log(row.order_id, "refused", "", detail, now=self.now())
 
-    def _new_order(self, payload: InboundPayload, request: OrderRequest) -> bool:
+    def _new_order(self, payload: InboundPayload, request: OrderRequest) -> None:
         if request.seller == self.me:
             role: Role = "seller"
         elif request.arbiter == self.me and request.payment == "escrow" and self.is_arbiter:
@@ -328,11 +366,11 @@ class TradeDriver:
         else:
             log.warning("dropped an order that does not name us as seller or arbiter")
             self._drop(payload)
-            return True
+            return
         if payload.sender in (request.seller, request.arbiter):
             log.warning("dropped an order whose buyer is also its seller or arbiter")
             self._drop(payload)
-            return True
+            return
         now = self.now()
         title = ""
         problem = None
@@ -349,12 +387,11 @@ class TradeDriver:
             row, machine, Received(request, "buyer", now), new=True, consume=payload.seq
         )
         if not any(isinstance(a, CommitState) for a in actions):
-            return True
+            return
         if role == "seller" and request.sealed_address is not None:
             self._open_shipping(row.order_id, request.sealed_address)
         if problem is not None:
             self.step(row, machine, Command(OrderDecline(reason=problem), self.now()))
-        return True
 
     def _check_against_listing(self, request: OrderRequest) -> tuple[str, str | None]:
         """The seller compares the order with its own listing: (title, problem or None)."""

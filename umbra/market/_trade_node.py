@@ -94,8 +94,9 @@ class MessagingChannel:
         msg_id: bytes = self._inbox.queue_payload_at(peer, kind, body, now=now)
         return msg_id
 
-    def pending(self, kind: str, limit: int) -> list[InboundPayload]:
-        return [InboundPayload(p.seq, p.sender, p.body) for p in self._queue.pending(kind, limit)]
+    def pending(self, kind: str, limit: int, *, after: int = 0) -> list[InboundPayload]:
+        rows = self._queue.pending(kind, limit, after=after)
+        return [InboundPayload(p.seq, p.sender, p.body) for p in rows]
 
     def consume(self, seq: int) -> None:
         self._queue.consume(seq)

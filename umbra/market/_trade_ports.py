@@ -32,7 +32,8 @@ class InboundPayload:
 class PayloadChannel(Protocol):
     def queue_payload_at(self, peer: bytes, kind: str, body: bytes, *, now: int) -> bytes: ...
 
-    def pending(self, kind: str, limit: int) -> list[InboundPayload]: ...
+    def pending(self, kind: str, limit: int, *, after: int = 0) -> list[InboundPayload]:
+        """Unconsumed payloads of ``kind`` with ``seq`` above ``after``, oldest first."""
 
     def consume(self, seq: int) -> None: ...
 

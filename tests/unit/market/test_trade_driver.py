@@ -61,8 +61,8 @@ class Channel:
         self.sent += 1
         return self.network.seq.to_bytes(16, "big")
 
-    def pending(self, kind: str, limit: int) -> list[InboundPayload]:
-        return list(self.network.queues.get(self.me, []))[:limit]
+    def pending(self, kind: str, limit: int, *, after: int = 0) -> list[InboundPayload]:
+        return [p for p in self.network.queues.get(self.me, []) if p.seq > after][:limit]
 
     def consume(self, seq: int) -> None:
         box = self.network.queues.get(self.me, [])
@@ -480,3 +480,37 @@ def test_a_buy_waits_for_the_arbiters_profile_then_fails_clearly(
     assert "arbiter's profile was not found" in command.error
     assert parties["seller"].service.orders() == []
     assert order_id
+
+
+def test_payloads_waiting_for_unknown_orders_never_hide_the_others(
+    parties: dict[str, Party],
+) -> None:
+    """A persona floods the seller with messages for orders that do not exist: at most
+    `MAX_WAITING_PER_SENDER` of them are kept (the newest), and a real order placed after
+    them is still read (the channel used to show only its oldest 256 payloads)."""
+    from umbra.market import OrderAccept, encode_trade_message
+    from umbra.market._trade_driver import MAX_PENDING, MAX_WAITING_PER_SENDER
+
+    seller = parties["seller"]
+    channel = seller.driver.channel
+    assert isinstance(channel, Channel)
+    stranger = b"\x07" * 32
+    flood = MAX_PENDING + 50
+    for n in range(flood):
+        message = OrderAccept(
+            payout_address=ADDRESS["seller"], payment_address=None,
+            order=n.to_bytes(16, "big"), id=1, sender="seller",
+        )  # fmt: skip
+        channel.network.seq += 1
+        payload = InboundPayload(channel.network.seq, stranger, encode_trade_message(message))
+        channel.network.queues.setdefault(channel.me, []).append(payload)
+    cid = _listing(parties)
+    arbiter = parties["arbiter"].profile.identity.signing_public
+    order_id, _ = parties["buyer"].service.place_order(
+        cid, shipping_option=0, address="x", arbiter=arbiter
+    )
+    _pump(parties)
+    assert _state(seller, order_id) == "S1_requested"
+    kept = [p for p in channel.network.queues[channel.me] if p.sender == stranger]
+    assert len(kept) == MAX_WAITING_PER_SENDER
+    assert [p.seq for p in kept] == list(range(flood - MAX_WAITING_PER_SENDER + 1, flood + 1))
