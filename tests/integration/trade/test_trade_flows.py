@@ -4,6 +4,7 @@ Each test drives one order through the real CLI and watches the parties' stored 
 """
 
 import time
+from collections import Counter
 from collections.abc import Callable
 
 import pytest
@@ -248,3 +249,21 @@ def test_five_escrow_orders_placed_at_once_all_release(world: TradeWorld) -> Non
     )
     mark("the seller's wallet holds them")
     print("\n".join(f"{t:7.1f} s  {what}" for what, t in marks))
+    print(_escrow_work(world, orders))
+
+
+def _escrow_work(world: TradeWorld, orders: list[str]) -> str:
+    """Per party, from its escrow audit log: each escrow's set-up span (created -> every
+    address checked) and how many wallet steps of each kind its escrows made."""
+    lines = []
+    for role in ROLES:
+        audit = WalletStore(world.profile(role).db).audit_log()
+        spans, kinds = [], Counter[str]()
+        for order_id in orders:
+            rows = [a for a in audit if a.ref == order_id]
+            created = min(a.at for a in rows)
+            ready = min((a.at for a in rows if a.to_state == "S6_AWAITING_FUNDING"), default=0)
+            spans.append(ready - created)
+            kinds.update(a.event for a in rows if not a.event.startswith("msg:"))
+        lines.append(f"{role}: set-up spans {spans} s; wallet steps {dict(sorted(kinds.items()))}")
+    return "\n".join(lines)
