@@ -433,12 +433,10 @@ class _Run:
     async def _before_funding_look(self) -> None:
         """Wait between two looks at the funding; set-up rounds of other escrows go first."""
         opts = self.party.options
-        waited = 0.0
-        while True:
-            await trio.sleep(opts.poll_interval)
-            waited += opts.poll_interval
-            if waited >= opts.busy_funding_interval or not self.party._setting_up():
-                return
+        deadline = trio.current_time() + opts.busy_funding_interval
+        await trio.sleep(opts.poll_interval)
+        while self.party._setting_up() and trio.current_time() < deadline:
+            await trio.sleep(min(opts.poll_interval, deadline - trio.current_time()))
 
     async def _rebuild(self, op: "MakeMultisig | ExchangeKeys") -> None:
         d = self.machine.data
