@@ -78,10 +78,6 @@ SYNC_REFUSALS_BEFORE_RESTART = 2
 @dataclass
 class DriverOptions:
     poll_interval: float = 0.25  # how often to look at the inbox and the chain
-    # How often an escrow waiting for its funding looks at it while another escrow of this
-    # party is in its set-up rounds: each look switches the shared wallet-rpc to the funded
-    # escrow's wallet (seconds on a small machine) and would hold that set-up up.
-    busy_funding_interval: float = 5.0
     retry_max: float = 5.0  # back-off ceiling after a wallet error
     on_state: Callable[[str, State], None] | None = None  # called after each commit
     clock: Callable[[], float] = time.time  # Unix seconds, for the funding deadline
@@ -385,7 +381,7 @@ class _Run:
     async def _run_op(self, op: WalletOp) -> None:
         d = self.machine.data
         if isinstance(op, WatchFunding) and self.backoff == 0.0:
-            await self._before_funding_look()
+            await trio.sleep(self.party.options.poll_interval)
         ops = self.party.ops
         try:
             async with ops.lock:
@@ -429,14 +425,6 @@ class _Run:
         self.last_error = ""
         self.sync_refusals = 0
         await self.step(event)
-
-    async def _before_funding_look(self) -> None:
-        """Wait between two looks at the funding; set-up rounds of other escrows go first."""
-        opts = self.party.options
-        deadline = trio.current_time() + opts.busy_funding_interval
-        await trio.sleep(opts.poll_interval)
-        while self.party._setting_up() and trio.current_time() < deadline:
-            await trio.sleep(min(opts.poll_interval, deadline - trio.current_time()))
 
     async def _rebuild(self, op: "MakeMultisig | ExchangeKeys") -> None:
         d = self.machine.data
