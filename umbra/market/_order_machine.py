@@ -427,6 +427,10 @@ class OrderMachine:
                     d.shipped = dataclasses.replace(d.shipped, sealed_tracking=None)
         return []
 
+    def escrow_terms(self) -> EscrowTerms:
+        """The terms `StartEscrow` carried (for an escrow started again later)."""
+        return self._terms()
+
     def _terms(self) -> EscrowTerms:
         d = self.data
         assert d.request is not None and d.accept is not None

@@ -238,7 +238,7 @@ class TradeDriver:
             case StartEscrow():
                 terms = dataclasses.replace(a.terms, confirmations=self.confirmations)
                 if self.escrow is None:
-                    detail = "no wallet: the escrow cannot start"
+                    detail = "no wallet: the escrow starts when the node runs with one"
                     self.store.log(oid, "notice", state, detail, now=now)
                     return
                 self.escrow.create(oid, terms, a.role)
@@ -598,6 +598,31 @@ class TradeDriver:
     def open_orders(self) -> list[bytes]:
         """Orders whose escrow should run (resumed at start-up)."""
         return [r.order_id for r in self.store.orders() if r.escrow == "running"]
+
+    def start_missing_escrows(self) -> list[bytes]:
+        """Create the escrows our orders started while this profile had no wallet.
+
+        Such an order waited in escrow set-up (its timeline says why) and the peers' escrow
+        messages waited in its inbox; with a wallet now, its escrow starts and reads them.
+        """
+        if self.escrow is None:
+            return []
+        started = []
+        now = self.now()
+        for row in self.store.orders():
+            if row.escrow or row.state != State.S3_escrow_setup:
+                continue
+            machine = OrderMachine.from_bytes(row.machine, self.config)
+            if not machine.data.escrow_started:
+                continue
+            terms = dataclasses.replace(machine.escrow_terms(), confirmations=self.confirmations)
+            with self.store.db.transaction():
+                self.escrow.create(row.order_id, terms, machine.role)
+                self.store.set_fields(row.order_id, escrow="running")
+                detail = f"escrow set-up started ({format_xmr(terms.amount, unit=True)})"
+                self.store.log(row.order_id, "escrow", machine.state.name, detail, now=now)
+            started.append(row.order_id)
+        return started
 
 
 class DriverAttached:

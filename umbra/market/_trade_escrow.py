@@ -137,6 +137,7 @@ class EscrowBridge(DriverAttached):
         """Run the escrows of every open order, and the outbound pump, until cancelled."""
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
+            self.driver.start_missing_escrows()
             for order_id in self.driver.open_orders():
                 self.update(order_id)
             task_status.started()

@@ -11,7 +11,9 @@ Adapters from the driver's ports to the real world:
   messaging identity's envelope secret;
 - wallets: the profile's sandbox wallet-rpc (``<profile>``) for fresh subaddresses and
   paying the escrow, and ``<profile>.escrow`` for the escrow wallets (`umbra sandbox up`
-  starts both). Without them escrow orders wait in set-up and say so on their timeline.
+  starts both). Without them escrow orders wait in set-up and say so on their timeline;
+  their escrows start (and read the peers' messages kept meanwhile) when the node next runs
+  with the wallets.
 """
 
 import json

@@ -514,3 +514,32 @@ def test_payloads_waiting_for_unknown_orders_never_hide_the_others(
     kept = [p for p in channel.network.queues[channel.me] if p.sender == stranger]
     assert len(kept) == MAX_WAITING_PER_SENDER
     assert [p.seq for p in kept] == list(range(flood - MAX_WAITING_PER_SENDER + 1, flood + 1))
+
+
+def test_an_escrow_started_without_a_wallet_starts_when_the_wallet_comes(
+    parties: dict[str, Party],
+) -> None:
+    """The seller's node had no wallet when the arbiter took the case: its order waits in
+    escrow set-up and keeps the buyer's escrow messages; with a wallet, the escrow starts and
+    finds them in its inbox."""
+    from umbra.wallet import SetupInfo, encode_message
+
+    seller = parties["seller"]
+    recorder = seller.escrow
+    seller.driver.escrow = None
+    order_id = _accepted_escrow_order(parties)
+    assert _state(seller, order_id) == "S3_escrow_setup"
+    notices = [e.detail for e in seller.service.order(order_id).timeline if e.kind == "notice"]
+    assert "no wallet: the escrow starts when the node runs with one" in notices
+    payload = encode_message(SetupInfo(order_id, "buyer", 0, "MultisigV1" + "y" * 100))
+    assert parties["buyer"].driver.send_escrow(bytes.fromhex(order_id), "seller", payload)
+    _pump(parties)
+    inbox = DatabaseMailbox(seller.profile.db, order_id, "seller")
+    assert [data for _ref, data in inbox.receive()] == [payload]  # kept, not dropped
+
+    seller.driver.escrow = recorder  # the node restarted with a wallet
+    assert seller.driver.start_missing_escrows() == [bytes.fromhex(order_id)]
+    ((terms, role),) = recorder.created
+    assert role == "seller" and terms.escrow_id == order_id and terms.confirmations == 1
+    assert seller.driver.open_orders() == [bytes.fromhex(order_id)]
+    assert seller.driver.start_missing_escrows() == []  # once
