@@ -60,7 +60,7 @@ from ._order_types import (
     StoreEvidence,
     Tick,
 )
-from ._trade_limits import MAX_EARLY_MESSAGES, MAX_MESSAGES_PER_SENDER
+from ._trade_limits import MAX_EARLY_PER_SENDER, MAX_MESSAGES_PER_SENDER
 from ._trade_messages import (
     ArbiterDecision,
     ClaimKind,
@@ -231,7 +231,7 @@ class OrderMachine:
             d.state, name, sender, self.mode
         ):
             raise _Refused("wrong-state", f"{name} is not allowed in {d.state.name}")
-        if len(d.early) >= MAX_EARLY_MESSAGES:
+        if sum(r == sender for r, _m in d.early) >= MAX_EARLY_PER_SENDER:
             raise _Refused("too-many", "too many messages waiting for a later state")
         d.early.append((sender, message))
         self._dirty = True
@@ -426,6 +426,10 @@ class OrderMachine:
                 if d.shipped is not None:
                     d.shipped = dataclasses.replace(d.shipped, sealed_tracking=None)
         return []
+
+    def escrow_terms(self) -> EscrowTerms:
+        """The terms `StartEscrow` carried (for an escrow started again later)."""
+        return self._terms()
 
     def _terms(self) -> EscrowTerms:
         d = self.data

@@ -11,11 +11,13 @@ It feeds each order's `OrderMachine` with three kinds of events and carries out 
   different senders race) stays in the channel until the order arrives;
 - **timers** (``Tick``) and the escrow's reports (funding sent / funded / paid out / failed).
 
-The rule of every step (nothing lost, nothing done twice): ``machine.handle(event)`` → hand
-any peer escrow message to the escrow (durable, idempotent) → ONE transaction that stores the
-new machine state, queues the outgoing payloads, records a new escrow, the timeline, the
-timer, and consumes the payload or finishes the command → only then wake the escrow. A node
-killed at any point redoes at most the last step; the machines refuse the duplicates.
+The rule of every step (nothing lost, nothing done twice): ``machine.handle(event)`` → ONE
+transaction that stores the new machine state and carries out the actions in their order
+(queues the outgoing payloads, records a new escrow, writes each peer escrow message into our
+escrow's inbox, the timeline, the timer) and consumes the payload or finishes the command →
+only then wake the escrow. A peer message is therefore marked applied (its id in the
+machine's ``seen``) exactly when its effect is stored, never before; a node killed at any
+point redoes at most the last step, and the machines refuse the duplicates.
 The seller's stock moves in that same transaction (`_stock`): taken when it accepts an
 order, given back when an accepted order ends cancelled or void.
 Refused events (wrong state, wrong sender, replay...) change nothing and are logged on the
@@ -33,6 +35,7 @@ from multiformats import CID
 from umbra.core import InvalidDocument, UmbraError, format_xmr
 from umbra.core.crypto import seal_envelope
 from umbra.store import Profile
+from umbra.wallet import DatabaseMailbox
 
 from ._arbiters import ArbiterDirectory
 from ._escrow_rule import seller_refusal
@@ -99,7 +102,11 @@ from ._trade_store import CommandRow, OrderRow, TradeStore
 log = logging.getLogger(__name__)
 
 ARBITER_KEY = "arbiter-profile"  # set when this profile acts as an arbiter (`node --arbiter`)
-MAX_PENDING = 256
+MAX_PENDING = 256  # payloads read per page
+# Payloads one persona may leave waiting for orders we do not know (yet): an honest party's
+# few race the order by seconds; a flood of them is dropped, oldest first, and never keeps
+# later payloads (anyone's) from being read.
+MAX_WAITING_PER_SENDER = 32
 ARBITER_PROFILE_WAIT_S = 120  # how long a buy waits for the arbiter's profile to be found
 
 
@@ -148,6 +155,7 @@ class TradeDriver:
         self._clock = clock
         self.me = profile.identity.signing_public
         self.stock = StockKeeper(profile)
+        DatabaseMailbox.prepare(profile.db)  # our escrows' inboxes (see `ForwardEscrow`)
         self.on_change: Callable[[bytes, State], None] | None = None  # after each commit
 
     def now(self) -> int:
@@ -184,9 +192,6 @@ class TradeDriver:
         before = machine.state
         actions = machine.handle(event)
         order_id = row.order_id
-        for a in actions:
-            if isinstance(a, ForwardEscrow) and self.escrow is not None:
-                self.escrow.forward(order_id, a.sender, a.payload)
         now = self.now()
         committed = any(isinstance(a, CommitState) for a in actions)
         local_refusal = next((a for a in actions if isinstance(a, Refuse) and a.local), None)
@@ -212,9 +217,6 @@ class TradeDriver:
             if committed and machine.state != before:
                 self.store.log(order_id, "state", state, f"{before.name} -> {state}", now=now)
                 self._move_stock(row, machine, before, now)
-                reason = _ending_reason(event)
-                if reason:
-                    self.store.log(order_id, "reason", state, reason, now=now)
             if consume is not None:
                 self.channel.consume(consume)
             if command is not None:
@@ -249,13 +251,19 @@ class TradeDriver:
             case StartEscrow():
                 terms = dataclasses.replace(a.terms, confirmations=self.confirmations)
                 if self.escrow is None:
-                    detail = "no wallet: the escrow cannot start"
+                    detail = "no wallet: the escrow starts when the node runs with one"
                     self.store.log(oid, "notice", state, detail, now=now)
                     return
                 self.escrow.create(oid, terms, a.role)
                 self.store.set_fields(oid, escrow="running")
                 detail = f"escrow set-up started ({format_xmr(terms.amount, unit=True)})"
                 self.store.log(oid, "escrow", state, detail, now=now)
+            case ForwardEscrow():
+                # Into our escrow's inbox in this transaction, after any `StartEscrow` before
+                # it: the inbox is keyed by order and role, not by an escrow record, so a
+                # message kept early and replayed in the step that starts the escrow (or one
+                # for a profile without a wallet yet) waits there for the escrow, in order.
+                DatabaseMailbox(self.store.db, oid.hex(), a.sender).send(row.role, a.payload)
             case StartPayout() | ExpectPayout():
                 verb = "proposing" if isinstance(a, StartPayout) else "co-signing"
                 p = a.payout
@@ -293,10 +301,10 @@ class TradeDriver:
         oid, state = row.order_id, machine.state.name
         if move > 0:
             taken = self.stock.take(oid, request.listing, request.quantity)
-            detail = f"{taken.quantity} taken from the listing's stock"
+            detail = f"Taken from the listing's stock: {taken.quantity}"
             self.store.log(oid, "notice", state, detail, now=now)
         elif self.stock.give_back(oid) is not None:
-            detail = f"{request.quantity} returned to the listing's stock"
+            detail = f"Returned to the listing's stock: {request.quantity}"
             self.store.log(oid, "notice", state, detail, now=now)
 
     def _after_state_change(self, row: OrderRow, machine: OrderMachine) -> None:
@@ -307,34 +315,68 @@ class TradeDriver:
     # -- inbound payloads ----------------------------------------------------------------------
 
     def process_inbound(self) -> int:
-        """Apply every trade payload that can be applied now; returns how many were taken."""
-        taken = 0
-        for payload in self.channel.pending(TRADE_KIND, MAX_PENDING):
-            if self._inbound(payload):
-                taken += 1
-        return taken
+        """Apply every trade payload that can be applied now; returns how many were taken.
 
-    def _inbound(self, payload: InboundPayload) -> bool:
+        Every pending payload is read, page after page: those waiting for an order we do not
+        know yet stay in the channel, and never hide the ones behind them."""
+        taken = 0
+        waiting: dict[bytes, list[tuple[int, bytes]]] = {}  # sender -> (seq, order id)
+        after = 0
+        while True:
+            page = self.channel.pending(TRADE_KIND, MAX_PENDING, after=after)
+            for payload in page:
+                order = self._inbound(payload)
+                if order is None:
+                    taken += 1
+                else:
+                    waiting.setdefault(payload.sender, []).append((payload.seq, order))
+            if len(page) < MAX_PENDING:
+                break
+            after = page[-1].seq
+        return taken + self._bound_waiting(waiting)
+
+    def _bound_waiting(self, waiting: dict[bytes, list[tuple[int, bytes]]]) -> int:
+        """Drop the oldest payloads of a sender beyond `MAX_WAITING_PER_SENDER`."""
+        dropped = 0
+        for sender, items in waiting.items():
+            # Orders that arrived later in this pass take their payloads in the next one.
+            still = [seq for seq, order in items if self.store.order(order) is None]
+            extra = still[: max(0, len(still) - MAX_WAITING_PER_SENDER)]
+            if not extra:
+                continue
+            log.warning(
+                "dropped %d trade payloads of %s for orders we do not know (over %d waiting)",
+                len(extra), sender.hex()[:16], MAX_WAITING_PER_SENDER,
+            )  # fmt: skip
+            with self.store.db.transaction():
+                for seq in extra:
+                    self.channel.consume(seq)
+            dropped += len(extra)
+        return dropped
+
+    def _inbound(self, payload: InboundPayload) -> bytes | None:
+        """Apply or drop one payload (None), or leave it waiting: the unknown order's id."""
         try:
             message = parse_trade_message(payload.body)
         except InvalidDocument as exc:
             log.warning("dropped a malformed trade payload: %s", exc)
             self._drop(payload)
-            return True
+            return None
         row = self.store.order(message.order)
         if row is None:
             if isinstance(message, OrderRequest):
-                return self._new_order(payload, message)
-            return False  # not ours, or its order has not arrived yet: it waits
+                self._new_order(payload, message)
+                return None
+            return message.order  # not ours, or its order has not arrived yet: it waits
         role = row.peer_role(payload.sender)
         if role is None or role == row.role:
             self._log_refusal(row, f"a payload from a persona that is not a party ({role})")
             self._drop(payload)
-            return True
+            return None
         machine = OrderMachine.from_bytes(row.machine, self.config)
         actions = self.step(row, machine, Received(message, role, self.now()), consume=payload.seq)  # type: ignore[arg-type]
         self._opened(row, machine, message, actions)
-        return True
+        return None
 
     def _drop(self, payload: InboundPayload) -> None:
         with self.store.db.transaction():
@@ -344,7 +386,7 @@ class TradeDriver:
         with self.store.db.transaction():
             self.store.log(row.order_id, "refused", "", detail, now=self.now())
 
-    def _new_order(self, payload: InboundPayload, request: OrderRequest) -> bool:
+    def _new_order(self, payload: InboundPayload, request: OrderRequest) -> None:
         if request.seller == self.me:
             role: Role = "seller"
         elif request.arbiter == self.me and request.payment == "escrow" and self.is_arbiter:
@@ -352,11 +394,11 @@ class TradeDriver:
         else:
             log.warning("dropped an order that does not name us as seller or arbiter")
             self._drop(payload)
-            return True
+            return
         if payload.sender in (request.seller, request.arbiter):
             log.warning("dropped an order whose buyer is also its seller or arbiter")
             self._drop(payload)
-            return True
+            return
         now = self.now()
         title = ""
         problem = None
@@ -374,12 +416,11 @@ class TradeDriver:
             row, machine, Received(request, "buyer", now), new=True, consume=payload.seq
         )
         if not any(isinstance(a, CommitState) for a in actions):
-            return True
+            return
         if role == "seller" and request.sealed_address is not None:
             self._open_shipping(row.order_id, request.sealed_address)
         if problem is not None:
             self.step(row, machine, Command(OrderDecline(reason=problem), self.now()))
-        return True
 
     def _check_against_listing(self, request: OrderRequest) -> tuple[str, str | None]:
         """The seller compares the order with its own listing: (title, problem or None)."""
@@ -663,12 +704,30 @@ class TradeDriver:
         """Orders whose escrow should run (resumed at start-up)."""
         return [r.order_id for r in self.store.orders() if r.escrow == "running"]
 
+    def start_missing_escrows(self) -> list[bytes]:
+        """Create the escrows our orders started while this profile had no wallet.
 
-def _ending_reason(event: OrderEvent) -> str:
-    """The reason a decline or cancel gives, kept on the timeline for both sides to read."""
-    if isinstance(event, Command | Received) and isinstance(event.message, OrderDecline | Cancel):
-        return event.message.reason.strip()
-    return ""
+        Such an order waited in escrow set-up (its timeline says why) and the peers' escrow
+        messages waited in its inbox; with a wallet now, its escrow starts and reads them.
+        """
+        if self.escrow is None:
+            return []
+        started = []
+        now = self.now()
+        for row in self.store.orders():
+            if row.escrow or row.state != State.S3_escrow_setup:
+                continue
+            machine = OrderMachine.from_bytes(row.machine, self.config)
+            if not machine.data.escrow_started:
+                continue
+            terms = dataclasses.replace(machine.escrow_terms(), confirmations=self.confirmations)
+            with self.store.db.transaction():
+                self.escrow.create(row.order_id, terms, machine.role)
+                self.store.set_fields(row.order_id, escrow="running")
+                detail = f"escrow set-up started ({format_xmr(terms.amount, unit=True)})"
+                self.store.log(row.order_id, "escrow", machine.state.name, detail, now=now)
+            started.append(row.order_id)
+        return started
 
 
 class DriverAttached:

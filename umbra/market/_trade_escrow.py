@@ -8,7 +8,10 @@ connects that mailbox to the end-to-end encrypted trade channel:
   message, committed by the order machine, queued in the payload channel, and only then
   removed (a crash in between sends the message twice; escrow machines ignore duplicates);
 - inbound: a peer's escrow message accepted by our order machine (`ForwardEscrow`) is
-  put into our escrow's inbox in the same database before the trade step commits.
+  put into our escrow's inbox by the trade driver, in the transaction of the step that
+  accepted it and after any escrow that step creates. The inbox is keyed by order and role,
+  so a message that arrives before our escrow exists waits there, in order, and the escrow
+  reads it first thing when it starts (nothing is dropped for being early).
 
 One runner task per order runs `EscrowParty.run_escrow`, restarted with the order's payout
 when the order machine decides one we propose (`StartPayout`) or co-sign (`ExpectPayout`: the
@@ -72,14 +75,6 @@ class EscrowBridge(DriverAttached):
     def create(self, order_id: bytes, terms: EscrowTerms, role: str) -> None:
         self.party.create_escrow(terms, role)  # type: ignore[arg-type]
 
-    def forward(self, order_id: bytes, sender: str, payload: bytes) -> None:
-        escrow_id = order_id.hex()
-        stored = self.party.store.load_escrow(escrow_id)
-        if stored is None:
-            log.warning("escrow message for an escrow we have not started: %s", escrow_id)
-            return
-        DatabaseMailbox(self.db, escrow_id, sender).send(stored.role, payload)
-
     def update(self, order_id: bytes) -> None:
         """Start the order's runner, or make it restart with the current decision."""
         if order_id in self._running:
@@ -142,6 +137,7 @@ class EscrowBridge(DriverAttached):
         """Run the escrows of every open order, and the outbound pump, until cancelled."""
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
+            self.driver.start_missing_escrows()
             for order_id in self.driver.open_orders():
                 self.update(order_id)
             task_status.started()

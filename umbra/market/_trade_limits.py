@@ -14,3 +14,5 @@ MAX_DAYS = 90
 # What one order machine remembers: refusing more keeps its stored state bounded.
 MAX_MESSAGES_PER_SENDER = 10_000
 MAX_EARLY_MESSAGES = 16
+# Of those, one sender's: a party flooding early messages cannot push out another's.
+MAX_EARLY_PER_SENDER = MAX_EARLY_MESSAGES // 2

@@ -11,7 +11,9 @@ Adapters from the driver's ports to the real world:
   messaging identity's envelope secret;
 - wallets: the profile's sandbox wallet-rpc (``<profile>``) for fresh subaddresses and
   paying the escrow, and ``<profile>.escrow`` for the escrow wallets (`umbra sandbox up`
-  starts both). Without them escrow orders wait in set-up and say so on their timeline.
+  starts both). Without them escrow orders wait in set-up and say so on their timeline;
+  their escrows start (and read the peers' messages kept meanwhile) when the node next runs
+  with the wallets.
 """
 
 import json
@@ -94,8 +96,9 @@ class MessagingChannel:
         msg_id: bytes = self._inbox.queue_payload_at(peer, kind, body, now=now)
         return msg_id
 
-    def pending(self, kind: str, limit: int) -> list[InboundPayload]:
-        return [InboundPayload(p.seq, p.sender, p.body) for p in self._queue.pending(kind, limit)]
+    def pending(self, kind: str, limit: int, *, after: int = 0) -> list[InboundPayload]:
+        rows = self._queue.pending(kind, limit, after=after)
+        return [InboundPayload(p.seq, p.sender, p.body) for p in rows]
 
     def consume(self, seq: int) -> None:
         self._queue.consume(seq)

@@ -6,7 +6,10 @@
   inside the transaction that committed its effect, so a payload is never lost or applied
   twice across a crash.
 - `TradePorts`: sealing keys and fresh wallet addresses (async: the DHT, wallet-rpc).
-- `EscrowPort`: the escrow side of an order (`_trade_escrow.EscrowBridge` in a node).
+- `EscrowPort`: the escrow side of an order (`_trade_escrow.EscrowBridge` in a node). A
+  peer's escrow message does not go through it: the driver writes it into the escrow's
+  inbox (`umbra.wallet.DatabaseMailbox`) inside its own step, whether or not the escrow
+  exists yet.
 - `DirectPort`: the seller's payment subaddress of a direct-payment order
   (`_trade_direct.DirectPaymentBridge` in a node).
 """
@@ -29,7 +32,8 @@ class InboundPayload:
 class PayloadChannel(Protocol):
     def queue_payload_at(self, peer: bytes, kind: str, body: bytes, *, now: int) -> bytes: ...
 
-    def pending(self, kind: str, limit: int) -> list[InboundPayload]: ...
+    def pending(self, kind: str, limit: int, *, after: int = 0) -> list[InboundPayload]:
+        """Unconsumed payloads of ``kind`` with ``seq`` above ``after``, oldest first."""
 
     def consume(self, seq: int) -> None: ...
 
@@ -48,9 +52,6 @@ class TradePorts(Protocol):
 class EscrowPort(Protocol):
     def create(self, order_id: bytes, terms: EscrowTerms, role: str) -> None:
         """Record a new escrow (inside the caller's transaction)."""
-
-    def forward(self, order_id: bytes, sender: str, payload: bytes) -> None:
-        """Hand a peer's escrow message to our escrow (durable before it returns)."""
 
     def update(self, order_id: bytes) -> None:
         """The order's payout decision or halt changed: (re)start or stop its escrow."""

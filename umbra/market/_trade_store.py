@@ -20,6 +20,7 @@ Everything here is synchronous and short; callers wrap related writes in one
 ``db.transaction()`` (the driver commits the machine state and the outgoing payloads in one).
 """
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -164,6 +165,11 @@ def _command(r: tuple[Any, ...]) -> CommandRow:
         int(r[0]), bytes(r[1]), str(r[2]), args, str(r[4]), str(r[5]), int(r[6]),
         None if r[7] is None else int(r[7]),
     )  # fmt: skip
+
+
+_REASON_ENTRY = re.compile(
+    r"^the (?:buyer|seller|arbiter) (?:declined|cancelled): (?P<why>.+)$", re.S
+)
 
 
 class TradeStore:
@@ -312,13 +318,17 @@ class TradeStore:
         return [TimelineEntry(int(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in rows]
 
     def last_reason(self, order_id: bytes) -> str | None:
-        """The reason the order was declined or cancelled with, if one was given."""
+        """The reason the order was declined or cancelled with, if one was given (the
+        timeline keeps "the seller declined: <reason>"; this is the reason alone)."""
         value = self.db.scalar(
             "SELECT detail FROM trade_timeline WHERE order_id = ? AND kind = 'reason'"
             " ORDER BY seq DESC LIMIT 1",
             (order_id,),
         )
-        return None if value is None else str(value)
+        if value is None:
+            return None
+        said = _REASON_ENTRY.match(str(value))
+        return str(value) if said is None else said["why"]
 
     def get_config(self, key: str) -> str | None:
         value = self.db.scalar("SELECT value FROM trade_config WHERE key = ?", (key,))

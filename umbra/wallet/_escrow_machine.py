@@ -12,8 +12,10 @@ Rules:
   sync that arrives before we saw the funding confirmed or before our side agreed a payout
   to co-sign, or a new attempt / refusal that arrives while a wallet call is in flight, is
   deferred (``deferred``) and replayed as soon as the state allows: dropping it would leave
-  both sides waiting for each other forever. One message per sender and type waits (the
-  newest attempt), so no party can push another's message out.
+  both sides waiting for each other forever. So is a payout's ``done`` that overtakes a
+  peer's address (a party outside the payout may still be in set-up when it is paid out).
+  One message per sender and type waits (the newest attempt), so no party can push
+  another's message out.
 - The co-signer co-signs only the payout its own side agreed (`PayoutExpected`, from the
   order machine; stored as ``expected``): a request to co-sign anything else is refused with
   the reason, and with no agreed payout it waits. Shape and funded total are not enough: a
@@ -110,7 +112,6 @@ S = State
 SETUP_STATES = (S.S0_NEW, S.S1_WALLET_READY, S.S2_PREPARED, S.S3_MADE, S.S4_EXCHANGED)
 UNFUNDED_STATES = (*SETUP_STATES, S.S5_READY, S.S6_AWAITING_FUNDING)
 TERMINAL_STATES = (S.S10_PAID_OUT, S.S98_EXPIRED, S.S99_FAILED)
-PAYOUT_STATES = (S.S7_FUNDED, S.S8_SYNCING, S.S9_PROPOSED)
 
 # (state, input) -> the states it may lead to. Inputs are event names; peer messages are
 # "msg:<type>". Anything not listed is refused (a peer's message) or a bug (ours).
@@ -594,67 +595,76 @@ class EscrowMachine:
         if message.escrow != d.terms.escrow_id or message.sender == d.role:
             raise EscrowProtocolError("message for another escrow or from ourselves")
         name = "msg:" + message_type(message)
-        if (d.state, name) not in TRANSITIONS:
-            if self._is_stale(message):
-                return []
-            self._check_allowed(name, local=False)
-        if isinstance(message, SyncInfo | PayoutRefusal) and self._must_defer(message):
-            self._defer(message)
-            self._goto(name, d.state)
+        allowed_now = (d.state, name) in TRANSITIONS
+        if not allowed_now and self._is_stale(message):
             return []
+        if isinstance(message, SyncInfo | PayoutRefusal | PayoutDone) and self._must_defer(message):
+            self._defer(message)
+            if allowed_now:
+                self._goto(name, d.state)
+            return []
+        self._check_allowed(name, local=False)
         handler = getattr(self, "_msg_" + message_type(message))
         actions: list[EscrowAction] = handler(message)
         actions += self._advance()
         return actions + self._replay_deferred()
 
-    def _must_defer(self, message: SyncInfo | PayoutRefusal) -> bool:
+    def _must_defer(self, message: EscrowMessage) -> bool:
         """Whether a valid-looking message can only be used later (see Rules)."""
         d = self.data
+        if isinstance(message, PayoutDone):
+            # A party outside the payout can still miss a peer's address when the payout's
+            # "done" overtakes it: the escrow was funded, so we get there.
+            return d.state in (*SETUP_STATES, S.S5_READY)
         if isinstance(message, SyncInfo):
             if d.state in (S.S5_READY, S.S6_AWAITING_FUNDING):
                 return True
             if d.state == S.S7_FUNDED:
                 return d.expected is None  # asked to co-sign before our side agreed a payout
             return bool(d.pending_op) and d.state == S.S8_SYNCING and message.seq > d.seq
-        return bool(d.pending_op) and message.seq == d.seq
+        if isinstance(message, PayoutRefusal):
+            return bool(d.pending_op) and message.seq == d.seq
+        return False
 
-    def _defer(self, message: SyncInfo | PayoutRefusal) -> None:
+    def _defer(self, message: SyncInfo | PayoutRefusal | PayoutDone) -> None:
         """Keep ``message`` for later: one per sender and type, the newest attempt.
 
         A sender's newer attempt supersedes its older one (which would be stale once the newer
-        is used), so at most two senders x two types wait and no party can push out another
-        party's message, however many it sends.
+        is used), so at most two senders x three types wait and no party can push out
+        another party's message, however many it sends.
         """
         d = self.data
         for i, raw in enumerate(d.deferred):
             waiting = decode_message(raw)
             if type(waiting) is type(message) and waiting.sender == message.sender:
-                assert isinstance(waiting, SyncInfo | PayoutRefusal)
+                assert isinstance(waiting, SyncInfo | PayoutRefusal | PayoutDone)
                 if message.seq > waiting.seq:
                     d.deferred[i] = encode_message(message)
                 return
         d.deferred.append(encode_message(message))
 
     def _replay_deferred(self) -> list[EscrowAction]:
-        """Use deferred messages once no wallet call is in flight and funding is confirmed.
+        """Use each deferred message as soon as it no longer has to wait (`_must_defer`).
 
-        A message may be deferred again (no payout agreed yet): each pass tries every waiting
-        message once, and a new pass runs only if the last one used or refused one.
+        A message that still has to wait stays; each use may change the state, so the waiting
+        list is looked at again from the start until nothing more can be used.
         """
         d = self.data
         actions: list[EscrowAction] = []
         progress = True
         while progress:
             progress = False
-            for _ in range(len(d.deferred)):
-                if not d.deferred or d.pending_op or d.state not in PAYOUT_STATES:
-                    return actions
-                raw = d.deferred.pop(0)
+            for raw in list(d.deferred):
+                message = decode_message(raw)
+                if self._must_defer(message):
+                    continue
+                d.deferred.remove(raw)
                 try:
-                    actions += self._on_message(decode_message(raw))
+                    actions += self._on_message(message)
                 except EscrowProtocolError as exc:
                     actions.append(Notify("warning", f"ignored a deferred message: {exc}"))
-                progress = progress or raw not in d.deferred
+                progress = True
+                break
         return actions
 
     def _is_stale(self, message: EscrowMessage) -> bool:

@@ -290,7 +290,7 @@ def open_world(root: Path) -> TradeWorld:
                             title="Brass telescope",
                             description="A 1920s brass telescope, working.",
                             price=PRICE,
-                            quantity=20,  # every test of a module buys one
+                            quantity=20,  # every test of a module buys one; five at once
                             category="electronics",
                             condition="used-good",
                             ships_from="DE",

@@ -35,7 +35,11 @@ from umbra.market import (
     TimeoutClaim,
 )
 from umbra.market._order_table import allowed_later, rule_for
-from umbra.market._trade_limits import MAX_EARLY_MESSAGES, MAX_MESSAGES_PER_SENDER
+from umbra.market._trade_limits import (
+    MAX_EARLY_MESSAGES,
+    MAX_EARLY_PER_SENDER,
+    MAX_MESSAGES_PER_SENDER,
+)
 from umbra.wallet import Payout
 
 from .trade_helpers import (
@@ -77,6 +81,7 @@ def escrow_setup() -> Trade:
 def test_limits() -> None:
     assert MAX_MESSAGES_PER_SENDER == 10_000
     assert MAX_EARLY_MESSAGES == 16
+    assert MAX_EARLY_PER_SENDER == 8
 
 
 def test_per_sender_cap_accepts_the_last_message_and_refuses_the_next() -> None:
@@ -120,20 +125,25 @@ def arbiter_in_s2() -> OrderMachine:
 
 def test_early_cap_keeps_the_last_message_and_refuses_the_next() -> None:
     arbiter = arbiter_in_s2()
-    for msg_id in range(2, 2 + MAX_EARLY_MESSAGES):
+    for msg_id in range(2, 2 + MAX_EARLY_PER_SENDER):
         acts = arbiter.handle(Received(wrapper("seller", "arbiter", msg_id), "seller", T0 + 1))
         assert acts == [CommitState(int(State.S2_accepted))]
-    assert len(arbiter.data.early) == MAX_EARLY_MESSAGES
+    assert len(arbiter.data.early) == MAX_EARLY_PER_SENDER
 
     before = arbiter.to_bytes()
-    one_more = wrapper("seller", "arbiter", 2 + MAX_EARLY_MESSAGES)
+    one_more = wrapper("seller", "arbiter", 2 + MAX_EARLY_PER_SENDER)
     assert arbiter.handle(Received(one_more, "seller", T0 + 1)) == [
         Refuse("too-many", "too many messages waiting for a later state")
     ]
-    # The cap is for all senders together.
-    from_buyer = wrapper("buyer", "arbiter", 2)
-    assert arbiter.handle(Received(from_buyer, "buyer", T0 + 1))[0].reason == "too-many"  # type: ignore[union-attr]
     assert arbiter.to_bytes() == before
+    # The cap is per sender: the seller's flood leaves the buyer its own room, up to the
+    # order's bound for all senders together.
+    for msg_id in range(2, 2 + MAX_EARLY_PER_SENDER):
+        acts = arbiter.handle(Received(wrapper("buyer", "arbiter", msg_id), "buyer", T0 + 1))
+        assert acts == [CommitState(int(State.S2_accepted))]
+    assert len(arbiter.data.early) == MAX_EARLY_MESSAGES
+    from_buyer = wrapper("buyer", "arbiter", 2 + MAX_EARLY_PER_SENDER)
+    assert arbiter.handle(Received(from_buyer, "buyer", T0 + 1))[0].reason == "too-many"  # type: ignore[union-attr]
 
     # Once the arbiter joins, every kept message is applied and the room is free again.
     acts = arbiter.handle(Command(ArbiterAccept(), T0 + 2))
@@ -142,9 +152,6 @@ def test_early_cap_keeps_the_last_message_and_refuses_the_next() -> None:
     assert arbiter.data.early == []
     acts = arbiter.handle(Received(one_more, "seller", T0 + 3))
     assert ForwardEscrow("seller", one_more.payload) in acts
-
-
-# -- who may send what ------------------------------------------------------------------------
 
 
 def test_a_message_that_lies_about_its_sender_is_refused_even_if_the_liar_may_send_it() -> None:

@@ -73,7 +73,7 @@ def test_two_orders_for_the_last_item_one_accepted_the_other_declined_sold_out(
     quantity, revision = _quantity(parties, cid)
     assert (quantity, revision) == (0, 2)  # one new revision: the stock taken once
     timeline = [e.detail for e in seller.order(first).timeline]
-    assert "1 taken from the listing's stock" in timeline
+    assert "Taken from the listing's stock: 1" in timeline
 
     # The buyer's node syncs: the listing is sold out there too, and cannot be ordered.
     new_cid = _buyer_syncs(parties, cid)
@@ -152,7 +152,7 @@ def test_stock_comes_back_when_an_accepted_order_is_cancelled_once(
     view = parties["seller"].service.order(order_id)
     assert view.summary.state == "S9_cancelled" and view.reason == "changed my mind"
     assert _quantity(parties, cid) == (1, 3)
-    assert "1 returned to the listing's stock" in [e.detail for e in view.timeline]
+    assert "Returned to the listing's stock: 1" in [e.detail for e in view.timeline]
     # The order ended; nothing moves the stock again (a timer, a replay).
     parties["seller"].driver.process_timers()
     _pump(parties)

@@ -31,7 +31,7 @@ from umbra.market._trade_driver import ARBITER_KEY, TradeDriver
 from umbra.market._trade_ports import InboundPayload
 from umbra.net import NetState
 from umbra.store import Profile, create_profile
-from umbra.wallet import EscrowTerms
+from umbra.wallet import DatabaseMailbox, EscrowTerms
 
 FAST = Argon2Params(time_cost=1, memory_kib=8 * 1024, parallelism=1)
 ADDRESS = {"buyer": "4" + "B" * 94, "seller": "4" + "S" * 94, "arbiter": "4" + "A" * 94}
@@ -61,8 +61,8 @@ class Channel:
         self.sent += 1
         return self.network.seq.to_bytes(16, "big")
 
-    def pending(self, kind: str, limit: int) -> list[InboundPayload]:
-        return list(self.network.queues.get(self.me, []))[:limit]
+    def pending(self, kind: str, limit: int, *, after: int = 0) -> list[InboundPayload]:
+        return [p for p in self.network.queues.get(self.me, []) if p.seq > after][:limit]
 
     def consume(self, seq: int) -> None:
         box = self.network.queues.get(self.me, [])
@@ -88,14 +88,10 @@ class Ports:
 @dataclass
 class EscrowRecorder:
     created: list[tuple[EscrowTerms, str]] = field(default_factory=list)
-    forwarded: list[tuple[str, bytes]] = field(default_factory=list)
     updates: int = 0
 
     def create(self, order_id: bytes, terms: EscrowTerms, role: str) -> None:
         self.created.append((terms, role))
-
-    def forward(self, order_id: bytes, sender: str, payload: bytes) -> None:
-        self.forwarded.append((sender, payload))
 
     def update(self, order_id: bytes) -> None:
         self.updates += 1
@@ -287,8 +283,10 @@ def test_escrow_messages_are_relayed_between_escrows(parties: dict[str, Party]) 
     payload = encode_message(SetupInfo(order_id, "buyer", 0, "MultisigV1" + "x" * 100))
     assert parties["buyer"].driver.send_escrow(bytes.fromhex(order_id), "seller", payload)
     _pump(parties)
-    assert parties["seller"].escrow.forwarded == [("buyer", payload)]
-    assert parties["arbiter"].escrow.forwarded == []
+    # Into the seller's escrow inbox (the profile's database), from the buyer, to the seller.
+    inbox = DatabaseMailbox(parties["seller"].profile.db, order_id, "seller")
+    assert [data for _ref, data in inbox.receive()] == [payload]
+    assert DatabaseMailbox.waiting(parties["arbiter"].profile.db) == []
 
 
 def test_out_of_place_and_foreign_payloads_are_refused(parties: dict[str, Party]) -> None:
@@ -543,3 +541,66 @@ def test_a_buyer_who_knows_the_rule_is_refused_before_anything_is_sent(
     buyer.place_order(cid, shipping_option=0, address="x", payment="direct")
     with pytest.raises(UsageError, match=r"the amount is 0\.\.1000000\.00 XMR"):
         buyer.set_buyer_escrow_above(-1)
+
+
+def test_payloads_waiting_for_unknown_orders_never_hide_the_others(
+    parties: dict[str, Party],
+) -> None:
+    """A persona floods the seller with messages for orders that do not exist: at most
+    `MAX_WAITING_PER_SENDER` of them are kept (the newest), and a real order placed after
+    them is still read (the channel used to show only its oldest 256 payloads)."""
+    from umbra.market import OrderAccept, encode_trade_message
+    from umbra.market._trade_driver import MAX_PENDING, MAX_WAITING_PER_SENDER
+
+    seller = parties["seller"]
+    channel = seller.driver.channel
+    assert isinstance(channel, Channel)
+    stranger = b"\x07" * 32
+    flood = MAX_PENDING + 50
+    for n in range(flood):
+        message = OrderAccept(
+            payout_address=ADDRESS["seller"], payment_address=None,
+            order=n.to_bytes(16, "big"), id=1, sender="seller",
+        )  # fmt: skip
+        channel.network.seq += 1
+        payload = InboundPayload(channel.network.seq, stranger, encode_trade_message(message))
+        channel.network.queues.setdefault(channel.me, []).append(payload)
+    cid = _listing(parties)
+    arbiter = parties["arbiter"].profile.identity.signing_public
+    order_id, _ = parties["buyer"].service.place_order(
+        cid, shipping_option=0, address="x", arbiter=arbiter
+    )
+    _pump(parties)
+    assert _state(seller, order_id) == "S1_requested"
+    kept = [p for p in channel.network.queues[channel.me] if p.sender == stranger]
+    assert len(kept) == MAX_WAITING_PER_SENDER
+    assert [p.seq for p in kept] == list(range(flood - MAX_WAITING_PER_SENDER + 1, flood + 1))
+
+
+def test_an_escrow_started_without_a_wallet_starts_when_the_wallet_comes(
+    parties: dict[str, Party],
+) -> None:
+    """The seller's node had no wallet when the arbiter took the case: its order waits in
+    escrow set-up and keeps the buyer's escrow messages; with a wallet, the escrow starts and
+    finds them in its inbox."""
+    from umbra.wallet import SetupInfo, encode_message
+
+    seller = parties["seller"]
+    recorder = seller.escrow
+    seller.driver.escrow = None
+    order_id = _accepted_escrow_order(parties)
+    assert _state(seller, order_id) == "S3_escrow_setup"
+    notices = [e.detail for e in seller.service.order(order_id).timeline if e.kind == "notice"]
+    assert "no wallet: the escrow starts when the node runs with one" in notices
+    payload = encode_message(SetupInfo(order_id, "buyer", 0, "MultisigV1" + "y" * 100))
+    assert parties["buyer"].driver.send_escrow(bytes.fromhex(order_id), "seller", payload)
+    _pump(parties)
+    inbox = DatabaseMailbox(seller.profile.db, order_id, "seller")
+    assert [data for _ref, data in inbox.receive()] == [payload]  # kept, not dropped
+
+    seller.driver.escrow = recorder  # the node restarted with a wallet
+    assert seller.driver.start_missing_escrows() == [bytes.fromhex(order_id)]
+    ((terms, role),) = recorder.created
+    assert role == "seller" and terms.escrow_id == order_id and terms.confirmations == 1
+    assert seller.driver.open_orders() == [bytes.fromhex(order_id)]
+    assert seller.driver.start_missing_escrows() == []  # once

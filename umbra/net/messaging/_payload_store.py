@@ -142,12 +142,13 @@ class PayloadQueue:
         self._db = db
         _migrate(db)
 
-    def pending(self, kind: str, limit: int = 100) -> list[InboundPayload]:
-        """Unconsumed payloads of ``kind``, oldest first."""
+    def pending(self, kind: str, limit: int = 100, *, after: int = 0) -> list[InboundPayload]:
+        """Unconsumed payloads of ``kind`` with a ``seq`` above ``after``, oldest first (a
+        consumer that leaves some waiting pages past them with ``after``)."""
         rows = self._db.query(
             "SELECT seq, sender, kind, body, received_at, msg_id, sent_at FROM inbound_payloads"
-            " WHERE kind = ? AND consumed_at IS NULL ORDER BY seq LIMIT ?",
-            (kind, limit),
+            " WHERE kind = ? AND consumed_at IS NULL AND seq > ? ORDER BY seq LIMIT ?",
+            (kind, after, limit),
         )
         return [
             InboundPayload(int(r[0]), bytes(r[1]), r[2], bytes(r[3]), int(r[4]), bytes(r[5]),
