@@ -178,11 +178,13 @@ def predict(
     role: str,
     guard_holds: bool,
     taken: frozenset[str] = frozenset(),
+    funding_sent: bool = False,
 ) -> Outcome:
     """What the spec says happens when ``sender`` causes ``name`` at a ``role``'s machine.
 
     ``sender == role``: our own move (or our escrow's report, or our clock); otherwise a
-    peer's message. ``taken``: the inputs this order already took (for rule 4).
+    peer's message. ``taken``: the inputs this order already took (for rule 4);
+    ``funding_sent``: the buyer's escrow reported its funding sent (rule 8).
     """
     row = EXPECTED.get((state, name))
     nxt = None if row is None else row.next_in(mode)
@@ -190,6 +192,8 @@ def predict(
     if name in MESSAGE_INPUTS and not peer and state == 0 and name != "order":
         # Our own message before the order exists has no order id: it cannot be encoded.
         return refused("not-allowed")
+    if not peer and (state, name, role, funding_sent) == (3, "cancel", "buyer", True):
+        return refused("not-allowed")  # only the buyer knows: it must ask the seller
     if sender not in ever_sent_by(name) or (peer and sender not in participants(mode)):
         return refused("wrong-sender")
     if row is None or nxt is None:
@@ -225,6 +229,7 @@ class Times:
     ended_at: int | None = None
     ship_days: int = 5
     confirm_days: int = 14
+    funding_sent: bool = False  # the buyer's escrow reported its funding sent
 
 
 def next_deadline(
@@ -232,12 +237,13 @@ def next_deadline(
 ) -> tuple[str, int] | None:
     """The clock input a ``role``'s machine waits for in ``state`` and when it is due.
 
-    The party who must act meets its own deadline; the others give it ``GRACE`` more. The
-    notices of S4 and S5 fire once.
+    The party who must act meets its own deadline; the others give it ``GRACE`` more (and so
+    does a buyer whose funding is sent: it has acted). The notices of S4 and S5 fire once.
     """
 
     def slack(actor: str) -> int:
-        return 0 if role == actor else GRACE
+        acted = actor == "buyer" and t.funding_sent
+        return 0 if role == actor and not acted else GRACE
 
     if state == 1 and t.requested_at is not None:
         return "accept-deadline", t.requested_at + ACCEPT_TIMEOUT + slack("seller")

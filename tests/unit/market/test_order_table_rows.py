@@ -105,7 +105,9 @@ class Position:
 
 # -- walking a trade into each position --------------------------------------------------------
 
-Step = tuple[str, Any, int]  # (a role and its move | "all" and an escrow report | "clock", _, when)
+# (who, what, when): a role and its move; "all" (every party's escrow) or "buyer's escrow"
+# and its report; "clock" and None.
+Step = tuple[str, Any, int]
 
 
 def walk(label: str, mode: str, steps: list[Step], state: int) -> Position:
@@ -121,6 +123,9 @@ def walk(label: str, mode: str, steps: list[Step], state: int) -> Position:
             for role in roles:
                 trade.feed(role, what)
             at.setdefault("funded", when)
+        elif who == "buyer's escrow":
+            trade.feed("buyer", what)
+            at.setdefault("funding sent", when)
         else:
             name = INPUT_OF[type(what)]
             trade.command(who, what, when)
@@ -139,6 +144,7 @@ def walk(label: str, mode: str, steps: list[Step], state: int) -> Position:
         funded_at=at.get("funded"),
         shipped_at=at.get("shipped"),
         ended_at=at.get("ended"),
+        funding_sent="funding sent" in at,
     )
     now = steps[-1][2] if steps else T0
     started = "arbiter-accept" in taken
@@ -166,11 +172,13 @@ def _escrow_positions() -> list[Position]:
     disputed = [*shipped, ("buyer", DisputeOpened(sealed_evidence=b"ev"), T0 + 2 * DAY)]
     split = ArbiterDecision(to_buyer=HALF, to_seller=TOTAL - HALF, cosigner="buyer", reason="r")
     bye = Cancel(reason="changed my mind")
+    sent = T0 + 3 * HOUR
     paths: list[tuple[str, list[Step], int]] = [
         ("draft", [], 0),
         ("requested", ordered, 1),
         ("accepted", accepted, 2),
         ("set-up", setup, 3),
+        ("set-up, funding sent", [*setup, ("buyer's escrow", EscrowFundingSent(sent), sent)], 3),
         ("funded", funded, 4),
         ("shipped", shipped, 5),
         ("completed", [*shipped, ("buyer", ReceiptConfirmed(), T0 + 2 * DAY)], 6),
@@ -337,6 +345,7 @@ def check(
         role=role,
         guard_holds=guard_holds(name, position, good),
         taken=position.taken,
+        funding_sent=position.times.funding_sent,
     )
     if got == want and ended_properly(position, got, actions, event.now):
         return None
