@@ -232,9 +232,7 @@ class Times:
     funding_sent: bool = False  # the buyer's escrow reported its funding sent
 
 
-def next_deadline(
-    state: int, role: str, t: Times, fired: frozenset[str]
-) -> tuple[str, int] | None:
+def next_deadline(state: int, role: str, t: Times, fired: frozenset[str]) -> tuple[str, int] | None:
     """The clock input a ``role``'s machine waits for in ``state`` and when it is due.
 
     The party who must act meets its own deadline; the others give it ``GRACE`` more (and so
