@@ -126,18 +126,23 @@ MODULES: dict[str, list[str]] = {
     "umbra/wallet/_escrow_messages.py": [
         "tests/unit/wallet/test_escrow_messages.py",
         "tests/unit/wallet/test_escrow_refusals.py",
+        "tests/unit/wallet/test_payout_checks.py",
     ],
     "umbra/market/_order_machine.py": [
         "tests/unit/market/test_order_machine.py",
         "tests/unit/market/test_order_refusals.py",
+        "tests/unit/market/test_order_table_rows.py",
     ],
     "umbra/market/_order_table.py": [
         "tests/unit/market/test_order_machine.py",
         "tests/unit/market/test_order_refusals.py",
+        "tests/unit/market/test_order_table_rows.py",
     ],
     "umbra/wallet/_escrow_machine.py": [
         "tests/unit/wallet/test_escrow_machine.py",
         "tests/unit/wallet/test_escrow_machine_refusals.py",
+        "tests/unit/wallet/test_escrow_cosign.py",
+        "tests/unit/wallet/test_payout_checks.py",
     ],
 }
 

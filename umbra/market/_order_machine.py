@@ -481,7 +481,12 @@ class OrderMachine:
             case S.S1_requested if d.requested_at is not None:
                 return "accept-deadline", d.requested_at + cfg.accept_timeout_s + slack("seller")
             case S.S2_accepted | S.S3_escrow_setup if d.accepted_at is not None:
-                return "fund-deadline", d.accepted_at + cfg.fund_timeout_s + slack("buyer")
+                # A buyer whose escrow funding is on its way has done its part: it waits for
+                # the confirmations as long as the others do. Otherwise funds confirmed in
+                # the others' grace period would fund the order at the seller and the arbiter
+                # and arrive "late" (void, refund) at the buyer.
+                wait = cfg.grace_s if d.funding_sent else slack("buyer")
+                return "fund-deadline", d.accepted_at + cfg.fund_timeout_s + wait
             case S.S4_funded if r and d.funded_at is not None and "ship-deadline" not in d.fired:
                 return "ship-deadline", d.funded_at + r.ship_days * DAY_S + slack("seller")
             case S.S5_shipped if (
