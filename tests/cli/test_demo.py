@@ -10,7 +10,7 @@ import trio
 import trio.testing
 
 from umbra.cli._demo_run import DemoOptions, DemoRun, _read_line
-from umbra.core import UsageError
+from umbra.core import CATALOG_VERSION, UsageError
 
 from .conftest import Runner
 
@@ -93,7 +93,7 @@ def test_demo_profiles_trust_the_demo_arbiter_and_are_reused(tmp_path: Path) -> 
     with open_profile(tmp_path, "demo-seller", "demo") as profile:
         assert TradeService(profile).accepted_arbiters() == [arbiter_id]
         catalog = SellerCatalog(profile).current_catalog()
-        assert catalog is not None and catalog.body.v == 2
+        assert catalog is not None and catalog.body.v == CATALOG_VERSION
     with open_profile(tmp_path, "demo-buyer", "demo") as profile:
         assert TradeService(profile).accepted_arbiters() == []
 
