@@ -302,9 +302,11 @@ def test_five_escrow_orders_placed_at_once_all_release(world: TradeWorld) -> Non
     def mark(what: str) -> None:
         marks.append((what, time.monotonic() - started))
 
-    # Queued straight into the buyer's profile (what `umbra order buy` does), all at once.
+    # Queued straight into the buyer's profile (what `umbra order buy` does), all at once,
+    # for the revision the buyer holds now (each earlier sale made a new one).
+    listing = world.current("buyer", world.listing)
     orders = [
-        buyer.place_order(world.listing, shipping_option=0, address=f"Jane Doe, {n} Main St")[0]
+        buyer.place_order(listing, shipping_option=0, address=f"Jane Doe, {n} Main St")[0]
         for n in range(5)
     ]
     for order_id in orders:
