@@ -173,7 +173,12 @@ def _buy(buyer: "Party", seller_id: str, query: str, name: str, option: int | No
     checks.check_fees_before_buying(page)
     expected = None if option is None else checks.choose_shipping_and_check_total(page, option)
     page.click("#buy-button")
-    page.wait_for_url("**/orders/*")
+    # The order page, or the buy page again with the node's refusal: say which (a busy
+    # machine may take a while to answer the POST, so the wait is generous).
+    page.wait_for_selector("#buy-error, #order-state, #placing", timeout=180_000)
+    refused = page.locator("#buy-error")
+    assert not refused.count(), f"the buy was refused: {refused.inner_text()}"
+    page.wait_for_url("**/orders/*", timeout=60_000)
     order_id = page.url.split("/orders/", 1)[1].split("?", 1)[0]
     placing_url = page.url  # /orders/<id>?placed=<seq>: says when the node failed to place it
     _shot(page, f"trade-{name}-3-placing")
