@@ -194,17 +194,7 @@ class SellerCatalog:
             raise UsageError("each arbiter is named once")
         if self._profile.identity.signing_public in keys:
             raise UsageError("you cannot be the arbiter of your own sales")
-        with self._profile.db.transaction():
-            catalog = self.current_catalog()
-            if (
-                catalog is not None
-                and catalog.body.v == CATALOG_VERSION
-                and catalog.body.arbiters == keys
-            ):
-                return False
-            listings = [] if catalog is None else list(catalog.body.listings)
-            self._commit(listings, new=None, images=[], old=None, arbiters=keys)
-        return True
+        return self._republish(lambda body: body.arbiters == keys, arbiters=keys)
 
     def escrow_above(self) -> int | None:
         """The amount (piconero) above which our catalog says we take only escrow orders."""
@@ -219,16 +209,34 @@ class SellerCatalog:
         """
         if amount is not None and not 0 <= amount <= MAX_AMOUNT:
             raise UsageError(f"the amount is 0..{format_xmr(MAX_AMOUNT)} XMR")
+        return self._republish(lambda body: body.escrow_above == amount, escrow_above=(amount,))
+
+    def _republish(
+        self,
+        unchanged: Callable[[CatalogBody], bool],
+        *,
+        arbiters: list[bytes] | None = None,
+        escrow_above: tuple[int | None] | None = None,
+    ) -> bool:
+        """A new catalog with the same listings and the new ``arbiters`` or ``escrow_above``
+        (as `_commit` takes them); False, and nothing signed, when the current one says so."""
         with self._profile.db.transaction():
             catalog = self.current_catalog()
             if (
                 catalog is not None
                 and catalog.body.v == CATALOG_VERSION
-                and catalog.body.escrow_above == amount
+                and unchanged(catalog.body)
             ):
                 return False
             listings = [] if catalog is None else list(catalog.body.listings)
-            self._commit(listings, new=None, images=[], old=None, escrow_above=(amount,))
+            self._commit(
+                listings,
+                new=None,
+                images=[],
+                old=None,
+                arbiters=arbiters,
+                escrow_above=escrow_above,
+            )
         return True
 
     def revision_of(self, cid: CID) -> tuple[SignedListing, bool] | None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from umbra.core import format_xmr
 
-from ._trade_store import TimelineEntry
+from ._trade_store import REASON_ENTRY, TimelineEntry
 
 ROLE_NAMES = ("buyer", "seller", "arbiter")
 
@@ -127,9 +127,6 @@ _PAYOUT = re.compile(
 )
 _ESCROW_ID = re.compile(r"^escrow [0-9a-f]{32}: ")
 _LONG_HEX = re.compile(r"\b([0-9a-f]{12})[0-9a-f]{20,}\b")
-_REASON = re.compile(
-    r"^the (?P<who>buyer|seller|arbiter) (?P<verb>declined|cancelled): (?P<why>.+)$", re.S
-)
 _REFUSED = re.compile(r"^(?P<who>our move|a peer message): (?P<reason>[a-z-]+): (?P<detail>.*)$")
 _GUARD = re.compile(r"the condition '(?P<guard>[a-z-]+)' does not hold")
 _PAYMENT_NOTICE = re.compile(r"^(?P<kind>[a-z]+): (?P<amount>.+)$")
@@ -214,7 +211,7 @@ def _notice(detail: str, role: str, amount: str) -> str:
 
 def _reason(detail: str, role: str) -> str:
     """A decline's or cancel's reason ("the seller declined: only 1 available")."""
-    m = _REASON.match(detail)
+    m = REASON_ENTRY.match(detail)
     if m is None:
         return _sentence(detail)
     who = "You" if m["who"] == role else f"The {m['who']}"

@@ -167,8 +167,9 @@ def _command(r: tuple[Any, ...]) -> CommandRow:
     )  # fmt: skip
 
 
-_REASON_ENTRY = re.compile(
-    r"^the (?:buyer|seller|arbiter) (?:declined|cancelled): (?P<why>.+)$", re.S
+# A decline's or cancel's timeline entry (kind "reason"): "the seller declined: sold out".
+REASON_ENTRY = re.compile(
+    r"^the (?P<who>buyer|seller|arbiter) (?P<verb>declined|cancelled): (?P<why>.+)$", re.S
 )
 
 
@@ -327,7 +328,7 @@ class TradeStore:
         )
         if value is None:
             return None
-        said = _REASON_ENTRY.match(str(value))
+        said = REASON_ENTRY.match(str(value))
         return str(value) if said is None else said["why"]
 
     def get_config(self, key: str) -> str | None:
