@@ -175,7 +175,13 @@ def _buy(buyer: "Party", seller_id: str, query: str, name: str, option: int | No
     page.click("#buy-button")
     # The order page, or the buy page again with the node's refusal: say which (a busy
     # machine may take a while to answer the POST, so the wait is generous).
-    page.wait_for_selector("#buy-error, #order-state, #placing", timeout=180_000)
+    try:
+        page.wait_for_selector("#buy-error, #order-state, #placing", timeout=180_000)
+    except PlaywrightError:  # say what the buyer sees instead (a refusal page, a blank page)
+        _shot(page, f"trade-{name}-3-buy-no-answer")
+        raise AssertionError(
+            f"no order page after Buy: at {page.url}: {_text(page, 'body')[:600]!r}"
+        ) from None
     refused = page.locator("#buy-error")
     assert not refused.count(), f"the buy was refused: {refused.inner_text()}"
     page.wait_for_url("**/orders/*", timeout=60_000)
