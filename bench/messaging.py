@@ -258,7 +258,7 @@ def bench_latency(rounds: int) -> dict[str, float]:
 async def _latency(rounds: int) -> dict[str, float]:
     import trio
 
-    from umbra.net import NodeConfig, open_node
+    from umbra.net import CLEARNET, NodeConfig, open_node
     from umbra.net.messaging import MessagingService, PayloadQueue
     from umbra.store import create_profile
 
@@ -279,7 +279,11 @@ async def _latency(rounds: int) -> dict[str, float]:
 
                     async def run() -> None:
                         with scope:
-                            cfg = NodeConfig(listen=(f"/ip4/127.0.0.{ip}/tcp/0",), bootstrap=boot)
+                            cfg = NodeConfig(
+                                network=CLEARNET,
+                                listen=(f"/ip4/127.0.0.{ip}/tcp/0",),
+                                bootstrap=boot,
+                            )
                             async with open_node(profile, cfg) as node, trio.open_nursery() as n:
                                 box["svc"] = await n.start(MessagingService(node, profile).serve)
                                 box["node"] = node

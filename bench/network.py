@@ -129,7 +129,7 @@ def worker_main() -> None:
     logging.getLogger("umbra").setLevel(logging.INFO)
 
     from umbra.market import SellerCatalog
-    from umbra.net import NodeConfig, get_fresh, head_key, open_node
+    from umbra.net import CLEARNET, NodeConfig, get_fresh, head_key, open_node
     from umbra.store import SearchQuery, open_profile
 
     class Gated:
@@ -212,6 +212,7 @@ def worker_main() -> None:
                         )
                         source = Gated(SellerCatalog(profile), released=name != BIG_SELLER)
                         config = NodeConfig(
+                            network=CLEARNET,
                             listen=(f"/ip4/{spec['ip']}/tcp/0",),
                             bootstrap=tuple(cmd["bootstrap"]),
                         )

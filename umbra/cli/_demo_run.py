@@ -272,6 +272,7 @@ class DemoRun:
             name,
             "--json",
             "node",
+            "--clearnet",  # the demo's nodes talk over loopback TCP (`umbra demo --tor`: later)
             "--web-port",
             "0",
             "--listen",

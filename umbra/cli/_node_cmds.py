@@ -19,6 +19,7 @@ from ._app import CliState, emit, json_option, pass_state
 from ._format import iso_time
 from ._invocation import with_runnable_commands
 from ._logging import DEFAULT_MAX_BYTES, debugging_from_env, setup_logging
+from ._network_options import NetworkOptions, network_mode, network_options, options_from_file
 from ._web_cmds import (
     DEFAULT_PORT,
     WEB_FILE,
@@ -26,6 +27,7 @@ from ._web_cmds import (
     cancel_on_stop_signal,
     run_trio,
     start_web,
+    state_profile_dir,
 )
 
 if TYPE_CHECKING:
@@ -37,6 +39,9 @@ if TYPE_CHECKING:
 # so every other command stays fast.
 
 NODE_FILE = "node.toml"
+CLEARNET_WARNING = (
+    "Clearnet mode: peers see this machine's IP address (run without --clearnet for Tor)."
+)
 DEFAULT_LISTEN = "/ip4/127.0.0.1/tcp/0"
 
 
@@ -52,8 +57,9 @@ LIMIT_KEYS = {
 
 
 def _node_file(path: Path) -> dict[str, Any]:
-    """``node.toml`` in the profile directory: optional ``listen`` and ``bootstrap`` lists and
-    a ``[limits]`` table of connection caps (`LIMIT_KEYS`)."""
+    """``node.toml`` in the profile directory: optional ``listen`` and ``bootstrap`` lists,
+    the network keys (`_network_options.FILE_KEYS`) and a ``[limits]`` table of connection
+    caps (`LIMIT_KEYS`)."""
     if not path.is_file():
         return {}
     try:
@@ -67,6 +73,7 @@ def _node_file(path: Path) -> dict[str, Any]:
             raise UsageError(f"{path}: {key} must be a list of multiaddr strings")
         out[key] = value
     out["limits"] = _limits_table(path, data.get("limits", {}))
+    out["network"] = options_from_file(data, path=path)
     return out
 
 
@@ -120,17 +127,47 @@ class NodeStatusSource:
 
 
 def node_config(
-    profile_path: Path, listen: Sequence[str], bootstrap: Sequence[str]
+    profile_path: Path,
+    listen: Sequence[str],
+    bootstrap: Sequence[str],
+    network: NetworkOptions | None = None,
 ) -> "NodeConfig":
-    """Options given on the command line win over ``node.toml``; bootstrap lists are merged."""
+    """Options given on the command line win over ``node.toml``; bootstrap lists are merged.
+
+    Network options on the command line replace the file's (see `_network_options`); the
+    mode is Tor unless one of them says ``clearnet``.
+
+    Raises:
+        UsageError: a malformed setting, or an address the mode may not use (one line).
+    """
     from umbra.net import NetLimits, NodeConfig
 
-    file = _node_file(profile_path / NODE_FILE)
+    path = profile_path / NODE_FILE
+    file = _node_file(path)
+    given = network if network is not None and network.given else None
+    mode = (
+        network_mode(given)
+        if given is not None
+        else network_mode(file.get("network", NetworkOptions()), where=str(path))
+    )
     return NodeConfig(
+        network=mode,
         limits=NetLimits(**file.get("limits", {})),
         listen=tuple(listen or file.get("listen") or [DEFAULT_LISTEN]),
         bootstrap=tuple(dict.fromkeys([*bootstrap, *file.get("bootstrap", [])])),
     )
+
+
+def check_network_available(config: "NodeConfig") -> None:
+    """Refuse, before the profile is unlocked, a mode this build cannot run (Tor, until the
+    onion transport lands): never a silent fallback to clearnet.
+
+    Raises:
+        umbra.net.TorNotAvailable: Tor mode.
+    """
+    from umbra.net import transport_for
+
+    transport_for(config.network)
 
 
 async def serve_profile(
@@ -226,12 +263,17 @@ async def serve_profile(
     help="Keep IP addresses and tracebacks in the log (also UMBRA_DEBUG=1). Off by default:"
     " a log then tells nothing of who connected from where.",
 )
+@network_options
 @json_option
 @pass_state
 def node(
     state: CliState,
     listen: tuple[str, ...],
     bootstrap: tuple[str, ...],
+    clearnet: bool,
+    tor_control: str | None,
+    tor_socks: str | None,
+    tor_network_file: Path | None,
     web_port: int | None,
     no_web: bool,
     arbiter: bool,
@@ -247,13 +289,20 @@ def node(
     """Run this profile's node and its web app until stopped (Ctrl-C or SIGTERM).
 
     The node publishes your catalog and syncs everyone else's; the web app is on 127.0.0.1
-    (`umbra open` prints its link again).
+    (`umbra open` prints its link again). Peers are reached over Tor unless --clearnet.
     """
     from umbra.market import TradeOptions
     from umbra.store import open_profile
 
+    network = NetworkOptions(
+        clearnet=clearnet,
+        tor_control=tor_control,
+        tor_socks=tor_socks,
+        tor_network_file=tor_network_file,
+    )
+    config = node_config(state_profile_dir(state), listen, bootstrap, network)
+    check_network_available(config)
     profile = state.profile()
-    config = node_config(profile.path, listen, bootstrap)
     setup_logging(
         verbose,
         debug=debug or debugging_from_env(),
@@ -290,10 +339,13 @@ def node(
                 "addrs": started.addrs,
                 "url": None if web is None else web.url,
                 "base": None if web is None else web.base,
+                "network": config.network.name,
             }
 
             def human() -> None:
                 click.echo(f"Node {started.peer_id} listening on {', '.join(started.addrs)}")
+                if not config.network.onion_only:
+                    click.echo(CLEARNET_WARNING)
                 if web is not None:
                     click.echo(
                         f"Web app: open this link (it holds the access token; keep it private):"

@@ -16,6 +16,7 @@ import sys
 import threading
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 from typing import Any, cast
 
 import click
@@ -25,7 +26,8 @@ from umbra.core import UsageError
 
 from ._app import CliState, emit, json_option, pass_state
 from ._logging import setup_logging
-from ._node_cmds import RunningNode, node_config, serve_profile
+from ._network_options import NetworkOptions, network_options
+from ._node_cmds import RunningNode, check_network_available, node_config, serve_profile
 from ._web_cmds import (
     DEFAULT_PORT,
     cancel_on_stop_signal,
@@ -50,6 +52,7 @@ NODE_STOP_TIMEOUT_S = 30.0
 @click.option("--listen", multiple=True, help="Multiaddr the node listens on.")
 @click.option("--bootstrap", multiple=True, help="Peer multiaddr with /p2p/<id> to join through.")
 @click.option("--browser", is_flag=True, help="Use the default browser even if a window works.")
+@network_options
 @json_option
 @pass_state
 def app(
@@ -58,10 +61,24 @@ def app(
     listen: tuple[str, ...],
     bootstrap: tuple[str, ...],
     browser: bool,
+    clearnet: bool,
+    tor_control: str | None,
+    tor_socks: str | None,
+    tor_network_file: Path | None,
 ) -> None:
-    """Run the node and show its web app: in a window if possible, else in the browser."""
+    """Run the node and show its web app: in a window if possible, else in the browser.
+
+    Peers are reached over Tor unless --clearnet.
+    """
+    network = NetworkOptions(
+        clearnet=clearnet,
+        tor_control=tor_control,
+        tor_socks=tor_socks,
+        tor_network_file=tor_network_file,
+    )
+    config = node_config(state_profile_dir(state), listen, bootstrap, network)
+    check_network_available(config)
     profile = state.profile()
-    config = node_config(profile.path, listen, bootstrap)
     setup_logging(verbose=False)
     start = partial(
         serve_profile,

@@ -8,8 +8,11 @@ catalog-head record rules, provider keys), ``_arbiter_records`` (arbiter-profile
 ``_ingest`` (what a newer catalog changes; pure), ``_image_fetch`` (images fetched
 when a page shows them), ``_dht_ledger`` (who a stored DHT record is
 held for, quotas and eviction; pure), ``_dht_guard`` (Umbra's DHT server on py-libp2p's),
-``_state`` (the ``net`` tables), ``_transport``
-(pluggable host builders: TCP + Noise only), ``_dht`` (workarounds for py-libp2p's DHT),
+``_state`` (the ``net`` tables), ``_network_mode`` (Tor or clearnet, and the Tor settings;
+pure), ``_onion_addresses`` (which addresses a mode dials, keeps and announces; pure),
+``_transport`` (pluggable host builders: TCP + Noise only), ``_transport_choice`` (the
+transport for a mode; Tor refused until the onion transport lands), ``_dht`` (workarounds
+for py-libp2p's DHT),
 ``_sync`` (the sync protocol over streams), ``_node`` (the coordinator), ``_status`` and
 ``_status_read`` (health). Imports ``umbra.core`` and ``umbra.store`` only.
 See docs/specifications/network.md for the wire formats.
@@ -45,6 +48,29 @@ from ._errors import (
     ProtocolViolation,
 )
 from ._ingest import CatalogUpdate, plan_update
+from ._network_mode import (
+    CLEARNET,
+    BootstrapStep,
+    Clearnet,
+    NetworkMode,
+    NetworkSettingError,
+    TcpEndpoint,
+    TorEndpoint,
+    TorSettings,
+    UnixEndpoint,
+    parse_tor_endpoint,
+    parse_torrc_lines,
+)
+from ._onion_addresses import (
+    announceable,
+    check_announced,
+    check_bootstrap,
+    check_listen,
+    dialable,
+    is_onion3,
+    peer_store_addrs,
+    rejoin_addrs,
+)
 from ._ratelimit import PeerLimiter, PeerVerdict, TokenBucket
 from ._state import NET_NAMESPACE, NetState
 from ._status import NodeStatus
@@ -74,6 +100,12 @@ if TYPE_CHECKING:
         select_head,
     )
     from ._transport import TcpNoiseTransport, Transport, noise_only_security, yamux_only
+    from ._transport_choice import (
+        TOR_NOT_AVAILABLE,
+        TorNotAvailable,
+        tor_bootstrap_of,
+        transport_for,
+    )
 
 # Names whose modules import py-libp2p (~1 s of imports) load on first use, so that
 # `umbra status` and other readers of the ``net`` tables start fast.
@@ -100,6 +132,12 @@ _LAZY = {
         "select_head",
     ),
     "_transport": ("TcpNoiseTransport", "Transport", "noise_only_security", "yamux_only"),
+    "_transport_choice": (
+        "TOR_NOT_AVAILABLE",
+        "TorNotAvailable",
+        "tor_bootstrap_of",
+        "transport_for",
+    ),
 }
 _LAZY_MODULE = {name: module for module, names in _LAZY.items() for name in names}
 
@@ -117,18 +155,22 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "ARBITER_NAMESPACE",
+    "CLEARNET",
     "DHT_NAMESPACE",
     "HEADS_TOPIC",
     "KAD_PROTOCOL_ID",
     "LOCAL",
     "NET_NAMESPACE",
     "SYNC_PROTOCOL_ID",
+    "TOR_NOT_AVAILABLE",
     "Admitted",
     "ArbiterProfileValidator",
     "BackoffPolicy",
+    "BootstrapStep",
     "CatalogHeadValidator",
     "CatalogSource",
     "CatalogUpdate",
+    "Clearnet",
     "ConnectionAdmission",
     "ConnectionCaps",
     "DhtLimits",
@@ -140,6 +182,8 @@ __all__ = [
     "NetError",
     "NetLimits",
     "NetState",
+    "NetworkMode",
+    "NetworkSettingError",
     "Node",
     "NodeConfig",
     "NodeNotRunning",
@@ -152,31 +196,48 @@ __all__ = [
     "RecordValidator",
     "Refused",
     "StoreRefused",
+    "TcpEndpoint",
     "TcpNoiseTransport",
     "TokenBucket",
+    "TorEndpoint",
+    "TorNotAvailable",
+    "TorSettings",
     "Transport",
     "UmbraDHT",
     "UmbraRecords",
+    "UnixEndpoint",
     "address_range",
+    "announceable",
     "arbiter_key",
+    "check_announced",
     "check_arbiter_record_at",
+    "check_bootstrap",
     "check_head_record_at",
+    "check_listen",
     "decode_message",
+    "dialable",
     "encode_frame",
     "fill_routing_table",
     "get_fresh",
     "head_key",
+    "is_onion3",
     "is_protocol_refusal",
     "keyword_keys",
     "noise_only_security",
     "open_node",
     "parse_address",
+    "parse_tor_endpoint",
+    "parse_torrc_lines",
+    "peer_store_addrs",
     "plan_update",
     "provider_key",
     "read_node_status",
+    "rejoin_addrs",
     "select_arbiter_record",
     "select_head",
     "serve_node",
+    "tor_bootstrap_of",
+    "transport_for",
     "tune_dht",
     "yamux_only",
 ]

@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 
 from umbra.core import MAX_BLOCK_BYTES, limits
 
+from ._network_mode import NetworkMode, TorSettings
+from ._onion_addresses import check_bootstrap, check_listen
+
 # Gossip, DHT and provider namespaces (see docs/specifications/network.md).
 SYNC_PROTOCOL_ID = "/umbra/sync/1.0.0"
 # Umbra's Kademlia DHT: the IPFS wire format under Umbra's own protocol id, so that an Umbra
@@ -92,8 +95,14 @@ class NetLimits:
 
 @dataclass(frozen=True, kw_only=True)
 class NodeConfig:
-    """How a node runs. Defaults suit a desktop node; tests shorten the intervals."""
+    """How a node runs. Defaults suit a desktop node; tests shorten the intervals.
 
+    ``network`` is Tor unless ``CLEARNET`` is given (tests and local demos). In Tor mode the
+    listen addresses must be loopback and the bootstrap addresses onion addresses: the
+    constructor refuses anything else (`NetworkSettingError`).
+    """
+
+    network: NetworkMode = field(default_factory=TorSettings)
     listen: tuple[str, ...] = ("/ip4/127.0.0.1/tcp/0",)
     bootstrap: tuple[str, ...] = ()
     limits: NetLimits = field(default_factory=NetLimits)
@@ -125,3 +134,7 @@ class NodeConfig:
     # Self-lookups after start: nodes that join together see only the bootstrap peer at first.
     self_lookup_rounds: int = 4
     dht_get_quorum: int = 3
+
+    def __post_init__(self) -> None:
+        check_listen(self.network, self.listen)
+        check_bootstrap(self.network, self.bootstrap)

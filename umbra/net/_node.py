@@ -31,7 +31,7 @@ from libp2p.abc import IHost, INetStream
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.custom_types import TProtocol
 from libp2p.peer.id import ID
-from libp2p.peer.peerinfo import info_from_p2p_addr
+from libp2p.peer.peerinfo import PeerInfo, info_from_p2p_addr
 from libp2p.pubsub.gossipsub import PROTOCOL_ID_V11, GossipSub
 from libp2p.pubsub.pb import rpc_pb2
 from libp2p.pubsub.pubsub import Pubsub
@@ -71,13 +71,15 @@ from ._ingest import (
     plan_update,
     usable_thumbnails,
 )
+from ._onion_addresses import check_announced, dialable, peer_store_addrs, rejoin_addrs
 from ._ratelimit import PeerLimiter
 from ._reach import PeerReacher
 from ._records import CatalogHeadValidator, head_key, keyword_keys
 from ._state import NetState
 from ._status import NodeStatus
 from ._sync import SyncClient, SyncServer
-from ._transport import TcpNoiseTransport, Transport, close_listeners
+from ._transport import Transport, close_listeners
+from ._transport_choice import tor_bootstrap_of, transport_for
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +122,7 @@ class Node:
         self._profile = profile
         self._config = config
         self._source = source
-        self._transport = transport or TcpNoiseTransport()
+        self._transport = transport or transport_for(config.network)
         self._clock = clock
         self._limiter = trio.CapacityLimiter(1)
         self._state: NetState | None = None
@@ -254,6 +256,9 @@ class Node:
         )
         async with host.run(listen):
             self._host = host
+            # In Tor mode the host must announce its onion address only (identify, signed
+            # peer record, provider records): refuse to run before anyone can ask it.
+            check_announced(config.network, self.addrs)
             dht = UmbraDHT(host, config.limits.dht)
             dht.register_validator(DHT_NAMESPACE, CatalogHeadValidator(self._clock))
             dht.register_validator(ARBITER_NAMESPACE, ArbiterProfileValidator(self._clock))
@@ -275,7 +280,9 @@ class Node:
                 strike=self._strike,
             )
             host.set_stream_handler(TProtocol(SYNC_PROTOCOL_ID), self._sync_handler(server))
-            self._reacher = PeerReacher(host, dht)
+            self._reacher = PeerReacher(
+                host, dht, usable=lambda addr: dialable(config.network, str(addr))
+            )
             self._client = SyncClient(
                 host, limits=config.limits, reach=self.reach, clock=self._clock
             )
@@ -339,7 +346,11 @@ class Node:
     # -- bootstrap and peers -------------------------------------------------------------------
 
     async def connect(self, addr: str) -> bool:
-        """Dial a peer given as ``/ip4/…/tcp/…/p2p/<id>`` and add it to the DHT table."""
+        """Dial a peer given as ``/ip4/…/tcp/…/p2p/<id>`` (Tor mode: ``/onion3/…/p2p/<id>``
+        only) and add it to the DHT table."""
+        if not dialable(self._config.network, addr):
+            log.warning("not dialling %r: in Tor mode only onion addresses are dialled", addr)
+            return False
         try:
             info = info_from_p2p_addr(multiaddr.Multiaddr(addr))
         except Exception as exc:  # noqa: BLE001
@@ -364,6 +375,11 @@ class Node:
             return False
         return await self._reacher.reach(peer)
 
+    def _remember(self, info: PeerInfo) -> None:
+        """Keep a provider's addresses to dial it (Tor mode: its onion addresses only)."""
+        usable = [a for a in info.addrs if dialable(self._config.network, str(a))]
+        self.host.get_peerstore().add_addrs(info.peer_id, usable, 3600)
+
     async def _bootstrap(self) -> None:
         try:
             await self._join()
@@ -374,11 +390,9 @@ class Node:
 
     async def _join(self) -> None:
         stored = await self._db(self.state.known_peers, 20)
-        addrs = list(self._config.bootstrap)
-        for peer, peer_addrs in stored:
-            addrs.extend(f"{a}/p2p/{peer}" if "/p2p/" not in a else a for a in peer_addrs[:2])
+        addrs = rejoin_addrs(self._config.network, self._config.bootstrap, stored)
         async with trio.open_nursery() as nursery:
-            for addr in dict.fromkeys(addrs):
+            for addr in addrs:
                 nursery.start_soon(self.connect, addr)
         await fill_routing_table(self.dht, rounds=self._config.self_lookup_rounds)
         await self._save_peers()
@@ -389,7 +403,7 @@ class Node:
         peers = []
         for peer in host.get_connected_peers():
             try:  # the peer may be gone from the peer store by now
-                addrs = [str(a) for a in store.addrs(peer) if "/tcp/" in str(a)][:4]
+                addrs = peer_store_addrs(self._config.network, map(str, store.addrs(peer)))
             except Exception:  # noqa: BLE001, S112
                 continue
             peers.append((str(peer), addrs))
@@ -610,7 +624,7 @@ class Node:
             with trio.move_on_after(5):
                 found = await self.dht.find_providers(str(catalog), 3)
                 for info in found:
-                    self.host.get_peerstore().add_addrs(info.peer_id, info.addrs, 3600)
+                    self._remember(info)
                     if info.peer_id not in exclude and info.peer_id not in found_peers:
                         found_peers.append(info.peer_id)
         except trio.Cancelled:
@@ -869,7 +883,7 @@ class Node:
         for info in found:
             if info.peer_id == self.host.get_id():
                 continue
-            self.host.get_peerstore().add_addrs(info.peer_id, info.addrs, 3600)
+            self._remember(info)
             await self._exchange_heads(info.peer_id)
             answered += 1
         return answered
@@ -879,8 +893,12 @@ class Node:
     def statistics(self) -> NodeStatus:
         """The live part of the status (sync counts come from the database)."""
         host = self._host
+        tor = tor_bootstrap_of(self._transport)
         return NodeStatus(
             running=True,
+            network=self._config.network.name,
+            tor_bootstrap_percent=None if tor is None else tor.percent,
+            tor_bootstrap_summary=None if tor is None else tor.summary,
             peer_id=None if host is None else str(host.get_id()),
             addrs=tuple(self.addrs) if host is not None else (),
             transport=self._transport.name,

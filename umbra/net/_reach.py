@@ -44,8 +44,12 @@ class PeerReacher:
         dht: KadDHT,
         *,
         clock: Callable[[], float] = trio.current_time,
+        usable: Callable[[Multiaddr], bool] = lambda addr: True,
     ) -> None:
+        """``usable`` says which addresses may be dialled (Tor mode: onion addresses only);
+        the others stay in the peer store but are never tried."""
         self._host = host
+        self._usable = usable
         self._dht = dht
         self._clock = clock
         self._looked_up: dict[ID, float] = {}
@@ -91,9 +95,10 @@ class PeerReacher:
 
     def _addrs(self, peer: ID) -> list[Multiaddr]:
         try:
-            return list(self._host.get_peerstore().addrs(peer))
+            known = list(self._host.get_peerstore().addrs(peer))
         except Exception:  # noqa: BLE001 - unknown or expired peer
             return []
+        return [a for a in known if self._usable(a)]
 
     async def _dial_known(self, peer: ID, failed: set[Multiaddr]) -> bool:
         """Dial the peer store's addresses one at a time, skipping those in ``failed``."""

@@ -18,6 +18,10 @@ class NodeStatus:
     peer_id: str | None = None
     addrs: tuple[str, ...] = ()
     transport: str | None = None
+    # "tor" or "clearnet"; with Tor, how far its bootstrap got (when the transport knows).
+    network: str | None = None
+    tor_bootstrap_percent: int | None = None
+    tor_bootstrap_summary: str | None = None
     pid: int | None = None
     started_at: float | None = None
     updated_at: float | None = None

@@ -82,7 +82,7 @@ def _profile(tmp_path: Path, **extra: str) -> tuple[dict[str, str], Path]:
 
 def _start_app(env: dict[str, str]) -> tuple[subprocess.Popen[str], JsonLines]:
     proc = subprocess.Popen(
-        [UMBRA, "--json", "app", "--port", "0"],
+        [UMBRA, "--json", "app", "--clearnet", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

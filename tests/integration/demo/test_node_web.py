@@ -38,7 +38,7 @@ def test_node_serves_the_web_app_until_sigterm(tmp_path: Path) -> None:
     env = clean_env(UMBRA_HOME=str(tmp_path / "data"), UMBRA_PASSPHRASE="pw")
     assert umbra(env, "init").returncode == 0
     web_file = tmp_path / "data" / "profiles" / "default" / "web.json"
-    proc, lines = _start(env, "node", "--web-port", "0", "--json")
+    proc, lines = _start(env, "node", "--clearnet", "--web-port", "0", "--json")
     try:
         started = lines.wait_for("event", "listening", timeout=120)
         url, base = started["url"], started["base"]
@@ -81,12 +81,12 @@ def test_node_without_web_and_busy_port(tmp_path: Path) -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        refused = umbra(env, "node", "--web-port", str(port))
+        refused = umbra(env, "node", "--clearnet", "--web-port", str(port))
     assert refused.returncode == 1
     assert "cannot listen" in refused.stderr and "--web-port" in refused.stderr
     assert "Traceback" not in refused.stderr
 
-    proc, lines = _start(env, "node", "--no-web", "--json")
+    proc, lines = _start(env, "node", "--clearnet", "--no-web", "--json")
     try:
         started = lines.wait_for("event", "listening", timeout=120)
         assert started["url"] is None
@@ -106,7 +106,7 @@ def test_app_without_a_display_opens_the_browser(tmp_path: Path) -> None:
     env.pop("WAYLAND_DISPLAY", None)
     env["BROWSER"] = f"{browser} %s"
     assert umbra(env, "init").returncode == 0
-    proc, lines = _start(env, "app", "--port", "0", "--json")
+    proc, lines = _start(env, "app", "--clearnet", "--port", "0", "--json")
     try:
         started = lines.wait_for("event", "listening", timeout=120)
         assert started["window"] is False and started["browser_opened"] is True

@@ -129,6 +129,7 @@ class NodeProc:
             self.name,
             "--json",
             "node",
+            "--clearnet",
             "--verbose",
             *(["--web-port", "0"] if web else ["--no-web"]),
         ]

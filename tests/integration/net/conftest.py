@@ -7,7 +7,7 @@ from pathlib import Path
 
 from umbra.core.crypto import Argon2Params
 from umbra.market import ListingDraft, SellerCatalog
-from umbra.net import NetLimits, Node, NodeConfig, open_node
+from umbra.net import CLEARNET, NetLimits, Node, NodeConfig, open_node
 from umbra.store import Profile, SearchQuery, create_profile
 
 CHEAP = Argon2Params(time_cost=1, memory_kib=1024, parallelism=1)
@@ -51,6 +51,7 @@ async def nodes(
             profile = stack.enter_context(create_profile(root, f"p{i}", "pw", params=CHEAP))
             catalog = SellerCatalog(profile)
             cfg = NodeConfig(
+                network=CLEARNET,
                 listen=(f"/ip4/127.0.0.{first_ip + i}/tcp/0",),
                 bootstrap=boot,
                 status_interval=0.5,

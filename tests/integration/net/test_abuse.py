@@ -19,7 +19,14 @@ from libp2p.peer.peerinfo import info_from_p2p_addr
 from PIL import Image
 
 from umbra.market import ListingDraft
-from umbra.net import SYNC_PROTOCOL_ID, NodeConfig, noise_only_security, provider_key, yamux_only
+from umbra.net import (
+    CLEARNET,
+    SYNC_PROTOCOL_ID,
+    NodeConfig,
+    noise_only_security,
+    provider_key,
+    yamux_only,
+)
 
 from .conftest import draft, hits, nodes
 
@@ -212,6 +219,7 @@ def test_buyer_finds_a_seller_through_a_category_provider_record(tmp_path: Path)
             await trio.sleep(8)
 
             buyer_cfg = NodeConfig(
+                network=CLEARNET,
                 listen=("/ip4/127.0.0.120/tcp/0",),
                 bootstrap=(boot.addrs[0],),
                 status_interval=0.5,

@@ -19,7 +19,14 @@ from libp2p import new_host
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.peer.peerinfo import info_from_p2p_addr
 
-from umbra.net import SYNC_PROTOCOL_ID, NetLimits, NodeConfig, noise_only_security, yamux_only
+from umbra.net import (
+    CLEARNET,
+    SYNC_PROTOCOL_ID,
+    NetLimits,
+    NodeConfig,
+    noise_only_security,
+    yamux_only,
+)
 from umbra.store._paths import profile_dir
 
 from .cluster import NodeProc, wait_until
@@ -240,6 +247,7 @@ def test_closed_connections_give_their_place_back(tmp_path: Path) -> None:
 
     async def main() -> None:
         config = NodeConfig(
+            network=CLEARNET,
             listen=("/ip4/127.0.0.190/tcp/0",),
             status_interval=0.5,
             limits=NetLimits(max_connections=12, max_inbound_connections=4),

@@ -18,7 +18,7 @@ from multiformats import CID
 from PIL import Image
 
 from umbra.market import ListingDraft, SellerCatalog
-from umbra.net import ImageNotReferenced, ImageUnavailable, NodeConfig, open_node
+from umbra.net import CLEARNET, ImageNotReferenced, ImageUnavailable, NodeConfig, open_node
 from umbra.store import create_profile
 
 from .conftest import CHEAP, draft, hits, nodes
@@ -52,6 +52,7 @@ def test_full_image_is_fetched_from_the_seller_then_from_a_node_that_synced_it(
             seller_profile = create_profile(tmp_path, "seller", "pw", params=CHEAP)
             catalog = SellerCatalog(seller_profile)
             config = NodeConfig(
+                network=CLEARNET,
                 listen=("/ip4/127.0.0.123/tcp/0",),
                 bootstrap=(reader.addrs[0],),
                 status_interval=0.5,

@@ -10,7 +10,7 @@ import pytest
 import trio
 from multiaddr import Multiaddr
 
-from umbra.net import NetError, NodeConfig, open_node
+from umbra.net import CLEARNET, NetError, NodeConfig, open_node
 from umbra.net._config import NetLimits
 from umbra.net._sync import SyncClient
 from umbra.store import create_profile
@@ -40,7 +40,10 @@ def test_restarted_peer_is_reached_at_its_new_address(tmp_path: Path) -> None:
 
             def config(i: int, boot: tuple[str, ...]) -> NodeConfig:
                 return NodeConfig(
-                    listen=(f"/ip4/127.0.0.{150 + i}/tcp/0",), bootstrap=boot, status_interval=0.5
+                    network=CLEARNET,
+                    listen=(f"/ip4/127.0.0.{150 + i}/tcp/0",),
+                    bootstrap=boot,
+                    status_interval=0.5,
                 )
 
             hub = await stack.enter_async_context(open_node(profiles[0], config(0, ())))

@@ -60,7 +60,8 @@ class TradeNode(NodeProc):
     ) -> None:
         """`NodeProc.launch` for a trading node: its own profile, 1 confirmation, no web app."""
         assert not web, "trade nodes are driven through the CLI, not the web app"
-        argv = [*umbra_argv(), "--profile", self.name, "--json", "node", "--verbose", "--no-web"]
+        argv = [*umbra_argv(), "--profile", self.name, "--json", "node", "--clearnet"]
+        argv += ["--verbose", "--no-web"]
         argv += ["--listen", f"/ip4/{self.ip}/tcp/0", "--escrow-confirmations", "1", *self.extra]
         argv += list(args)
         for addr in bootstrap:
