@@ -203,8 +203,10 @@ def api_router(services: Services) -> APIRouter:
 
     @router.get("/status", tags=["profile"], summary="Network health and Monero connection")
     async def status() -> dict[str, Any]:
-        """``network``: whether the node runs, peers, DHT routing table size, catalogs and
-        listings synced, last sync. ``monero``: which wallet-rpc is connected and whether it
+        """``network``: whether the node runs, how it connects (``network``: ``"tor"`` or
+        ``"clearnet"``; ``tor_bootstrap``: ``{"percent", "summary"}`` while Tor's bootstrap is
+        known), peers, DHT routing table size, catalogs and listings synced, last sync.
+        ``monero``: which wallet-rpc is connected and whether it
         answers (with how to connect one when none is)."""
         return {
             "network": await services.network_status(),

@@ -93,6 +93,8 @@ class Services:
         status = await self.run(read_node_status, self.profile)
         return {
             "running": status.running,
+            "network": status.network if status.running else None,
+            "tor_bootstrap": status.tor_bootstrap_json() if status.running else None,
             "peer_id": status.peer_id,
             "addresses": list(status.addrs),
             "peers": status.peers,

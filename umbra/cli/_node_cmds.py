@@ -20,6 +20,7 @@ from ._format import iso_time
 from ._invocation import with_runnable_commands
 from ._logging import DEFAULT_MAX_BYTES, debugging_from_env, setup_logging
 from ._network_options import NetworkOptions, network_mode, network_options, options_from_file
+from ._progress import network_words
 from ._web_cmds import (
     DEFAULT_PORT,
     WEB_FILE,
@@ -114,6 +115,8 @@ class NodeStatusSource:
         synced = await self._services.run(self._node.state.summary)
         return {
             "running": True,
+            "network": live.network,
+            "tor_bootstrap": live.tor_bootstrap_json(),
             "peer_id": live.peer_id,
             "addresses": list(live.addrs),
             "peers": live.peers,
@@ -381,6 +384,7 @@ def status(state: CliState) -> None:
     def human() -> None:
         if current.running:
             click.echo(f"Node running: {current.peer_id} (pid {current.pid})")
+            click.echo(f"  network: {network_words(current)}")
             click.echo(f"  listening on: {', '.join(current.addrs) or '-'}")
             click.echo(f"  peers: {current.peers}   DHT routing table: {current.routing_table}")
             click.echo(

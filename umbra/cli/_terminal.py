@@ -29,6 +29,12 @@ class NeutralizingWriter(io.TextIOBase):
     def flush(self) -> None:
         self._inner.flush()
 
+    @property
+    def raw(self) -> TextIO:
+        """The stream underneath, for output the CLI composes itself with control sequences
+        (the progress bar's carriage return); whatever goes there is neutralized first."""
+        return self._inner
+
     def isatty(self) -> bool:
         return self._inner.isatty()
 

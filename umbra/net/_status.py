@@ -44,6 +44,12 @@ class NodeStatus:
     sync_requests: int = 0
     notes: tuple[str, ...] = field(default=())
 
+    def tor_bootstrap_json(self) -> dict[str, Any] | None:
+        """How far the node's tor got, ``{"percent": 0-100, "summary": "…"}``, when known."""
+        if self.tor_bootstrap_percent is None:
+            return None
+        return {"percent": self.tor_bootstrap_percent, "summary": self.tor_bootstrap_summary or ""}
+
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["addrs"] = list(self.addrs)

@@ -29,6 +29,7 @@ ARBITER_NAV: list[tuple[str, str]] = [
     *[item for item in NAV if item[0] != "/"],
 ]
 ARBITER_SCOPE_KEY = "umbra.arbiter"
+NETWORK_SCOPE_KEY = "umbra.network"  # "tor" | "clearnet" | None, see `_network_note`
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -43,12 +44,19 @@ class PageError(Exception):
 
 
 def page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-    """Render ``template`` with the navigation and the session's CSRF token."""
+    """Render ``template`` with the navigation, the session's CSRF token and, while the node
+    runs on clearnet, the warning banner."""
     session = request.scope.get(SESSION_SCOPE_KEY)
     csrf = getattr(session, "csrf_token", "")
     nav = ARBITER_NAV if request.scope.get(ARBITER_SCOPE_KEY) else NAV
     body = render(
-        template, csrf=csrf, nav=nav, path=request.url.path, categories=CATEGORIES, **context
+        template,
+        csrf=csrf,
+        nav=nav,
+        path=request.url.path,
+        categories=CATEGORIES,
+        clearnet=request.scope.get(NETWORK_SCOPE_KEY) == "clearnet",
+        **context,
     )
     return HTMLResponse(body, status_code=status)
 

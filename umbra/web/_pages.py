@@ -34,12 +34,21 @@ from umbra.core.crypto import encode_public_key
 from umbra.market import ListingChanged, TradeService, seller_escrow_above, stored_listing
 from umbra.store import SearchPage, SearchQuery
 
-from ._common import ARBITER_SCOPE_KEY, PageError, error_page, guarded, page, see_other
+from ._common import (
+    ARBITER_SCOPE_KEY,
+    NETWORK_SCOPE_KEY,
+    PageError,
+    error_page,
+    guarded,
+    page,
+    see_other,
+)
 from ._forms import ListingForm, read_listing_form
 from ._message_pages import message_routes
+from ._network_note import NetworkNote
 from ._order_pages import arbiter_console, order_routes
 from ._render import STATIC_FILES
-from ._role import ArbiterRole
+from ._role import ArbiterRole, noting
 from ._services import PageServices
 from ._wallet_pages import wallet_routes
 
@@ -171,14 +180,16 @@ class Pages:
     services: PageServices
     extra_routes: Sequence[BaseRoute] = ()
     role: ArbiterRole = field(init=False)
+    network: NetworkNote = field(init=False)
 
     def __post_init__(self) -> None:
         self.role = ArbiterRole(self.services)
+        self.network = NetworkNote(self.services)
 
     @property
     def routes(self) -> list[BaseRoute]:
         h = self._handlers()
-        return self.role.wrap(
+        routes = self.role.wrap(
             [
                 Route("/", h["home"], methods=["GET"]),
                 Route("/browse", h["browse"], methods=["GET"]),
@@ -198,8 +209,11 @@ class Pages:
                 *self.extra_routes,
             ]
         )
+        return noting(routes, self.network.note)
 
     def error_response(self, request: Request, status: int, message: str) -> Response:
+        # Not a routed page (e.g. a 404): the banner goes by the last mode known.
+        request.scope.setdefault(NETWORK_SCOPE_KEY, self.network.last)
         return error_page(request, status, message)
 
     def _handlers(self) -> dict[str, Callable[[Request], Any]]:
@@ -358,7 +372,8 @@ class Pages:
                 rules=rules,
                 done=request.query_params.get("done", "")[:20],
                 # While catalogs are being synced the page reloads itself to show progress.
-                refresh=bool(network.get("running") and network.get("syncs_pending")),
+                refresh=bool(network.get("running") and network.get("syncs_pending"))
+                or _bootstrapping(network),
             )
 
         async def static(request: Request) -> Response:
@@ -383,6 +398,11 @@ class Pages:
             "static": static,
         }
         return {name: guarded(fn) for name, fn in handlers.items()}
+
+
+def _bootstrapping(network: dict[str, Any]) -> bool:
+    tor = network.get("tor_bootstrap")
+    return bool(network.get("running")) and isinstance(tor, dict) and tor.get("percent", 100) < 100
 
 
 def _sentence(exc: UsageError, had_images: bool) -> str:

@@ -8,7 +8,7 @@ navigation.
 
 import inspect
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.routing import BaseRoute, Route
@@ -39,23 +39,32 @@ class ArbiterRole:
             self._until = self._clock() + ROLE_TTL_S
         return self._value
 
+    async def note(self, request: Request) -> None:
+        request.scope[ARBITER_SCOPE_KEY] = await self.is_arbiter()
+
     def wrap(self, routes: list[BaseRoute]) -> list[BaseRoute]:
         """The same routes, each first noting the role in the request's scope."""
-        out: list[BaseRoute] = []
-        for r in routes:
-            if (
-                isinstance(r, Route)
-                and inspect.isfunction(r.endpoint)
-                and not r.path.startswith("/static/")
-            ):
-                out.append(Route(r.path, self._noting(r.endpoint), methods=r.methods))
-            else:
-                out.append(r)
-        return out
+        return noting(routes, self.note)
 
-    def _noting(self, endpoint: Handler) -> Handler:
-        async def run(request: Request):  # type: ignore[no-untyped-def]
-            request.scope[ARBITER_SCOPE_KEY] = await self.is_arbiter()
-            return await endpoint(request)
 
-        return run
+def noting(routes: list[BaseRoute], note: Callable[[Request], Awaitable[None]]) -> list[BaseRoute]:
+    """The same routes, each page first calling ``note`` (which puts a fact in the scope)."""
+    out: list[BaseRoute] = []
+    for r in routes:
+        if (
+            isinstance(r, Route)
+            and inspect.isfunction(r.endpoint)
+            and not r.path.startswith("/static/")
+        ):
+            out.append(Route(r.path, _noting(r.endpoint, note), methods=r.methods))
+        else:
+            out.append(r)
+    return out
+
+
+def _noting(endpoint: Handler, note: Callable[[Request], Awaitable[None]]) -> Handler:
+    async def run(request: Request):  # type: ignore[no-untyped-def]
+        await note(request)
+        return await endpoint(request)
+
+    return run
