@@ -1,0 +1,30 @@
+"""`umbra node` and `umbra app` run over Tor by default; this build cannot yet, so they refuse
+in one line, before the passphrase is asked, instead of falling back to clearnet."""
+
+import pytest
+
+from .conftest import Runner, assert_one_line_error
+
+
+@pytest.mark.parametrize("command", ["node", "app"])
+def test_tor_mode_refuses_to_start_rather_than_use_clearnet(umbra: Runner, command: str) -> None:
+    umbra("init")
+    # No passphrase given: the refusal comes before the profile is unlocked.
+    refused = umbra(command, "--no-web" if command == "node" else "--browser", passphrase=None,
+                    check=False)  # fmt: skip
+    assert refused.code == 1
+    assert_one_line_error(refused, "Tor mode is not available", "--clearnet")
+    as_json = umbra("--json", command, check=False)
+    assert as_json.code == 1 and "Tor mode is not available" in as_json.json()["error"]
+
+
+def test_bad_tor_options_are_one_line_errors(umbra: Runner) -> None:
+    umbra("init")
+    cases = [
+        (("--tor-control", "localhost:9051"), "not an IP address"),
+        (("--clearnet", "--tor-control", "127.0.0.1:9051"), "cannot be combined"),
+        (("--tor-socks", "127.0.0.1:9050"), "control port"),
+        (("--bootstrap", "/ip4/127.0.0.1/tcp/1/p2p/QmPeer"), "not an onion address"),
+    ]
+    for args, says in cases:
+        assert_one_line_error(umbra("node", *args, check=False), says)
