@@ -4,6 +4,7 @@ back to the browser without a display. Real processes, real sockets on 127.0.0.1
 import json
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -34,6 +35,18 @@ def _stop(proc: subprocess.Popen[str], lines: JsonLines, sig: int) -> str:
     return proc.stderr.read()
 
 
+def _wait_status_network(env: dict[str, str], network: str) -> None:
+    """`umbra status` reports the mode once the node wrote its first status row."""
+    deadline = time.monotonic() + 60
+    while True:
+        status = json.loads(umbra(env, "status", "--json").stdout)
+        if status["running"]:
+            assert status["network"] == network
+            return
+        assert time.monotonic() < deadline, status
+        time.sleep(0.5)
+
+
 def test_node_serves_the_web_app_until_sigterm(tmp_path: Path) -> None:
     env = clean_env(UMBRA_HOME=str(tmp_path / "data"), UMBRA_PASSPHRASE="pw")
     assert umbra(env, "init").returncode == 0
@@ -58,10 +71,19 @@ def test_node_serves_the_web_app_until_sigterm(tmp_path: Path) -> None:
             assert profile["node"]["connected"] is True
             assert profile["node"]["status"]["peer_id"] == started["peer_id"]
             assert profile["node"]["status"]["running"] is True
+            assert profile["node"]["status"]["network"] == "clearnet"
+            assert profile["node"]["status"]["tor_bootstrap"] is None
             login = http.get(url)
             assert login.status_code == 303
-            assert http.get("/settings").status_code == 200
+            settings = http.get("/settings")
+            assert settings.status_code == 200
+            assert "clearnet: plain TCP, peers see your IP address" in settings.text
             assert "Browse" in http.get("/").text
+            # Clearnet: every page says that peers see this machine's address, 404s too.
+            for path in ("/", "/settings", "/orders", "/no-such-page"):
+                assert 'id="clearnet-banner"' in http.get(path).text, path
+        assert started["network"] == "clearnet"
+        _wait_status_network(env, "clearnet")
     finally:
         err = _stop(proc, lines, signal.SIGTERM)
     assert proc.returncode == 0, err
