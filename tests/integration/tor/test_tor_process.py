@@ -95,6 +95,7 @@ def test_private_network_onion_service_keeps_its_address_across_restarts(
                 start_tor(tmp_path / "visitor", extra_torrc_lines=lines) as visitor,
             ):
                 processes.extend([service.process, visitor.process])
+                assert service.auth_method == "SAFECOOKIE"
                 async with trio.open_nursery() as both:
                     both.start_soon(
                         partial(service.controller.wait_bootstrapped, on_progress=seen.append)

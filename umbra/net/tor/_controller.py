@@ -130,6 +130,15 @@ async def open_tor_controller(endpoint: Endpoint) -> AsyncIterator["TorControlle
         TorError: nothing listens there.
     """
     stream = await open_endpoint(endpoint)
+    async with controller_on_stream(stream, endpoint) as controller:
+        yield controller
+
+
+@contextlib.asynccontextmanager
+async def controller_on_stream(
+    stream: trio.abc.Stream, endpoint: Endpoint
+) -> AsyncIterator["TorController"]:
+    """A `TorController` over an open stream to tor (closed when the block exits)."""
     controller = TorController(stream, endpoint)
     try:
         async with trio.open_nursery() as nursery:
@@ -241,8 +250,11 @@ class TorController:
             raise TorError(f"tor refused {what}: {reply.summary()}")
         return reply
 
-    async def authenticate(self) -> None:
+    async def authenticate(self) -> str:
         """Authenticate as tor offers: SAFECOOKIE, else COOKIE, else none (NULL).
+
+        Returns:
+            The method used: ``"SAFECOOKIE"``, ``"COOKIE"`` or ``"NULL"``.
 
         Raises:
             TorError: tor wants a password, the cookie file is unreadable or not 32 bytes, or
@@ -277,16 +289,18 @@ class TorController:
                     "is it the tor that wrote that file?"
                 )
             await self._ok(f"AUTHENTICATE {ours.hex()}", "authentication")
-        elif "COOKIE" in methods and cookie_file:
+            return "SAFECOOKIE"
+        if "COOKIE" in methods and cookie_file:
             await self._ok(f"AUTHENTICATE {_read_cookie(cookie_file).hex()}", "authentication")
-        elif "NULL" in methods:
+            return "COOKIE"
+        if "NULL" in methods:
             await self._ok("AUTHENTICATE", "authentication")
-        else:
-            offered = ",".join(sorted(methods)) or "none"
-            raise TorError(
-                f"tor at {self.endpoint} offers {offered} authentication; Umbra uses cookie "
-                "authentication: set CookieAuthentication 1 in its torrc"
-            )
+            return "NULL"
+        offered = ",".join(sorted(methods)) or "none"
+        raise TorError(
+            f"tor at {self.endpoint} offers {offered} authentication; Umbra uses cookie "
+            "authentication: set CookieAuthentication 1 in its torrc"
+        )
 
     async def take_ownership(self) -> None:
         """Make tor exit when this connection closes (so our own tor dies with us)."""
@@ -429,7 +443,6 @@ class TorController:
         if not _SERVICE_ID.fullmatch(service_id):
             raise TorProtocolError(f"tor's ADD_ONION reply has a bad ServiceID {service_id[:60]!r}")
         private_key = key if key is not None else check_onion_key(values.get("PrivateKey", ""))
-        self._upload_failures.pop(service_id, None)
         return OnionService(service_id, private_key, use_pow)
 
     async def supports_pow(self) -> bool:
@@ -458,7 +471,8 @@ class TorController:
         if not _SERVICE_ID.fullmatch(service_id):
             raise TorError(f"bad onion service id {service_id[:60]!r}")
         await self._ok(f"DEL_ONION {service_id}", "DEL_ONION")
-        self._uploaded.pop(service_id, None)
+        self._uploaded.pop(service_id, None)  # so a re-added service waits for a new upload
+        self._upload_failures.pop(service_id, None)
 
 
 def _read_cookie(cookie_file: str) -> bytes:

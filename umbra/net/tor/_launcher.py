@@ -37,6 +37,7 @@ class RunningTor:
     socks_endpoints: tuple[Endpoint, ...]  # empty for a relay started with socks=False
     process: trio.Process
     controller: TorController  # authenticated; owns the tor process
+    auth_method: str  # how the controller authenticated (SAFECOOKIE with our own tor)
     log_path: Path
 
     @property
@@ -127,10 +128,12 @@ async def start_tor(
     try:
         control = await _wait_control_port(process, port_file, log_path, start_timeout)
         async with open_tor_controller(control) as controller:
-            await controller.authenticate()
+            auth_method = await controller.authenticate()
             await controller.take_ownership()
             socks_endpoints = await controller.socks_endpoints() if socks else ()
-            yield RunningTor(data_dir, control, socks_endpoints, process, controller, log_path)
+            yield RunningTor(
+                data_dir, control, socks_endpoints, process, controller, auth_method, log_path
+            )
     finally:
         with trio.CancelScope(shield=True):
             await _stop(process)
