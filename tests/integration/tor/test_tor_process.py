@@ -23,6 +23,7 @@ from umbra.net.tor import (
     RunningTor,
     Socks5Refused,
     TorError,
+    read_torrc_lines,
     socks5_connect,
     start_tor,
 )
@@ -86,6 +87,9 @@ def test_private_network_onion_service_keeps_its_address_across_restarts(
         ):
             processes.extend(running.process for running in network.running)
             lines = network.client_torrc_lines()
+            # What a node started with --tor-network-file reads back.
+            network_file = network.write_client_torrc(tmp_path / "tor-network")
+            assert read_torrc_lines(network_file) == lines
             listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
             echo_port = listeners[0].socket.getsockname()[1]
             nursery.start_soon(trio.serve_listeners, _echo, listeners)

@@ -21,7 +21,7 @@ from ._controller import (
 from ._endpoints import Endpoint, TcpEndpoint, UnixEndpoint, open_endpoint, parse_endpoint
 from ._errors import Socks5Refused, TorError, TorProtocolError
 from ._launcher import RunningTor, free_port, start_tor
-from ._private_network import PrivateTorNetwork
+from ._private_network import PrivateTorNetwork, read_torrc_lines
 from ._socks5 import REPLY_REASONS, Socks5Connect, socks5_connect
 
 __all__ = [
@@ -49,6 +49,7 @@ __all__ = [
     "parse_endpoint",
     "parse_keywords",
     "quote",
+    "read_torrc_lines",
     "socks5_connect",
     "start_tor",
     "tor_version_tuple",

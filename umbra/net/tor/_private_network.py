@@ -181,6 +181,34 @@ class PrivateTorNetwork:
         return _Member(name, data_dir, or_port, dir_port, fingerprint, v3_identity)
 
 
+MAX_NETWORK_FILE = 64 * 1024
+
+
+def read_torrc_lines(path: Path) -> list[str]:
+    """The torrc lines in a file `write_client_torrc` wrote (blank and ``#`` lines skipped).
+
+    Raises:
+        TorError: unreadable, over 64 KiB, not UTF-8, or a line with a control character.
+    """
+    try:
+        with open(path, "rb") as file:
+            raw = file.read(MAX_NETWORK_FILE + 1)
+    except OSError as exc:
+        raise TorError(f"cannot read the Tor network file {path}: {exc.strerror}") from None
+    if len(raw) > MAX_NETWORK_FILE:
+        raise TorError(f"the Tor network file {path} is over {MAX_NETWORK_FILE} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise TorError(f"the Tor network file {path} is not UTF-8 text") from None
+    lines = [line.strip() for line in text.split("\n")]
+    lines = [line for line in lines if line and not line.startswith("#")]
+    for line in lines:
+        if any(ord(c) < 0x20 or c == "\x7f" for c in line):
+            raise TorError(f"the Tor network file {path} has a control character in {line[:40]!r}")
+    return lines
+
+
 async def _run(argv: Sequence[str], *, stdin: bytes = b"") -> None:
     result = await trio.run_process(
         list(argv), stdin=stdin, capture_stdout=True, capture_stderr=True, check=False

@@ -1,6 +1,7 @@
 """The sans-IO control-port reply parser and the argument/keyword helpers."""
 
 import itertools
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -14,6 +15,7 @@ from umbra.net.tor import (
     TorProtocolError,
     parse_keywords,
     quote,
+    read_torrc_lines,
 )
 from umbra.net.tor._control_protocol import check_token, parse_quoted_list
 
@@ -170,3 +172,15 @@ def test_keyword_parser_raises_only_its_own_error(text: str) -> None:
         parse_quoted_list(text)
     except TorProtocolError:
         pass
+
+
+def test_network_file_lines_are_read_strictly(tmp_path: Path) -> None:
+    path = tmp_path / "tor-network"
+    path.write_text("# private network\nTestingTorNetwork 1\n\nDirAuthority a 127.0.0.1:1 F\n")
+    assert read_torrc_lines(path) == ["TestingTorNetwork 1", "DirAuthority a 127.0.0.1:1 F"]
+    for bad in [b"A \x1b[31m", b"\xff\xfe", b"A \x00", b"x" * (64 * 1024 + 1)]:
+        path.write_bytes(bad)
+        with pytest.raises(TorError):
+            read_torrc_lines(path)
+    with pytest.raises(TorError, match="cannot read"):
+        read_torrc_lines(tmp_path / "missing")
