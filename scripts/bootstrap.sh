@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Install what one kind of use needs into ./.venv (idempotent; pip runs only when pyproject
 # changes or more is wanted). Usage: bash scripts/bootstrap.sh [run|window|test]
-#   run     the main job (scripts/run.sh): Debian's monero; Umbra and its runtime packages.
+#   run     the main job (scripts/run.sh): Debian's monero and tor (Umbra runs its own tor;
+#           tor-gencert, in the same package, makes the test network's authority keys);
+#           Umbra and its runtime packages.
 #   window  run + a desktop window for `umbra app`: Debian's python3-gi and
 #           gir1.2-webkit2-4.1 (GTK + WebKit), made visible to .venv, and pywebview.
 #   test    window + what only the tests use (scripts/test.sh): Debian's chromium (UI tests),
@@ -24,6 +26,7 @@ fi
 need_apt=()
 extras=()
 command -v monerod >/dev/null 2>&1 || need_apt+=(monero)
+command -v tor >/dev/null 2>&1 || need_apt+=(tor)
 case "$mode" in
   run) ;;
   window|test)

@@ -1,0 +1,491 @@
+"""`TorController`: a trio client for tor's control port (the few commands Umbra needs).
+
+One task reads the port and routes each reply: command replies to the one command waiting
+(commands are sent one at a time), ``650`` events to the subscribers that asked for them.
+Onion services added here belong to this control connection: tor removes them when it closes.
+"""
+
+import base64
+import binascii
+import contextlib
+import hmac
+import ipaddress
+import os
+import re
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from hashlib import sha256
+from pathlib import Path
+
+import trio
+
+from ._control_protocol import (
+    ControlReplyParser,
+    Reply,
+    check_argument,
+    parse_keywords,
+    parse_quoted_list,
+)
+from ._endpoints import Endpoint, open_endpoint, parse_endpoint
+from ._errors import TorError, TorProtocolError
+
+COOKIE_SIZE = 32
+# control-spec.txt 3.24 (AUTHCHALLENGE): the HMAC keys of SAFECOOKIE authentication.
+SAFECOOKIE_SERVER_KEY = b"Tor safe cookie authentication server-to-controller hash"
+SAFECOOKIE_CLIENT_KEY = b"Tor safe cookie authentication controller-to-server hash"
+# ADD_ONION's PoWDefensesEnabled is known to tor 0.4.9.2-alpha and later.
+POW_MIN_VERSION = (0, 4, 9, 2)
+_SERVICE_ID = re.compile(r"[a-z2-7]{56}")
+_VERSION = re.compile(r"(\d+)\.(\d+)\.(\d+)\.(\d+)")
+_EVENT_BUFFER = 256
+_REMEMBERED_UPLOADS = 256
+
+
+@dataclass(frozen=True)
+class BootstrapProgress:
+    percent: int  # 0–100; 100 means tor can build circuits
+    tag: str  # tor's phase name, e.g. "conn_done", "done"
+    summary: str  # tor's words for the phase, e.g. "Connected to a relay"
+    warning: str | None = None  # why progress is stuck, when tor says so
+
+
+@dataclass(frozen=True)
+class OnionService:
+    service_id: str  # the 56 base32 characters before ``.onion``
+    private_key: str  # ``ED25519-V3:<base64>`` as tor gives it; keep it secret
+    pow_defense: bool = False  # whether the proof-of-work defence was switched on
+
+    @property
+    def onion_address(self) -> str:
+        return f"{self.service_id}.onion"
+
+
+def tor_version_tuple(text: str) -> tuple[int, int, int, int]:
+    """``0.4.9.11 (git-…)`` → ``(0, 4, 9, 11)``.
+
+    Raises:
+        TorProtocolError: no version number in the text.
+    """
+    match = _VERSION.match(text.strip())
+    if match is None:
+        raise TorProtocolError(f"tor sent no version number: {text[:60]!r}")
+    a, b, c, d = (int(part) for part in match.groups())
+    return a, b, c, d
+
+
+def check_onion_key(key: str) -> str:
+    """An ``ED25519-V3:<base64 of 64 bytes>`` key as ADD_ONION takes it; refuses anything else.
+
+    Raises:
+        TorError: the stored key is not one.
+    """
+    kind, _, blob = key.partition(":")
+    try:
+        raw = base64.b64decode(blob.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError):
+        raw = b""
+    if kind != "ED25519-V3" or len(raw) != 64:
+        raise TorError("the stored onion service key is not an ED25519-V3 key; it cannot be used")
+    return key
+
+
+def parse_bootstrap(text: str) -> BootstrapProgress | None:
+    """A ``[STATUS_CLIENT] NOTICE BOOTSTRAP PROGRESS=… TAG=… SUMMARY=…`` text, else ``None``."""
+    words, values = parse_keywords(text)
+    if "BOOTSTRAP" not in words[:3] or not values.get("PROGRESS", "").isdigit():
+        return None
+    percent = int(values["PROGRESS"])
+    if percent > 100:
+        raise TorProtocolError(f"bootstrap progress {percent}% from tor")
+    return BootstrapProgress(
+        percent, values.get("TAG", ""), values.get("SUMMARY", ""), values.get("WARNING")
+    )
+
+
+def _is_news(progress: BootstrapProgress, last: BootstrapProgress | None) -> bool:
+    """Tor's progress only moves forward; an older figure (an event queued before the poll
+    that answered later) is stale. A new warning at the same figure is news."""
+    if last is None or progress.percent > last.percent:
+        return True
+    return progress.percent == last.percent and progress.warning not in (None, last.warning)
+
+
+def safecookie_hashes(
+    cookie: bytes, client_nonce: bytes, server_nonce: bytes
+) -> tuple[bytes, bytes]:
+    """(the hash tor must send, the hash we send) for SAFECOOKIE authentication."""
+    message = cookie + client_nonce + server_nonce
+    return (
+        hmac.new(SAFECOOKIE_SERVER_KEY, message, sha256).digest(),
+        hmac.new(SAFECOOKIE_CLIENT_KEY, message, sha256).digest(),
+    )
+
+
+@contextlib.asynccontextmanager
+async def open_tor_controller(endpoint: Endpoint) -> AsyncIterator["TorController"]:
+    """Connect to tor's control port at ``endpoint`` (not yet authenticated).
+
+    Raises:
+        TorError: nothing listens there.
+    """
+    stream = await open_endpoint(endpoint)
+    async with controller_on_stream(stream, endpoint) as controller:
+        yield controller
+
+
+@contextlib.asynccontextmanager
+async def controller_on_stream(
+    stream: trio.abc.Stream, endpoint: Endpoint
+) -> AsyncIterator["TorController"]:
+    """A `TorController` over an open stream to tor (closed when the block exits)."""
+    controller = TorController(stream, endpoint)
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(controller._read_replies)
+            try:
+                yield controller
+            finally:
+                nursery.cancel_scope.cancel()
+    finally:
+        await trio.aclose_forcefully(stream)
+
+
+class TorController:
+    """Commands to one tor over its control port. Make it with `open_tor_controller`."""
+
+    def __init__(self, stream: trio.abc.Stream, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+        self._stream = stream
+        self._parser = ControlReplyParser()
+        self._replies_in, self._replies = trio.open_memory_channel[Reply](4)
+        self._lock = trio.Lock()
+        self._closed: str | None = None  # why the connection is unusable
+        self._subscribers: dict[trio.MemorySendChannel[Reply], frozenset[str]] = {}
+        self._events_on: set[str] = set()
+        self._uploaded: OrderedDict[str, None] = OrderedDict()
+        self._upload_failures: dict[str, str] = {}
+        self._uploads_changed = trio.Event()
+        self._version: str | None = None
+
+    # -- the reader task ------------------------------------------------------------------
+
+    async def _read_replies(self) -> None:
+        try:
+            while True:
+                data = await self._stream.receive_some(65536)
+                if not data:
+                    raise TorError(f"tor closed its control port {self.endpoint}")
+                self._parser.receive_data(data)
+                while (reply := self._parser.next_reply()) is not None:
+                    self._route(reply)
+        except (TorError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            self._closed = str(exc) if isinstance(exc, TorError) else f"lost tor at {self.endpoint}"
+        finally:
+            self._replies_in.close()
+            for channel in list(self._subscribers):
+                channel.close()
+            self._uploads_changed.set()
+
+    def _route(self, reply: Reply) -> None:
+        if not reply.is_event:
+            try:
+                self._replies_in.send_nowait(reply)
+            except trio.WouldBlock:
+                raise TorProtocolError("tor sent replies to commands we did not send") from None
+            return
+        name = reply.lines[0].text.split(" ", 1)[0]
+        if name == "HS_DESC":
+            self._on_hs_desc(reply.lines[0].text)
+        for channel, names in list(self._subscribers.items()):
+            if name in names:
+                try:
+                    channel.send_nowait(reply)
+                except trio.WouldBlock:  # a subscriber that stopped reading loses its feed
+                    channel.close()
+                    del self._subscribers[channel]
+
+    def _on_hs_desc(self, text: str) -> None:
+        words, values = parse_keywords(text)
+        if len(words) < 3 or words[1] not in ("UPLOADED", "FAILED"):
+            return
+        service_id = words[2]
+        if words[1] == "UPLOADED":
+            self._uploaded[service_id] = None
+            while len(self._uploaded) > _REMEMBERED_UPLOADS:
+                self._uploaded.popitem(last=False)
+        elif service_id in self._upload_failures or len(self._upload_failures) < 64:
+            self._upload_failures[service_id] = values.get("REASON", "unknown reason")
+        self._uploads_changed.set()
+        self._uploads_changed = trio.Event()
+
+    # -- commands ------------------------------------------------------------------------
+
+    async def command(self, line: str) -> Reply:
+        """Send one command line and return tor's reply (any status).
+
+        Raises:
+            TorError: the connection is gone.
+        """
+        payload = check_argument(line).encode("utf-8") + b"\r\n"
+        async with self._lock:
+            if self._closed is not None:
+                raise TorError(self._closed)
+            answered = False
+            try:
+                await self._stream.send_all(payload)
+                reply = await self._replies.receive()
+                answered = True
+            except (trio.EndOfChannel, trio.BrokenResourceError, trio.ClosedResourceError):
+                raise TorError(self._closed or f"lost tor at {self.endpoint}") from None
+            finally:
+                if not answered and self._closed is None:
+                    # A reply may still come for this command; the next one would read it.
+                    self._closed = f"a command to tor at {self.endpoint} was interrupted"
+        return reply
+
+    async def _ok(self, line: str, what: str) -> Reply:
+        reply = await self.command(line)
+        if not reply.ok:
+            raise TorError(f"tor refused {what}: {reply.summary()}")
+        return reply
+
+    async def authenticate(self) -> str:
+        """Authenticate as tor offers: SAFECOOKIE, else COOKIE, else none (NULL).
+
+        Returns:
+            The method used: ``"SAFECOOKIE"``, ``"COOKIE"`` or ``"NULL"``.
+
+        Raises:
+            TorError: tor wants a password, the cookie file is unreadable or not 32 bytes, or
+                tor's SAFECOOKIE answer shows the cookie is not this tor's.
+        """
+        reply = await self._ok("PROTOCOLINFO 1", "PROTOCOLINFO")
+        methods: set[str] = set()
+        cookie_file: str | None = None
+        for line in reply.lines:
+            words, values = parse_keywords(line.text)
+            if words[:1] == ["AUTH"]:
+                methods = set(values.get("METHODS", "").split(","))
+                cookie_file = values.get("COOKIEFILE")
+            elif words[:1] == ["VERSION"]:
+                self._version = values.get("Tor")
+        if "SAFECOOKIE" in methods and cookie_file:
+            cookie = _read_cookie(cookie_file)
+            client_nonce = os.urandom(32)
+            challenge = await self._ok(
+                f"AUTHCHALLENGE SAFECOOKIE {client_nonce.hex()}", "AUTHCHALLENGE"
+            )
+            _, values = parse_keywords(challenge.lines[-1].text)
+            try:
+                server_hash = bytes.fromhex(values.get("SERVERHASH", ""))
+                server_nonce = bytes.fromhex(values.get("SERVERNONCE", ""))
+            except ValueError:
+                raise TorProtocolError("bad AUTHCHALLENGE reply from tor") from None
+            expected, ours = safecookie_hashes(cookie, client_nonce, server_nonce)
+            if not hmac.compare_digest(expected, server_hash):
+                raise TorError(
+                    f"tor at {self.endpoint} does not know the cookie in {cookie_file}: "
+                    "is it the tor that wrote that file?"
+                )
+            await self._ok(f"AUTHENTICATE {ours.hex()}", "authentication")
+            return "SAFECOOKIE"
+        if "COOKIE" in methods and cookie_file:
+            await self._ok(f"AUTHENTICATE {_read_cookie(cookie_file).hex()}", "authentication")
+            return "COOKIE"
+        if "NULL" in methods:
+            await self._ok("AUTHENTICATE", "authentication")
+            return "NULL"
+        offered = ",".join(sorted(methods)) or "none"
+        raise TorError(
+            f"tor at {self.endpoint} offers {offered} authentication; Umbra uses cookie "
+            "authentication: set CookieAuthentication 1 in its torrc"
+        )
+
+    async def take_ownership(self) -> None:
+        """Make tor exit when this connection closes (so our own tor dies with us)."""
+        await self._ok("TAKEOWNERSHIP", "TAKEOWNERSHIP")
+
+    async def get_info(self, *keys: str) -> dict[str, str]:
+        """GETINFO: each key's value (data blocks decoded as text)."""
+        reply = await self._ok("GETINFO " + " ".join(keys), "GETINFO " + " ".join(keys))
+        values: dict[str, str] = {}
+        for line in reply.lines:
+            key, sep, value = line.text.partition("=")
+            if not sep:
+                continue
+            if line.data is not None:
+                value = line.data.decode("utf-8", "surrogateescape")
+            values[key] = value
+        missing = [key for key in keys if key not in values]
+        if missing:
+            raise TorProtocolError(f"tor's GETINFO reply lacks {', '.join(missing)}")
+        return values
+
+    async def version(self) -> str:
+        """Tor's version string, e.g. ``0.4.9.11``."""
+        if self._version is None:
+            self._version = (await self.get_info("version"))["version"].split(" ")[0]
+        return self._version
+
+    async def bootstrap_progress(self) -> BootstrapProgress:
+        text = (await self.get_info("status/bootstrap-phase"))["status/bootstrap-phase"]
+        progress = parse_bootstrap(text)
+        if progress is None:
+            raise TorProtocolError(f"unexpected bootstrap status from tor: {text[:80]!r}")
+        return progress
+
+    async def watch_bootstrap(
+        self, *, poll_interval: float = 5.0
+    ) -> AsyncIterator[BootstrapProgress]:
+        """Each new bootstrap state until 100% (from STATUS_CLIENT events, polled as a
+        fallback every ``poll_interval`` s). Use with ``contextlib.aclosing``."""
+        async with self._subscribe("STATUS_CLIENT") as events:
+            last: BootstrapProgress | None = None
+            progress: BootstrapProgress | None = await self.bootstrap_progress()
+            while True:
+                if progress is not None and _is_news(progress, last):
+                    last = progress
+                    yield progress
+                    if progress.percent >= 100:
+                        return
+                progress = None
+                with trio.move_on_after(poll_interval):
+                    try:
+                        event = await events.receive()
+                    except trio.EndOfChannel:
+                        raise TorError(self._closed or "tor's event feed stopped") from None
+                    progress = parse_bootstrap(event.lines[0].text.partition(" ")[2])
+                if progress is None:
+                    progress = await self.bootstrap_progress()
+
+    async def wait_bootstrapped(
+        self, *, on_progress: Callable[[BootstrapProgress], None] | None = None
+    ) -> None:
+        """Return once tor is 100% bootstrapped, calling ``on_progress`` for each new state."""
+        async with contextlib.aclosing(self.watch_bootstrap()) as states:  # type: ignore[type-var]
+            async for progress in states:
+                if on_progress is not None:
+                    on_progress(progress)
+
+    async def socks_endpoints(self) -> tuple[Endpoint, ...]:
+        """Where tor's SOCKS ports listen (GETINFO net/listeners/socks)."""
+        text = (await self.get_info("net/listeners/socks"))["net/listeners/socks"]
+        try:
+            return tuple(parse_endpoint(item) for item in parse_quoted_list(text))
+        except TorError as exc:
+            raise TorProtocolError(f"bad SOCKS listener list from tor: {exc}") from None
+
+    @contextlib.asynccontextmanager
+    async def _subscribe(self, *names: str) -> AsyncIterator[trio.MemoryReceiveChannel[Reply]]:
+        send, receive = trio.open_memory_channel[Reply](_EVENT_BUFFER)
+        self._subscribers[send] = frozenset(names)
+        try:
+            await self._enable_events(*names)
+            yield receive
+        finally:
+            self._subscribers.pop(send, None)
+            send.close()
+
+    async def _enable_events(self, *names: str) -> None:
+        if set(names) <= self._events_on:
+            return
+        wanted = self._events_on | set(names)
+        await self._ok("SETEVENTS " + " ".join(sorted(wanted)), "SETEVENTS")
+        self._events_on = wanted
+
+    # -- onion services ------------------------------------------------------------------
+
+    async def add_onion(
+        self,
+        key: str | None,
+        virtual_port: int,
+        target_host: str,
+        target_port: int,
+        *,
+        pow_defense: bool,
+    ) -> OnionService:
+        """Publish an onion service forwarding ``virtual_port`` to ``target_host:target_port``.
+
+        Args:
+            key: a key from an earlier call (same .onion), or ``None`` for a new one (tor
+                makes it and returns it: store it to keep the address).
+            target_host: an IP literal (tor connects there for each incoming stream).
+            pow_defense: switch on the proof-of-work defence against introduction floods,
+                if this tor supports it (see the result's ``pow_defense``).
+
+        Raises:
+            TorError: tor refused (the message says what it answered).
+        """
+        key_argument = "NEW:ED25519-V3" if key is None else check_onion_key(key)
+        try:
+            host = ipaddress.ip_address(target_host)
+        except ValueError:
+            raise TorError(
+                f"onion service target must be an IP address, not {target_host!r}"
+            ) from None
+        for port in (virtual_port, target_port):
+            if not 0 < port < 65536:
+                raise TorError(f"bad port {port} for an onion service")
+        target = f"[{host}]" if host.version == 6 else str(host)
+        parts = ["ADD_ONION", key_argument, f"Port={virtual_port},{target}:{target_port}"]
+        use_pow = pow_defense and await self.supports_pow()
+        if use_pow:
+            parts.append("PoWDefensesEnabled=1")
+        await self._enable_events("HS_DESC")  # before the upload can start
+        reply = await self._ok(" ".join(parts), "ADD_ONION")
+        values: dict[str, str] = {}
+        for line in reply.lines:
+            name, sep, value = line.text.partition("=")
+            if sep:
+                values[name] = value
+        service_id = values.get("ServiceID", "")
+        if not _SERVICE_ID.fullmatch(service_id):
+            raise TorProtocolError(f"tor's ADD_ONION reply has a bad ServiceID {service_id[:60]!r}")
+        private_key = key if key is not None else check_onion_key(values.get("PrivateKey", ""))
+        return OnionService(service_id, private_key, use_pow)
+
+    async def supports_pow(self) -> bool:
+        return tor_version_tuple(await self.version()) >= POW_MIN_VERSION
+
+    async def wait_published(self, service_id: str, timeout: float) -> None:
+        """Wait until tor has uploaded the service's descriptor to at least one HSDir.
+
+        Raises:
+            TorError: not uploaded within ``timeout`` seconds (the message gives tor's last
+                upload failure, if any), or the connection to tor was lost.
+        """
+        with trio.move_on_after(timeout):
+            while service_id not in self._uploaded:
+                if self._closed is not None:
+                    raise TorError(self._closed)
+                await self._uploads_changed.wait()
+        if service_id in self._uploaded:
+            return
+        failure = self._upload_failures.get(service_id)
+        detail = f" (last failure: {failure})" if failure else ""
+        raise TorError(f"tor did not publish {service_id}.onion within {timeout:g} s{detail}")
+
+    async def del_onion(self, service_id: str) -> None:
+        """Remove an onion service this connection added."""
+        if not _SERVICE_ID.fullmatch(service_id):
+            raise TorError(f"bad onion service id {service_id[:60]!r}")
+        await self._ok(f"DEL_ONION {service_id}", "DEL_ONION")
+        self._uploaded.pop(service_id, None)  # so a re-added service waits for a new upload
+        self._upload_failures.pop(service_id, None)
+
+
+def _read_cookie(cookie_file: str) -> bytes:
+    """Read tor's 32-byte authentication cookie; anything else is refused."""
+    try:
+        path = Path(os.fsdecode(cookie_file.encode("latin-1")))
+    except UnicodeEncodeError:
+        path = Path(cookie_file)
+    try:
+        with open(path, "rb") as file:
+            cookie = file.read(COOKIE_SIZE + 1)
+    except OSError as exc:
+        raise TorError(f"cannot read tor's cookie file {path}: {exc.strerror}") from None
+    if len(cookie) != COOKIE_SIZE:
+        raise TorError(f"tor's cookie file {path} is not {COOKIE_SIZE} bytes: refusing it")
+    return cookie
