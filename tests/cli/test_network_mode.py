@@ -21,7 +21,7 @@ def test_tor_mode_refuses_to_start_rather_than_use_clearnet(umbra: Runner, comma
 def test_bad_tor_options_are_one_line_errors(umbra: Runner) -> None:
     umbra("init")
     cases = [
-        (("--tor-control", "localhost:9051"), "not an IP address"),
+        (("--tor-control", "localhost:9051"), "host name is not allowed"),
         (("--clearnet", "--tor-control", "127.0.0.1:9051"), "cannot be combined"),
         (("--tor-socks", "127.0.0.1:9050"), "control port"),
         (("--bootstrap", "/ip4/127.0.0.1/tcp/1/p2p/QmPeer"), "not an onion address"),

@@ -22,9 +22,8 @@ from umbra.net import (
     NetworkMode,
     TorSettings,
     parse_tor_endpoint,
-    parse_torrc_lines,
+    torrc_lines_from_file,
 )
-from umbra.net._network_mode import MAX_TORRC_BYTES
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -139,15 +138,5 @@ def _mode(options: NetworkOptions) -> NetworkMode:
     )
     lines: tuple[str, ...] = ()
     if options.tor_network_file is not None:
-        lines = parse_torrc_lines(
-            _read_small(options.tor_network_file), source=str(options.tor_network_file)
-        )
+        lines = torrc_lines_from_file(options.tor_network_file)
     return TorSettings(control=control, socks=socks, extra_torrc_lines=lines)
-
-
-def _read_small(path: Path) -> bytes:
-    try:
-        with path.open("rb") as handle:
-            return handle.read(MAX_TORRC_BYTES + 1)
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None

@@ -1,28 +1,33 @@
 """How a node reaches the network: over Tor (the default) or clearnet TCP, as frozen values.
 
 `NetworkMode` is `TorSettings` or `Clearnet`. The CLI and ``node.toml`` build one
-(`parse_tor_endpoint`, `parse_torrc_lines`), `NodeConfig.network` carries it, and the node
+(`parse_tor_endpoint`, `torrc_lines_from_file`), `NodeConfig.network` carries it, and the node
 builds its transport from it (`umbra.net._transport_choice`). Every text here comes from the
-command line or a file the user named: parsed strictly, with one-line errors that say what
-to write instead (`NetworkSettingError`).
+command line or a file the user named: parsed strictly (by ``umbra.net.tor``'s endpoint and
+torrc readers, plus the rules below), with one-line errors that name the option
+(`NetworkSettingError`).
 
 Tor endpoints are IP literals or unix socket paths, never host names: resolving a name would
 be a DNS lookup outside Tor, the one thing Tor mode promises not to do.
 """
 
-import ipaddress
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Literal, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar, Literal, Protocol
 
 from umbra.core import UsageError
 
 from ._errors import NetError
 
-# A torrc line: a keyword, then its value. The file holding them is small (a private test
-# network's client needs ~10 lines); a bigger one is a mistake.
-MAX_TORRC_BYTES = 64 * 1024
-MAX_TORRC_LINE = 1024
+if TYPE_CHECKING:
+    from .tor import Endpoint as TorEndpoint
+
+# ``umbra.net.tor`` (trio, the controller: ~0.25 s of imports) loads only when a Tor setting
+# is parsed, so that `umbra status` and other readers of the ``net`` tables start fast.
+
+# A torrc line: a keyword, then its value.
 _TORRC_KEYWORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 # Lines our launcher writes itself (data directory, control and SOCKS ports, authentication,
 # the owning process): a test file must not change where tor listens or who may control it.
@@ -48,30 +53,6 @@ class NetworkSettingError(NetError, UsageError):
     another, or names an address the mode may not use: the local user is at fault."""
 
 
-@dataclass(frozen=True)
-class TcpEndpoint:
-    """A tor port at an IP address (``127.0.0.1:9051``, ``[::1]:9050``)."""
-
-    host: str
-    port: int
-
-    def __str__(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
-
-
-@dataclass(frozen=True)
-class UnixEndpoint:
-    """A tor port on a unix socket (``unix:/run/tor/control``)."""
-
-    path: str
-
-    def __str__(self) -> str:
-        return f"unix:{self.path}"
-
-
-TorEndpoint = TcpEndpoint | UnixEndpoint
-
-
 @dataclass(frozen=True, kw_only=True)
 class TorSettings:
     """Tor mode: every peer connection goes through Tor; the node is an onion service.
@@ -87,8 +68,8 @@ class TorSettings:
     name: ClassVar[Literal["tor"]] = "tor"
     onion_only: ClassVar[bool] = True
 
-    control: TorEndpoint | None = None
-    socks: TorEndpoint | None = None
+    control: "TorEndpoint | None" = None
+    socks: "TorEndpoint | None" = None
     extra_torrc_lines: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -130,69 +111,54 @@ class BootstrapStep(Protocol):
     def summary(self) -> str: ...
 
 
-def parse_tor_endpoint(text: str, *, option: str) -> TorEndpoint:
-    """``HOST:PORT`` (an IP literal; IPv6 in brackets) or ``unix:/absolute/path``.
+def parse_tor_endpoint(text: str, *, option: str) -> "TorEndpoint":
+    """``IP:PORT`` (IPv6 in brackets) or ``unix:/absolute/path``, parsed by
+    `umbra.net.tor.parse_endpoint`; a unix path must be absolute here (a relative one would
+    depend on the directory the node happens to start in).
 
     Raises:
         NetworkSettingError: anything else, naming ``option``.
     """
-    usage = f"{option} takes IP:PORT (e.g. 127.0.0.1:9051) or unix:/path/to/socket"
-    if not text or len(text) > 4096 or any(ord(c) < 0x20 or c == "\x7f" for c in text):
-        raise NetworkSettingError(f"{usage}, not {text[:80]!r}")
-    if text.startswith("unix:"):
-        path = text[len("unix:") :]
-        if not path.startswith("/") or path.endswith("/"):
-            raise NetworkSettingError(f"{option}: a unix socket must be an absolute file path")
-        return UnixEndpoint(path)
-    host, sep, port_text = text.rpartition(":")
-    if not sep or not port_text.isascii() or not port_text.isdigit() or len(port_text) > 5:
-        raise NetworkSettingError(f"{usage}, not {text[:80]!r}")
-    port = int(port_text)
-    if not 1 <= port <= 65535:
-        raise NetworkSettingError(f"{option}: port {port} is not between 1 and 65535")
-    bracketed = host.startswith("[") and host.endswith("]")
-    literal = host[1:-1] if bracketed else host
+    if text.startswith("unix:") and not text[len("unix:") :].startswith("/"):
+        raise NetworkSettingError(f"{option}: a unix socket must be an absolute path, unix:/…")
+    from .tor import TorError, parse_endpoint
+
     try:
-        address = ipaddress.ip_address(literal)
-    except ValueError:
+        return parse_endpoint(text)
+    except TorError as exc:
         raise NetworkSettingError(
-            f"{option}: {host[:80]!r} is not an IP address (names are not resolved:"
-            " that would be a DNS lookup outside Tor)"
+            f"{option}: {exc} (a host name is not allowed: it would be looked up outside Tor)"
         ) from None
-    if address.version == 6 and not bracketed:
-        raise NetworkSettingError(f"{option}: write an IPv6 address in brackets, [{literal}]:PORT")
-    if address.version == 4 and bracketed:
-        raise NetworkSettingError(f"{option}: an IPv4 address takes no brackets")
-    return TcpEndpoint(str(address), port)
 
 
-def parse_torrc_lines(data: bytes, *, source: str) -> tuple[str, ...]:
-    """The torrc lines of a ``--tor-network-file``: ``Keyword value`` lines, ``#`` comments.
+def torrc_lines_from_file(path: Path, *, option: str = "--tor-network-file") -> tuple[str, ...]:
+    """The torrc lines of a ``--tor-network-file`` (read by `umbra.net.tor.read_torrc_lines`:
+    at most 64 KiB of UTF-8, ``#`` comments), each then checked by `check_torrc_lines`.
 
     Raises:
-        NetworkSettingError: too big, not UTF-8, a malformed line, or a keyword the launcher
-            sets itself (`RESERVED_TORRC_KEYWORDS`).
+        NetworkSettingError: unreadable, malformed, or a line the launcher owns.
     """
-    if len(data) > MAX_TORRC_BYTES:
-        raise NetworkSettingError(f"{source}: larger than {MAX_TORRC_BYTES} bytes")
+    from .tor import TorError, read_torrc_lines
+
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise NetworkSettingError(f"{source}: not UTF-8 text") from None
-    lines: list[str] = []
-    for number, raw in enumerate(text.split("\n"), start=1):
-        line = raw.removesuffix("\r").strip()
-        if not line or line.startswith("#"):
-            continue
-        where = f"{source} line {number}"
-        if len(line) > MAX_TORRC_LINE:
-            raise NetworkSettingError(f"{where}: longer than {MAX_TORRC_LINE} characters")
-        if any((ord(c) < 0x20 and c != "\t") or c == "\x7f" for c in line):
-            raise NetworkSettingError(f"{where}: control characters are not allowed")
-        keyword = line.split(maxsplit=1)[0]
-        if not _TORRC_KEYWORD.fullmatch(keyword) or " " not in line.replace("\t", " "):
+        lines = read_torrc_lines(path)
+    except TorError as exc:
+        raise NetworkSettingError(f"{option}: {exc}") from None
+    return check_torrc_lines(lines, source=f"{option} {path}")
+
+
+def check_torrc_lines(lines: Sequence[str], *, source: str) -> tuple[str, ...]:
+    """``Keyword value`` lines only, and none that changes what the launcher sets itself
+    (where tor listens, who may control it, its data directory: `RESERVED_TORRC_KEYWORDS`).
+
+    Raises:
+        NetworkSettingError: naming the first bad line.
+    """
+    for number, line in enumerate(lines, start=1):
+        where = f"{source}, setting {number}"
+        keyword, _, value = line.replace("\t", " ").partition(" ")
+        if not _TORRC_KEYWORD.fullmatch(keyword) or not value.strip():
             raise NetworkSettingError(f"{where}: expected 'Keyword value', not {line[:60]!r}")
         if keyword.lower() in RESERVED_TORRC_KEYWORDS:
             raise NetworkSettingError(f"{where}: {keyword} is set by Umbra's tor launcher")
-        lines.append(line)
     return tuple(lines)

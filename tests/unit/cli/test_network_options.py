@@ -7,7 +7,8 @@ import pytest
 from umbra.cli._network_options import NetworkOptions
 from umbra.cli._node_cmds import NODE_FILE, node_config
 from umbra.core import UsageError
-from umbra.net import CLEARNET, TcpEndpoint, TorSettings, UnixEndpoint
+from umbra.net import CLEARNET, TorSettings
+from umbra.net.tor import TcpEndpoint, UnixEndpoint
 
 PEER = "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA"
 
@@ -29,14 +30,14 @@ def test_clearnet_from_the_command_line(tmp_path: Path) -> None:
 def test_an_existing_tor_from_the_command_line(tmp_path: Path) -> None:
     options = NetworkOptions(tor_control="127.0.0.1:9051", tor_socks="unix:/run/tor/socks")
     assert node_config(tmp_path, (), (), options).network == TorSettings(
-        control=TcpEndpoint("127.0.0.1", 9051), socks=UnixEndpoint("/run/tor/socks")
+        control=TcpEndpoint("127.0.0.1", 9051), socks=UnixEndpoint(Path("/run/tor/socks"))
     )
 
 
 def test_node_toml_keys(tmp_path: Path) -> None:
     _write(tmp_path, 'tor_control = "unix:/run/tor/control"\n')
     assert node_config(tmp_path, (), ()).network == TorSettings(
-        control=UnixEndpoint("/run/tor/control")
+        control=UnixEndpoint(Path("/run/tor/control"))
     )
     _write(tmp_path, 'clearnet = true\nlisten = ["/ip4/0.0.0.0/tcp/4001"]\n')
     assert node_config(tmp_path, (), ()).network == CLEARNET
@@ -70,7 +71,7 @@ def test_the_network_file_becomes_torrc_lines(tmp_path: Path) -> None:
         (NetworkOptions(clearnet=True, tor_control="127.0.0.1:9051"), "cannot be combined"),
         (NetworkOptions(clearnet=True, tor_network_file=Path("x")), "cannot be combined"),
         (NetworkOptions(tor_socks="127.0.0.1:9050"), "control port"),
-        (NetworkOptions(tor_control="localhost:9051"), "not an IP address"),
+        (NetworkOptions(tor_control="localhost:9051"), "host name is not allowed"),
         (NetworkOptions(tor_network_file=Path("/nonexistent/net.torrc")), "cannot read"),
         (
             NetworkOptions(tor_control="127.0.0.1:9051", tor_network_file=Path(__file__)),
@@ -92,7 +93,7 @@ def test_bad_options_are_refused_with_one_line(
         ('clearnet = "yes"\n', "clearnet must be true or false"),
         ("tor_control = 9051\n", "tor_control must be a non-empty string"),
         ('tor_socks = ""\n', "tor_socks must be a non-empty string"),
-        ('tor_control = "tor:9051"\n', "not an IP address"),
+        ('tor_control = "tor:9051"\n', "host name is not allowed"),
         ('clearnet = true\ntor_socks = "127.0.0.1:9050"\n', "cannot be combined"),
     ],
 )
