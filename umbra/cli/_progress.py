@@ -49,8 +49,18 @@ def plain_line(percent: int, summary: str) -> str:
 
 
 def progress_event(step: "BootstrapStep") -> dict[str, object]:
-    """The ``--json`` event of one step."""
-    return {"event": "tor-bootstrap", "percent": _percent(step.percent), "summary": step.summary}
+    """The ``--json`` event of one step (``warning``: why tor is stuck, or null)."""
+    return {
+        "event": "tor-bootstrap",
+        "percent": _percent(step.percent),
+        "summary": step.summary,
+        "warning": step.warning,
+    }
+
+
+def _words(step: "BootstrapStep") -> str:
+    """The summary, and tor's warning when it says why it is stuck."""
+    return step.summary + (f" (stuck: {step.warning})" if step.warning else "")
 
 
 async def show_bootstrap(
@@ -81,10 +91,10 @@ async def show_bootstrap(
             line = escape_hidden(json.dumps(progress_event(step), ensure_ascii=False))
             raw.write(line + "\n")
         elif redraw:
-            raw.write("\r" + bar_line(step.percent, step.summary, width=columns) + ERASE_LINE)
-        elif shown != (_percent(step.percent), _summary(step.summary)):
-            shown = (_percent(step.percent), _summary(step.summary))
-            raw.write(plain_line(step.percent, step.summary) + "\n")
+            raw.write("\r" + bar_line(step.percent, _words(step), width=columns) + ERASE_LINE)
+        elif shown != (_percent(step.percent), _summary(_words(step))):
+            shown = (_percent(step.percent), _summary(_words(step)))
+            raw.write(plain_line(step.percent, _words(step)) + "\n")
         raw.flush()
     if redraw and last is not None:
         raw.write("\n")

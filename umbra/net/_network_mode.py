@@ -109,6 +109,8 @@ class BootstrapStep(Protocol):
     def percent(self) -> int: ...
     @property
     def summary(self) -> str: ...
+    @property
+    def warning(self) -> str | None: ...  # why it is stuck, when tor says so
 
 
 def parse_tor_endpoint(text: str, *, option: str) -> "TorEndpoint":

@@ -3,19 +3,17 @@
 import io
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 import trio
 
 from umbra.cli._progress import bar_line, network_words, plain_line, show_bootstrap
 from umbra.cli._terminal import NeutralizingWriter
 from umbra.net import NodeStatus
+from umbra.net.tor import BootstrapProgress
 
 
-@dataclass(frozen=True)
-class Step:  # the fields of umbra.net.tor.BootstrapProgress the renderer reads
-    percent: int
-    summary: str
+def Step(percent: int, summary: str) -> BootstrapProgress:
+    return BootstrapProgress(percent=percent, tag="x", summary=summary)
 
 
 STEPS = [
@@ -27,14 +25,16 @@ STEPS = [
 ]
 
 
-async def _feed(steps: list[Step]) -> AsyncIterator[Step]:
+async def _feed(steps: list[BootstrapProgress]) -> AsyncIterator[BootstrapProgress]:
     for step in steps:
         await trio.lowlevel.checkpoint()
         yield step
 
 
-def _show(steps: list[Step], out: io.TextIOBase, **options: object) -> Step | None:
-    async def run() -> Step | None:
+def _show(
+    steps: list[BootstrapProgress], out: io.TextIOBase, **options: object
+) -> BootstrapProgress | None:
+    async def run() -> BootstrapProgress | None:
         found = await show_bootstrap(_feed(steps), out, **options)  # type: ignore[arg-type]
         return found  # type: ignore[return-value]
 
@@ -90,10 +90,27 @@ def test_json_lines_one_event_per_step() -> None:
     out = io.StringIO()
     _show([*STEPS[:2], Step(20, "odd\u202etext")], out, json_lines=True, terminal=True)
     events = [json.loads(line) for line in out.getvalue().splitlines()]
-    assert events[0] == {"event": "tor-bootstrap", "percent": 0, "summary": "Starting"}
+    assert events[0] == {
+        "event": "tor-bootstrap",
+        "percent": 0,
+        "summary": "Starting",
+        "warning": None,
+    }
     assert [e["percent"] for e in events] == [0, 10, 20]
     assert events[2]["summary"] == "odd\u202etext"  # the data kept, escaped on the wire
     assert "\u202e" not in out.getvalue()
+
+
+def test_a_stuck_tor_says_why() -> None:
+    stuck = BootstrapProgress(
+        percent=5, tag="conn", summary="Connecting to a relay", warning="Connection refused"
+    )
+    out = io.StringIO()
+    _show([stuck], out, json_lines=False, terminal=False)
+    assert out.getvalue() == "Tor bootstrap: 5% Connecting to a relay (stuck: Connection refused)\n"
+    out = io.StringIO()
+    _show([stuck], out, json_lines=True)
+    assert json.loads(out.getvalue())["warning"] == "Connection refused"
 
 
 def test_nothing_to_show() -> None:
