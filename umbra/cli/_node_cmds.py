@@ -19,6 +19,7 @@ from ._app import CliState, emit, json_option, pass_state
 from ._format import iso_time
 from ._invocation import with_runnable_commands
 from ._logging import DEFAULT_MAX_BYTES, debugging_from_env, setup_logging
+from ._network_options import FILE_KEYS as NETWORK_FILE_KEYS
 from ._network_options import NetworkOptions, network_mode, network_options, options_from_file
 from ._progress import network_words
 from ._web_cmds import (
@@ -67,6 +68,10 @@ def _node_file(path: Path) -> dict[str, Any]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise UsageError(f"cannot read {path}: {exc}") from exc
+    known = ("listen", "bootstrap", *NETWORK_FILE_KEYS, "limits")
+    for key in data:
+        if key not in known:  # a misspelt setting would silently not apply
+            raise UsageError(f"{path}: unknown setting {key!r} (known: {', '.join(known)})")
     out: dict[str, Any] = {}
     for key in ("listen", "bootstrap"):
         value = data.get(key, [])

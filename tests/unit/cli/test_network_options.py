@@ -95,6 +95,8 @@ def test_bad_options_are_refused_with_one_line(
         ('tor_socks = ""\n', "tor_socks must be a non-empty string"),
         ('tor_control = "tor:9051"\n', "host name is not allowed"),
         ('clearnet = true\ntor_socks = "127.0.0.1:9050"\n', "cannot be combined"),
+        ('tor_controll = "127.0.0.1:9051"\n', "unknown setting 'tor_controll'"),
+        ("clear_net = true\n", "unknown setting 'clear_net'"),
     ],
 )
 def test_bad_node_toml_network_keys_are_refused(tmp_path: Path, text: str, says: str) -> None:
