@@ -47,7 +47,7 @@ class PeerReacher:
         usable: Callable[[Multiaddr], bool] = lambda addr: True,
     ) -> None:
         """``usable`` says which addresses may be dialled (Tor mode: onion addresses only);
-        the others stay in the peer store but are never tried."""
+        the others are never tried, and leave the peer store once a usable one answers."""
         self._host = host
         self._usable = usable
         self._dht = dht
