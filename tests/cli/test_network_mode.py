@@ -28,3 +28,10 @@ def test_bad_tor_options_are_one_line_errors(umbra: Runner) -> None:
     ]
     for args, says in cases:
         assert_one_line_error(umbra("node", *args, check=False), says)
+
+
+def test_help_names_the_modes_but_not_the_test_option(umbra: Runner) -> None:
+    for command in ("node", "app"):
+        shown = umbra(command, "--help").stdout
+        assert "--clearnet" in shown and "--tor-control" in shown and "--tor-socks" in shown
+        assert "--tor-network-file" not in shown  # hidden: tests and the demo only

@@ -42,6 +42,7 @@ def _wait_status_network(env: dict[str, str], network: str) -> None:
         status = json.loads(umbra(env, "status", "--json").stdout)
         if status["running"]:
             assert status["network"] == network
+            assert f"network: {network}" in umbra(env, "status").stdout
             return
         assert time.monotonic() < deadline, status
         time.sleep(0.5)
