@@ -8,8 +8,7 @@ from .conftest import Runner, assert_one_line_error
 
 @pytest.mark.parametrize("command", ["node", "app"])
 def test_tor_mode_refuses_to_start_rather_than_use_clearnet(umbra: Runner, command: str) -> None:
-    umbra("init")
-    # No passphrase given: the refusal comes before the profile is unlocked.
+    # No profile and no passphrase: the refusal comes before the profile is even opened.
     refused = umbra(command, "--no-web" if command == "node" else "--browser", passphrase=None,
                     check=False)  # fmt: skip
     assert refused.code == 1
@@ -19,11 +18,9 @@ def test_tor_mode_refuses_to_start_rather_than_use_clearnet(umbra: Runner, comma
 
 
 def test_bad_tor_options_are_one_line_errors(umbra: Runner) -> None:
-    umbra("init")
+    # The rest of the rules: tests/unit/cli/test_network_options.py, without a process each.
     cases = [
         (("--tor-control", "localhost:9051"), "host name is not allowed"),
-        (("--clearnet", "--tor-control", "127.0.0.1:9051"), "cannot be combined"),
-        (("--tor-socks", "127.0.0.1:9050"), "control port"),
         (("--bootstrap", "/ip4/127.0.0.1/tcp/1/p2p/QmPeer"), "not an onion address"),
     ]
     for args, says in cases:
