@@ -16,16 +16,23 @@ tor, monerod or other children; the network-namespace test covers those), and no
 calls the OS directly without Python's socket module.
 
 An audit hook cannot be removed, so one hook is installed on first use and records only while
-some `LeakAudit` is active.
+some `LeakAudit` is active. For a node running as its own process, `child_audit_env` installs
+the same hook in the child from its first line of Python, and `read_child_audit` reads what
+it saw.
 """
 
+import contextlib
+import dataclasses
 import ipaddress
+import json
+import os
 import socket
 import sys
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 # (host, port) for a TCP endpoint, or a unix socket path.
 Endpoint = tuple[str, int] | str
@@ -181,21 +188,29 @@ def _lookup_host(event: str, args: tuple[object, ...]) -> str:
     return "" if first is None else str(first)
 
 
-def _hook(event: str, args: tuple[object, ...]) -> None:
-    if not _active or not event.startswith("socket."):
-        return
-    recorded: Event
+def _event_from(event: str, args: tuple[object, ...]) -> Event | None:
+    """What an audit event says about the network, or None if it is not about it. Never
+    raises: a hook that raises would abort the very call it audits."""
+    if not event.startswith("socket."):
+        return None
     try:
         if event == "socket.connect":
-            recorded = _connect_event("connect", args[0], args[1])
-        elif event == "socket.sendto":
-            recorded = _connect_event("sendto", args[0], args[1])
-        elif event in _LOOKUP_EVENTS:
-            recorded = Lookup(event, _lookup_host(event, args))
-        else:
-            return
-    except Exception as exc:  # a hook that raises would abort the very call it audits
-        recorded = Unreadable(event, f"{type(exc).__name__}: {exc}")
+            return _connect_event("connect", args[0], args[1])
+        if event == "socket.sendto":
+            return _connect_event("sendto", args[0], args[1])
+        if event in _LOOKUP_EVENTS:
+            return Lookup(event, _lookup_host(event, args))
+    except Exception as exc:
+        return Unreadable(event, f"{type(exc).__name__}: {exc}")
+    return None
+
+
+def _hook(event: str, args: tuple[object, ...]) -> None:
+    if not _active:
+        return
+    recorded = _event_from(event, args)
+    if recorded is None:
+        return
     with _active_lock:
         audits = list(_active)
     for audit in audits:
@@ -218,3 +233,57 @@ def leak_audit() -> Iterator[LeakAudit]:
     finally:
         with _active_lock:
             _active.remove(audit)
+
+
+# -- in a child process ------------------------------------------------------------------------
+# A node under test usually runs as its own process (`umbra node`). `child_audit_env` gives it
+# an environment whose ``sitecustomize`` (tests/support/leak_audit_child/) installs the same
+# hook at interpreter start and appends each event as a JSON line to a file; after the child
+# ran, `read_child_audit` turns the file into a `LeakAudit`.
+
+AUDIT_FILE_ENV = "LEAK_AUDIT_FILE"
+CHILD_HOOK_DIR = Path(__file__).resolve().with_name("leak_audit_child")
+_KINDS: dict[str, type[Connect] | type[Lookup] | type[Unreadable]] = {
+    "connect": Connect,
+    "lookup": Lookup,
+    "unreadable": Unreadable,
+}
+
+
+def child_audit_env(log_path: Path, env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` for a child Python process that records its network use in ``log_path``."""
+    out = dict(env)
+    out[AUDIT_FILE_ENV] = str(log_path)
+    paths = [str(CHILD_HOOK_DIR), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
+    out["PYTHONPATH"] = os.pathsep.join(paths)
+    return out
+
+
+def record_to_file(path: str) -> None:
+    """Install a hook that appends every network event of this process to ``path`` (called
+    by the child's ``sitecustomize``; the file is opened once, before any event)."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    names = {Connect: "connect", Lookup: "lookup", Unreadable: "unreadable"}
+
+    def hook(event: str, args: tuple[object, ...]) -> None:
+        recorded = _event_from(event, args)
+        if recorded is None:
+            return
+        line = {"type": names[type(recorded)], **dataclasses.asdict(recorded)}
+        # One small O_APPEND write per event: lines from threads do not interleave.
+        with contextlib.suppress(OSError):
+            os.write(fd, (json.dumps(line) + "\n").encode())
+
+    sys.addaudithook(hook)
+
+
+def read_child_audit(path: Path) -> LeakAudit:
+    """The events a child recorded with `child_audit_env` (none if it never wrote)."""
+    audit = LeakAudit()
+    if not path.exists():
+        return audit
+    for line in path.read_text(encoding="utf-8").splitlines():
+        data = json.loads(line)
+        kind = _KINDS[data.pop("type")]
+        audit._record(kind(**data))
+    return audit

@@ -10,6 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.leak_audit import child_audit_env, read_child_audit
+
 from ._procs import UMBRA, JsonLines, clean_env, umbra
 
 pytestmark = pytest.mark.network
@@ -109,14 +111,28 @@ def test_node_without_web_and_busy_port(tmp_path: Path) -> None:
     assert "cannot listen" in refused.stderr and "--web-port" in refused.stderr
     assert "Traceback" not in refused.stderr
 
-    proc, lines = _start(env, "node", "--clearnet", "--no-web", "--json")
+    # The node process records its own network use (tests/support/leak_audit.py): it dials
+    # its bootstrap address (refused: nothing listens there) and nothing else, and looks up
+    # no names.
+    audit_log = tmp_path / "node-audit.jsonl"
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        dead = closed.getsockname()[1]
+    boot = f"/ip4/127.0.0.1/tcp/{dead}/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA"
+    audited = child_audit_env(audit_log, env)
+    proc, lines = _start(audited, "node", "--clearnet", "--no-web", "--bootstrap", boot, "--json")
     try:
         started = lines.wait_for("event", "listening", timeout=120)
         assert started["url"] is None
         assert umbra(env, "open", "--print-only").returncode == 1
+        deadline = time.monotonic() + 60
+        while not any(c.port == dead for c in read_child_audit(audit_log).connects):
+            assert time.monotonic() < deadline, "the node never dialled its bootstrap address"
+            time.sleep(0.2)
     finally:
         err = _stop(proc, lines, signal.SIGINT)
     assert proc.returncode == 0, err
+    read_child_audit(audit_log).assert_only([("127.0.0.1", dead)])
 
 
 def test_app_without_a_display_opens_the_browser(tmp_path: Path) -> None:

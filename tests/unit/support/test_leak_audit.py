@@ -1,6 +1,9 @@
 """The leak auditor sees real connections and lookups (real sockets on loopback, no mocks)."""
 
+import os
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -9,7 +12,13 @@ from pathlib import Path
 import pytest
 import trio
 
-from tests.support.leak_audit import Connect, Lookup, leak_audit
+from tests.support.leak_audit import (
+    Connect,
+    Lookup,
+    child_audit_env,
+    leak_audit,
+    read_child_audit,
+)
 
 
 @contextmanager
@@ -118,3 +127,25 @@ def test_nested_audits_each_see_their_own_span() -> None:
         Connect,
     ]
     assert not any(isinstance(e, Lookup) and not e.numeric for e in inner.events)
+
+
+def test_a_child_process_records_its_own_connections_and_lookups(tmp_path: Path) -> None:
+    log = tmp_path / "child-audit.jsonl"
+    with _tcp_listener() as port:
+        script = (
+            "import socket\n"
+            f"socket.create_connection(('127.0.0.1', {port}), timeout=5).close()\n"
+            "socket.getaddrinfo('localhost', 80)\n"
+        )
+        env = child_audit_env(log, os.environ)
+        subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=60)
+    audit = read_child_audit(log)
+    assert Connect("connect", "inet", host="127.0.0.1", port=port) in audit.connects
+    assert Lookup("socket.getaddrinfo", "localhost") in audit.lookups
+    with pytest.raises(AssertionError, match="getaddrinfo\\('localhost'\\)"):
+        audit.assert_only([("127.0.0.1", port)])
+    # A child that touches no network leaves nothing to read.
+    quiet = tmp_path / "quiet.jsonl"
+    env = child_audit_env(quiet, os.environ)
+    subprocess.run([sys.executable, "-c", "print(1)"], env=env, check=True, timeout=60)
+    assert read_child_audit(quiet).events == []
