@@ -2,7 +2,9 @@
 
 Layout: ``_rpc`` (JSON-RPC client, digest auth), ``_processes``, ``_sandbox`` and
 ``_sandbox_wallet`` (the local regtest chain and wallet processes, their logins and wallet
-passwords), ``_config`` (the user's own wallet-rpc, the sandbox wallet's password), ``_wallet``
+passwords), ``_daemon_route`` (how a wallet-rpc we start reaches its daemon: directly on
+loopback, else only through tor's SOCKS port in Tor mode), ``_config`` (the user's own wallet-rpc,
+the sandbox wallet's password), ``_wallet``
 (the simple user wallet), ``_block_time`` (how long blocks take on the chain in use),
 ``_payment`` (direct-payment state machine), ``_payment_driver`` (`DirectPayments`: per-order
 payments against a real wallet, the API the trade layer calls), ``_escrow_messages`` (wire
@@ -19,6 +21,14 @@ from ._block_time import (
     BlockPace,
     duration_words,
     pace_from_blocks,
+)
+from ._daemon_route import (
+    DaemonAddress,
+    DaemonRouteError,
+    SocksProxy,
+    daemon_args,
+    parse_daemon_address,
+    proxy_hint,
 )
 from ._errors import (
     EscrowProtocolError,
@@ -58,7 +68,7 @@ from ._payment import (
 from ._payment_driver import DirectPayments, PaymentStatus
 from ._rpc import Login, RpcClient, RpcStats
 from ._sandbox import Sandbox, ensure_monero_installed
-from ._sandbox_wallet import WalletProcess
+from ._sandbox_wallet import WalletProcess, wallet_rpc_argv
 from ._state_store import AuditEntry, WalletStore
 from ._wallet import (
     Balance,
@@ -79,6 +89,8 @@ __all__ = [
     "AuditEntry",
     "Balance",
     "BlockPace",
+    "DaemonAddress",
+    "DaemonRouteError",
     "DatabaseMailbox",
     "DirectPayments",
     "DriverOptions",
@@ -111,6 +123,7 @@ __all__ = [
     "SandboxError",
     "SendPreview",
     "SetupInfo",
+    "SocksProxy",
     "State",
     "SyncInfo",
     "Tick",
@@ -125,6 +138,7 @@ __all__ = [
     "WalletStore",
     "WalletUnavailable",
     "check_description",
+    "daemon_args",
     "decode_message",
     "duration_words",
     "earlier_transfer_to",
@@ -132,4 +146,7 @@ __all__ = [
     "ensure_monero_installed",
     "monero_uri",
     "pace_from_blocks",
+    "parse_daemon_address",
+    "proxy_hint",
+    "wallet_rpc_argv",
 ]

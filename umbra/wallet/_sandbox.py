@@ -32,6 +32,7 @@ import trio
 from umbra.store import make_private_dirs, tighten_private_tree, write_private_file
 
 from ._block_time import UNLOCK_BLOCKS, BlockPace, daemon_pace
+from ._daemon_route import DaemonAddress, daemon_args
 from ._errors import SandboxError, WalletRpcError, WalletUnavailable
 from ._processes import free_port, port_free, process_matches, rss_bytes, start_process, stop_pid
 from ._rpc import RpcClient, RpcStats
@@ -42,6 +43,7 @@ from ._sandbox_wallet import (
     open_or_create_main,
     wait_ready,
     wallet_process,
+    wallet_rpc_argv,
     write_login_file,
 )
 
@@ -211,17 +213,17 @@ class Sandbox:
         login_file = self.root / "secrets" / f"wallet-{name}.conf"
         make_private_dirs(login_file.parent)
         write_login_file(login_file, user, password)
-        argv = [
-            WALLET_RPC,
-            "--daemon-address", f"127.0.0.1:{state['monerod']['rpc_port']}",
-            "--trusted-daemon", "--daemon-ssl", "disabled",
-            "--rpc-bind-ip", "127.0.0.1", "--rpc-bind-port", str(port), "--rpc-ssl", "disabled",
-            "--config-file", str(login_file),
-            "--wallet-dir", str(wallet_dir),
-            "--shared-ringdb-dir", str(self.root / "ringdb"),
-            "--non-interactive", "--no-dns",
-            "--log-file", str(self.root / "logs" / f"wallet-{name}.log"),
-        ]  # fmt: skip
+        # The sandbox's daemon is on loopback: reached directly in either network mode
+        # (nothing leaves the machine; tor would refuse a loopback target anyway).
+        daemon = DaemonAddress("127.0.0.1", int(state["monerod"]["rpc_port"]))
+        argv = wallet_rpc_argv(
+            daemon_args(daemon, tor_mode=True, tor_socks=None),
+            port=port,
+            login_file=login_file,
+            wallet_dir=wallet_dir,
+            ringdb_dir=self.root / "ringdb",
+            log_file=self.root / "logs" / f"wallet-{name}.log",
+        )
         try:
             pid = start_process(
                 argv,

@@ -8,6 +8,7 @@ versions still have the shared `LEGACY_WALLET_PASSWORD` and get their own the fi
 they are opened.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,35 @@ def wallet_process(name: str, w: dict[str, Any]) -> WalletProcess:
     return WalletProcess(
         name, int(w["pid"]), int(w["port"]), w["user"], w["password"], Path(w["wallet_dir"])
     )
+
+
+def wallet_rpc_argv(
+    daemon: Sequence[str],
+    *,
+    port: int,
+    login_file: Path,
+    wallet_dir: Path,
+    ringdb_dir: Path,
+    log_file: Path,
+) -> list[str]:
+    """The command line of a wallet-rpc process Umbra starts (nothing secret on it).
+
+    Args:
+        daemon: its daemon options, from `umbra.wallet._daemon_route.daemon_args` (which
+            adds ``--proxy`` when the daemon may be reached only through Tor).
+        port: its RPC port on 127.0.0.1.
+        login_file: the 0600 ``--config-file`` with its digest login (`write_login_file`).
+    """
+    return [
+        WALLET_RPC,
+        *daemon,
+        "--rpc-bind-ip", "127.0.0.1", "--rpc-bind-port", str(port), "--rpc-ssl", "disabled",
+        "--config-file", str(login_file),
+        "--wallet-dir", str(wallet_dir),
+        "--shared-ringdb-dir", str(ringdb_dir),
+        "--non-interactive",
+        "--log-file", str(log_file),
+    ]  # fmt: skip
 
 
 def write_login_file(path: Path, user: str, password: str) -> None:
