@@ -8,7 +8,7 @@ import click
 import trio
 
 from umbra.core import UsageError, format_xmr, parse_xmr
-from umbra.wallet import Balance, BlockPace, Login, WalletRpcError, WalletStore
+from umbra.wallet import Balance, BlockPace, Login, WalletRpcError, WalletStore, proxy_hint
 from umbra.wallet._config import (
     WalletEndpoint,
     chain_pace,
@@ -52,8 +52,10 @@ def connect(state: CliState, host: str, port: int, user: str, password_file: Pat
     """Use your own monero-wallet-rpc (mainnet or stagenet) for this profile.
 
     Start it with a wallet open and a digest login, e.g. ``monero-wallet-rpc --wallet-file W
-    --rpc-bind-port 18083 --rpc-login USER:PASS --daemon-address NODE``. The connection is
-    checked before it is saved (in the profile's encrypted database).
+    --rpc-bind-port 18083 --rpc-login USER:PASS --daemon-address NODE``; with a node running
+    over Tor (the default), add ``--proxy IP:PORT`` (your tor's SOCKS port) so that it reaches
+    a daemon off this machine only through Tor. The connection is checked before it is saved
+    (in the profile's encrypted database).
     """
     password = password_file.read_text(encoding="utf-8").strip() if password_file else ""
     login = Login(user, password) if user else None
@@ -67,12 +69,27 @@ def connect(state: CliState, host: str, port: int, user: str, password_file: Pat
             ) from exc
         raise UsageError(f"the wallet-rpc answered but is not usable: {exc.message}") from exc
     save_endpoint(WalletStore(state.profile().db), host, port, user, password)
-    data = {"host": host, "port": port, **info}
-    emit(
-        state,
-        data,
-        lambda: click.echo(f"Wallet: {host}:{port} ({info['network']}, {info['address'][:12]}…)"),
-    )
+    hint = _tor_hint(state)
+    data = {"host": host, "port": port, **info, "tor_hint": hint}
+
+    def human() -> None:
+        click.echo(f"Wallet: {host}:{port} ({info['network']}, {info['address'][:12]}…)")
+        if hint:
+            click.echo(hint)
+
+    emit(state, data, human)
+
+
+def _tor_hint(state: CliState) -> str | None:
+    """The ``--proxy`` flag to give one's wallet-rpc, unless the node runs on clearnet (Tor is
+    the default, so a node not running now will most likely use Tor too)."""
+    from umbra.net import read_node_status  # the net layer loads only for this command
+
+    status = read_node_status(state.profile(), now=time.time())
+    if status.running and status.network == "clearnet":
+        return None
+    socks = getattr(status, "tor_socks", None) if status.running else None
+    return proxy_hint(socks if isinstance(socks, str) else None)
 
 
 @wallet.command()

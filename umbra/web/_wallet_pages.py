@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from umbra.core import UsageError, parse_xmr
-from umbra.wallet import Balance, Transfer, WalletUnavailable
+from umbra.wallet import Balance, Transfer, WalletUnavailable, proxy_hint
 
 from ._common import form_text, guarded, page, see_other, sentence
 from ._services import PageServices
@@ -34,6 +34,16 @@ def _amount(text: str, field: str, *, optional: bool = False) -> int | None:
     if value <= 0:
         raise UsageError(f"{field}: the amount must be more than zero")
     return value
+
+
+async def _tor_hint(services: PageServices) -> str:
+    """How to start one's own wallet-rpc so that it reaches its daemon only through Tor (when
+    the node runs over Tor); the sandbox's wallets need none (their daemon is local)."""
+    status = await services.network_status()
+    if not (status.get("running") and status.get("network") == "tor"):
+        return ""
+    socks = status.get("tor_socks")
+    return proxy_hint(socks if isinstance(socks, str) else None)
 
 
 def wallet_routes(services: PageServices) -> list[Route]:
@@ -70,6 +80,7 @@ def wallet_routes(services: PageServices) -> list[Route]:
             "wallet.html",
             status=status,
             endpoint=found,
+            tor_hint=await _tor_hint(services) if found is None or found.source == "config" else "",
             balance=balance,
             history=history,
             problem=problem,

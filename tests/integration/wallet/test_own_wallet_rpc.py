@@ -125,6 +125,9 @@ def test_cli_uses_the_users_own_wallet_rpc_with_digest_login(
     )
     assert connected["network"] == "mainnet"  # regtest uses mainnet-style addresses
     assert connected["port"] == port
+    # No node runs, and Tor is the default mode: the hint names the flag that keeps the
+    # user's wallet-rpc on Tor (the node's own SOCKS port, once a Tor node runs).
+    assert "--proxy IP:PORT" in connected["tor_hint"]
 
     added = last_json(umbra(data, "wallet", "address", "--amount", "1.5", "--json"))
     assert added["uri"] == f"monero:{added['address']}?tx_amount=1.50"
