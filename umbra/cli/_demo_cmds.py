@@ -42,6 +42,7 @@ STEP_TEXT = {
     "node-buyer": "Buyer's node",
     "node-arbiter": "Arbiter's node",
     "mining-coins-for-the-buyer": "Faucet refused: mining the buyer's coins instead",
+    "tor_network": "Private Tor network (3 authorities + 1 relay on 127.0.0.1)",
 }
 
 
@@ -73,21 +74,38 @@ def _describe_filter(key: str, value: object) -> str:
     show_default=True,
     help="Seconds between blocks of the demo chain.",
 )
+@click.option(
+    "--tor",
+    is_flag=True,
+    help="Run the three nodes over a private Tor network on this machine (onion services "
+    "only) instead of plain TCP on 127.0.0.1.",
+)
 @json_option
 @pass_state
 def demo(
-    state: CliState, demo_dir: Path, listings: int, offline: bool, mine_interval: float
+    state: CliState,
+    demo_dir: Path,
+    listings: int,
+    offline: bool,
+    mine_interval: float,
+    tor: bool,
 ) -> None:
     """Run a demo marketplace here: chain, seller, funded buyer, arbiter; prints their links.
 
+    The nodes talk over plain TCP on 127.0.0.1 (--clearnet), or with --tor over a private Tor
+    network started here (each node runs its own tor and is reached at its onion address).
     With --json every line is a JSON object; the one with "event": "ready" holds the links.
     Ctrl-C (or SIGTERM) stops every process the demo started.
     """
     demo_dir = demo_dir.resolve()
     if offline:
+        if tor:
+            raise UsageError("--offline starts no node: it cannot use --tor")
         _offline_demo(state, demo_dir, listings)
         return
-    options = DemoOptions(demo_dir=demo_dir, listings=listings, mine_interval=mine_interval)
+    options = DemoOptions(
+        demo_dir=demo_dir, listings=listings, mine_interval=mine_interval, tor=tor
+    )
 
     def report(data: dict[str, Any]) -> None:
         emit(state, data, lambda: _human_progress(data))
@@ -102,7 +120,8 @@ def demo(
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(_cancel_on_first, signals, nursery.cancel_scope)
                     if not state.json_output:
-                        click.echo(f"Starting the Umbra demo in {demo_dir} ...")
+                        how = "over a private Tor network" if tor else "on clearnet TCP"
+                        click.echo(f"Starting the Umbra demo in {demo_dir} ({how}) ...")
                     ready = await run.bring_up(nursery)
                     emit(state, ready, lambda: _human_ready(ready))
                     sys.stdout.flush()
@@ -125,7 +144,10 @@ async def _cancel_on_first(signals: Any, scope: trio.CancelScope) -> None:
 
 def _human_progress(data: dict[str, Any]) -> None:
     event = data.get("event")
-    if event == "progress":
+    if event == "progress" and str(data.get("step")).startswith("tor-"):
+        role = str(data["step"]).removeprefix("tor-")
+        click.echo(f"  {role}'s tor: {data.get('percent')}% {data.get('summary', '')}")
+    elif event == "progress":
         text = STEP_TEXT.get(str(data.get("step")), str(data.get("step")))
         extra = f" ({data['seconds']:.1f} s)" if "seconds" in data else ""
         click.echo(f"  done: {text}{extra}")
@@ -149,6 +171,19 @@ def _human_ready(ready: dict[str, Any]) -> None:
     for role in ("buyer", "seller", "arbiter"):
         click.echo(f"  {role:8} {nodes[role]['url']}")
         click.echo(f"           {notes[role]}")
+        if ready.get("network") == "tor":
+            for addr in nodes[role]["addrs"]:
+                click.echo(f"           onion: {addr}")
+    if ready.get("network") == "tor":
+        click.echo(
+            "\nThe nodes reach each other only at their onion addresses, through a private Tor"
+            " network on this machine (each node runs its own tor)."
+        )
+    else:
+        click.echo(
+            "\nThe nodes talk over plain TCP on 127.0.0.1 (--clearnet); `umbra demo --tor` runs"
+            " them over a private Tor network instead."
+        )
     buyer = nodes["buyer"]["profile"]
     click.echo(
         '\nOpen the buyer\'s link in your browser: search (try "camera") and open a listing;'

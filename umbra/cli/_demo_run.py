@@ -34,6 +34,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,8 @@ class DemoOptions:
     listings: int
     mine_interval: float
     buyer_funds: int = BUYER_FUNDS
+    # Over a private Tor network on loopback (onion services only), else clearnet TCP.
+    tor: bool = False
 
 
 @dataclass
@@ -110,6 +113,11 @@ class DemoRun:
     # Each profile's main wallet password (from its encrypted store), once profiles are ready.
     wallet_passwords: dict[str, str] = field(default_factory=dict)
     profiles_ready: trio.Event = field(default_factory=trio.Event)
+    # With ``--tor``: the private Tor network's torrc lines for the nodes' own tors, and the
+    # event that stops the task holding the network (set by `shut_down`).
+    tor_network_file: Path | None = None
+    tor_stop: trio.Event = field(default_factory=trio.Event)
+    tor_stopped: trio.Event = field(default_factory=trio.Event)
 
     @property
     def root(self) -> Path:
@@ -136,6 +144,9 @@ class DemoRun:
         # The nodes start once their wallets run: a node looks for its wallets when it starts.
         async with trio.open_nursery() as first:
             first.start_soon(self._timed, "profiles", self._profiles)
+            if self.options.tor:
+                # Held by a task of the demo's nursery, so it lives until `shut_down`.
+                first.start_soon(self._timed, "tor_network", partial(nursery.start, self._tor))
             await self._timed("chain", self._chain)
             await self._timed("wallets", self._wallets)
         async with trio.open_nursery() as second:
@@ -150,6 +161,7 @@ class DemoRun:
             "passphrase": DEMO_PASSPHRASE,
             "nodes": {role: node.describe() for role, node in self.nodes.items()},
             "mine_interval": self.options.mine_interval,
+            "network": "tor" if self.options.tor else "clearnet",
             "timings": self.timings,
             **self.facts,
         }
@@ -191,6 +203,21 @@ class DemoRun:
                 if trades.accepted_arbiters() != [encode_public_key(arbiter)]:
                     trades.set_accepted_arbiters([encode_public_key(arbiter)])
             return profile.identity.signing_public
+
+    async def _tor(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        """Run the private Tor network (3 authorities + 1 relay on 127.0.0.1) until
+        `shut_down` sets ``tor_stop`` (or the demo is cancelled); its tors stop with it."""
+        from umbra.net.tor import PrivateTorNetwork
+
+        try:
+            async with PrivateTorNetwork(self._state_dir / "tor-network") as network:
+                path = network.write_client_torrc(self._state_dir / "tor-network.torrc")
+                self.tor_network_file = path
+                self.facts["tor_relays"] = len(network.running)
+                task_status.started()
+                await self.tor_stop.wait()
+        finally:
+            self.tor_stopped.set()
 
     async def _chain(self) -> None:
         """monerod and the faucet wallet (the first time: mines the first blocks to it)."""
@@ -272,7 +299,7 @@ class DemoRun:
             name,
             "--json",
             "node",
-            "--clearnet",  # the demo's nodes talk over loopback TCP (`umbra demo --tor`: later)
+            *self._network_args(),
             "--web-port",
             "0",
             "--listen",
@@ -305,10 +332,21 @@ class DemoRun:
         self.nodes[role] = node
         self._save_node_pids()
         assert process.stdout is not None
+        lines = _JsonLines(process.stdout)
         with trio.move_on_after(NODE_START_TIMEOUT_S):
-            line = await _read_line(process.stdout)
-            if line is not None:
-                node.started = json.loads(line)
+            while (event := await lines.next()) is not None:
+                if event.get("event") != "tor-bootstrap":
+                    node.started = event
+                    break
+                # A Tor-mode node prints its tor's bootstrap first: pass it on.
+                self.report(
+                    {
+                        "event": "progress",
+                        "step": f"tor-{role}",
+                        "percent": event.get("percent"),
+                        "summary": str(event.get("summary", ""))[:200],
+                    }
+                )
         if node.started.get("event") != "listening" or not node.started.get("url"):
             raise UsageError(
                 f"the {role}'s node did not start (exit code {process.poll()}); see {log_path}"
@@ -316,6 +354,14 @@ class DemoRun:
             )
         self.report({"event": "progress", "step": f"node-{role}", "url": node.started["url"]})
         return node
+
+    def _network_args(self) -> list[str]:
+        if not self.options.tor:
+            return ["--clearnet"]  # plain TCP on 127.0.0.1: every node sees the others' IPs
+        if self.tor_network_file is None:
+            raise UsageError("the private Tor network did not start")
+        # Each node starts its own tor, which joins the demo's private Tor network.
+        return ["--tor-network-file", str(self.tor_network_file)]
 
     def _save_node_pids(self) -> None:
         data = {role: n.process.pid for role, n in self.nodes.items()}
@@ -373,6 +419,11 @@ class DemoRun:
                 nursery.start_soon(_stop_process, node.process)
         stopped += [f"node {role}" for role in self.nodes]
         (self._state_dir / "nodes.json").unlink(missing_ok=True)
+        if self.tor_network_file is not None:
+            self.tor_stop.set()
+            with trio.move_on_after(NODE_STOP_GRACE_S):
+                await self.tor_stopped.wait()
+            stopped.append("private Tor network")
         if self.sandbox_started:
             try:
                 stopped += await self.sandbox.down()
@@ -391,17 +442,29 @@ async def _stop_process(process: trio.Process) -> None:
         await process.wait()
 
 
-async def _read_line(stream: trio.abc.ReceiveStream, limit: int = 64 * 1024) -> bytes | None:
-    """One line from ``stream`` (None at end of stream); bytes after it are dropped."""
-    buffer = bytearray()
-    while b"\n" not in buffer:
-        chunk = await stream.receive_some(4096)
-        if not chunk:
-            return None
-        buffer += chunk
-        if len(buffer) > limit:
-            raise UsageError("a demo node printed an overlong line")
-    return bytes(buffer.split(b"\n", 1)[0])
+class _JsonLines:
+    """The JSON objects a node prints on stdout, one a line (None once its stdout ends)."""
+
+    def __init__(self, stream: trio.abc.ReceiveStream, limit: int = 64 * 1024) -> None:
+        self._stream = stream
+        self._limit = limit
+        self._buffer = bytearray()
+
+    async def next(self) -> dict[str, Any] | None:
+        while b"\n" not in self._buffer:
+            chunk = await self._stream.receive_some(4096)
+            if not chunk:
+                return None
+            self._buffer += chunk
+            if len(self._buffer) > self._limit:
+                raise UsageError("a demo node printed an overlong line")
+        line, _, rest = bytes(self._buffer).partition(b"\n")
+        self._buffer = bytearray(rest)
+        try:
+            value = json.loads(line)
+        except ValueError:
+            raise UsageError(f"a demo node printed other than JSON: {line[:80]!r}") from None
+        return value if isinstance(value, dict) else {}
 
 
 def _node_has_option(name: str) -> bool:
