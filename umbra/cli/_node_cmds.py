@@ -123,6 +123,7 @@ class NodeStatusSource:
             "network": live.network,
             "tor_bootstrap": live.tor_bootstrap_json(),
             "tor_error": live.tor_error,
+            "tor_socks": live.tor_socks,
             "peer_id": live.peer_id,
             "addresses": list(live.addrs),
             "peers": live.peers,
