@@ -9,7 +9,7 @@ import pytest
 import trio
 import trio.testing
 
-from umbra.cli._demo_run import DemoOptions, DemoRun, _read_line
+from umbra.cli._demo_run import DemoOptions, DemoRun, _JsonLines
 from umbra.core import CATALOG_VERSION, UsageError
 
 from .conftest import Runner
@@ -55,22 +55,45 @@ def test_leftover_nodes_are_stopped_only_when_their_command_line_matches(
             proc.wait()
 
 
-def test_read_line_splits_and_limits() -> None:
+def test_node_lines_are_read_one_json_object_at_a_time_and_limited() -> None:
     async def check() -> None:
         send, receive = trio.testing.memory_stream_one_way_pair()
-        await send.send_all(b'{"event": "listening"}\n{"more": 1}\n')
-        assert await _read_line(receive) == b'{"event": "listening"}'
+        await send.send_all(b'{"event": "tor-bootstrap", "percent": 5}\n{"event": "listen')
+        await send.send_all(b'ing"}\n')
+        lines = _JsonLines(receive)
+        assert await lines.next() == {"event": "tor-bootstrap", "percent": 5}
+        assert await lines.next() == {"event": "listening"}
 
         send, receive = trio.testing.memory_stream_one_way_pair()
         await send.aclose()
-        assert await _read_line(receive) is None
+        assert await _JsonLines(receive).next() is None
 
         send, receive = trio.testing.memory_stream_one_way_pair()
         await send.send_all(b"x" * 5000)
         with pytest.raises(UsageError, match="overlong"):
-            await _read_line(receive, limit=4096)
+            await _JsonLines(receive, limit=4096).next()
+
+        send, receive = trio.testing.memory_stream_one_way_pair()
+        await send.send_all(b"Traceback (most recent call last):\n")
+        with pytest.raises(UsageError, match="other than JSON"):
+            await _JsonLines(receive).next()
 
     trio.run(check)
+
+
+def test_demo_nodes_run_on_clearnet_or_join_the_private_tor_network(tmp_path: Path) -> None:
+    plain = DemoRun(DemoOptions(demo_dir=tmp_path, listings=1, mine_interval=5), print)
+    assert plain._network_args() == ["--clearnet"]
+    tor = DemoRun(DemoOptions(demo_dir=tmp_path, listings=1, mine_interval=5, tor=True), print)
+    with pytest.raises(UsageError, match="Tor network did not start"):
+        tor._network_args()  # never a node on clearnet when --tor was asked for
+    tor.tor_network_file = tmp_path / "tor-network.torrc"
+    assert tor._network_args() == ["--tor-network-file", str(tmp_path / "tor-network.torrc")]
+
+
+def test_offline_demo_refuses_tor(umbra: Runner, tmp_path: Path) -> None:
+    result = umbra("demo", "--offline", "--tor", "--demo-dir", str(tmp_path / "d"), check=False)
+    assert result.code != 0 and "--offline starts no node" in result.stderr
 
 
 def test_demo_profiles_trust_the_demo_arbiter_and_are_reused(tmp_path: Path) -> None:

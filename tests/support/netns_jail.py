@@ -30,6 +30,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -128,6 +129,17 @@ def jail_argv(relay_pairs: Sequence[tuple[str, str]], argv: Sequence[str]) -> li
     for listen, target in relay_pairs:
         out += ["--relay", f"{listen}={target}"]
     return [*out, "--", *argv]
+
+
+def child_of(pid: int, timeout: float = 30.0) -> int:
+    """The (first) child process of ``pid``: the jail runs its command as its child."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        if children:
+            return int(children[0])
+        time.sleep(0.1)
+    raise AssertionError(f"process {pid} started no child within {timeout:g} s")
 
 
 def namespace_of(pid: int) -> str:

@@ -11,12 +11,16 @@ sandbox (monerod and every wallet-rpc). Waits have deadlines; nothing asserts du
   a subprocess per poll on a two-core machine.
 - A miner thread adds one block every `MINE_EVERY_S` while a trade runs: the escrow needs one
   confirmation (``--escrow-confirmations 1``) and Monero's 10-block unlock before a payout.
+- Clearnet (``--clearnet``) by default; `open_world(tor_network_file=...)` runs the nodes in
+  Tor mode instead, each with its own tor joining a private Tor network, bootstrapping to the
+  seller's onion address (tests/integration/tor/test_tor_trade.py).
 """
 
 import secrets
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +30,7 @@ import trio
 from multiformats import CID
 
 import umbra.store as store
+from tests.support.leak_audit import child_audit_env
 from umbra.core import PICONERO_PER_XMR, ShippingOption
 from umbra.core.crypto import decode_public_key, encode_public_key
 from umbra.market import ListingDraft, SellerCatalog, TradeService
@@ -49,6 +54,7 @@ class TradeNode(NodeProc):
     """A node process with trade options (no web app, small escrow confirmations)."""
 
     extra: Sequence[str] = ()
+    port: int = 0  # its listen port (0: any free one)
 
     def launch(
         self,
@@ -60,19 +66,21 @@ class TradeNode(NodeProc):
     ) -> None:
         """`NodeProc.launch` for a trading node: its own profile, 1 confirmation, no web app."""
         assert not web, "trade nodes are driven through the CLI, not the web app"
-        argv = [*umbra_argv(), "--profile", self.name, "--json", "node", "--clearnet"]
-        argv += ["--verbose", "--no-web"]
-        argv += ["--listen", f"/ip4/{self.ip}/tcp/0", "--escrow-confirmations", "1", *self.extra]
+        # ``network``: --clearnet, or Tor options (`open_world(tor_network_file=...)`).
+        argv = [*self.wrap, *umbra_argv(), "--profile", self.name, "--json", "node"]
+        argv += [*self.network, "--verbose", "--no-web"]
+        argv += ["--listen", f"/ip4/{self.ip}/tcp/{self.port}", "--escrow-confirmations", "1"]
+        argv += self.extra
         argv += list(args)
         for addr in bootstrap:
             argv += ["--bootstrap", addr]
+        env = _env(self.data_dir, {"UMBRA_DEBUG": "1" if debug else "0"})
+        if self.audit_log is not None:
+            env = child_audit_env(self.audit_log, env)
+        self._launched_at = time.monotonic()
         with open(self.log_path, "a") as log:
             self.proc = subprocess.Popen(
-                argv,
-                stdout=subprocess.PIPE,
-                stderr=log,
-                text=True,
-                env=_env(self.data_dir, {"UMBRA_DEBUG": "1" if debug else "0"}),
+                argv, stdout=subprocess.PIPE, stderr=log, text=True, env=env
             )
 
     def kill(self) -> None:
@@ -123,6 +131,9 @@ class TradeWorld:
     ids: dict[str, str]  # role -> persona id
     listing: str  # the seller's listing CID
     miner: Miner
+    # How long a node may take to print "listening" (Tor mode: its tor's bootstrap and the
+    # onion service's publication come first).
+    start_timeout: float = 90.0
     _profiles: dict[str, store.Profile] = field(default_factory=dict)
 
     # -- reading a party's orders (its database, a connection of our own) --------------------
@@ -230,7 +241,7 @@ class TradeWorld:
                 self.ids[name] = encode_public_key(profile.identity.signing_public)
             node = self.nodes[name] = TradeNode(name, IPS[name], self.root)
         if node.proc is None:
-            node.start([self.nodes["seller"].addrs[0]])
+            node.start([self.nodes["seller"].addrs[0]], timeout=self.start_timeout)
         return node
 
     # -- processes ----------------------------------------------------------------------------
@@ -240,7 +251,7 @@ class TradeWorld:
         boot = [] if role == "seller" else [self.nodes["seller"].addrs[0]]
         if role == "seller" and any(n.proc for r, n in self.nodes.items() if r != "seller"):
             boot = [self.nodes[r].addrs[0] for r in ("buyer", "arbiter") if self.nodes[r].proc]
-        node.start(boot)
+        node.start(boot, timeout=self.start_timeout)
 
     def close(self) -> None:
         self.miner.stop()
@@ -263,15 +274,31 @@ class TradeWorld:
         return trio.run(get)
 
 
-def open_world(root: Path) -> TradeWorld:
-    """Sandbox up, profiles and a listing, the three nodes started and connected."""
+def open_world(
+    root: Path, *, tor_network_file: Path | None = None, audit_dir: Path | None = None
+) -> TradeWorld:
+    """Sandbox up, profiles and a listing, the three nodes started and connected.
+
+    Args:
+        tor_network_file: run the nodes in Tor mode, each with its own tor joining the private
+            Tor network this file describes (``--tor-network-file``); else ``--clearnet``.
+        audit_dir: record each node process's connects and name lookups in
+            ``<audit_dir>/<role>.jsonl`` (`tests.support.leak_audit.child_audit_env`).
+    """
     sandbox = Sandbox(root)
     miner = Miner(sandbox)
     nodes = {r: TradeNode(r, IPS[r], root) for r in ROLES}
     nodes["arbiter"].extra = (
         "--arbiter", "--arbiter-name", "Test arbiter", "--arbiter-terms", "decides within 3 days",
     )  # fmt: skip
+    for role, node in nodes.items():
+        if tor_network_file is not None:
+            node.network = ["--tor-network-file", str(tor_network_file)]
+        if audit_dir is not None:
+            node.audit_log = audit_dir / f"{role}.jsonl"
     world = TradeWorld(root, sandbox, nodes, {}, "", miner)
+    if tor_network_file is not None:
+        world.start_timeout = 300.0
     try:
 
         async def chain() -> None:
@@ -308,7 +335,7 @@ def open_world(root: Path) -> TradeWorld:
         for role in ("buyer", "arbiter"):
             nodes[role].launch([nodes["seller"].addrs[0]])
         for role in ("buyer", "arbiter"):
-            nodes[role].wait_listening()
+            nodes[role].wait_listening(timeout=world.start_timeout)
         world.wait("the buyer synced the seller's listing", _has_listing(world), timeout=180)
         miner.start()
     except BaseException:
