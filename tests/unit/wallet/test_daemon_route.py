@@ -1,6 +1,6 @@
 """How a wallet-rpc Umbra starts reaches its daemon: loopback directly, anything else only
 through tor's SOCKS port in Tor mode (pure rules; the real thing is in
-tests/integration/tor/test_monero_over_tor.py)."""
+tests/integration/tor/test_tor_trade.py)."""
 
 import pytest
 
