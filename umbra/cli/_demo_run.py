@@ -28,6 +28,7 @@ next run stops those leftovers (after checking each PID's command line) or reuse
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -209,8 +210,12 @@ class DemoRun:
         `shut_down` sets ``tor_stop`` (or the demo is cancelled); its tors stop with it."""
         from umbra.net.tor import PrivateTorNetwork
 
+        root = self._state_dir / "tor-network"
+        # A new network each run: the keys of the last one would be refused (tor-gencert will
+        # not overwrite an identity key), and its cached consensus names old relays.
+        await trio.to_thread.run_sync(partial(shutil.rmtree, root, ignore_errors=True))
         try:
-            async with PrivateTorNetwork(self._state_dir / "tor-network") as network:
+            async with PrivateTorNetwork(root) as network:
                 path = network.write_client_torrc(self._state_dir / "tor-network.torrc")
                 self.tor_network_file = path
                 self.facts["tor_relays"] = len(network.running)
