@@ -156,6 +156,12 @@ def _check_network(ready: dict[str, Any], lines: JsonLines, *, tor: bool) -> Non
         assert node["addrs"] and all(onion) if tor else not any(onion), (role, node["addrs"])
         steps = [e for e in lines.lines if e.get("step") == f"tor-{role}"]
         assert (steps[-1]["percent"] == 100) if tor else not steps, (role, steps)
+        with _bearer(node) as api:
+            network = api.get("/api/v1/status").json()["network"]
+        assert network["network"] == ready["network"], network
+        # The SOCKS port one's own wallet-rpc would take as --proxy (the Wallet page hint).
+        socks = network.get("tor_socks") or ""
+        assert socks.startswith("127.0.0.1:") if tor else not socks, network
 
 
 def _run_demo(demo_dir: Path, env: dict[str, str], *, tor: bool = False) -> dict[str, Any]:
