@@ -405,14 +405,26 @@ class Node:
         self.host.get_peerstore().add_addrs(info.peer_id, usable, 3600)
 
     async def _bootstrap(self) -> None:
-        try:
-            await self._join()
-        except trio.Cancelled:
-            raise
-        except Exception:
-            log.exception("joining the network failed")
+        """Join through the bootstrap addresses and the peer store; while no peer answers,
+        try them again (doubling the wait up to a minute): a peer's onion service may not be
+        reachable yet when this node comes up, and a node with no peer is of no use."""
+        delay = 2.0
+        while True:
+            try:
+                tried = await self._join()
+            except trio.Cancelled:
+                raise
+            except Exception:
+                log.exception("joining the network failed")
+                tried = True
+            if not tried or self.host.get_connected_peers():
+                return
+            log.info("no peer reached; trying the known addresses again in %.0f s", delay)
+            await trio.sleep(delay)
+            delay = min(delay * 2, 60.0)
 
-    async def _join(self) -> None:
+    async def _join(self) -> bool:
+        """Dial the bootstrap and stored addresses; returns whether there was any."""
         stored = await self._db(self.state.known_peers, 20)
         addrs = rejoin_addrs(self._config.network, self._config.bootstrap, stored)
         async with trio.open_nursery() as nursery:
@@ -420,6 +432,7 @@ class Node:
                 nursery.start_soon(self.connect, addr)
         await fill_routing_table(self.dht, rounds=self._config.self_lookup_rounds)
         await self._save_peers()
+        return bool(addrs)
 
     async def _save_peers(self) -> None:
         host = self.host
