@@ -401,7 +401,10 @@ def status(state: CliState) -> None:
 
     def human() -> None:
         if current.running:
-            click.echo(f"Node running: {current.peer_id} (pid {current.pid})")
+            if current.peer_id is None:  # over Tor: tor is still bootstrapping
+                click.echo(f"Node starting (pid {current.pid})")
+            else:
+                click.echo(f"Node running: {current.peer_id} (pid {current.pid})")
             click.echo(f"  network: {network_words(current)}")
             click.echo(f"  listening on: {', '.join(current.addrs) or '-'}")
             click.echo(f"  peers: {current.peers}   DHT routing table: {current.routing_table}")

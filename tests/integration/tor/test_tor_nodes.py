@@ -40,7 +40,7 @@ from tests.support.leak_audit import Connect, Lookup, Unreadable, read_child_aud
 from umbra.core.crypto import encode_public_key
 from umbra.net import is_onion3
 from umbra.net.messaging import MailboxStore
-from umbra.net.tor import open_tor_controller, parse_endpoint
+from umbra.net.tor import TcpEndpoint, open_tor_controller, parse_endpoint
 
 pytestmark = pytest.mark.tor
 
@@ -69,13 +69,11 @@ def _status(node: NodeProc) -> dict[str, Any]:
     return result
 
 
-def _remember_tor_ports(tier: Tier, node: NodeProc) -> dict[str, Any]:
-    status = _status(node)
+def _remember_tor_ports(tier: Tier, node: NodeProc, status: dict[str, Any]) -> None:
     for key in ("tor_control", "tor_socks"):
         endpoint = parse_endpoint(status[key])
-        assert hasattr(endpoint, "port"), status[key]
-        tier.tor_ports.setdefault(node.name, set()).add((endpoint.host, endpoint.port))  # type: ignore[union-attr]
-    return status
+        assert isinstance(endpoint, TcpEndpoint), status[key]
+        tier.tor_ports.setdefault(node.name, set()).add((endpoint.host, endpoint.port))
 
 
 def _start(tier: Tier, nodes: list[tuple[NodeProc, list[str]]]) -> None:
@@ -83,7 +81,9 @@ def _start(tier: Tier, nodes: list[tuple[NodeProc, list[str]]]) -> None:
         node.launch(bootstrap, web=node.name == "n0")
     for node, _ in nodes:
         node.wait_listening(timeout=START_DEADLINE)
-        _remember_tor_ports(tier, node)
+    started = [node for node, _ in nodes]
+    for node, status in zip(started, tier.cluster.run_all(started, "status"), strict=True):
+        _remember_tor_ports(tier, node, status)
 
 
 @pytest.fixture(scope="module")
@@ -154,10 +154,14 @@ def test_nodes_run_over_tor_and_announce_onion_addresses_only(tier: Tier) -> Non
         assert percents == sorted(percents) and percents[-1] == 100, node.tor_steps
         if node.name.startswith("n"):  # its own tor: the bar moved on the way to 100 %
             assert percents[0] < 100, node.tor_steps
-    for node in tier.cluster.nodes:
-        wait_until(f"{node.name} has a peer", lambda n=node: _status(n)["peers"] >= 1,  # type: ignore[misc]
-                   timeout=120, pause=2)  # fmt: skip
-        status = _status(node)
+    statuses: list[dict[str, Any]] = []
+
+    def everyone_has_a_peer() -> bool:
+        statuses[:] = tier.cluster.run_all(None, "status")
+        return all(status["peers"] >= 1 for status in statuses)
+
+    wait_until("every node has a peer", everyone_has_a_peer, timeout=120, pause=2)
+    for status in statuses:
         assert status["network"] == "tor" and status["transport"] == "tor"
         assert status["tor_bootstrap_percent"] == 100 and status["tor_error"] is None
         assert [a for a in status["addrs"] if not is_onion3(a)] == []
