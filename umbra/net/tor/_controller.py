@@ -122,6 +122,61 @@ def safecookie_hashes(
     )
 
 
+@dataclass
+class _Uploads:
+    pending: dict[str, int]  # HSDir → uploads started and not yet answered
+    uploaded: int = 0
+    failure: str | None = None
+
+
+class UploadTracker:
+    """Which onion services tor has finished publishing, from ``HS_DESC`` events (pure).
+
+    ``UPLOAD`` starts an upload to an HSDir; ``UPLOADED`` and ``FAILED`` answer it. At most
+    ``limit`` services are remembered (the oldest go first).
+    """
+
+    def __init__(self, limit: int = _REMEMBERED_UPLOADS) -> None:
+        self._limit = limit
+        self._services: OrderedDict[str, _Uploads] = OrderedDict()
+
+    def on_event(self, words: list[str], values: dict[str, str]) -> bool:
+        """Take one ``HS_DESC`` event's words and values; say whether it changed anything."""
+        if len(words) < 5 or words[1] not in ("UPLOAD", "UPLOADED", "FAILED"):
+            return False
+        action, service_id, hsdir = words[1], words[2], words[4]
+        uploads = self._services.get(service_id)
+        if uploads is None:
+            uploads = self._services[service_id] = _Uploads({})
+            while len(self._services) > self._limit:
+                self._services.popitem(last=False)
+        if action == "UPLOAD":
+            uploads.pending[hsdir] = uploads.pending.get(hsdir, 0) + 1
+            return True
+        if uploads.pending.get(hsdir, 0) > 0:
+            uploads.pending[hsdir] -= 1
+        if action == "UPLOADED":
+            uploads.uploaded += 1
+        else:
+            uploads.failure = values.get("REASON", "unknown reason")
+        return True
+
+    def published(self, service_id: str) -> bool:
+        uploads = self._services.get(service_id)
+        return uploads is not None and uploads.uploaded > 0 and not any(uploads.pending.values())
+
+    def uploaded(self, service_id: str) -> bool:
+        uploads = self._services.get(service_id)
+        return uploads is not None and uploads.uploaded > 0
+
+    def last_failure(self, service_id: str) -> str | None:
+        uploads = self._services.get(service_id)
+        return None if uploads is None else uploads.failure
+
+    def forget(self, service_id: str) -> None:
+        self._services.pop(service_id, None)
+
+
 @contextlib.asynccontextmanager
 async def open_tor_controller(endpoint: Endpoint) -> AsyncIterator["TorController"]:
     """Connect to tor's control port at ``endpoint`` (not yet authenticated).
@@ -163,8 +218,7 @@ class TorController:
         self._closed: str | None = None  # why the connection is unusable
         self._subscribers: dict[trio.MemorySendChannel[Reply], frozenset[str]] = {}
         self._events_on: set[str] = set()
-        self._uploaded: OrderedDict[str, None] = OrderedDict()
-        self._upload_failures: dict[str, str] = {}
+        self._uploads = UploadTracker()
         self._uploads_changed = trio.Event()
         self._version: str | None = None
 
@@ -207,17 +261,9 @@ class TorController:
 
     def _on_hs_desc(self, text: str) -> None:
         words, values = parse_keywords(text)
-        if len(words) < 3 or words[1] not in ("UPLOADED", "FAILED"):
-            return
-        service_id = words[2]
-        if words[1] == "UPLOADED":
-            self._uploaded[service_id] = None
-            while len(self._uploaded) > _REMEMBERED_UPLOADS:
-                self._uploaded.popitem(last=False)
-        elif service_id in self._upload_failures or len(self._upload_failures) < 64:
-            self._upload_failures[service_id] = values.get("REASON", "unknown reason")
-        self._uploads_changed.set()
-        self._uploads_changed = trio.Event()
+        if self._uploads.on_event(words, values):
+            self._uploads_changed.set()
+            self._uploads_changed = trio.Event()
 
     # -- commands ------------------------------------------------------------------------
 
@@ -449,20 +495,24 @@ class TorController:
         return tor_version_tuple(await self.version()) >= POW_MIN_VERSION
 
     async def wait_published(self, service_id: str, timeout: float) -> None:
-        """Wait until tor has uploaded the service's descriptor to at least one HSDir.
+        """Wait until tor has finished uploading the service's descriptors.
+
+        Returns once every upload tor started has been answered and at least one HSDir took
+        the descriptor (a visitor asking an HSDir still waiting for its copy is told the
+        service does not exist), or at ``timeout`` if some HSDir took it by then.
 
         Raises:
-            TorError: not uploaded within ``timeout`` seconds (the message gives tor's last
-                upload failure, if any), or the connection to tor was lost.
+            TorError: no HSDir took it within ``timeout`` seconds (the message gives tor's
+                last upload failure, if any), or the connection to tor was lost.
         """
         with trio.move_on_after(timeout):
-            while service_id not in self._uploaded:
+            while not self._uploads.published(service_id):
                 if self._closed is not None:
                     raise TorError(self._closed)
                 await self._uploads_changed.wait()
-        if service_id in self._uploaded:
+        if self._uploads.uploaded(service_id):
             return
-        failure = self._upload_failures.get(service_id)
+        failure = self._uploads.last_failure(service_id)
         detail = f" (last failure: {failure})" if failure else ""
         raise TorError(f"tor did not publish {service_id}.onion within {timeout:g} s{detail}")
 
@@ -471,8 +521,7 @@ class TorController:
         if not _SERVICE_ID.fullmatch(service_id):
             raise TorError(f"bad onion service id {service_id[:60]!r}")
         await self._ok(f"DEL_ONION {service_id}", "DEL_ONION")
-        self._uploaded.pop(service_id, None)  # so a re-added service waits for a new upload
-        self._upload_failures.pop(service_id, None)
+        self._uploads.forget(service_id)  # so a re-added service waits for a new upload
 
 
 def _read_cookie(cookie_file: str) -> bytes:
