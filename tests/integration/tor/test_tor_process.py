@@ -86,6 +86,7 @@ def test_private_network_onion_service_keeps_its_address_across_restarts(
             trio.open_nursery() as nursery,
         ):
             processes.extend(running.process for running in network.running)
+            timings["private network up (full consensus)"] = time.monotonic() - started
             lines = network.client_torrc_lines()
             # What a node started with --tor-network-file reads back.
             network_file = network.write_client_torrc(tmp_path / "tor-network")
