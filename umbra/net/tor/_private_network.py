@@ -217,16 +217,23 @@ def _usable_relays(network_status: str) -> set[str]:
     identity: str | None = None
     for line in network_status.splitlines():
         if line.startswith("r "):
-            fields = line.split(" ")
-            try:
-                identity = base64.b64decode(fields[2] + "=" * (-len(fields[2]) % 4)).hex().upper()
-            except (IndexError, ValueError, binascii.Error):
-                identity = None
+            identity = _identity_hex(line.split(" "))
         elif line.startswith("s ") and identity is not None:
             if {"Running", "Guard", "HSDir"} <= set(line.split(" ")[1:]):
                 usable.add(identity)
             identity = None
     return usable
+
+
+def _identity_hex(fields: list[str]) -> str | None:
+    """The 20-byte identity of an ``r`` line (unpadded base64) as hex, or None if malformed."""
+    if len(fields) < 3:
+        return None
+    try:
+        raw = base64.b64decode(fields[2] + "=" * (-len(fields[2]) % 4), validate=True)
+    except (ValueError, binascii.Error):
+        return None
+    return raw.hex().upper() if len(raw) == 20 else None
 
 
 MAX_NETWORK_FILE = 64 * 1024
