@@ -19,6 +19,7 @@ from ._app import CliState, emit, json_option, pass_state
 from ._format import iso_time
 from ._invocation import with_runnable_commands
 from ._logging import DEFAULT_MAX_BYTES, debugging_from_env, setup_logging
+from ._loop_watch import serve_loop_watch
 from ._network_options import FILE_KEYS as NETWORK_FILE_KEYS
 from ._network_options import NetworkOptions, network_mode, network_options, options_from_file
 from ._progress import network_words
@@ -200,6 +201,8 @@ async def serve_profile(
     source = SellerCatalog(profile)
     web_file = profile.path / WEB_FILE
     async with trio.open_nursery() as nursery:
+        # A call that blocks the loop stalls all of the below: the log then names it.
+        await nursery.start(serve_loop_watch)
         started: Node = await nursery.start(serve_node, profile, config, source)
         messaging = await nursery.start(serve_messaging, started, profile)
         if trade is not None:  # orders: on a second connection of the profile (see serve_trade)
