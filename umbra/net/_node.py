@@ -83,6 +83,10 @@ from ._transport_choice import tor_bootstrap_of, tor_endpoints_of, tor_error_of,
 
 log = logging.getLogger(__name__)
 
+# A store call takes milliseconds (a large sync's commit about a second): one that holds the
+# store this long is logged, since everything else of the node and its pages waits meanwhile.
+SLOW_STORE_CALL_S = 5.0
+
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -170,8 +174,23 @@ class Node:
     # -- helpers -------------------------------------------------------------------------------
 
     async def _db(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run a store call in a worker thread; one at a time (the connection is shared)."""
-        return await trio.to_thread.run_sync(lambda: fn(*args, **kwargs), limiter=self._limiter)
+        """Run a store call in a worker thread; one at a time (the connection is shared).
+
+        Every page of the web app waits for its turn behind these calls (at most
+        `umbra.api.STORE_WAIT_S`), so one that holds the store for long is named in the log.
+        """
+
+        def timed() -> T:
+            started = time.monotonic()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                held = time.monotonic() - started
+                if held >= SLOW_STORE_CALL_S:
+                    name = getattr(fn, "__qualname__", type(fn).__name__)
+                    log.warning("the store call %s held the store for %.1f s", name, held)
+
+        return await trio.to_thread.run_sync(timed, limiter=self._limiter)
 
     @property
     def state(self) -> NetState:
