@@ -14,15 +14,18 @@ password, kept in the profile.
 
 Bring-up: the profiles (and the seller's listings) are made in worker threads while the chain
 and the wallets (and, with ``--tor``, a private Tor network on loopback: ``demo/tor-network/``,
-its client lines in ``demo/tor-network.torrc`` for the nodes' ``--tor-network-file``) come up; then, while the buyer gets its coins, the seller's node starts and the
-buyer's and arbiter's nodes join through it (a node looks for its sandbox wallets when it
-starts, so they must run first); then a miner adds a block every few seconds so payments get
-confirmations. Each node is a real `umbra node` process serving its own web app.
+its client lines in ``demo/tor-network.torrc`` for the nodes' ``--tor-network-file``) come
+up; then, while the buyer gets its coins, the seller's node starts and the buyer's and
+arbiter's nodes join through it (a node looks for its sandbox wallets when it starts, so they
+must run first); then a miner adds a block every few seconds so payments get confirmations.
+Each node is a real `umbra node` process serving its own web app; with ``--tor`` each runs
+its own tor joining the private network and is reached only at its onion address.
 
 Stop (Ctrl-C, SIGTERM, or an error during bring-up): the miner and (``--tor``) the private
 Tor network stop with the demo's nursery; then the nodes (SIGTERM, SIGKILL after a grace
-period; each node's own tor dies with it), then wallets and chain (`Sandbox.down`). Node processes run in
-their own session so a terminal's Ctrl-C reaches only this process, which stops them in order.
+period; each node's own tor dies with it), then wallets and chain (`Sandbox.down`). Node
+processes run in their own session so a terminal's Ctrl-C reaches only this process, which
+stops them in order.
 A demo killed outright leaves its PIDs in ``nodes.json`` and the sandbox's ``state.json``; the
 next run stops those leftovers (after checking each PID's command line) or reuses them.
 """
