@@ -69,6 +69,9 @@ DEMO_PASSPHRASE = "demo"  # noqa: S105 - throwaway demo profiles, printed to the
 ROLES = {"seller": "demo-seller", "buyer": "demo-buyer", "arbiter": "demo-arbiter"}
 BUYER_FUNDS = 50 * PICONERO_PER_XMR
 NODE_START_TIMEOUT_S = 180.0
+# Over Tor a node first waits for its tor's bootstrap (it gives up after 3 minutes by itself)
+# and the publication of its onion service.
+TOR_NODE_START_TIMEOUT_S = 300.0
 NODE_STOP_GRACE_S = 20.0
 FAUCET_ATTEMPTS = 1
 FAUCET_TIMEOUT_S = 120.0
@@ -343,7 +346,8 @@ class DemoRun:
         self._save_node_pids()
         assert process.stdout is not None
         lines = _JsonLines(process.stdout)
-        with trio.move_on_after(NODE_START_TIMEOUT_S):
+        timeout = TOR_NODE_START_TIMEOUT_S if self.options.tor else NODE_START_TIMEOUT_S
+        with trio.move_on_after(timeout):
             while (event := await lines.next()) is not None:
                 if event.get("event") != "tor-bootstrap":
                     node.started = event
