@@ -4,6 +4,8 @@ Multisig is off by default in 0.18 and no RPC turns it on. The wallet file must 
 wallet-rpc first (else the CLI says it is "opened by another wallet program"). The CLI exits 0
 even on a wrong password, so we read its output and treat any "Error" line as failure.
 ``--daemon-ssl disabled`` spares one RSA key generation (about a second) per run.
+``--offline`` (with the dummy ``--daemon-address 127.0.0.1:1``) means the CLI connects to no
+daemon and looks up no name, so it needs no Tor route (`_daemon_route`) in either mode.
 
 The password goes on stdin, never on the command line (``/proc/PID/cmdline`` is readable by
 every local user): without ``--password`` the CLI reads it from stdin to load the wallet,
