@@ -20,7 +20,8 @@ Cost, two runs here (2 cores shared with other test runs, load 5-10): 5 min 2 s 
 11 s for the module: the world 128-142 s (network, chain, three nodes each bootstrapping its
 own tor), the escrow to release 52-120 s, the dispute 63-97 s, the wallet-rpc over an onion
 33-38 s, the jailed node 20-28 s. Up to 10 tor processes (~110 MB RSS each for the
-network's, ~50 MB for clients), monerod, 7 wallet-rpc processes and 4 nodes at once. Deadlines detect hangs; nothing asserts a duration.
+network's, ~50 MB for clients), monerod, 7 wallet-rpc processes and 4 nodes at once.
+Deadlines detect hangs; nothing asserts a duration.
 """
 
 import os
