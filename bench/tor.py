@@ -562,7 +562,8 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
         per_publish: list[dict[str, Any]] = []
         missing = 0
         churn: dict[str, Any] = {}
-        churned = [run.nodes[i] for i in (len(names) - 1, len(names) - 3) if i > 0][:2]
+        # The last two nodes churn; nodes 0 and 1 stay up (the restarted ones rejoin through them).
+        churned = [run.nodes[i] for i in (len(names) - 1, len(names) - 2) if i >= 2]
         for k in range(args.publishes):
             if k == args.publishes // 2 and churned and not churn:
                 churn = churn_round(run, churned)
