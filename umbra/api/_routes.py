@@ -205,7 +205,8 @@ def api_router(services: Services) -> APIRouter:
     async def status() -> dict[str, Any]:
         """``network``: whether the node runs, how it connects (``network``: ``"tor"`` or
         ``"clearnet"``; ``tor_bootstrap``: ``{"percent", "summary"}`` while Tor's bootstrap is
-        known), peers, DHT routing table size, catalogs and listings synced, last sync.
+        known; ``tor_error``: why the node's tor is down, when it died), peers, DHT routing
+        table size, catalogs and listings synced, last sync.
         ``monero``: which wallet-rpc is connected and whether it
         answers (with how to connect one when none is)."""
         return {

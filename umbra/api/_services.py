@@ -95,6 +95,7 @@ class Services:
             "running": status.running,
             "network": status.network if status.running else None,
             "tor_bootstrap": status.tor_bootstrap_json() if status.running else None,
+            "tor_error": status.tor_error if status.running else None,
             "peer_id": status.peer_id,
             "addresses": list(status.addrs),
             "peers": status.peers,

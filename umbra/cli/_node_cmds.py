@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 import trio
@@ -21,7 +21,7 @@ from ._invocation import with_runnable_commands
 from ._logging import DEFAULT_MAX_BYTES, debugging_from_env, setup_logging
 from ._network_options import FILE_KEYS as NETWORK_FILE_KEYS
 from ._network_options import NetworkOptions, network_mode, network_options, options_from_file
-from ._progress import network_words
+from ._progress import network_words, show_bootstrap
 from ._web_cmds import (
     DEFAULT_PORT,
     WEB_FILE,
@@ -35,7 +35,7 @@ from ._web_cmds import (
 if TYPE_CHECKING:
     from umbra.api import Services
     from umbra.market import TradeOptions
-    from umbra.net import Node, NodeConfig, NodeStatus
+    from umbra.net import Node, NodeConfig, NodeStatus, TorTransport
 
 # umbra.net pulls in py-libp2p (~1.5 s of imports): imported inside the commands that need it,
 # so every other command stays fast.
@@ -122,6 +122,7 @@ class NodeStatusSource:
             "running": True,
             "network": live.network,
             "tor_bootstrap": live.tor_bootstrap_json(),
+            "tor_error": live.tor_error,
             "peer_id": live.peer_id,
             "addresses": list(live.addrs),
             "peers": live.peers,
@@ -166,18 +167,6 @@ def node_config(
     )
 
 
-def check_network_available(config: "NodeConfig") -> None:
-    """Refuse, before the profile is unlocked, a mode this build cannot run (Tor, until the
-    onion transport lands): never a silent fallback to clearnet.
-
-    Raises:
-        umbra.net.TorNotAvailable: Tor mode.
-    """
-    from umbra.net import transport_for
-
-    transport_for(config.network)
-
-
 async def serve_profile(
     profile: Profile,
     config: "NodeConfig",
@@ -185,22 +174,36 @@ async def serve_profile(
     web_port: int | None,
     any_web_port_if_taken: bool = False,
     trade: "tuple[Profile, TradeOptions] | None" = None,
+    progress: TextIO | None = None,
+    json_lines: bool = False,
     task_status: Any = trio.TASK_STATUS_IGNORED,  # trio.TaskStatus[RunningNode]
 ) -> None:
     """Run the node, messaging and (unless ``web_port`` is None) the web app until cancelled.
 
     Everything shares this trio loop and the profile's one database connection, serialised by
-    the node's limiter, so no two threads ever use the connection at once.
+    the node's limiter, so no two threads ever use the connection at once. In Tor mode the
+    node starts once its tor is bootstrapped and its onion service published; ``progress``
+    (if given) shows the bootstrap meanwhile (a bar, lines, or JSON events with
+    ``json_lines``).
     """
     from umbra.api import Services
     from umbra.market import SellerCatalog
-    from umbra.net import serve_node
+    from umbra.net import TorTransport, serve_node, transport_for
     from umbra.net.messaging import serve_messaging
 
     source = SellerCatalog(profile)
     web_file = profile.path / WEB_FILE
+    transport = transport_for(config.network, profile_dir=profile.path)
     async with trio.open_nursery() as nursery:
-        started: Node = await nursery.start(serve_node, profile, config, source)
+        shown = trio.Event()
+        if progress is not None and isinstance(transport, TorTransport):
+            nursery.start_soon(_show_bootstrap, transport, progress, json_lines, shown)
+        else:
+            shown.set()
+        started: Node = await nursery.start(
+            partial(serve_node, profile, config, source, transport=transport)
+        )
+        await shown.wait()  # the last step (100 %) is on screen before "listening"
         messaging = await nursery.start(serve_messaging, started, profile)
         if trade is not None:  # orders: on a second connection of the profile (see serve_trade)
             from umbra.market import serve_trade
@@ -228,6 +231,15 @@ async def serve_profile(
             await trio.sleep_forever()
         finally:
             web_file.unlink(missing_ok=True)
+
+
+async def _show_bootstrap(
+    transport: "TorTransport", out: TextIO, json_lines: bool, shown: trio.Event
+) -> None:
+    try:
+        await show_bootstrap(transport.watch_bootstrap(), out, json_lines=json_lines)
+    finally:
+        shown.set()
 
 
 @click.command()
@@ -309,7 +321,6 @@ def node(
         tor_network_file=tor_network_file,
     )
     config = node_config(state_profile_dir(state), listen, bootstrap, network)
-    check_network_available(config)
     profile = state.profile()
     setup_logging(
         verbose,
@@ -338,6 +349,8 @@ def node(
                     web_port=None if no_web else (DEFAULT_PORT if web_port is None else web_port),
                     any_web_port_if_taken=web_port is None,
                     trade=(trade_profile, trade_options),
+                    progress=sys.stdout,
+                    json_lines=state.json_output,
                 )
             )
             web = started.web

@@ -107,6 +107,8 @@ def network_words(status: "NodeStatus") -> str:
     if status.network == "clearnet":
         return "clearnet (peers see this machine's IP address)"
     if status.network == "tor":
+        if status.tor_error:
+            return f"Tor is DOWN ({_summary(status.tor_error)}): no peer is reached, no fallback"
         tor = status.tor_bootstrap_json()
         if tor is None or tor["percent"] >= 100:
             return "Tor (onion addresses only)"

@@ -27,7 +27,7 @@ from umbra.core import UsageError
 from ._app import CliState, emit, json_option, pass_state
 from ._logging import setup_logging
 from ._network_options import NetworkOptions, network_options
-from ._node_cmds import RunningNode, check_network_available, node_config, serve_profile
+from ._node_cmds import RunningNode, node_config, serve_profile
 from ._web_cmds import (
     DEFAULT_PORT,
     cancel_on_stop_signal,
@@ -77,7 +77,6 @@ def app(
         tor_network_file=tor_network_file,
     )
     config = node_config(state_profile_dir(state), listen, bootstrap, network)
-    check_network_available(config)
     profile = state.profile()
     setup_logging(verbose=False)
     start = partial(
@@ -86,6 +85,8 @@ def app(
         config,
         web_port=DEFAULT_PORT if port is None else port,
         any_web_port_if_taken=port is None,
+        progress=sys.stdout,  # Tor's bootstrap, before the window or browser opens
+        json_lines=state.json_output,
     )
     choice = choose_window(browser_flag=browser)
     if choice.gui is not None:

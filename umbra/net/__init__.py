@@ -10,9 +10,11 @@ when a page shows them), ``_dht_ledger`` (who a stored DHT record is
 held for, quotas and eviction; pure), ``_dht_guard`` (Umbra's DHT server on py-libp2p's),
 ``_state`` (the ``net`` tables), ``_network_mode`` (Tor or clearnet, and the Tor settings;
 pure), ``_onion_addresses`` (which addresses a mode dials, keeps and announces; pure),
-``_transport`` (pluggable host builders: TCP + Noise only), ``_transport_choice`` (the
-transport for a mode; Tor refused until the onion transport lands), ``_dht`` (workarounds
-for py-libp2p's DHT),
+``_transport`` (pluggable host builders: TCP + Noise only), ``_onion_transport`` (libp2p
+over onion services: the SOCKS dialler, the loopback listener, `TorTransport`),
+``_tor_session`` (the tor a Tor-mode node runs on: started or reached, bootstrapped,
+watched; its onion service), ``_transport_choice`` (the transport for a mode), ``_dht``
+(workarounds for py-libp2p's DHT),
 ``_sync`` (the sync protocol over streams), ``_node`` (the coordinator), ``_status`` and
 ``_status_read`` (health). Imports ``umbra.core`` and ``umbra.store`` only.
 See docs/specifications/network.md for the wire formats.
@@ -86,6 +88,7 @@ if TYPE_CHECKING:
     from ._dht import fill_routing_table, get_fresh, tune_dht
     from ._dht_guard import UmbraDHT, UmbraRecords
     from ._node import CatalogSource, Node, open_node, serve_node
+    from ._onion_transport import ONION_VIRTUAL_PORT, TorTransport
     from ._reach import is_protocol_refusal
     from ._records import (
         CatalogHeadValidator,
@@ -97,13 +100,9 @@ if TYPE_CHECKING:
         provider_key,
         select_head,
     )
+    from ._tor_session import TorUnavailable
     from ._transport import TcpNoiseTransport, Transport, noise_only_security, yamux_only
-    from ._transport_choice import (
-        TOR_NOT_AVAILABLE,
-        TorNotAvailable,
-        tor_bootstrap_of,
-        transport_for,
-    )
+    from ._transport_choice import tor_bootstrap_of, transport_for
 
 # Names whose modules import py-libp2p (~1 s of imports) load on first use, so that
 # `umbra status` and other readers of the ``net`` tables start fast.
@@ -130,13 +129,9 @@ _LAZY = {
         "select_head",
     ),
     "_transport": ("TcpNoiseTransport", "Transport", "noise_only_security", "yamux_only"),
-    "_transport_choice": (
-        "TOR_NOT_AVAILABLE",
-        "TorNotAvailable",
-        "tor_bootstrap_of",
-        "torrc_lines_from_file",
-        "transport_for",
-    ),
+    "_onion_transport": ("ONION_VIRTUAL_PORT", "TorTransport"),
+    "_tor_session": ("TorUnavailable",),
+    "_transport_choice": ("tor_bootstrap_of", "transport_for"),
 }
 _LAZY_MODULE = {name: module for module, names in _LAZY.items() for name in names}
 
@@ -160,8 +155,8 @@ __all__ = [
     "KAD_PROTOCOL_ID",
     "LOCAL",
     "NET_NAMESPACE",
+    "ONION_VIRTUAL_PORT",
     "SYNC_PROTOCOL_ID",
-    "TOR_NOT_AVAILABLE",
     "Admitted",
     "ArbiterProfileValidator",
     "BackoffPolicy",
@@ -197,8 +192,9 @@ __all__ = [
     "StoreRefused",
     "TcpNoiseTransport",
     "TokenBucket",
-    "TorNotAvailable",
     "TorSettings",
+    "TorTransport",
+    "TorUnavailable",
     "Transport",
     "UmbraDHT",
     "UmbraRecords",

@@ -79,7 +79,7 @@ from ._state import NetState
 from ._status import NodeStatus
 from ._sync import SyncClient, SyncServer
 from ._transport import Transport, close_listeners
-from ._transport_choice import tor_bootstrap_of, transport_for
+from ._transport_choice import tor_bootstrap_of, tor_endpoints_of, tor_error_of, transport_for
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ class Node:
         self._profile = profile
         self._config = config
         self._source = source
-        self._transport = transport or transport_for(config.network)
+        self._transport = transport or transport_for(config.network, profile_dir=profile.path)
         self._clock = clock
         self._limiter = trio.CapacityLimiter(1)
         self._state: NetState | None = None
@@ -239,9 +239,25 @@ class Node:
     # -- running -------------------------------------------------------------------------------
 
     async def serve(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
-        """Run until cancelled; ``task_status.started(self)`` once the node is reachable."""
-        config = self._config
+        """Run until cancelled; ``task_status.started(self)`` once the node is reachable (over
+        Tor: once its onion service is published).
+
+        The status row is written from the start, so `umbra status` shows Tor's bootstrap
+        while the transport comes up.
+        """
         self._state = await self._db(NetState, self._profile)
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._survive, self._status_loop)
+                async with self._transport.open(_TransportStore(self)):
+                    await self._serve_host(task_status)
+                nursery.cancel_scope.cancel()
+        finally:
+            with trio.CancelScope(shield=True), trio.move_on_after(3):
+                await self._write_status(running=False)
+
+    async def _serve_host(self, task_status: Any) -> None:
+        config = self._config
         seed = await self._db(self.state.network_key_seed)
         self._known_seq = await self._db(self.state.known_seqs)
         key_pair = create_new_key_pair(seed)
@@ -255,6 +271,13 @@ class Node:
             max_connections=config.limits.max_connections,
         )
         async with host.run(listen):
+            try:
+                # Over Tor: publish the onion service forwarding to the listener.
+                await self._transport.publish(host)
+            except BaseException:
+                with trio.CancelScope(shield=True):
+                    await close_listeners(host)
+                raise
             self._host = host
             # In Tor mode the host must announce its onion address only (identify, signed
             # peer record, provider records): refuse to run before anyone can ask it.
@@ -312,14 +335,12 @@ class Node:
                     nursery.start_soon(self._survive, self._publish_loop)
                     nursery.start_soon(self._survive, self._head_exchange_loop)
                     nursery.start_soon(self._survive, self._freshness_loop)
-                    nursery.start_soon(self._survive, self._status_loop)
                     nursery.start_soon(self._survive, self._maintenance_loop)
                     task_status.started(self)
                     try:
                         await trio.sleep_forever()
                     finally:
                         with trio.CancelScope(shield=True), trio.move_on_after(3):
-                            await self._write_status(running=False)
                             await close_listeners(host)
 
     def _sync_handler(self, server: SyncServer) -> Callable[[INetStream], Any]:
@@ -358,9 +379,12 @@ class Node:
             return False
         if info.peer_id == self.host.get_id():
             return False
+        started = self._clock()
         try:
-            with trio.fail_after(10):
+            # Over Tor a first connect builds a circuit to the peer's onion service.
+            with trio.fail_after(30 if self._config.network.onion_only else 10):
                 await self.host.connect(info)
+            log.info("connected to %s in %.3f s", info.peer_id, self._clock() - started)
             await self.dht.add_server(info.peer_id)
         except trio.Cancelled:
             raise
@@ -894,11 +918,15 @@ class Node:
         """The live part of the status (sync counts come from the database)."""
         host = self._host
         tor = tor_bootstrap_of(self._transport)
+        tor_ports = tor_endpoints_of(self._transport)
         return NodeStatus(
             running=True,
             network=self._config.network.name,
             tor_bootstrap_percent=None if tor is None else tor.percent,
             tor_bootstrap_summary=None if tor is None else tor.summary,
+            tor_error=tor_error_of(self._transport),
+            tor_control=None if tor_ports is None else tor_ports[0],
+            tor_socks=None if tor_ports is None else tor_ports[1],
             peer_id=None if host is None else str(host.get_id()),
             addrs=tuple(self.addrs) if host is not None else (),
             transport=self._transport.name,
@@ -927,6 +955,9 @@ class Node:
         last_peers = self._clock()
         while True:
             await self._write_status()
+            if self._host is None:  # the transport is still coming up (Tor's bootstrap)
+                await trio.sleep(self._config.status_interval)
+                continue
             if self._clock() - last_peers >= self._config.peer_store_interval:
                 await self._save_peers()
                 last_peers = self._clock()
@@ -965,6 +996,22 @@ class Node:
                 for img in parse_listing(data, expected_cid=cid).body.images:
                     keep.update((str(img.full), str(img.thumb)))
         return keep
+
+
+class _TransportStore:
+    """The transport's secrets in the profile's database, through the node's limiter."""
+
+    def __init__(self, node: Node) -> None:
+        self._node = node
+
+    async def onion_key(self) -> str | None:
+        return await self._node._db(self._node.state.onion_key)
+
+    async def save_onion_key(self, key: str) -> None:
+        await self._node._db(self._node.state.save_onion_key, key)
+
+    async def socks_isolation(self) -> str:
+        return await self._node._db(self._node.state.socks_isolation)
 
 
 @asynccontextmanager

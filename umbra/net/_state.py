@@ -15,6 +15,9 @@ Synchronous methods, called by the node through ``trio.to_thread.run_sync`` with
 - ``net_catalogs.sources`` (schema 3): the peers a catalog was synced from, the seller's node
   first when known; they are asked for the images fetched on demand. Schema 3 also gives
   every image of an already synced listing its reference row (`backfill_listing_refs`).
+- ``net_tor`` (schema 4): Tor mode's secrets: the onion service key tor created on the first
+  start (kept so the .onion address survives restarts) and the profile's SOCKS isolation
+  token (random: two profiles on one tor never share a circuit).
 """
 
 import json
@@ -83,6 +86,14 @@ NET_MIGRATIONS = [
     """
     ALTER TABLE net_catalogs ADD COLUMN sources TEXT NOT NULL DEFAULT '[]';
     """,
+    # onion_key: ``ED25519-V3:<base64>`` as tor's ADD_ONION returned it (NULL until then)
+    """
+    CREATE TABLE net_tor (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        socks_isolation TEXT NOT NULL CHECK (length(socks_isolation) BETWEEN 16 AND 64),
+        onion_key TEXT
+    );
+    """,
 ]
 # The first version whose reference rows name every image of a synced listing.
 _IMAGE_REFS_VERSION = 3
@@ -120,6 +131,29 @@ class NetState:
                 seed = secrets.token_bytes(32)
                 self._db.execute("INSERT INTO net_identity (id, key_seed) VALUES (1, ?)", (seed,))
         return bytes(seed)
+
+    # -- Tor mode ------------------------------------------------------------------------------
+
+    def socks_isolation(self) -> str:
+        """This profile's SOCKS username for tor's stream isolation, created on first use."""
+        with self._db.transaction():
+            token = self._db.scalar("SELECT socks_isolation FROM net_tor WHERE id = 1")
+            if token is None:
+                token = secrets.token_hex(16)
+                self._db.execute(
+                    "INSERT INTO net_tor (id, socks_isolation) VALUES (1, ?)", (token,)
+                )
+        return str(token)
+
+    def onion_key(self) -> str | None:
+        """The onion service key tor made on this profile's first Tor start, if any."""
+        value = self._db.scalar("SELECT onion_key FROM net_tor WHERE id = 1")
+        return None if value is None else str(value)
+
+    def save_onion_key(self, key: str) -> None:
+        self.socks_isolation()  # the row exists
+        with self._db.transaction():
+            self._db.execute("UPDATE net_tor SET onion_key = ? WHERE id = 1", (key,))
 
     def save_peers(self, peers: Sequence[tuple[str, Sequence[str]]], now: int) -> None:
         with self._db.transaction():

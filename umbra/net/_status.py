@@ -22,6 +22,11 @@ class NodeStatus:
     network: str | None = None
     tor_bootstrap_percent: int | None = None
     tor_bootstrap_summary: str | None = None
+    # Why the node's tor is unusable (it died while the node ran); None while it works.
+    tor_error: str | None = None
+    # Where the tor in use listens (loopback endpoints, or unix:PATH), once reached.
+    tor_control: str | None = None
+    tor_socks: str | None = None
     pid: int | None = None
     started_at: float | None = None
     updated_at: float | None = None

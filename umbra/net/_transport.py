@@ -3,11 +3,19 @@
 A `Transport` builds the host for a key pair and listen addresses. Whatever the transport,
 the security layer is Noise only and the muxer yamux only: py-libp2p's default ``new_host()``
 also offers TLS, secio and *plaintext* (a plaintext dialer got an unencrypted session), so the
-options are always passed explicitly. `TcpNoiseTransport` is the default; a Tor onion transport
-(a later issue) implements the same protocol.
+options are always passed explicitly. `TcpNoiseTransport` is clearnet's; `TorTransport`
+(`_onion_transport`) implements the same protocol over onion services.
+
+A node uses a transport in three steps: ``open(store)`` (an async context entered first and
+held while the node runs: the Tor transport starts or reaches tor and waits for its
+bootstrap), ``build_host``, and, once ``host.run`` listens, ``publish(host)`` (the Tor
+transport publishes the onion service that forwards to the listener). TCP has nothing to do in
+the first and last steps.
 """
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 import multiaddr
@@ -35,6 +43,15 @@ def _admit_everyone(peer: ID) -> bool:
     return False
 
 
+class TransportStore(Protocol):
+    """What a transport may keep in the profile's encrypted database (`NetState` via the
+    node's database limiter)."""
+
+    async def onion_key(self) -> str | None: ...
+    async def save_onion_key(self, key: str) -> None: ...
+    async def socks_isolation(self) -> str: ...
+
+
 class Transport(Protocol):
     """Builds a libp2p host; the node runs it with ``host.run(listen)``.
 
@@ -55,6 +72,18 @@ class Transport(Protocol):
         admission: ConnectionAdmission | None = None,
         max_connections: int | None = None,
     ) -> IHost: ...
+
+    def open(self, store: TransportStore) -> AbstractAsyncContextManager[None]:
+        """What the transport needs while the node runs; entered before `build_host`.
+
+        Raises:
+            NetError: it cannot be had (e.g. tor is unreachable); the node does not start.
+        """
+        ...
+
+    async def publish(self, host: IHost) -> None:
+        """Make the listening ``host`` reachable; the node reports itself started after it."""
+        ...
 
 
 class GatedNoiseTransport(NoiseTransport):
@@ -112,6 +141,13 @@ class TcpNoiseTransport:
     """
 
     name = "tcp"
+
+    @contextlib.asynccontextmanager
+    async def open(self, store: TransportStore) -> AsyncIterator[None]:
+        yield  # plain TCP needs nothing outside the host
+
+    async def publish(self, host: IHost) -> None:
+        return  # the listener is reachable as it is
 
     def build_host(
         self,

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import umbra.store as _store
+from tests.support.leak_audit import child_audit_env
 from umbra.core.crypto import Argon2Params
 
 ENTRY = str(Path(__file__).with_name("_umbra_entry.py"))
@@ -75,6 +76,16 @@ class NodeProc:
     wrap: list[str] = field(default_factory=list)  # e.g. ["ip", "netns", "exec", "ns1"]
     web_base: str | None = None  # with ``launch(web=True)``: the web app's base URL
     web_token: str | None = None
+    # How the node reaches the network: clearnet unless a test gives Tor options (e.g.
+    # ["--tor-network-file", path]); in Tor mode it listens on its 127.0.0.x address for tor.
+    network: list[str] = field(default_factory=lambda: ["--clearnet"])
+    # Record the node process's connects and name lookups here (tests/support/leak_audit).
+    audit_log: Path | None = None
+    # Tor's bootstrap steps the last start printed (``tor-bootstrap`` events), and how long
+    # the last start took from launch to "listening" (for the tier's report, never asserted).
+    tor_steps: list[dict[str, Any]] = field(default_factory=list)
+    start_seconds: float = 0.0
+    _launched_at: float = 0.0
 
     @property
     def log_path(self) -> Path:
@@ -129,7 +140,7 @@ class NodeProc:
             self.name,
             "--json",
             "node",
-            "--clearnet",
+            *self.network,
             "--verbose",
             *(["--web-port", "0"] if web else ["--no-web"]),
         ]
@@ -137,26 +148,37 @@ class NodeProc:
         for addr in bootstrap:
             argv += ["--bootstrap", addr]
         argv += list(args)
+        env = _env(self.data_dir, {"UMBRA_DEBUG": "1"} if debug else None)
+        if self.audit_log is not None:
+            env = child_audit_env(self.audit_log, env)
+        self._launched_at = time.monotonic()
         with open(self.log_path, "a") as log:  # the child keeps its own descriptor
             self.proc = subprocess.Popen(
                 argv,
                 stdout=subprocess.PIPE,
                 stderr=log,
                 text=True,
-                env=_env(self.data_dir, {"UMBRA_DEBUG": "1"} if debug else None),
+                env=env,
             )
 
     def wait_listening(self, *, timeout: float = 90) -> None:
         assert self.proc is not None and self.proc.stdout is not None
         deadline = time.monotonic() + timeout
-        line = ""
+        self.tor_steps = []
+        event: dict[str, Any] = {}
         while time.monotonic() < deadline:
             line = self.proc.stdout.readline()
-            if line or self.proc.poll() is not None:
+            if not line and self.proc.poll() is not None:
                 break
-        assert line, f"node {self.name} did not start; see {self.log_path}"
-        event = json.loads(line)
-        assert event["event"] == "listening"
+            if not line:
+                continue
+            event = json.loads(line)
+            if event["event"] != "tor-bootstrap":  # Tor mode prints its bootstrap first
+                break
+            self.tor_steps.append(event)
+        started = event.get("event") == "listening"
+        assert started, f"node {self.name} did not start; see {self.log_path}"
+        self.start_seconds = time.monotonic() - self._launched_at
         self.addrs, self.peer_id = event["addrs"], event["peer_id"]
         if event.get("url"):
             self.web_base, self.web_token = event["base"], event["url"].split("token=", 1)[1]
