@@ -76,7 +76,8 @@ def check_report(report: dict[str, Any], modes: tuple[str, ...]) -> None:
             assert resources["own_tor_rss_mb"]["p50"] > 0
             assert resources["private_network_tors_rss_mb"]["processes"] == 4
             assert resources["private_network_tors_rss_mb"]["sum"] > 0
-            assert _real(run["private_network_start_s"])
+            network = run["private_network_start_s"]
+            assert _real(network["tors_started_s"]) and _real(network["first_consensus_s"])
         else:
             assert resources["own_tor_rss_mb"]["processes"] == 0
     if "tor" in modes:
