@@ -71,6 +71,7 @@ def check_report(report: dict[str, Any], modes: tuple[str, ...]) -> None:
         resources = run["resources"]
         assert resources["umbra_node_rss_mb"]["p50"] > 0
         if mode == "tor":
+            assert start["tor_bootstrapped_s"]["samples"] == n
             # each node runs its own tor; the private network's four tors are measured too
             assert resources["own_tor_rss_mb"]["processes"] == n
             assert resources["own_tor_rss_mb"]["p50"] > 0
