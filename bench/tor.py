@@ -326,14 +326,15 @@ def network_main(root: Path) -> None:
 # -- one mode ---------------------------------------------------------------------------------
 
 
-def _bootstraps(i: int, rng: random.Random) -> list[int]:
-    """Which earlier nodes node ``i`` bootstraps from: its parent, and from 3 on one more."""
+def _bootstraps(i: int, running: int, rng: random.Random) -> list[int]:
+    """Which nodes node ``i`` bootstraps from: its parent, and from 3 on one more of the
+    ``running`` nodes (those of earlier waves, whose addresses are known)."""
     if i == 0:
         return []
     parent = (i - 1) // 2
     chosen = {parent}
     if i >= 3:
-        chosen.add(rng.choice([j for j in range(i) if j != parent]))
+        chosen.add(rng.choice([j for j in range(running) if j != parent]))
     return sorted(chosen)
 
 
@@ -390,7 +391,7 @@ class ModeRun:
         for wave in _waves(len(self.nodes)):
             for i in wave:
                 node = self.nodes[i]
-                chosen = _bootstraps(i, self.rng)
+                chosen = _bootstraps(i, wave[0], self.rng)
                 boots[node.name] = [self.nodes[j].name for j in chosen]
                 node.launch([self.nodes[j].addrs[0] for j in chosen])
             for i in wave:
