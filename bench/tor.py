@@ -114,6 +114,9 @@ def _umbra_argv() -> list[str]:
 def _env(root: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("UMBRA_")}
     env.update(UMBRA_HOME=str(root), UMBRA_PASSPHRASE=PASSPHRASE, UMBRA_DEBUG="1")
+    # A node's stdout is a pipe (block-buffered): unbuffered, each JSON event (tor's bootstrap
+    # steps, "listening") is read when it is written, so its time is right.
+    env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
     return env
 
