@@ -1,7 +1,8 @@
 """The measuring node of ``bench/tor.py``: one more Umbra node, driven by JSON lines on stdin.
 
-It runs `open_node` (the node the `umbra node` process runs, without messaging and trade)
-in the same network mode as the nodes it measures, and times what only a node can see:
+It runs `open_node` and the messaging service (what the `umbra node` process runs, without
+the trade layer and the web app) in the same network mode as the nodes it measures, and
+times what only a node can see:
 
 - ``connect``: first contact, i.e. ``host.connect`` to a peer this node has no connection
   to (Tor: SOCKS CONNECT to the peer's onion, rendezvous, then Noise + yamux; TCP: the TCP
@@ -48,6 +49,7 @@ def main() -> None:
 
     from umbra.core import parse_catalog_head
     from umbra.net import NodeConfig, get_fresh, head_key, open_node
+    from umbra.net.messaging import serve_messaging
     from umbra.store import open_profile
 
     async def run() -> None:
@@ -81,7 +83,10 @@ def main() -> None:
                 bootstrap=tuple(first["bootstrap"]),
             )
             started = time.monotonic()
-            async with open_node(profile, config) as node:
+            async with open_node(profile, config) as node, trio.open_nursery() as services:
+                # Messaging too, as `umbra node` runs it: without it the probe would refuse the
+                # others' prekey records and mailbox requests as a DHT neighbour.
+                await services.start(serve_messaging, node, profile)
                 say({"ok": "start", "addrs": node.addrs, "usable_s": time.monotonic() - started})
                 host = node.host
                 while (cmd := await command()) is not None:
@@ -116,6 +121,7 @@ def main() -> None:
                         say({"ok": "stats", "peers": stats.peers, "routing": stats.routing_table})
                     elif cmd["cmd"] == "stop":
                         break
+                services.cancel_scope.cancel()
         say({"ok": "stop"})
 
     with contextlib.suppress(KeyboardInterrupt):
