@@ -4,7 +4,8 @@ The quick form: 4 `umbra node` processes per mode (and the probe node), clearnet
 Tor (a private network; every node its own tor). The bench stops everything it starts; the
 test checks that no tor and no node of its directories is left. Durations are never asserted
 (the deadline only detects a hang); the targets' verdicts must be there as booleans, whatever
-they say. Cost here: ~3-6 min on two shared cores (the Tor half is most of it).
+they say. Cost here: 2 min 20 s on two shared cores at load ~10 (the Tor half is most
+of it).
 """
 
 import json
