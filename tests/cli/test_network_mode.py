@@ -1,20 +1,42 @@
-"""`umbra node` and `umbra app` run over Tor by default; this build cannot yet, so they refuse
-in one line, before the passphrase is asked, instead of falling back to clearnet."""
+"""`umbra node` and `umbra app` run over Tor by default: a tor that cannot be had makes them
+refuse to start in one line, never fall back to clearnet. (Running over a real tor: the Tor
+tier, tests/integration/tor/test_tor_nodes.py.)"""
+
+import socket
+from pathlib import Path
 
 import pytest
 
 from .conftest import Runner, assert_one_line_error
 
 
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 @pytest.mark.parametrize("command", ["node", "app"])
-def test_tor_mode_refuses_to_start_rather_than_use_clearnet(umbra: Runner, command: str) -> None:
-    # No profile and no passphrase: the refusal comes before the profile is even opened.
-    refused = umbra(command, "--no-web" if command == "node" else "--browser", passphrase=None,
-                    check=False)  # fmt: skip
+def test_an_unreachable_tor_is_a_one_line_refusal_not_clearnet(umbra: Runner, command: str) -> None:
+    umbra("init")
+    where = f"127.0.0.1:{_closed_port()}"
+    extra = "--no-web" if command == "node" else "--browser"
+    refused = umbra(command, extra, "--tor-control", where, check=False)
     assert refused.code == 1
-    assert_one_line_error(refused, "Tor mode is not available", "--clearnet")
-    as_json = umbra("--json", command, check=False)
-    assert as_json.code == 1 and "Tor mode is not available" in as_json.json()["error"]
+    errors = [line for line in refused.stderr.splitlines() if not line.startswith("No window:")]
+    assert len(errors) == 1 and errors[0].startswith("umbra: error: "), errors
+    assert f"cannot reach tor at {where}" in errors[0] and "no clearnet fallback" in errors[0]
+    assert "listening" not in refused.stdout and "Web app" not in refused.stdout
+    as_json = umbra("--json", command, extra, "--tor-control", where, check=False)
+    assert as_json.code == 1 and "cannot reach tor" in as_json.json()["error"]
+
+
+def test_an_own_tor_that_cannot_start_says_why(umbra: Runner, tmp_path: Path) -> None:
+    umbra("init")
+    bad = tmp_path / "tor-network"
+    bad.write_text("NoSuchOption 1\n")
+    refused = umbra("node", "--no-web", "--tor-network-file", str(bad), check=False)
+    assert_one_line_error(refused, "cannot run over Tor", "tor exited", "NoSuchOption")
 
 
 def test_bad_tor_options_are_one_line_errors(umbra: Runner) -> None:

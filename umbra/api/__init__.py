@@ -8,6 +8,7 @@ on trio). The pages (``umbra.web``) are plugged in by whoever composes the two.
 """
 
 from ._app import PageSet, UmbraApp, create_app
+from ._errors import StoreBusy
 from ._security import (
     CODE_PARAM,
     CONTENT_SECURITY_POLICY,
@@ -23,7 +24,7 @@ from ._security import (
     new_token,
 )
 from ._server import HOST, serve_app
-from ._services import Services, StatusSource
+from ._services import STORE_WAIT_S, Services, StatusSource
 
 __all__ = [
     "CODE_PARAM",
@@ -35,12 +36,14 @@ __all__ = [
     "LOGIN_CODES_PATH",
     "MAX_BODY_BYTES",
     "SESSION_SCOPE_KEY",
+    "STORE_WAIT_S",
     "TOKEN_PARAM",
     "PageSet",
     "SecurityGate",
     "Services",
     "Session",
     "StatusSource",
+    "StoreBusy",
     "UmbraApp",
     "create_app",
     "new_token",

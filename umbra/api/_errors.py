@@ -2,8 +2,8 @@
 
 Who is at fault decides the status: bad input from the client is 4xx (`UsageError` 400,
 `InvalidDocument` 422, request validation 422, missing things 404, a refusal of the wallet
-400), an unreachable wallet is 503, a failure inside Umbra is 500 with a sentence that says it
-is a bug. Bad input never produces a 500.
+400), an unreachable wallet or a store that stays busy (`StoreBusy`) is 503, a failure inside
+Umbra is 500 with a sentence that says it is a bug. Bad input never produces a 500.
 """
 
 import logging
@@ -31,6 +31,17 @@ class ApiError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+class StoreBusy(UmbraError):
+    """The store stayed in use for longer than a request waits (`Services.run`); the request
+    did nothing."""
+
+    def __init__(self, waited: float) -> None:
+        super().__init__(
+            f"Your node is busy: its store has been in use for more than {waited:g} s, so"
+            " nothing was done. Try again in a moment; if this keeps happening, restart Umbra"
+        )
 
 
 class NotFound(ApiError):
@@ -137,6 +148,10 @@ def install_error_handlers(app: FastAPI, error_page: ErrorPage | None) -> None:
             "(or `umbra sandbox up`) is running, then try again.",
         )
 
+    async def on_store_busy(request: Request, exc: Exception) -> Response:
+        log.warning("%s %s refused: %s", request.method, request.url.path, exc)
+        return respond(request, 503, sentence(str(exc)))
+
     async def on_umbra(request: Request, exc: Exception) -> Response:
         log.error("request failed: %s", exc)
         return respond(request, 500, f"{exc}. Try again; if it keeps happening, restart Umbra.")
@@ -157,5 +172,6 @@ def install_error_handlers(app: FastAPI, error_page: ErrorPage | None) -> None:
     app.add_exception_handler(InvalidDocument, on_invalid)
     app.add_exception_handler(WalletRpcError, on_wallet_refused)
     app.add_exception_handler(WalletUnavailable, on_wallet_unavailable)
+    app.add_exception_handler(StoreBusy, on_store_busy)
     app.add_exception_handler(UmbraError, on_umbra)
     app.add_exception_handler(Exception, on_bug)

@@ -1,9 +1,12 @@
 """What the HTTP app needs from the rest of Umbra, bundled in one object.
 
 The store is synchronous SQLCipher with one connection, so every store call goes through
-`Services.run`: a worker thread, one at a time (one shared `trio.CapacityLimiter`). The node
-and the wallet are optional parts, filled in by whoever runs them on the same trio loop; pages
-and endpoints say "not connected yet" while they are ``None``.
+`Services.run`: a worker thread, one at a time (one shared `trio.CapacityLimiter`, the node's
+when a node runs). A request waits at most `STORE_WAIT_S` for its turn and is then refused
+with `StoreBusy` (nothing was done), so a store held by something else is a clear "busy, try
+again" and never a page that does not answer. The node and the wallet are optional parts,
+filled in by whoever runs them on the same trio loop; pages and endpoints say "not connected
+yet" while they are ``None``.
 """
 
 import time
@@ -19,10 +22,15 @@ from umbra.market import SellerCatalog
 from umbra.net import read_node_status
 from umbra.store import Profile
 
+from ._errors import StoreBusy
 from ._views import iso_time
 from ._wallet import WalletAccess
 
 T = TypeVar("T")
+
+# How long a request waits for the store before it is refused. A store call takes milliseconds
+# (a large sync's commit about a second); waiting longer means something holds the store.
+STORE_WAIT_S = 30.0
 
 
 class ImageSource(Protocol):
@@ -58,6 +66,7 @@ class Services:
         wallet: the Monero wallet, once something runs it on this loop.
         images: fetches images a page shows that this device does not hold yet (the node).
         clock: seconds since the epoch; injected so tests can move time.
+        store_wait_s: how long a call waits for its turn at the store (`StoreBusy` after).
         wallet_access: the profile's own Monero wallet (sandbox or connected wallet-rpc),
             found afresh for each request; see ``_wallet``.
     """
@@ -69,6 +78,7 @@ class Services:
     wallet: StatusSource | None = None
     images: ImageSource | None = None
     clock: Callable[[], float] = time.time
+    store_wait_s: float = STORE_WAIT_S
     wallet_access: WalletAccess = field(init=False)
 
     def __post_init__(self) -> None:
@@ -79,8 +89,25 @@ class Services:
         return cls(profile=profile, catalog=SellerCatalog(profile), **kwargs)
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run a blocking store call in a worker thread, one at a time."""
-        return await trio.to_thread.run_sync(partial(fn, *args), limiter=self.limiter)
+        """Run a blocking store call in a worker thread, one at a time.
+
+        Raises:
+            StoreBusy: the store was not free within ``store_wait_s``; ``fn`` did not run.
+        """
+        turn = object()  # whose turn at the limiter this is
+        got_it = False
+        with trio.move_on_after(self.store_wait_s):
+            await self.limiter.acquire_on_behalf_of(turn)
+            got_it = True
+        if not got_it:
+            raise StoreBusy(self.store_wait_s)
+        try:
+            # Once started, the call runs to its end even if the request is cancelled (trio
+            # waits for the thread): a write is never left half done, and the turn is
+            # given back only then.
+            return await trio.to_thread.run_sync(partial(fn, *args))
+        finally:
+            self.limiter.release_on_behalf_of(turn)
 
     def now(self) -> int:
         return int(self.clock())

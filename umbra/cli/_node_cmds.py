@@ -19,6 +19,7 @@ from ._app import CliState, emit, json_option, pass_state
 from ._format import iso_time
 from ._invocation import with_runnable_commands
 from ._logging import DEFAULT_MAX_BYTES, debugging_from_env, setup_logging
+from ._loop_watch import serve_loop_watch
 from ._network_options import FILE_KEYS as NETWORK_FILE_KEYS
 from ._network_options import NetworkOptions, network_mode, network_options, options_from_file
 from ._progress import network_words, show_bootstrap
@@ -195,6 +196,8 @@ async def serve_profile(
     web_file = profile.path / WEB_FILE
     transport = transport_for(config.network, profile_dir=profile.path)
     async with trio.open_nursery() as nursery:
+        # A call that blocks the loop stalls all of the below: the log then names it.
+        await nursery.start(serve_loop_watch)
         shown = trio.Event()
         if progress is not None and isinstance(transport, TorTransport):
             nursery.start_soon(_show_bootstrap, transport, progress, json_lines, shown)
@@ -401,7 +404,10 @@ def status(state: CliState) -> None:
 
     def human() -> None:
         if current.running:
-            click.echo(f"Node running: {current.peer_id} (pid {current.pid})")
+            if current.peer_id is None:  # over Tor: tor is still bootstrapping
+                click.echo(f"Node starting (pid {current.pid})")
+            else:
+                click.echo(f"Node running: {current.peer_id} (pid {current.pid})")
             click.echo(f"  network: {network_words(current)}")
             click.echo(f"  listening on: {', '.join(current.addrs) or '-'}")
             click.echo(f"  peers: {current.peers}   DHT routing table: {current.routing_table}")

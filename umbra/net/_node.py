@@ -83,6 +83,10 @@ from ._transport_choice import tor_bootstrap_of, tor_endpoints_of, tor_error_of,
 
 log = logging.getLogger(__name__)
 
+# A store call takes milliseconds (a large sync's commit about a second): one that holds the
+# store this long is logged, since everything else of the node and its pages waits meanwhile.
+SLOW_STORE_CALL_S = 5.0
+
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -170,8 +174,23 @@ class Node:
     # -- helpers -------------------------------------------------------------------------------
 
     async def _db(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run a store call in a worker thread; one at a time (the connection is shared)."""
-        return await trio.to_thread.run_sync(lambda: fn(*args, **kwargs), limiter=self._limiter)
+        """Run a store call in a worker thread; one at a time (the connection is shared).
+
+        Every page of the web app waits for its turn behind these calls (at most
+        `umbra.api.STORE_WAIT_S`), so one that holds the store for long is named in the log.
+        """
+
+        def timed() -> T:
+            started = time.monotonic()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                held = time.monotonic() - started
+                if held >= SLOW_STORE_CALL_S:
+                    name = getattr(fn, "__qualname__", type(fn).__name__)
+                    log.warning("the store call %s held the store for %.1f s", name, held)
+
+        return await trio.to_thread.run_sync(timed, limiter=self._limiter)
 
     @property
     def state(self) -> NetState:
@@ -405,14 +424,26 @@ class Node:
         self.host.get_peerstore().add_addrs(info.peer_id, usable, 3600)
 
     async def _bootstrap(self) -> None:
-        try:
-            await self._join()
-        except trio.Cancelled:
-            raise
-        except Exception:
-            log.exception("joining the network failed")
+        """Join through the bootstrap addresses and the peer store; while no peer answers,
+        try them again (doubling the wait up to a minute): a peer's onion service may not be
+        reachable yet when this node comes up, and a node with no peer is of no use."""
+        delay = 2.0
+        while True:
+            try:
+                tried = await self._join()
+            except trio.Cancelled:
+                raise
+            except Exception:
+                log.exception("joining the network failed")
+                tried = True
+            if not tried or self.host.get_connected_peers():
+                return
+            log.info("no peer reached; trying the known addresses again in %.0f s", delay)
+            await trio.sleep(delay)
+            delay = min(delay * 2, 60.0)
 
-    async def _join(self) -> None:
+    async def _join(self) -> bool:
+        """Dial the bootstrap and stored addresses; returns whether there was any."""
         stored = await self._db(self.state.known_peers, 20)
         addrs = rejoin_addrs(self._config.network, self._config.bootstrap, stored)
         async with trio.open_nursery() as nursery:
@@ -420,6 +451,7 @@ class Node:
                 nursery.start_soon(self.connect, addr)
         await fill_routing_table(self.dht, rounds=self._config.self_lookup_rounds)
         await self._save_peers()
+        return bool(addrs)
 
     async def _save_peers(self) -> None:
         host = self.host

@@ -120,9 +120,14 @@ class TorSession:
                         yield
                     finally:
                         nursery.cancel_scope.cancel()
-        except TorError as exc:
-            self.down = str(exc)
-            raise TorUnavailable(f"cannot run over Tor: {exc} (no clearnet fallback)") from None
+        except BaseException as exc:
+            # A TorError can reach here inside (one-member) exception groups: the controller
+            # and the launcher run nurseries.
+            reason = _single_tor_error(exc)
+            if reason is None:
+                raise
+            self.down = str(reason)
+            raise TorUnavailable(f"cannot run over Tor: {reason} (no clearnet fallback)") from None
         finally:
             self._ended = True
             self._tor = None
@@ -242,6 +247,12 @@ async def _wait_gone(tor: _Tor) -> str:
             nursery.start_soon(process_exit, tor.process)
         nursery.start_soon(control_port)
     return reasons[0]
+
+
+def _single_tor_error(exc: BaseException) -> TorError | None:
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc if isinstance(exc, TorError) else None
 
 
 async def _first_socks(controller: TorController) -> Endpoint:

@@ -173,11 +173,11 @@ class NodeProc:
             if not line:
                 continue
             event = json.loads(line)
-            if event["event"] != "tor-bootstrap":  # Tor mode prints its bootstrap first
+            if event.get("event") != "tor-bootstrap":  # Tor mode prints its bootstrap first
                 break
             self.tor_steps.append(event)
         started = event.get("event") == "listening"
-        assert started, f"node {self.name} did not start; see {self.log_path}"
+        assert started, f"node {self.name} did not start ({event}); see {self.log_path}"
         self.start_seconds = time.monotonic() - self._launched_at
         self.addrs, self.peer_id = event["addrs"], event["peer_id"]
         if event.get("url"):

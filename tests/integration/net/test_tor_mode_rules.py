@@ -1,10 +1,11 @@
 """The node's Tor-mode address rules against real libp2p peers (in this process, 127.0.0.17x).
 
-Until the onion transport lands (phase 2 of issue #16) a Tor-mode node refuses to start, and
-one whose transport would announce an IP address refuses to run. To drive the rules that
-remain (peer store, dialling) a node runs in Tor mode on `_OnionAnnouncingTcp`: TCP that
-announces a made-up onion address, standing in for the onion transport. It could dial IP
-addresses; the test checks that the node never asks it to.
+A Tor-mode node whose transport would announce an IP address refuses to run. To drive the
+address rules (peer store, dialling) against a clearnet peer in this process, a node runs in
+Tor mode on `_OnionAnnouncingTcp`: TCP that announces a made-up onion address, standing in
+for the onion transport (which cannot dial an IP address at all: the Tor tier,
+tests/integration/tor/). It could dial IP addresses; the test checks that the node never asks
+it to.
 """
 
 from collections.abc import Sequence
@@ -26,7 +27,6 @@ from umbra.net import (
     Node,
     NodeConfig,
     TcpNoiseTransport,
-    TorNotAvailable,
     open_node,
 )
 from umbra.net._transport import connection_config, noise_only_security, yamux_only
@@ -86,9 +86,6 @@ def test_tor_mode_dials_and_keeps_onion_addresses_only(tmp_path: Path) -> None:
                 for name in ("tor", "clear")
             )
             tor = NodeConfig(listen=("/ip4/127.0.0.170/tcp/0",))
-            # This build has no onion transport: Tor mode refuses instead of using TCP.
-            with pytest.raises(TorNotAvailable, match="--clearnet"):
-                Node(a, tor, None)
             # A transport that would announce the real address: refused before serving.
             try:
                 async with open_node(a, tor, transport=TcpNoiseTransport()):

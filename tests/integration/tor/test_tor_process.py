@@ -8,6 +8,7 @@ cost, ~30-50 s here); every tor started here is stopped and checked gone at the 
 import base64
 import hashlib
 import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -86,6 +87,7 @@ def test_private_network_onion_service_keeps_its_address_across_restarts(
             trio.open_nursery() as nursery,
         ):
             processes.extend(running.process for running in network.running)
+            timings["private network up (full consensus)"] = time.monotonic() - started
             lines = network.client_torrc_lines()
             # What a node started with --tor-network-file reads back.
             network_file = network.write_client_torrc(tmp_path / "tor-network")
@@ -118,7 +120,7 @@ def test_private_network_onion_service_keeps_its_address_across_restarts(
                 assert onion.pow_defense, "tor 0.4.9 accepts PoWDefensesEnabled=1"
                 assert onion.private_key.startswith("ED25519-V3:")
                 await service.controller.wait_published(onion.service_id, timeout=120)
-                timings["ADD_ONION to HS_DESC UPLOADED"] = time.monotonic() - t0
+                timings["ADD_ONION to every HSDir upload answered"] = time.monotonic() - t0
                 timings["first SOCKS connect"] = await _round_trip(
                     visitor, onion.onion_address, "profile-a"
                 )
@@ -153,11 +155,65 @@ def test_private_network_onion_service_keeps_its_address_across_restarts(
     assert not _tor_processes_under(tmp_path), "a tor started here is still running"
 
 
+# A tor that must not go looking for the public network: its only directory authority is
+# a closed port on loopback (DisableNetwork 1 would also close its SOCKS port).
+NOWHERE = ["TestingTorNetwork 1", "DirAuthority nowhere 127.0.0.1:1 " + "F" * 40]
+
+OWNER_SCRIPT = """
+import sys, trio
+from pathlib import Path
+from umbra.net.tor import start_tor
+
+async def main():
+    async with start_tor(Path(sys.argv[1]), extra_torrc_lines=["DisableNetwork 1"]) as tor:
+        print(tor.process.pid, flush=True)
+        await trio.sleep_forever()
+
+trio.run(main)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
+
+
+def test_our_tor_dies_with_us_even_when_we_are_killed(tmp_path: Path) -> None:
+    owner = subprocess.Popen(
+        [sys.executable, "-c", OWNER_SCRIPT, str(tmp_path / "tor")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert owner.stdout is not None
+        tor_pid = int(owner.stdout.readline())
+        assert _alive(tor_pid)
+        owner.kill()  # SIGKILL: no cleanup code of ours runs
+        owner.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while _alive(tor_pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(tor_pid), "tor outlived the process that started it"
+    finally:
+        owner.kill()
+        owner.wait(timeout=30)
+    assert not _tor_processes_under(tmp_path)
+
+
 def test_a_tor_that_cannot_start_says_why_from_its_log(tmp_path: Path) -> None:
     async def main() -> None:
         with pytest.raises(TorError, match=r"exited.*NoSuchOption"):
             async with start_tor(tmp_path / "tor", extra_torrc_lines=["NoSuchOption 1"]):
                 pass
+        # And one that starts: cookie authentication, a SOCKS port, stopped on exit.
+        async with start_tor(tmp_path / "ok", extra_torrc_lines=NOWHERE) as tor:
+            assert tor.auth_method == "SAFECOOKIE"
+            assert tor.socks_endpoints and tor.control != tor.socks
+            assert (await tor.controller.bootstrap_progress()).percent < 100
+        assert tor.process.returncode is not None
 
     trio.run(main)
     assert not _tor_processes_under(tmp_path)

@@ -7,11 +7,14 @@ running nodes and a chain: see test_trade_ui.py.
 
 import os
 import re
+import threading
+import time
 from typing import Any
 
 import httpx
 
 from umbra.core.crypto import encode_public_key
+from umbra.market import TradeStore
 
 from .conftest import SELLER_ARBITER, Served
 from .test_ui import PHONE, Watch, browser, no_sideways_scroll, shot  # noqa: F401
@@ -87,6 +90,50 @@ def test_orders_api(served: Served) -> None:
     with served.anonymous() as http:
         assert http.get("/api/v1/orders").status_code == 401
         assert http.post("/api/v1/orders", json=buy).status_code == 401
+
+
+def test_a_buy_while_the_store_is_held_is_refused_at_once_and_places_nothing(
+    served: Served,
+) -> None:
+    """The node holds the profile's store (a stuck call, a long write): the Buy form and the
+    API answer "busy, nothing was done" once the wait is over, never a request that does not
+    answer; the same Buy works once the store is free, and places exactly one order."""
+    served.services.store_wait_s = 0.5  # the node's default is 30 s; a held store is held
+    client = served.browser()
+    form = {
+        "csrf_token": client.csrf,
+        "quantity": "1",
+        "shipping": "0",
+        "address": "Jane Doe, 1 Main St",
+        "payment": "escrow",
+    }
+    html = {"Origin": client.origin, "Accept": "text/html"}
+    assert client.http.get("/orders").status_code == 200  # the pages' own look-ups are done
+    release = threading.Event()
+    holder = threading.Thread(target=served.in_store, args=(lambda: release.wait(120),))
+    holder.start()
+    try:
+        deadline = time.monotonic() + 30
+        while served.services.limiter.statistics().borrowed_tokens == 0:
+            assert time.monotonic() < deadline, "the holder never got the store"
+            time.sleep(0.01)
+        busy = client.http.post(f"/buy/{served.other_cid}", data=form, headers=html)
+        assert busy.status_code == 503, busy.text
+        assert "Your node is busy" in busy.text and "nothing was done" in busy.text
+        assert 'class="notice error"' in busy.text
+        with served.bearer() as http:
+            assert "Your node is busy" in _error(http.get("/api/v1/orders"), 503)
+    finally:
+        release.set()
+        holder.join(timeout=30)
+    assert not holder.is_alive()
+    placed = client.http.post(f"/buy/{served.other_cid}", data=form, headers=html)
+    assert placed.status_code == 303, placed.text
+    assert re.fullmatch(r"/orders/[0-9a-f]{32}\?placed=\d+", placed.headers["location"])
+    with served.bearer() as http:
+        assert len(http.get("/api/v1/orders").json()["orders"]) == 0  # queued, not yet sent
+    queued = served.in_store(lambda: TradeStore(served.profile.db).queued_commands())
+    assert [c.kind for c in queued] == ["buy"]
 
 
 def test_buy_and_order_pages_without_wallet(browser: Any, served: Served) -> None:  # noqa: F811

@@ -82,6 +82,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     try:
         ready = lines.wait_for("event", "ready", READY_TIMEOUT_S)
         ready["_ready_s"] = round(time.monotonic() - started, 1)
+        for role, node in ready["nodes"].items():  # what a failure quotes from each node's log
+            node["log"] = str(demo_dir / "demo" / "logs" / f"node-{role}.log")
         yield ready
     finally:
         proc.send_signal(signal.SIGINT)
@@ -172,16 +174,20 @@ def _buy(buyer: "Party", seller_id: str, query: str, name: str, option: int | No
     _shot(page, f"trade-{name}-2-buy-confirm")
     checks.check_fees_before_buying(page)
     expected = None if option is None else checks.choose_shipping_and_check_total(page, option)
+    post = _PostWatch(page, "/buy/")
     page.click("#buy-button")
-    # The order page, or the buy page again with the node's refusal: say which (a busy
-    # machine may take a while to answer the POST, so the wait is generous).
+    # The order page, the buy page again with the node's refusal, or an error page: say which
+    # (a busy machine may take a while to answer the POST, so the wait is generous).
     try:
-        page.wait_for_selector("#buy-error, #order-state, #placing", timeout=180_000)
-    except PlaywrightError:  # say what the buyer sees instead (a refusal page, a blank page)
+        page.wait_for_selector("#buy-error, #order-state, #placing, .notice.error", timeout=180_000)
+    except PlaywrightError:  # say what the buyer sees instead (a blank page, the same page)
         _shot(page, f"trade-{name}-3-buy-no-answer")
         raise AssertionError(
-            f"no order page after Buy: at {page.url}: {_text(page, 'body')[:600]!r}"
+            f"no order page after Buy: at {page.url}: {_text(page, 'body')[:600]!r};"
+            f" the POST: {post.story()}; the buyer's node log ends with:\n{_log_tail(buyer.node)}"
         ) from None
+    finally:
+        post.stop()
     refused = page.locator("#buy-error")
     assert not refused.count(), f"the buy was refused: {refused.inner_text()}"
     page.wait_for_url("**/orders/*", timeout=60_000)
@@ -202,6 +208,41 @@ def _buy(buyer: "Party", seller_id: str, query: str, name: str, option: int | No
     if option is not None and expected is not None:
         checks.check_order_total(buyer.node, order_id, expected, option)
     return order_id
+
+
+class _PostWatch:
+    """What became of the POSTs a click sent to paths containing ``part``: sent, answered
+    (status) or failed (Chromium's reason), so a missing answer says which side lost it."""
+
+    def __init__(self, page: Any, part: str) -> None:
+        self.page, self.part = page, part
+        self.events: list[str] = []
+        self._on = {
+            "request": lambda r: self._note(r, "sent"),
+            "response": lambda r: self._note(r.request, f"answered {r.status}"),
+            "requestfailed": lambda r: self._note(r, f"failed ({r.failure})"),
+        }
+        for event, handler in self._on.items():
+            page.on(event, handler)
+
+    def _note(self, request: Any, what: str) -> None:
+        if request.method == "POST" and self.part in request.url:
+            self.events.append(f"{what} at {time.strftime('%H:%M:%S')}")
+
+    def story(self) -> str:
+        return ", ".join(self.events) or "never sent by the browser"
+
+    def stop(self) -> None:
+        for event, handler in self._on.items():
+            self.page.remove_listener(event, handler)
+
+
+def _log_tail(node: dict[str, Any], lines: int = 15) -> str:
+    try:
+        with open(node["log"], encoding="utf-8", errors="replace") as log:
+            return "".join(log.readlines()[-lines:])
+    except (KeyError, OSError) as exc:
+        return f"(no log: {exc})"
 
 
 def _text(page: Any, selector: str) -> str:

@@ -128,3 +128,10 @@ def test_status_words() -> None:
     assert network_words(booting) == "Tor, bootstrapping: 45% Loading"
     assert booting.tor_bootstrap_json() == {"percent": 45, "summary": "Loading"}
     assert NodeStatus.from_json(booting.to_json()) == booting
+    down = NodeStatus(
+        running=True, network="tor", tor_bootstrap_percent=100, tor_error="tor exited\x1b[2J"
+    )
+    words = network_words(down)
+    assert words.startswith("Tor is DOWN (tor exited") and "no fallback" in words
+    assert "\x1b" not in words  # tor's words are shown neutralized
+    assert NodeStatus.from_json(down.to_json()) == down

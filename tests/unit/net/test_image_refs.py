@@ -127,9 +127,10 @@ def test_opening_a_profile_synced_before_schema_3_adds_the_image_rows(
     with db.transaction():
         db.execute("DELETE FROM net_block_refs WHERE cid = ?", (full,))
         db.execute("ALTER TABLE net_catalogs DROP COLUMN sources")
+        db.execute("DROP TABLE net_tor")  # schema 4's
         db.execute("UPDATE schema_versions SET version = 2 WHERE namespace = 'net'")
     state = NetState(reader)
-    assert db.schema_version("net") == 3
+    assert db.schema_version("net") == 4
     assert state.image_origin(full, NOW) == ImageOrigin(
         listing.body.seller, listing.body.listing_id
     )

@@ -2,6 +2,8 @@
 
 Layout: ``_errors``; ``_endpoints`` (where tor's ports are); ``_socks5`` (SOCKS5 client:
 sans-IO machine + trio driver); ``_control_protocol`` (control-port replies, sans-IO);
+``_control_values`` (what tor's texts say: bootstrap progress, versions, onion keys;
+pure); ``_hs_uploads`` (which onion services are published, from HS_DESC events; pure);
 ``_controller`` (`TorController` over trio: authentication, bootstrap, onion services);
 ``_launcher`` (`start_tor`: our own tor under a data directory, dying with us);
 ``_private_network`` (`PrivateTorNetwork` on loopback for tests and the demo).
@@ -9,15 +11,8 @@ See docs/specifications/tor.md for what we send to tor.
 """
 
 from ._control_protocol import ControlReplyParser, Reply, ReplyLine, parse_keywords, quote
-from ._controller import (
-    BootstrapProgress,
-    OnionService,
-    TorController,
-    controller_on_stream,
-    open_tor_controller,
-    parse_bootstrap,
-    tor_version_tuple,
-)
+from ._control_values import BootstrapProgress, OnionService, parse_bootstrap, tor_version_tuple
+from ._controller import TorController, controller_on_stream, open_tor_controller
 from ._endpoints import Endpoint, TcpEndpoint, UnixEndpoint, open_endpoint, parse_endpoint
 from ._errors import Socks5Refused, TorError, TorProtocolError
 from ._launcher import RunningTor, free_port, start_tor

@@ -5,17 +5,11 @@ One task reads the port and routes each reply: command replies to the one comman
 Onion services added here belong to this control connection: tor removes them when it closes.
 """
 
-import base64
-import binascii
 import contextlib
 import hmac
 import ipaddress
 import os
-import re
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
-from hashlib import sha256
 from pathlib import Path
 
 import trio
@@ -27,99 +21,24 @@ from ._control_protocol import (
     parse_keywords,
     parse_quoted_list,
 )
+from ._control_values import (
+    SERVICE_ID,
+    BootstrapProgress,
+    OnionService,
+    check_onion_key,
+    is_news,
+    parse_bootstrap,
+    safecookie_hashes,
+    tor_version_tuple,
+)
 from ._endpoints import Endpoint, open_endpoint, parse_endpoint
 from ._errors import TorError, TorProtocolError
+from ._hs_uploads import UploadTracker
 
 COOKIE_SIZE = 32
-# control-spec.txt 3.24 (AUTHCHALLENGE): the HMAC keys of SAFECOOKIE authentication.
-SAFECOOKIE_SERVER_KEY = b"Tor safe cookie authentication server-to-controller hash"
-SAFECOOKIE_CLIENT_KEY = b"Tor safe cookie authentication controller-to-server hash"
 # ADD_ONION's PoWDefensesEnabled is known to tor 0.4.9.2-alpha and later.
 POW_MIN_VERSION = (0, 4, 9, 2)
-_SERVICE_ID = re.compile(r"[a-z2-7]{56}")
-_VERSION = re.compile(r"(\d+)\.(\d+)\.(\d+)\.(\d+)")
 _EVENT_BUFFER = 256
-_REMEMBERED_UPLOADS = 256
-
-
-@dataclass(frozen=True)
-class BootstrapProgress:
-    percent: int  # 0–100; 100 means tor can build circuits
-    tag: str  # tor's phase name, e.g. "conn_done", "done"
-    summary: str  # tor's words for the phase, e.g. "Connected to a relay"
-    warning: str | None = None  # why progress is stuck, when tor says so
-
-
-@dataclass(frozen=True)
-class OnionService:
-    service_id: str  # the 56 base32 characters before ``.onion``
-    private_key: str  # ``ED25519-V3:<base64>`` as tor gives it; keep it secret
-    pow_defense: bool = False  # whether the proof-of-work defence was switched on
-
-    @property
-    def onion_address(self) -> str:
-        return f"{self.service_id}.onion"
-
-
-def tor_version_tuple(text: str) -> tuple[int, int, int, int]:
-    """``0.4.9.11 (git-…)`` → ``(0, 4, 9, 11)``.
-
-    Raises:
-        TorProtocolError: no version number in the text.
-    """
-    match = _VERSION.match(text.strip())
-    if match is None:
-        raise TorProtocolError(f"tor sent no version number: {text[:60]!r}")
-    a, b, c, d = (int(part) for part in match.groups())
-    return a, b, c, d
-
-
-def check_onion_key(key: str) -> str:
-    """An ``ED25519-V3:<base64 of 64 bytes>`` key as ADD_ONION takes it; refuses anything else.
-
-    Raises:
-        TorError: the stored key is not one.
-    """
-    kind, _, blob = key.partition(":")
-    try:
-        raw = base64.b64decode(blob.encode("ascii"), validate=True)
-    except (binascii.Error, UnicodeEncodeError):
-        raw = b""
-    if kind != "ED25519-V3" or len(raw) != 64:
-        raise TorError("the stored onion service key is not an ED25519-V3 key; it cannot be used")
-    return key
-
-
-def parse_bootstrap(text: str) -> BootstrapProgress | None:
-    """A ``[STATUS_CLIENT] NOTICE BOOTSTRAP PROGRESS=… TAG=… SUMMARY=…`` text, else ``None``."""
-    words, values = parse_keywords(text)
-    if "BOOTSTRAP" not in words[:3] or not values.get("PROGRESS", "").isdigit():
-        return None
-    percent = int(values["PROGRESS"])
-    if percent > 100:
-        raise TorProtocolError(f"bootstrap progress {percent}% from tor")
-    return BootstrapProgress(
-        percent, values.get("TAG", ""), values.get("SUMMARY", ""), values.get("WARNING")
-    )
-
-
-def _is_news(progress: BootstrapProgress, last: BootstrapProgress | None) -> bool:
-    """Tor's progress only moves forward; an older figure (an event queued before the poll
-    that answered later) is stale. A new warning at the same figure is news."""
-    if last is None or progress.percent > last.percent:
-        return True
-    return progress.percent == last.percent and progress.warning not in (None, last.warning)
-
-
-def safecookie_hashes(
-    cookie: bytes, client_nonce: bytes, server_nonce: bytes
-) -> tuple[bytes, bytes]:
-    """(the hash tor must send, the hash we send) for SAFECOOKIE authentication."""
-    message = cookie + client_nonce + server_nonce
-    return (
-        hmac.new(SAFECOOKIE_SERVER_KEY, message, sha256).digest(),
-        hmac.new(SAFECOOKIE_CLIENT_KEY, message, sha256).digest(),
-    )
 
 
 @contextlib.asynccontextmanager
@@ -163,8 +82,7 @@ class TorController:
         self._closed: str | None = None  # why the connection is unusable
         self._subscribers: dict[trio.MemorySendChannel[Reply], frozenset[str]] = {}
         self._events_on: set[str] = set()
-        self._uploaded: OrderedDict[str, None] = OrderedDict()
-        self._upload_failures: dict[str, str] = {}
+        self._uploads = UploadTracker()
         self._uploads_changed = trio.Event()
         self._version: str | None = None
 
@@ -207,17 +125,9 @@ class TorController:
 
     def _on_hs_desc(self, text: str) -> None:
         words, values = parse_keywords(text)
-        if len(words) < 3 or words[1] not in ("UPLOADED", "FAILED"):
-            return
-        service_id = words[2]
-        if words[1] == "UPLOADED":
-            self._uploaded[service_id] = None
-            while len(self._uploaded) > _REMEMBERED_UPLOADS:
-                self._uploaded.popitem(last=False)
-        elif service_id in self._upload_failures or len(self._upload_failures) < 64:
-            self._upload_failures[service_id] = values.get("REASON", "unknown reason")
-        self._uploads_changed.set()
-        self._uploads_changed = trio.Event()
+        if self._uploads.on_event(words, values):
+            self._uploads_changed.set()
+            self._uploads_changed = trio.Event()
 
     # -- commands ------------------------------------------------------------------------
 
@@ -344,7 +254,7 @@ class TorController:
             last: BootstrapProgress | None = None
             progress: BootstrapProgress | None = await self.bootstrap_progress()
             while True:
-                if progress is not None and _is_news(progress, last):
+                if progress is not None and is_news(progress, last):
                     last = progress
                     yield progress
                     if progress.percent >= 100:
@@ -440,7 +350,7 @@ class TorController:
             if sep:
                 values[name] = value
         service_id = values.get("ServiceID", "")
-        if not _SERVICE_ID.fullmatch(service_id):
+        if not SERVICE_ID.fullmatch(service_id):
             raise TorProtocolError(f"tor's ADD_ONION reply has a bad ServiceID {service_id[:60]!r}")
         private_key = key if key is not None else check_onion_key(values.get("PrivateKey", ""))
         return OnionService(service_id, private_key, use_pow)
@@ -449,30 +359,33 @@ class TorController:
         return tor_version_tuple(await self.version()) >= POW_MIN_VERSION
 
     async def wait_published(self, service_id: str, timeout: float) -> None:
-        """Wait until tor has uploaded the service's descriptor to at least one HSDir.
+        """Wait until tor has finished uploading the service's descriptors.
+
+        Returns once every upload tor started has been answered and at least one HSDir took
+        the descriptor (a visitor asking an HSDir still waiting for its copy is told the
+        service does not exist), or at ``timeout`` if some HSDir took it by then.
 
         Raises:
-            TorError: not uploaded within ``timeout`` seconds (the message gives tor's last
-                upload failure, if any), or the connection to tor was lost.
+            TorError: no HSDir took it within ``timeout`` seconds (the message gives tor's
+                last upload failure, if any), or the connection to tor was lost.
         """
         with trio.move_on_after(timeout):
-            while service_id not in self._uploaded:
+            while not self._uploads.published(service_id):
                 if self._closed is not None:
                     raise TorError(self._closed)
                 await self._uploads_changed.wait()
-        if service_id in self._uploaded:
+        if self._uploads.uploaded(service_id):
             return
-        failure = self._upload_failures.get(service_id)
+        failure = self._uploads.last_failure(service_id)
         detail = f" (last failure: {failure})" if failure else ""
         raise TorError(f"tor did not publish {service_id}.onion within {timeout:g} s{detail}")
 
     async def del_onion(self, service_id: str) -> None:
         """Remove an onion service this connection added."""
-        if not _SERVICE_ID.fullmatch(service_id):
+        if not SERVICE_ID.fullmatch(service_id):
             raise TorError(f"bad onion service id {service_id[:60]!r}")
         await self._ok(f"DEL_ONION {service_id}", "DEL_ONION")
-        self._uploaded.pop(service_id, None)  # so a re-added service waits for a new upload
-        self._upload_failures.pop(service_id, None)
+        self._uploads.forget(service_id)  # so a re-added service waits for a new upload
 
 
 def _read_cookie(cookie_file: str) -> bytes:

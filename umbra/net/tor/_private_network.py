@@ -7,6 +7,8 @@ started by `start_tor`) needs to join it; `write_client_torrc` puts them in a fi
 ``--tor-network-file``. Every process is stopped when the block exits.
 """
 
+import base64
+import binascii
 import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,10 +21,16 @@ import trio
 from umbra.store import make_private_dirs, write_private_file
 
 from ._errors import TorError
-from ._launcher import RunningTor, free_port, start_tor
+from ._launcher import RunningTor, free_port, log_tail, start_tor
 
 # Options every tor of the network takes (clients too).
 COMMON_LINES = ("TestingTorNetwork 1", "AssumeReachable 1", "ShutdownWaitLength 0")
+# Clients only: no vanguards-lite. Its layer-2 set is drawn from relays with the Stable and
+# Fast flags, which a young four-relay network gives to only some relays and changes from one
+# consensus to the next; a client whose set came out unusable stayed at 95 % ("Could not find
+# a node that matches the configured _HSLayer2Nodes set") for minutes. Tests only: a client on
+# the public network keeps vanguards-lite.
+CLIENT_LINES = ("VanguardsLiteEnabled 0",)
 RELAY_LINES = (
     "Address 127.0.0.1",
     "ExitRelay 0",
@@ -38,7 +46,13 @@ AUTHORITY_LINES = (
     "V3AuthVotingInterval 10",
     "V3AuthVoteDelay 2",
     "V3AuthDistDelay 2",
+    # Every relay a guard and an onion-service directory from the first consensus: flags
+    # that change while clients build paths (earned by uptime otherwise) made onion
+    # connects fail for minutes ("Failed to find node for hop #2").
+    "TestingDirAuthVoteGuard 127.0.0.0/8",
+    "TestingDirAuthVoteHSDir 127.0.0.0/8",
 )
+CONSENSUS_TIMEOUT = 180.0  # a hang detector; the first full consensus takes ~10-30 s
 _DUMMY_AUTHORITY = "dummy 127.0.0.1:1 " + "f" * 40
 
 
@@ -85,6 +99,7 @@ class PrivateTorNetwork:
                     )
                 )
                 self.running.append(running)
+            await self._wait_for_full_consensus()
         except BaseException:
             await self._stack.aclose()  # each start_tor stops its tor in a shielded scope
             raise
@@ -100,6 +115,26 @@ class PrivateTorNetwork:
         # each start_tor shields the stopping of its own tor.
         await self._stack.aclose()
 
+    async def _wait_for_full_consensus(self) -> None:
+        """Return once an authority's consensus lists every relay as Running, Guard and HSDir.
+
+        A client that bootstraps from an earlier consensus (two relays, no guards) reports
+        100% and then cannot reach onion services until it fetches a later one.
+        """
+        controller = self.running[0].controller
+        wanted = {member.fingerprint for member in self._members}
+        with trio.move_on_after(CONSENSUS_TIMEOUT):
+            while True:
+                reply = await controller.command("GETINFO ns/all")
+                data = reply.lines[0].data if reply.ok and reply.lines else None
+                if data is not None and wanted <= _usable_relays(data.decode("ascii", "replace")):
+                    return
+                await trio.sleep(0.5)
+        raise TorError(
+            f"the private Tor network had no consensus with all {len(wanted)} relays within "
+            f"{CONSENSUS_TIMEOUT:g} s: {log_tail(self.running[0].log_path)}"
+        )
+
     def directory_lines(self) -> list[str]:
         """One ``DirAuthority`` line per authority."""
         return [
@@ -113,7 +148,7 @@ class PrivateTorNetwork:
         """What a client tor needs to join this network (and nothing else)."""
         if not self._members:
             raise TorError("the private Tor network is not started")
-        return [*COMMON_LINES, *self.directory_lines()]
+        return [*COMMON_LINES, *CLIENT_LINES, *self.directory_lines()]
 
     def write_client_torrc(self, path: Path) -> Path:
         """Write `client_torrc_lines` to ``path`` (one per line) for ``--tor-network-file``."""
@@ -179,6 +214,32 @@ class PrivateTorNetwork:
         )
         fingerprint = _relay_fingerprint(data_dir / "fingerprint")
         return _Member(name, data_dir, or_port, dir_port, fingerprint, v3_identity)
+
+
+def _usable_relays(network_status: str) -> set[str]:
+    """Identity fingerprints (hex) of ``r`` entries whose ``s`` line has Running, Guard and
+    HSDir, in a network-status document (GETINFO ns/all)."""
+    usable: set[str] = set()
+    identity: str | None = None
+    for line in network_status.splitlines():
+        if line.startswith("r "):
+            identity = _identity_hex(line.split(" "))
+        elif line.startswith("s ") and identity is not None:
+            if {"Running", "Guard", "HSDir"} <= set(line.split(" ")[1:]):
+                usable.add(identity)
+            identity = None
+    return usable
+
+
+def _identity_hex(fields: list[str]) -> str | None:
+    """The 20-byte identity of an ``r`` line (unpadded base64) as hex, or None if malformed."""
+    if len(fields) < 3:
+        return None
+    try:
+        raw = base64.b64decode(fields[2] + "=" * (-len(fields[2]) % 4), validate=True)
+    except (ValueError, binascii.Error):
+        return None
+    return raw.hex().upper() if len(raw) == 20 else None
 
 
 MAX_NETWORK_FILE = 64 * 1024

@@ -33,9 +33,14 @@ class ScriptedTor:
     def __init__(self, answers: dict[str, Callable[[str], bytes]]) -> None:
         self.answers = answers
         self.received: list[str] = []
-        self.events_to_send: list[bytes] = []
+        self.stream: trio.abc.Stream | None = None
+
+    async def send_event(self, text: str) -> None:
+        assert self.stream is not None
+        await self.stream.send_all(f"650 {text}\r\n".encode())
 
     async def serve(self, stream: trio.abc.Stream) -> None:
+        self.stream = stream
         buffer = b""
         while True:
             data = await stream.receive_some()
@@ -175,7 +180,9 @@ def test_add_onion_sends_key_port_and_pow_and_waits_for_the_upload() -> None:
         if "NEW:" in line:
             reply += f"250-PrivateKey={KEY}\r\n"
         reply += "250 OK\r\n"
-        # The upload event can come right behind the reply.
+        # The upload events can come right behind the reply.
+        for hsdir in ("$AAAA~relay", "$BBBB~auth"):
+            reply += f"650 HS_DESC UPLOAD {SERVICE_ID} UNKNOWN {hsdir} descid\r\n"
         reply += f"650 HS_DESC UPLOADED {SERVICE_ID} UNKNOWN $AAAA~relay\r\n"
         return reply.encode()
 
@@ -191,7 +198,14 @@ def test_add_onion_sends_key_port_and_pow_and_waits_for_the_upload() -> None:
     async def body(controller: TorController) -> None:
         service = await controller.add_onion(None, 9000, "127.0.0.1", 4001, pow_defense=True)
         assert service.private_key == KEY and service.pow_defense
-        await controller.wait_published(service.service_id, timeout=30)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(controller.wait_published, service.service_id, 30)
+            await trio.sleep(5)
+            assert nursery.child_tasks, "one HSDir still has no copy: not published yet"
+            await tor.send_event(f"HS_DESC UPLOADED {SERVICE_ID} UNKNOWN $BBBB~auth")
+            with trio.fail_after(1):
+                await trio.testing.wait_all_tasks_blocked()
+            assert not nursery.child_tasks, "the last answered upload publishes it"
         again = await controller.add_onion(KEY, 9000, "::1", 4001, pow_defense=False)
         assert again.private_key == KEY and not again.pow_defense
         await controller.del_onion(SERVICE_ID)
