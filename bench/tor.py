@@ -845,6 +845,7 @@ def main() -> None:
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "tor": _tor_version(),
+            "commit": _commit(),
             "note": "shared machine (2 cores, other jobs running): compare the two modes of"
             " one run, read with the load averages",
         },
@@ -868,6 +869,21 @@ def main() -> None:
     report["wall_s"] = round(time.monotonic() - started, 1)
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report.get("pass", {})), f"→ {out}")
+
+
+def _commit() -> str | None:
+    """The checkout's commit (with ``+changes`` when umbra/ or bench/ differ from it)."""
+
+    def git(*args: str) -> str:
+        out = subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True,
+                             timeout=10)  # fmt: skip
+        return out.stdout.strip()
+
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        head = git("rev-parse", "--short", "HEAD")
+        dirty = git("status", "--porcelain", "--", "umbra", "bench")
+        return (head + ("+changes" if dirty else "")) or None
+    return None
 
 
 def _tor_version() -> str | None:
