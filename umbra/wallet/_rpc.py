@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import trio
 
 from ._errors import WalletAnswerTooLarge, WalletRpcError, WalletUnavailable
 
@@ -110,6 +111,11 @@ class RpcClient:
         self.max_answer_bytes = max_answer_bytes
         self.stats = stats if stats is not None else RpcStats()
         auth = httpx.DigestAuth(login.user, login.password) if login else None
+        # Digest login: one call at a time. Concurrent calls share httpx's one digest challenge
+        # and nonce count, and a call that loses that race is refused with 401 although the
+        # login is right (seen as a failed accept when a node accepted five orders at once).
+        # The wallet-rpc serialises wallet work anyway, so little is lost.
+        self._one_at_a_time: trio.Lock | None = trio.Lock() if auth is not None else None
         self._client = httpx.AsyncClient(auth=auth, timeout=timeout, trust_env=False)
 
     async def aclose(self) -> None:
@@ -163,6 +169,20 @@ class RpcClient:
         started = time.perf_counter()
         # Identity only: a compressed body's real size is known only after inflating it.
         headers = {"Accept-Encoding": "identity"}
+        if self._one_at_a_time is None:
+            return await self._post_now(path, body, method, timeout, headers, started)
+        async with self._one_at_a_time:
+            return await self._post_now(path, body, method, timeout, headers, started)
+
+    async def _post_now(
+        self,
+        path: str,
+        body: dict[str, Any],
+        method: str,
+        timeout: float,
+        headers: dict[str, str],
+        started: float,
+    ) -> dict[str, Any]:
         try:
             async with self._client.stream(
                 "POST", self.url + path, json=body, headers=headers, timeout=timeout

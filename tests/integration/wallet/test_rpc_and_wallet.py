@@ -33,6 +33,17 @@ def test_digest_login_and_errors(chain: Chain) -> None:
         async with proc.client() as good:
             assert "version" in await good.call("get_version")
             assert "version" in await good.call("get_version")  # nonce reuse on keep-alive
+            # Many calls at once on one client (a node accepting five orders in one second):
+            # they share one digest challenge, and none may come back as a refused login.
+            answers: list[dict[str, object]] = []
+
+            async def one() -> None:
+                answers.append(await good.call("get_version"))
+
+            async with trio.open_nursery() as nursery:
+                for _ in range(24):
+                    nursery.start_soon(one)
+            assert len(answers) == 24 and all("version" in a for a in answers)
         bad = RpcClient(proc.url, login=Login(proc.user, "wrong"))
         async with bad:
             with pytest.raises(WalletRpcError):
