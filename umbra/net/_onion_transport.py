@@ -19,7 +19,6 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import multiaddr
-from libp2p import new_host
 from libp2p.abc import IHost, IListener, IRawConnection, ITransport
 from libp2p.crypto.keys import KeyPair
 from libp2p.custom_types import THandler
@@ -30,18 +29,10 @@ from libp2p.transport.tcp.tcp import TCP
 
 from ._admission import ConnectionAdmission
 from ._errors import NetError
-from ._inbound import install_admission
 from ._network_mode import BootstrapStep, TorSettings
 from ._onion_addresses import is_onion3
 from ._tor_session import TorSession
-from ._transport import (
-    PeerGate,
-    TransportStore,
-    _admit_everyone,
-    connection_config,
-    noise_only_security,
-    yamux_only,
-)
+from ._transport import PeerGate, TransportStore, _admit_everyone, noise_yamux_host
 from .tor import Endpoint, TorError, socks5_connect
 
 log = logging.getLogger(__name__)
@@ -170,24 +161,19 @@ class TorTransport:
         max_connections: int | None = None,
     ) -> IHost:
         socks, isolation = self._session.socks_for_dialling()
-        host = new_host(
-            key_pair=key_pair,
-            sec_opt=noise_only_security(key_pair, refuse_peer=refuse_peer),
-            muxer_opt=yamux_only(),
-            listen_addrs=list(listen),
-            connection_config=connection_config(max_connections),
+        return noise_yamux_host(
+            key_pair,
+            listen,
+            refuse_peer=refuse_peer,
+            admission=admission,
+            max_connections=max_connections,
             transports=[OnionDialer(socks, isolation=isolation), ListenOnlyTCP()],
             # The onion address, once published (`publish`); until then nothing at all,
             # never the loopback listener. A factory rather than ``announce_addrs`` because
             # on the first start the address exists only after tor made the key.
             addrs_factory=lambda _candidates: list(self._announced),
             disable_identify_address_discovery=True,
-            enable_mDNS=False,
-            enable_upnp=False,
         )
-        if admission is not None:
-            install_admission(host.get_network(), admission)
-        return host
 
     async def publish(self, host: IHost) -> None:
         """Publish the onion service forwarding to the host's loopback listener, with the

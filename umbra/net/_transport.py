@@ -16,7 +16,7 @@ the first and last steps.
 import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Protocol
+from typing import Any, Protocol
 
 import multiaddr
 from libp2p import new_host
@@ -158,18 +158,39 @@ class TcpNoiseTransport:
         admission: ConnectionAdmission | None = None,
         max_connections: int | None = None,
     ) -> IHost:
-        host = new_host(
-            key_pair=key_pair,
-            sec_opt=noise_only_security(key_pair, refuse_peer=refuse_peer),
-            muxer_opt=yamux_only(),
-            listen_addrs=list(listen),
-            connection_config=connection_config(max_connections),
-            enable_mDNS=False,
-            enable_upnp=False,
+        return noise_yamux_host(
+            key_pair,
+            listen,
+            refuse_peer=refuse_peer,
+            admission=admission,
+            max_connections=max_connections,
         )
-        if admission is not None:
-            install_admission(host.get_network(), admission)
-        return host
+
+
+def noise_yamux_host(
+    key_pair: KeyPair,
+    listen: Sequence[multiaddr.Multiaddr],
+    *,
+    refuse_peer: PeerGate,
+    admission: ConnectionAdmission | None,
+    max_connections: int | None,
+    **transport_options: Any,
+) -> IHost:
+    """A host with Noise-only security, yamux, the connection caps and admission, no mDNS or
+    UPnP; ``transport_options`` (e.g. ``transports``, ``addrs_factory``) go to ``new_host``."""
+    host = new_host(
+        key_pair=key_pair,
+        sec_opt=noise_only_security(key_pair, refuse_peer=refuse_peer),
+        muxer_opt=yamux_only(),
+        listen_addrs=list(listen),
+        connection_config=connection_config(max_connections),
+        enable_mDNS=False,
+        enable_upnp=False,
+        **transport_options,
+    )
+    if admission is not None:
+        install_admission(host.get_network(), admission)
+    return host
 
 
 def connection_config(max_connections: int | None) -> ConnectionConfig:
