@@ -152,6 +152,9 @@ class Node:
                 limit_loopback=lim.limit_loopback,
                 handshakes=lim.max_pending_handshakes,
                 handshake_timeout=lim.handshake_timeout,
+                high_water=lim.connections_high_water,
+                low_water=lim.connections_low_water,
+                grace=lim.connection_grace,
             )
         )
         self._known_seq: dict[bytes, int] = {}
@@ -301,7 +304,7 @@ class Node:
             # In Tor mode the host must announce its onion address only (identify, signed
             # peer record, provider records): refuse to run before anyone can ask it.
             check_announced(config.network, self.addrs)
-            dht = UmbraDHT(host, config.limits.dht)
+            dht = UmbraDHT(host, config.limits.dht, routing=config.dht)
             dht.register_validator(DHT_NAMESPACE, CatalogHeadValidator(self._clock))
             dht.register_validator(ARBITER_NAMESPACE, ArbiterProfileValidator(self._clock))
             router = GossipSub(
