@@ -58,6 +58,8 @@ class DhtRouting:
     replication: int = 20
     alpha: int = 3
     replicate_interval: float = 3600.0
+    # Our closest peers in the routing table whose connections are kept (`_connections`).
+    neighbours: int = 8
 
 
 @dataclass(frozen=True, kw_only=True)
