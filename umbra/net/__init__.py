@@ -37,6 +37,7 @@ from ._config import (
     KAD_PROTOCOL_ID,
     SYNC_PROTOCOL_ID,
     DhtLimits,
+    DhtRouting,
     NetLimits,
     NodeConfig,
 )
@@ -168,6 +169,7 @@ __all__ = [
     "ConnectionAdmission",
     "ConnectionCaps",
     "DhtLimits",
+    "DhtRouting",
     "FrameDecoder",
     "HolderLedger",
     "ImageNotReferenced",

@@ -52,7 +52,6 @@ from libp2p.custom_types import TProtocol
 from libp2p.kad_dht import kad_dht as _kad_module
 from libp2p.kad_dht import peer_routing as _routing_module
 from libp2p.kad_dht import provider_store as _provider_module
-from libp2p.kad_dht.kad_dht import KadDHT
 
 from ._config import KAD_PROTOCOL_ID
 from ._records import select_head
@@ -125,12 +124,19 @@ async def get_fresh(
     return candidates[select(candidates)]
 
 
-async def fill_routing_table(dht: KadDHT, *, rounds: int, pause: float = 0.5) -> int:
-    """Repeat the self-lookup until the table stops growing or ``rounds`` run out."""
+async def fill_routing_table(dht: "UmbraDHT", *, rounds: int, pause: float = 0.5) -> int:
+    """Repeat the self-lookup until the table stops growing or ``rounds`` run out.
+
+    Only the self-lookup: it fills the buckets near our own id, which every lookup ending
+    near us needs. The library's full refresh (a lookup for a random key in every bucket)
+    runs from its own loop every 10 minutes; run at start by every node at once it flooded
+    a 28-node network with hundreds of walks.
+    """
     size = dht.get_routing_table_size()
+    me = dht.host.get_id().to_bytes()
     for attempt in range(rounds):
         try:
-            await dht.refresh_routing_table()
+            await dht.peer_routing.find_closest_peers_network(me)
         except trio.Cancelled:
             raise
         except Exception as exc:  # noqa: BLE001

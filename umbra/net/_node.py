@@ -350,6 +350,9 @@ class Node:
                 mesh=lambda: router.mesh.get(HEADS_TOPIC, set()),
                 rejoin=self._join,
                 clock=time.monotonic,
+                high=config.limits.connections_high_water,
+                low=config.limits.connections_low_water,
+                grace=config.limits.connection_grace,
             )
             self._keeper = keeper
             async with (

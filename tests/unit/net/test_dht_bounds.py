@@ -13,7 +13,15 @@ from libp2p.peer.peerinfo import PeerInfo
 from multiaddr import Multiaddr
 
 from umbra.net import KAD_PROTOCOL_ID, get_fresh
-from umbra.net._connections import MESH, NEIGHBOUR, PARTNER, Partners, protection_changes
+from umbra.net._connections import (
+    MESH,
+    NEIGHBOUR,
+    PARTNER,
+    OpenConnection,
+    Partners,
+    protection_changes,
+    to_close,
+)
 from umbra.net._dht_guard import GuardedRoutingTable
 from umbra.net._dht_values import due_for_replication
 from umbra.net._dht_walk import position
@@ -124,3 +132,17 @@ def test_a_holder_keeps_serving_its_copy_while_get_fresh_asks_the_network() -> N
     assert trio.run(main) == new
     assert seen_during_lookup and seen_during_lookup[0] is not None
     assert seen_during_lookup[0].value == old
+
+
+def test_connections_are_closed_above_the_high_watermark_only_and_never_kept_ones() -> None:
+    peers = [_peer() for _ in range(10)]
+    conns = [OpenConnection(p, opened_at=float(i), busy=False) for i, p in enumerate(peers)]
+    keep = {peers[0], peers[1]}
+    assert to_close(conns, keep, high=10, low=4, grace=5, now=100) == []
+    busy = OpenConnection(peers[2], opened_at=2.0, busy=True)
+    conns[2] = busy
+    chosen = to_close(conns, keep, high=8, low=4, grace=5, now=100)
+    # 10 open, 6 to close: the oldest idle ones, never a kept peer or a busy connection.
+    assert [c.peer for c in chosen] == peers[3:9]
+    young = to_close(conns, keep, high=8, low=4, grace=5, now=8.5)
+    assert [c.peer for c in young] == peers[3:4]  # the others are within their grace
