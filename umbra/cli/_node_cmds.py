@@ -56,6 +56,8 @@ LIMIT_KEYS = {
     "max_connections": int,
     "limit_loopback": bool,
     "max_pending_handshakes": int,
+    "connections_high_water": int,
+    "connections_low_water": int,
 }
 
 

@@ -15,6 +15,10 @@ network.md, "DHT server rules"; each change is listed in `_dht`'s docstring with
   routing table, and hands them out as closer peers, alive or not. Here the routing table
   (`GuardedRoutingTable`) admits only connected peers whose identify lists our kad protocol,
   and a peer leaves it when its last connection closes.
+- It splits every full bucket (a table of every peer), and its lookups cannot route Umbra's
+  value keys. Here only our own bucket splits, and lookups go through
+  `_dht_routing.UmbraPeerRouting` (value keys placed by their routing key, `_dht_walk`);
+  puts, reads and replication are in `_dht_values`.
 
 The library's stream handler is reused; the inbound peer reaches the stores and the PUT
 limiter through a context variable (`inbound_peer`) set for the handler's task only.
