@@ -108,6 +108,7 @@ class ConnectionKeeper:
         neighbours: our closest peers in the DHT routing table.
         mesh: our gossip mesh peers.
         rejoin: dial the routing table and known addresses again (few connections left).
+        tend_table: add connected DHT servers the routing table missed.
         clock: monotonic seconds.
     """
 
@@ -118,6 +119,7 @@ class ConnectionKeeper:
         neighbours: Callable[[], Iterable[ID]],
         mesh: Callable[[], Iterable[ID]],
         rejoin: Callable[[], Awaitable[object]],
+        tend_table: Callable[[], Awaitable[object]],
         clock: Callable[[], float],
         high: int,
         low: int,
@@ -128,6 +130,7 @@ class ConnectionKeeper:
         self._neighbours = neighbours
         self._mesh = mesh
         self._rejoin = rejoin
+        self._tend_table = tend_table
         self._clock = clock
         self.partners = Partners()
         self._protected: dict[str, set[ID]] = {}
@@ -193,6 +196,7 @@ class ConnectionKeeper:
         task_status.started()
         last_rejoin = self._clock()
         while True:
+            await self._tend_table()  # before `refresh` reads the neighbours from the table
             await self.trim(self.refresh())
             few = len(self._host.get_connected_peers()) < FEW_CONNECTIONS
             if few and self._clock() - last_rejoin >= REJOIN_INTERVAL_S:

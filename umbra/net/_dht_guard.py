@@ -420,6 +420,18 @@ class UmbraDHT(KadDHT):
         """Serve one Umbra record type (raises TypeError for anything else)."""
         self.records.add_validator(namespace, validator)
 
+    async def adopt_connected(self) -> int:
+        """Add connected DHT servers missing from the table; how many were added.
+
+        A peer is added when it opens a kad stream or answers ours, but only if identify had
+        finished by then; one that was not yet identified would otherwise stay out for good.
+        """
+        added = 0
+        for peer in self.host.get_connected_peers():
+            if not self.routing_table.peer_in_table(peer) and await self.add_peer(peer):
+                added += 1
+        return added
+
     async def add_server(self, peer: ID, *, wait: float = IDENTIFY_WAIT_S) -> bool:
         """Add a peer we just dialled, once identify says whether it serves our DHT.
 

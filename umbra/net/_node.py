@@ -349,6 +349,7 @@ class Node:
                 ),
                 mesh=lambda: router.mesh.get(HEADS_TOPIC, set()),
                 rejoin=self._join,
+                tend_table=dht.adopt_connected,
                 clock=time.monotonic,
                 high=config.limits.connections_high_water,
                 low=config.limits.connections_low_water,

@@ -35,7 +35,7 @@ pytestmark = pytest.mark.network
 CHEAP = Argon2Params(time_cost=1, memory_kib=1024, parallelism=1)
 COUNT, FIRST_IP = 28, 170
 ROUTING = DhtRouting(bucket_size=4, replication=6, alpha=3, replicate_interval=3.0, neighbours=6)
-LIMITS = NetLimits(connections_high_water=20, connections_low_water=12, connection_grace=2.0)
+LIMITS = NetLimits(connections_high_water=20, connections_low_water=12, connection_grace=10.0)
 
 
 class _Member:
@@ -134,7 +134,7 @@ def test_records_in_a_sparse_network(tmp_path: Path) -> None:
     async def main() -> None:
         async with _sparse_network(tmp_path) as members:
             # Let the self-lookups and the first prunes run.
-            await trio.sleep(8)
+            await trio.sleep(15)
             k = ROUTING.replication
             publisher = members[5]
             key, value = _head(publisher.signing)
