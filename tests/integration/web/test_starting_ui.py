@@ -104,7 +104,7 @@ def test_app_whose_tor_cannot_be_reached_shows_why_in_the_browser(
         status = httpx.get(f"{base}/api/v1/status", headers=bearer, timeout=30).json()
         assert status["starting"]["stage"] == "failed" and status["starting"]["error"] == reason
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=60)
+        _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()

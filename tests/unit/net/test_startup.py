@@ -67,11 +67,12 @@ def test_a_failed_start_keeps_its_reason_and_never_becomes_ready() -> None:
     startup = NodeStartup("tor", tor)
     stuck = startup.snapshot()
     assert stuck is not None and stuck.warning == "Connection refused"
-    startup.fail("cannot run over Tor: cannot reach tor at 127.0.0.1:1 (no clearnet fallback)")
+    reason = "cannot run over Tor: cannot reach tor at 127.0.0.1:1 (no clearnet fallback)"
+    startup.fail(reason)
     startup.ready()  # too late: it failed
     failed = startup.snapshot()
     assert failed is not None and failed.failed and not startup.is_ready
-    assert failed.error == "cannot run over Tor: cannot reach tor at 127.0.0.1:1 (no clearnet fallback)"
+    assert failed.error == reason
     assert failed.headline() == f"Umbra could not start: {failed.error}"
     assert failed.api_message().startswith(f"the node did not start: {failed.error};")
     assert failed.to_json()["stage"] == "failed" and failed.to_json()["error"] == failed.error
