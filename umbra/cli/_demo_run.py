@@ -366,8 +366,8 @@ class DemoRun:
         if node.started.get("event") != "listening" or not node.started.get("url"):
             said = f": {node.started['error']}" if node.started.get("error") else ""
             raise UsageError(
-                f"the {role}'s node did not start{said} (exit code {process.poll()}); see {log_path}"
-                f" and {log_path.with_suffix('.err')}"
+                f"the {role}'s node did not start{said} (exit code {process.poll()});"
+                f" see {log_path} and {log_path.with_suffix('.err')}"
             )
         self.report({"event": "progress", "step": f"node-{role}", "url": node.started["url"]})
         return node

@@ -46,8 +46,10 @@ def test_a_tor_node_goes_from_starting_tor_through_the_percentages_to_ready() ->
         "Starting messaging and orders…",
     ]
     assert seen[2] is not None
-    assert seen[2].api_message().startswith(
-        "the node is starting: Tor 45 % (Loading relay descriptors);"
+    assert (
+        seen[2]
+        .api_message()
+        .startswith("the node is starting: Tor 45 % (Loading relay descriptors);")
     )
     assert "nothing was done" in seen[2].api_message()
 

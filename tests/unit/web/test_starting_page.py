@@ -13,9 +13,7 @@ from umbra.net import StartingNode
 from umbra.web._starting_page import REFRESH_S, starting_response
 
 TOR_45 = StartingNode("tor", "tor", 45, "Loading relay descriptors")
-FAILED = StartingNode(
-    "tor", "failed", error="cannot run over Tor: cannot reach tor at 127.0.0.1:1"
-)
+FAILED = StartingNode("tor", "failed", error="cannot run over Tor: cannot reach tor at 127.0.0.1:1")
 
 
 def _request(path: str = "/wallet") -> Request:
