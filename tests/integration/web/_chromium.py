@@ -1,6 +1,7 @@
 """Debian's Chromium under Playwright, for the browser tests here and in other tiers."""
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any
 import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "web"
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -48,3 +50,21 @@ def chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+def recording_browser(tmp_path: Path) -> tuple[str, Path]:
+    """A ``$BROWSER`` that only writes down the page `umbra app` asked it to open."""
+    opened = tmp_path / "opened"
+    script = tmp_path / "browser.sh"
+    script.write_text(f'#!/bin/sh\necho "$1" > {opened}\n', encoding="utf-8")
+    script.chmod(0o755)
+    return f"{script} %s", opened
+
+
+def wait_for_file(path: Path, *, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_text().strip():
+            return path.read_text().strip()
+        time.sleep(0.2)
+    raise AssertionError(f"{path} was not written in {timeout:g} s")

@@ -12,7 +12,6 @@ import os
 import signal
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ import pytest
 
 from tests.cli.conftest import UMBRA
 
-from ._chromium import chromium
+from ._chromium import chromium, recording_browser, wait_for_file
 from .conftest import ARTIFACTS
 
 pytestmark = pytest.mark.ui
@@ -32,24 +31,6 @@ def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def recording_browser(tmp_path: Path) -> tuple[str, Path]:
-    """A ``$BROWSER`` that only writes down the page `umbra app` asked it to open."""
-    opened = tmp_path / "opened"
-    script = tmp_path / "browser.sh"
-    script.write_text(f'#!/bin/sh\necho "$1" > {opened}\n', encoding="utf-8")
-    script.chmod(0o755)
-    return f"{script} %s", opened
-
-
-def wait_for_file(path: Path, *, timeout: float) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists() and path.read_text().strip():
-            return path.read_text().strip()
-        time.sleep(0.2)
-    raise AssertionError(f"{path} was not written in {timeout:g} s")
 
 
 @pytest.fixture
