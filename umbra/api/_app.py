@@ -27,7 +27,10 @@ from ._wallet_routes import wallet_router
 
 API_DESCRIPTION = (
     "Every action of the Umbra web app, as JSON. Served only on 127.0.0.1, for this "
-    "profile, to clients holding its access token."
+    "profile, to clients holding its access token. While the node serving it is still "
+    "starting (over Tor: tor's bootstrap, then its onion service), every route but "
+    "`GET /api/v1/status` and `GET /api/v1/session` answers 503 with a `Retry-After` "
+    "header and says how far the start got; nothing is done."
 )
 
 

@@ -225,6 +225,7 @@ async def serve_profile(
                 )
                 if on_web is not None:
                     nursery.start_soon(on_web, link)
+            reason: str | None = None
             try:
                 async with trio.open_nursery() as running:
                     await _start_node(
@@ -240,10 +241,12 @@ async def serve_profile(
                 reason = None if startup.is_ready else start_failure(exc)
                 if reason is None or link is None:
                     raise
-                startup.fail(reason)
-                if on_failed is not None:
-                    on_failed(reason)
-                await trio.sleep_forever()  # the pages say why until the user stops us
+            # Only a start that failed gets here (the block above runs until cancelled).
+            assert reason is not None
+            startup.fail(reason)
+            if on_failed is not None:
+                on_failed(reason)
+            await trio.sleep_forever()  # the pages say why until the user stops us
         finally:
             web_file.unlink(missing_ok=True)
 
