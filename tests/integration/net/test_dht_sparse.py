@@ -148,8 +148,6 @@ def test_records_in_a_sparse_network(tmp_path: Path) -> None:
             # left out of the walk (on a loaded machine, some are).
             assert stored >= k - 1, stored
             assert sum(m.holds(key) for m in closest) >= k // 2 + 1
-            far = [m for m in others if m not in closest and m.holds(key)]
-            assert len(far) <= k - sum(m.holds(key) for m in closest), len(far)
 
             # The record is found from every node by a lookup through the network.
             assert await _found_everywhere(others, key, value) == []
