@@ -10,7 +10,8 @@
 - `serve_replication`: every `DhtRouting.replicate_interval` a holder re-puts each record it
   holds to the key's current closest peers, unless the record was put to it during that
   interval (then another holder or the owner just did). So a record survives the peers that
-  first held it leaving, and reaches peers that joined closer to its key.
+  first held it leaving, and reaches peers that joined closer to its key. Copies a node
+  cached from its own reads are served but not replicated.
 """
 
 import logging
@@ -102,6 +103,9 @@ async def search_value(
     if local is None or (local.value != best.value and choose([local.value, best.value]) == 1):
         try:
             dht.value_store.put_record(key_bytes, best)
+            # A copy cached by a read is served but not replicated: the key's holders do
+            # that (else every reader of a record would re-put it every interval).
+            dht.value_store.touched.pop(key_bytes, None)
         except ValueError as exc:  # the store is full of lighter holders: keep reading
             log.debug("not caching %s: %s", key[:24], exc)
     stale = [p for p, r in found.records if r.value != best.value]
