@@ -2,14 +2,14 @@
 most 3 others, with small buckets (k = 4), a replication factor of 6 and low connection
 watermarks, so that the bounds matter at this size.
 
-Shown: a PUT lands on the 6 peers closest to the key; the record is found by a network
+Shown: a PUT lands on most (at least 4) of the 6 peers closest to the key; the record is found by a network
 lookup from every node; it survives its first holders and its publisher leaving (the
 remaining holders re-put it to the key's new closest peers); routing tables keep k peers per
 bucket and connections stay under the high watermark.
 
 The nodes run in this process (one trio loop; each is a full `Node` with its own libp2p
 host, TCP listener and database), which keeps the test at ~1 GB less memory than 28
-processes. Cost: ~60-90 s on two cores.
+processes. Cost: 65-112 s here (2 cores shared with other jobs, load average ~20), ~300 MB RSS.
 """
 
 import math
