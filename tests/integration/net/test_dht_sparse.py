@@ -1,11 +1,11 @@
-"""The DHT in a sparse network: 28 real nodes on 127.0.0.170-197, each bootstrapped to at
+"""The DHT in a sparse network: 28 real nodes on 127.0.0.210-237, each bootstrapped to at
 most 3 others, with small buckets (k = 4), a replication factor of 6 and low connection
 watermarks, so that the bounds matter at this size.
 
-Shown: a PUT lands on most (at least 4) of the 6 peers closest to the key; the record is found by a network
-lookup from every node; it survives its first holders and its publisher leaving (the
-remaining holders re-put it to the key's new closest peers); routing tables keep k peers per
-bucket and connections stay under the high watermark.
+Shown: a PUT lands on most (at least 4) of the 6 peers closest to the key; the record is
+found by a network lookup from every node; it survives its first holders and its publisher
+leaving (the remaining holders re-put it to the key's new closest peers); routing tables keep
+k peers per bucket and connections stay under the high watermark.
 
 The nodes run in this process (one trio loop; each is a full `Node` with its own libp2p
 host, TCP listener and database), which keeps the test at ~1 GB less memory than 28
@@ -33,7 +33,7 @@ from umbra.store import create_profile
 pytestmark = pytest.mark.network
 
 CHEAP = Argon2Params(time_cost=1, memory_kib=1024, parallelism=1)
-COUNT, FIRST_IP = 28, 170
+COUNT, FIRST_IP = 28, 210
 ROUTING = DhtRouting(bucket_size=4, replication=6, alpha=3, replicate_interval=3.0, neighbours=8)
 LIMITS = NetLimits(connections_high_water=22, connections_low_water=16, connection_grace=10.0)
 
