@@ -12,8 +12,11 @@ oldest connections that are past their grace period, carry no stream but gossip 
 and lead to none of these peers, down to the low watermark. The peers it keeps (re-read every
 few seconds, and also marked protected for the library's own manager):
 
-- DHT neighbours: the ``neighbours`` peers closest to our own id in the routing table. They
-  are the peers a lookup for a key near us ends at, so they must stay reachable.
+- DHT neighbours: the ``neighbours`` peers closest to our own id in the routing table, and
+  the peers we are (as far as our table tells) among the ``neighbours`` closest of
+  (`neighbourhood`). They are the peers a lookup for a key near us ends at, so they must stay
+  reachable; and a connection closed by either side is gone for both, so a node keeps the
+  peers that count on it too.
 - Gossip mesh peers of the heads topic: the mesh carries new catalog heads.
 - Trade partners: peers the node reached on purpose (a catalog source, a message's
   recipient), for `PARTNER_KEEP_S` after the last time.
@@ -71,6 +74,22 @@ def to_close(
     ]
     idle.sort(key=lambda c: c.opened_at)
     return idle[: max(0, len(connections) - low)]
+
+
+def neighbourhood(me: int, peers: dict[ID, int], count: int) -> set[ID]:
+    """Our ``count`` closest peers, and the peers we are among the ``count`` closest of.
+
+    ``me`` and the values of ``peers`` are keyspace positions. Whether a peer counts us among
+    its closest is judged from the peers we know: those closer to it than we are.
+    """
+    ordered = sorted(peers, key=lambda p: peers[p] ^ me)
+    mine = set(ordered[:count])
+    for peer, place in peers.items():
+        ours = place ^ me
+        closer = sum(1 for other, at in peers.items() if other != peer and at ^ place < ours)
+        if closer < count:
+            mine.add(peer)
+    return mine
 
 
 def protection_changes(

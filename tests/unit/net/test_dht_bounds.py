@@ -19,6 +19,7 @@ from umbra.net._connections import (
     PARTNER,
     OpenConnection,
     Partners,
+    neighbourhood,
     protection_changes,
     to_close,
 )
@@ -146,3 +147,15 @@ def test_connections_are_closed_above_the_high_watermark_only_and_never_kept_one
     assert [c.peer for c in chosen] == peers[3:9]
     young = to_close(conns, keep, high=8, low=4, grace=5, now=8.5)
     assert [c.peer for c in young] == peers[3:4]  # the others are within their grace
+
+
+def test_the_neighbourhood_is_ours_and_the_peers_counting_on_us() -> None:
+    a, b, c, d, e, f = (_peer() for _ in range(6))
+    # Positions (XOR distances of small numbers): we are at 0.
+    places = {a: 1, b: 2, c: 3, d: 64, e: 65, f: 66}
+    # Our 2 closest are a and b; c has a and b closer than us; d, e and f have two of each
+    # other closer than us: nobody else counts on us.
+    assert neighbourhood(0, places, 2) == {a, b}
+    # A lone far peer: we are (as far as we know) among its 2 closest, so we keep it.
+    lone = _peer()
+    assert neighbourhood(0, {a: 1, b: 2, lone: 64}, 2) == {a, b, lone}
