@@ -26,7 +26,7 @@ from google.protobuf.message import DecodeError
 from libp2p.bitswap.pb.bitswap_pb2 import Message
 from multiformats import CID
 
-from umbra.core import cid_from_binary
+from umbra.core import cid_from_binary, normalize_cid
 
 from ._errors import ProtocolViolation
 
@@ -203,8 +203,10 @@ def decode_message(body: bytes, limits: BitswapLimits) -> Wants:
 
 
 def servable_cid(want: Want) -> CID | None:
-    """The CID to look up for ``want``, or None if it is not a kind of block we ever hold."""
-    return cid_from_binary(want.cid)
+    """The CID to look up for ``want`` (base32, as the store keys it), or None if it is not a
+    kind of block we ever hold."""
+    cid = cid_from_binary(want.cid)
+    return None if cid is None else normalize_cid(cid)
 
 
 def encode_message(msg: Message) -> bytes:

@@ -1,6 +1,6 @@
 // A Helia node (js IPFS) that dials one peer and fetches blocks from it over Bitswap.
 //
-// Usage: node fetch_blocks.mjs <peer multiaddr> <timeout ms> <cid>...
+// Usage: node fetch_blocks.mjs <peer multiaddr> <cid>:<timeout ms>...
 // Prints one JSON line per CID, in order: {"cid", "ok": true, "data": <base64>} or
 // {"cid", "ok": false, "error"}, then {"done": true, "peer": <Helia's peer id>,
 // "protocols": <the peer's protocols, from identify>}. Exits non-zero only when the peer
@@ -16,8 +16,8 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { createHeliaLight } from 'helia'
 import { CID } from 'multiformats/cid'
 
-const [addr, timeoutText, ...cids] = process.argv.slice(2)
-const timeout = Number(timeoutText)
+const [addr, ...wanted] = process.argv.slice(2)
+const DIAL_TIMEOUT_MS = 30_000
 
 // No routers: the only source of blocks is the peer dialled below (no DHT, no HTTP gateways).
 const helia = withBitswap(
@@ -33,21 +33,24 @@ await helia.start()
 
 let status = 0
 try {
-  const target = multiaddr(addr)
-  await helia.libp2p.dial(target, { signal: AbortSignal.timeout(timeout) })
-  // identify runs right after the connection; give it a moment so the peer's protocols show.
-  const peerId = target.getComponents().find(c => c.name === 'p2p').value
+  const connection = await helia.libp2p.dial(multiaddr(addr), {
+    signal: AbortSignal.timeout(DIAL_TIMEOUT_MS)
+  })
+  // identify runs right after the connection; wait a moment for the peer's protocols.
   let protocols = []
   for (let i = 0; i < 50 && protocols.length === 0; i++) {
     await new Promise(resolve => setTimeout(resolve, 100))
     try {
-      protocols = (await helia.libp2p.peerStore.get(helia.libp2p.getConnections()[0].remotePeer)).protocols
+      protocols = (await helia.libp2p.peerStore.get(connection.remotePeer)).protocols
     } catch {}
   }
-  for (const text of cids) {
+  for (const item of wanted) {
+    const [text, ms] = item.split(':')
+    const timeout = Number(ms)
     try {
       const chunks = []
-      for await (const chunk of helia.blockstore.get(CID.parse(text), { signal: AbortSignal.timeout(timeout) })) {
+      const signal = AbortSignal.timeout(timeout)
+      for await (const chunk of helia.blockstore.get(CID.parse(text), { signal })) {
         chunks.push(chunk)
       }
       const data = Buffer.concat(chunks)
@@ -56,7 +59,7 @@ try {
       console.log(JSON.stringify({ cid: text, ok: false, error: `${err.name}: ${err.message}` }))
     }
   }
-  console.log(JSON.stringify({ done: true, peer: helia.libp2p.peerId.toString(), remote: peerId, protocols }))
+  console.log(JSON.stringify({ done: true, peer: helia.libp2p.peerId.toString(), remote: connection.remotePeer.toString(), protocols }))
 } catch (err) {
   console.error(`cannot dial ${addr}: ${err.name}: ${err.message}`)
   status = 2
