@@ -12,8 +12,9 @@ opens). So this module serves with our own sans-IO decoder (`_bitswap_wire`).
 How a request is served: an IPFS node opens a stream with ``/ipfs/bitswap/1.2.0`` (or 1.1.0,
 1.0.0) and writes wantlist messages. For each message we take tokens from the peer's bucket
 (1 per message and per want; wants past the tokens are dropped), look the wanted blocks up
-among the *public* ones (`_public_blocks`: only blocks a known catalog names), and write the
-answers on one stream we open back to the peer, over the connection it already has to us.
+among the *public* ones (`_public_blocks`: only blocks a known catalog names) a few at a time
+(`lookup_batch`, so a stream holds at most that many blocks in memory), and write the answers
+on one stream we open back to the peer, over the connection it already has to us.
 We never dial to answer (a peer that has gone gets nothing), so this works the same over Tor
 (the stream runs inside the peer's circuit to our onion service) and never makes us reach
 out to anyone. Backpressure: the next message is read only after the answers to the last
@@ -33,6 +34,8 @@ from libp2p.abc import IHost, INetStream
 from libp2p.custom_types import TProtocol
 from libp2p.peer.id import ID
 
+from umbra.core import MAX_BLOCK_BYTES
+
 from ._bitswap_wire import (
     PROTOCOL_V120,
     PROTOCOLS,
@@ -40,6 +43,7 @@ from ._bitswap_wire import (
     MessageDecoder,
     Want,
     Wants,
+    WantType,
     answer,
     servable_cid,
 )
@@ -114,34 +118,43 @@ class BitswapServer:
         self, stream: INetStream, key: str, protocol: str, replies: "_Replies"
     ) -> None:
         decoder = MessageDecoder(self._limits)
+        batch = self._limits.lookup_batch
         while True:
             with trio.move_on_after(self._limits.idle_timeout) as idle:
                 msg = await _read_message(stream, decoder)
             if idle.cancelled_caught or msg is None:
                 return  # silent for too long, or done
-            await replies.send(await self._answer(key, protocol, msg))
+            wants = self.metered(key, msg)
+            for start in range(0, len(wants), batch):
+                await replies.send(await self.answer(protocol, wants[start : start + batch]))
 
-    async def _answer(self, key: str, protocol: str, msg: Wants) -> list[bytes]:
-        """The answer to one message: as many of its wants as the peer has tokens for."""
+    def metered(self, key: str, msg: Wants) -> list[Want]:
+        """The wants of ``msg`` the peer has tokens for (1 for the message, 1 per want, all
+        taken at one instant), each CID once; the others are dropped unanswered."""
         now = self._clock()
         if not self._buckets.allow_at(key, now):
             self.refused_wants += len(msg.wants)
             return []
-        wants: list[Want] = []
-        for want in msg.wants:
+        kept: dict[bytes, Want] = {}
+        for i, want in enumerate(msg.wants):
             if not self._buckets.allow_at(key, now):
-                self.refused_wants += len(msg.wants) - len(wants)
+                self.refused_wants += len(msg.wants) - i
                 break
-            wants.append(want)
+            kept.setdefault(want.cid, want)
+        return list(kept.values())
+
+    async def answer(self, protocol: str, wants: list[Want]) -> list[bytes]:
+        """The messages answering ``wants`` (a batch: at most `lookup_batch`)."""
         lookup = {want.cid: cid for want in wants if (cid := servable_cid(want)) is not None}
         found: dict[bytes, bytes] = {}
         if lookup:
             keys = list(lookup)
-            blocks = await self._get_blocks(
-                [str(lookup[k]) for k in keys], self._limits.max_bytes_per_message
-            )
+            budget = len(keys) * MAX_BLOCK_BYTES  # never withholds: the batch bounds memory
+            blocks = await self._get_blocks([str(lookup[k]) for k in keys], budget)
             found = {k: data for k, data in zip(keys, blocks, strict=True) if data is not None}
-        self.served_blocks += len(found)
+        self.served_blocks += sum(
+            1 for want in wants if want.want_type is WantType.BLOCK and want.cid in found
+        )
         return answer(
             wants, found, protocol=protocol, max_response_bytes=self._limits.max_response_bytes
         )

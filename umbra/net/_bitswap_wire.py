@@ -51,9 +51,9 @@ class BitswapLimits:
     # One outbound message: several of our blocks (each at most 256 KiB). IPFS nodes accept
     # 4 MiB.
     max_response_bytes: int = 1024 * 1024
-    # Block bytes sent in answer to one inbound message; wants past it are dropped (the peer
-    # asks again, as every Bitswap client does for blocks it still wants).
-    max_bytes_per_message: int = 8 * 1024 * 1024
+    # Wants looked up and answered at a time: what the server holds in memory per stream is
+    # at most this many blocks (8 × 256 KiB), written before the next ones are read.
+    lookup_batch: int = 8
     # Token bucket per peer: a message costs 1, each want (block or have) 1 more; wants past
     # the tokens are dropped unanswered.
     want_burst: float = 512.0

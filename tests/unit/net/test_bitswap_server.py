@@ -1,6 +1,6 @@
 """The Bitswap server's metering: what one message may make the node look up and send.
 
-Driven through `BitswapServer._answer` with a real block getter over a dict (no network):
+Driven through `BitswapServer.metered` and `answer` with a block getter over a dict (no network):
 the stream handling around it is covered by tests/integration/net/test_bitswap_ipfs.py.
 """
 
@@ -24,7 +24,7 @@ def _server(limits: BitswapLimits, asked: list[tuple[list[str], int]]) -> Bitswa
         return [BLOCKS.get(c) for c in cids]
 
     return BitswapServer(
-        cast(IHost, None),  # _answer opens no stream
+        cast(IHost, None),  # metered and answer open no stream
         limits=limits,
         get_blocks=get_blocks,
         strike=lambda peer, reason: None,
@@ -49,33 +49,44 @@ def _payload(frames: list[bytes]) -> list[bytes]:
 
 def test_a_peer_gets_as_many_wants_answered_as_it_has_tokens_then_none() -> None:
     asked: list[tuple[list[str], int]] = []
-    limits = BitswapLimits(want_burst=5, want_rate=1, max_bytes_per_message=12345)
-    server = _server(limits, asked)
+    server = _server(BitswapLimits(want_burst=5, want_rate=1), asked)
     cids = list(BLOCKS)
-
-    async def run() -> tuple[list[bytes], list[bytes]]:
-        first = await server._answer("peer-a", PROTOCOL_V120, _wants(cids))
-        second = await server._answer("peer-a", PROTOCOL_V120, _wants(cids))
-        return first, second
-
-    first, second = trio.run(run)
     # 5 tokens: 1 for the message, 4 wants; the 6 others are dropped, not answered DONT_HAVE.
-    assert asked == [(cids[:4], 12345)]
-    assert _payload(first) == [BLOCKS[c] for c in cids[:4]]
-    assert second == [] and len(asked) == 1  # no token left: not even a lookup
+    first = server.metered("peer-a", _wants(cids))
+    assert [w.cid for w in first] == [bytes(CID.decode(c)) for c in cids[:4]]
+    assert server.metered("peer-a", _wants(cids)) == []  # no token left
     assert server.refused_wants == 6 + 10
+    # Another peer has its own bucket; a CID repeated in a message costs a token each time
+    # but is answered once.
+    again = server.metered("peer-b", _wants([cids[0], cids[0], cids[1]]))
+    assert [w.cid for w in again] == [bytes(CID.decode(c)) for c in cids[:2]]
+
+    frames = trio.run(server.answer, PROTOCOL_V120, first)
+    assert _payload(frames) == [BLOCKS[c] for c in cids[:4]]
+    # One lookup for the batch, with a budget that never withholds one of its blocks.
+    assert asked == [(cids[:4], 4 * 256 * 1024)]
     assert server.served_blocks == 4
 
-    # Another peer has its own bucket.
-    other = trio.run(server._answer, "peer-b", PROTOCOL_V120, _wants(cids[:2]))
-    assert _payload(other) == [BLOCKS[c] for c in cids[:2]]
+
+def test_a_message_is_answered_in_batches_of_lookup_batch_wants() -> None:
+    """What a stream holds in memory is one batch of blocks, whatever the wantlist."""
+    asked: list[tuple[list[str], int]] = []
+    server = _server(BitswapLimits(lookup_batch=3), asked)
+    wants = server.metered("peer", _wants(list(BLOCKS)))
+    batches = [wants[i : i + 3] for i in range(0, len(wants), 3)]
+
+    async def run() -> list[bytes]:
+        return [f for batch in batches for f in await server.answer(PROTOCOL_V120, batch)]
+
+    assert _payload(trio.run(run)) == list(BLOCKS.values())
+    assert [len(cids) for cids, _ in asked] == [3, 3, 3, 1]
 
 
 def test_wants_for_blocks_we_never_hold_cost_a_token_but_no_lookup() -> None:
     asked: list[tuple[list[str], int]] = []
     server = _server(BitswapLimits(), asked)
     foreign = Wants((Want(b"\x12\x20" + b"\x00" * 32, WantType.BLOCK, True),))  # a CIDv0
-    frames = trio.run(server._answer, "peer", PROTOCOL_V120, foreign)
+    frames = trio.run(server.answer, PROTOCOL_V120, server.metered("peer", foreign))
     assert asked == []
     (frame,) = frames
     presences = [(p.cid, p.type) for p in _message(frame).blockPresences]
