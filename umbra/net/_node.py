@@ -328,7 +328,9 @@ class Node:
             BitswapServer(
                 host,
                 limits=config.limits.bitswap,
-                get_blocks=lambda cids, budget: self._db(public.get, cids, budget, self._now()),
+                get_blocks=lambda cids, budget: self._db(
+                    public.get, cids, budget, self._now(), self._own_catalog_cid()
+                ),
                 strike=self._strike,
                 clock=self._clock,
             ).register()
@@ -1023,6 +1025,9 @@ class Node:
         if deleted:
             log.info("garbage collection deleted %d blocks", deleted)
         return deleted
+
+    def _own_catalog_cid(self) -> str | None:
+        return None if self._own_head is None else str(self._own_head.body.catalog)
 
     def _own_block_cids(self) -> set[str]:
         catalog = None if self._source is None else self._source.current_catalog()

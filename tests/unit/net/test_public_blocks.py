@@ -54,9 +54,13 @@ def test_own_and_synced_catalog_blocks_are_public_and_nothing_else(tmp_path: Pat
         # The budget: a block past it is withheld (the peer asks again).
         full_size = len(seller.blocks.get(image.full) or b"")
         assert own.get([str(image.full)], full_size - 1, NOW) == [None]
-        # A new catalog (the listing deleted): its blocks stop being public at once.
+        # A new catalog (the listing deleted): its blocks are gone from the store at once, and
+        # the own set follows the key the node gives (its published catalog's CID).
         shop.delete(listing.body.listing_id.hex())
         assert own.get(public[1:], BIG, NOW) == [None, None, None]
+        assert str(catalog.cid) in own.own(None)  # the same key: the remembered set
+        after = shop.current_catalog()
+        assert after is not None and own.own("next") == {str(after.cid)}
 
         # The reader synced the listing (document and thumbnail) from the seller.
         head = sign_catalog_head(
