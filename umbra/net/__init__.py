@@ -17,8 +17,9 @@ watched; its onion service), ``_transport_choice`` (the transport for a mode), `
 (workarounds for py-libp2p's DHT),
 ``_sync`` (the sync protocol over streams), ``_bitswap_wire`` (Bitswap messages and limits,
 sans-IO), ``_bitswap`` (the Bitswap server for IPFS nodes), ``_public_blocks`` (which blocks
-it may serve), ``_node`` (the coordinator), ``_status`` and
-``_status_read`` (health). Imports ``umbra.core`` and ``umbra.store`` only.
+it may serve), ``_node`` (the coordinator), ``_status`` and ``_status_read`` (health),
+``_startup`` (how far a starting node got, for the web app; pure). Imports ``umbra.core`` and
+``umbra.store`` only.
 See docs/specifications/network.md for the wire formats.
 """
 
@@ -74,6 +75,7 @@ from ._onion_addresses import (
     rejoin_addrs,
 )
 from ._ratelimit import PeerLimiter, PeerVerdict, TokenBucket
+from ._startup import NodeStartup, StartingNode
 from ._state import NET_NAMESPACE, NetState
 from ._status import NodeStatus
 from ._status_read import read_node_status
@@ -183,6 +185,7 @@ __all__ = [
     "Node",
     "NodeConfig",
     "NodeNotRunning",
+    "NodeStartup",
     "NodeStatus",
     "PeerBackoff",
     "PeerLimiter",
@@ -191,6 +194,7 @@ __all__ = [
     "ProtocolViolation",
     "RecordValidator",
     "Refused",
+    "StartingNode",
     "StoreRefused",
     "TcpNoiseTransport",
     "TokenBucket",
