@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Install the pinned Helia packages (package-lock.json) and npm's Node 22 into a cache
 # directory, once per lock: prints the directory. Usage: bash install.sh CACHE_ROOT
-# The directory is named after the lock's hash, so a changed lock installs afresh and an
-# unchanged one costs nothing. No package install script runs (--ignore-scripts), and peer
+# The directory is named after the lock's hash, so a changed lock installs afresh (and the
+# old install is removed) and an unchanged one costs nothing. No package install script runs (--ignore-scripts), and peer
 # dependencies are left out (--omit=peer: @libp2p/webrtc's React Native peers, unused here).
 # Needs npm (Debian's `npm`; scripts/bootstrap.sh test installs it as root) and the npm
 # registry; exits non-zero with npm's own error otherwise.
@@ -31,4 +31,8 @@ touch "$work/.complete"
 rm -rf "$dest"
 mv "$work" "$dest"
 trap - EXIT
+# An older lock's install is of no use any more (~340 MB each).
+for old in "$root"/helia-*; do
+  [ "$old" = "$dest" ] || rm -rf "$old"
+done
 echo "$dest"
