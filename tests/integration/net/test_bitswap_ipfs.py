@@ -94,6 +94,7 @@ def test_helia_fetches_the_listing_catalog_and_images_but_nothing_private(
     )
 
     assert "/ipfs/bitswap/1.2.0" in got["done"]["protocols"]  # identify announced it
+    print("Helia's fetch times (ms):", {cid[:16]: got[cid].get("ms") for cid in public})
     for cid, data in public.items():
         assert got[cid]["ok"], f"Helia did not get {cid}: {got[cid].get('error')}"
         received = base64.b64decode(got[cid]["data"])

@@ -1,7 +1,7 @@
 // A Helia node (js IPFS) that dials one peer and fetches blocks from it over Bitswap.
 //
 // Usage: node fetch_blocks.mjs <peer multiaddr> <cid>:<timeout ms>...
-// Prints one JSON line per CID, in order: {"cid", "ok": true, "data": <base64>} or
+// Prints one JSON line per CID, in order: {"cid", "ok": true, "ms", "data": <base64>} or
 // {"cid", "ok": false, "error"}, then {"done": true, "peer": <Helia's peer id>,
 // "protocols": <the peer's protocols, from identify>}. Exits non-zero only when the peer
 // cannot be dialled. Used by tests/integration/net/test_bitswap_ipfs.py.
@@ -47,6 +47,7 @@ try {
   for (const item of wanted) {
     const [text, ms] = item.split(':')
     const timeout = Number(ms)
+    const started = performance.now()
     try {
       const chunks = []
       const signal = AbortSignal.timeout(timeout)
@@ -54,7 +55,8 @@ try {
         chunks.push(chunk)
       }
       const data = Buffer.concat(chunks)
-      console.log(JSON.stringify({ cid: text, ok: true, data: data.toString('base64') }))
+      const elapsed = Math.round(performance.now() - started)
+      console.log(JSON.stringify({ cid: text, ok: true, ms: elapsed, data: data.toString('base64') }))
     } catch (err) {
       console.log(JSON.stringify({ cid: text, ok: false, error: `${err.name}: ${err.message}` }))
     }
