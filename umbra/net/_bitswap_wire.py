@@ -70,7 +70,7 @@ class WantType(Enum):
     HAVE = 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Want:
     """One wantlist entry. ``cid`` is the peer's binary CID, as sent."""
 
@@ -79,7 +79,7 @@ class Want:
     send_dont_have: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Wants:
     """What one inbound message asks for (cancels dropped: we keep no wantlist to cancel)."""
 

@@ -3,7 +3,6 @@
 Messages are built with the IPFS schema's generated classes, as Helia and Kubo send them.
 """
 
-import contextlib
 from collections.abc import Sequence
 
 import pytest
@@ -12,6 +11,7 @@ from hypothesis import strategies as st
 from libp2p.bitswap.pb.bitswap_pb2 import Message
 from multiformats import CID
 
+from tests.unit.core.hostile_cbor import run_measured
 from umbra.core import compute_cid
 from umbra.net import ProtocolViolation
 from umbra.net._bitswap_wire import (
@@ -232,8 +232,13 @@ def test_any_bytes_give_wants_or_a_violation_and_work_grows_with_the_input_only(
 ) -> None:
     limits = BitswapLimits(max_message_bytes=max_message, max_wants_per_message=max_wants)
     got: list[Wants] = []
-    with contextlib.suppress(ProtocolViolation):
-        decode_all(data, limits, got)  # also checks the buffer never outgrows one message
+    result, calls, peak = run_measured(lambda d: decode_all(d, limits, got), data)
+    # It checks the buffer never outgrows one message; any failure is a violation.
+    assert not isinstance(result, Exception) or isinstance(result, ProtocolViolation), result
+    # Function calls (Python and C, independent of the machine's load) and memory at most
+    # linear in the input, as for every other decoder of peer bytes (test_decoder_fuzz.py).
+    assert calls <= 20 * len(data) + 3000, (len(data), calls)
+    assert peak <= 200 * len(data) + 128 * 1024, (len(data), peak)
     wants = [w for m in got for w in m.wants]
     # Each want is an entry of at least two bytes (tag, length) inside a wantlist, and no
     # message yields more than the limit: the lookups a peer buys are paid for in bytes.
@@ -243,3 +248,24 @@ def test_any_bytes_give_wants_or_a_violation_and_work_grows_with_the_input_only(
     # Answering costs as little: at most one block or presence per distinct want.
     frames = answer(wants, {}, protocol=PROTOCOL_V120, max_response_bytes=1 << 20)
     assert sum(len(f) for f in frames) <= sum(len(w.cid) + 8 for w in wants)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # The most wants per byte: 1,024 empty entries (two bytes each) in one wantlist.
+        b"\x0a" + encode_uvarint(2048) + b"\x0a\x00" * 1024,
+        # A message at the size cap of unknown fields, and one of pushed blocks (ignored).
+        (b"\x7a" + encode_uvarint(1000) + b"u" * 1000) * 250,
+        b"\x12" + encode_uvarint(250_000) + b"b" * 250_000,
+    ],
+)
+def test_the_worst_messages_at_the_caps_cost_work_and_memory_linear_in_their_size(
+    body: bytes,
+) -> None:
+    data = encode_uvarint(len(body)) + body
+    decode_all(data)  # warm up: the bound measures this input only
+    result, calls, peak = run_measured(decode_all, data)
+    assert not isinstance(result, Exception), result
+    assert calls <= 20 * len(data) + 3000, (len(data), calls)
+    assert peak <= 200 * len(data) + 128 * 1024, (len(data), peak)
