@@ -12,7 +12,8 @@ still serves afterwards.
 `scripts/bootstrap.sh test` installs the Helia packages (tests/interop/helia/install.sh into
 ``.venv/interop/``); if they are missing, the fixture installs them. Without npm the test is
 skipped with the reason, like the other tiers' missing tools; with npm but no registry it fails
-with npm's error. Cost: ~25 s (one node, two Helia runs) once the packages are installed.
+with npm's error. Cost: ~45 s (one node, two Helia runs) once the packages are installed
+(the first install: ~25 s more).
 """
 
 import base64
