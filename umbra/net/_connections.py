@@ -80,16 +80,21 @@ def neighbourhood(me: int, peers: dict[ID, int], count: int) -> set[ID]:
     """Our ``count`` closest peers, and the peers we are among the ``count`` closest of.
 
     ``me`` and the values of ``peers`` are keyspace positions. Whether a peer counts us among
-    its closest is judged from the peers we know: those closer to it than we are.
+    its closest is judged from the peers we know: those closer to it than we are. At most
+    2·``count`` peers in all.
     """
     ordered = sorted(peers, key=lambda p: peers[p] ^ me)
     mine = set(ordered[:count])
-    for peer, place in peers.items():
+    counting_on_us: list[ID] = []
+    for peer in ordered[count:]:
+        place = peers[peer]
         ours = place ^ me
         closer = sum(1 for other, at in peers.items() if other != peer and at ^ place < ours)
         if closer < count:
-            mine.add(peer)
-    return mine
+            counting_on_us.append(peer)
+    # At most ``count`` of them, the nearest: a node that knows few peers would otherwise
+    # believe itself everyone's neighbour and keep every connection.
+    return mine | set(counting_on_us[:count])
 
 
 def protection_changes(

@@ -159,3 +159,11 @@ def test_the_neighbourhood_is_ours_and_the_peers_counting_on_us() -> None:
     # A lone far peer: we are (as far as we know) among its 2 closest, so we keep it.
     lone = _peer()
     assert neighbourhood(0, {a: 1, b: 2, lone: 64}, 2) == {a, b, lone}
+
+
+def test_the_neighbourhood_is_bounded_when_the_table_is_small() -> None:
+    # Each peer is nearer to us than to any other peer we know: by our table, every one of
+    # them counts on us. We keep our 4 closest and the 4 nearest of the others, not 30.
+    lonely = {_peer(): 1 << (20 + i) for i in range(30)}
+    kept = neighbourhood(0, lonely, 4)
+    assert len(kept) == 8
