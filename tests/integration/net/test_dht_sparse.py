@@ -34,8 +34,10 @@ pytestmark = pytest.mark.network
 
 CHEAP = Argon2Params(time_cost=1, memory_kib=1024, parallelism=1)
 COUNT, FIRST_IP = 28, 210
-ROUTING = DhtRouting(bucket_size=4, replication=6, alpha=3, replicate_interval=3.0, neighbours=8)
-LIMITS = NetLimits(connections_high_water=22, connections_low_water=16, connection_grace=10.0)
+# Kept connections: at most 2 x 6 DHT neighbours + a gossip mesh of at most 12 = 24 (the high
+# watermark), fewer than the 27 of a full mesh.
+ROUTING = DhtRouting(bucket_size=4, replication=6, alpha=3, replicate_interval=3.0, neighbours=6)
+LIMITS = NetLimits(connections_high_water=24, connections_low_water=16, connection_grace=10.0)
 
 
 class _Member:
