@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from multiformats import CID
 
-from umbra.core import ListingBody, parse_cid, parse_listing
+from umbra.core import ListingBody, cid_text, parse_cid, parse_listing
 from umbra.store import Database, Profile
 
 from ._ingest import CatalogUpdate
@@ -49,7 +49,7 @@ def store_update_blocks(profile: Profile, update: CatalogUpdate) -> None:
     db = profile.db
     seller = update.head.body.seller
     for cid, data in update.blocks:
-        text = str(cid)
+        text = cid_text(cid)
         if not profile.blocks.has(text):
             profile.blocks.put_verified(cid, data)
             db.execute("INSERT OR IGNORE INTO net_owned_blocks (cid) VALUES (?)", (text,))
@@ -65,7 +65,7 @@ def store_update_blocks(profile: Profile, update: CatalogUpdate) -> None:
         [(seller, listing_id) for listing_id in stale],
     )
     refs: list[tuple[str, bytes, bytes, int | None]] = [
-        (str(update.catalog.cid), seller, _CATALOG, None)
+        (cid_text(update.catalog.cid), seller, _CATALOG, None)
     ]
     for item in update.added:
         body = item.body
@@ -81,9 +81,9 @@ def store_update_blocks(profile: Profile, update: CatalogUpdate) -> None:
 
 def _listing_cids(cid: CID, body: ListingBody) -> list[str]:
     """The listing document's CID and every image block it names (full and thumbnail)."""
-    out = [str(cid)]
+    out = [cid_text(cid)]
     for img in body.images:
-        out += [str(img.full), str(img.thumb)]
+        out += [cid_text(img.full), cid_text(img.thumb)]
     return out
 
 
@@ -112,7 +112,7 @@ def store_fetched_block(profile: Profile, cid: CID, data: bytes) -> None:
     names it any more (its reference row was written when the listing was synced).
     """
     with profile.db.transaction():
-        text = str(cid)
+        text = cid_text(cid)
         if not profile.blocks.has(text):
             profile.blocks.put_verified(cid, data)
             profile.db.execute("INSERT OR IGNORE INTO net_owned_blocks (cid) VALUES (?)", (text,))

@@ -43,6 +43,7 @@ from umbra.core import (
     SignedArbiterProfile,
     SignedCatalog,
     SignedCatalogHead,
+    cid_text,
     parse_arbiter_profile,
     parse_catalog,
     parse_catalog_head,
@@ -757,7 +758,7 @@ class Node:
         blocks += [(item.cid, item.data) for item in added]
         if self._config.prefetch_thumbnails:
             thumbs = [img.thumb for item in added for img in item.body.images[:1]]
-            have = await self._db(lambda: {c for c in thumbs if self.state.has_block(str(c))})
+            have = await self._db(lambda: {c for c in thumbs if self.state.has_block(cid_text(c))})
             need = [c for c in thumbs if c not in have]
             if need:
                 blocks += usable_thumbnails(await self._fetch(peers, need))

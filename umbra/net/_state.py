@@ -28,6 +28,7 @@ from typing import Any
 
 from multiformats import CID
 
+from umbra.core import cid_text
 from umbra.store import Profile, index_entry_for
 
 from ._blockrefs import (
@@ -254,7 +255,7 @@ class NetState:
                 self._profile.search.remove(seller, listing_id)
             self._db.execute("DELETE FROM net_listings WHERE seller = ?", (seller,))
             rows = [(seller, lid, cid) for lid, cid in update.kept]
-            rows += [(seller, item.body.listing_id, str(item.cid)) for item in update.added]
+            rows += [(seller, item.body.listing_id, cid_text(item.cid)) for item in update.added]
             self._db.executemany(
                 "INSERT OR REPLACE INTO net_listings (seller, listing_id, cid) VALUES (?, ?, ?)",
                 rows,
@@ -269,7 +270,7 @@ class NetState:
                 (
                     seller,
                     update.head.body.seq,
-                    str(update.catalog.cid),
+                    cid_text(update.catalog.cid),
                     update.head.data,
                     update.synced_at,
                     len(rows),

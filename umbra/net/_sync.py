@@ -16,7 +16,7 @@ from libp2p.abc import IHost, INetStream
 from libp2p.peer.id import ID
 from multiformats import CID
 
-from umbra.core import MAX_BLOCK_BYTES, InvalidDocument, limits, verify_block
+from umbra.core import MAX_BLOCK_BYTES, InvalidDocument, cid_text, limits, verify_block
 
 from ._backoff import BackoffPolicy, PeerBackoff
 from ._config import SYNC_PROTOCOL_ID, NetLimits
@@ -128,7 +128,9 @@ class SyncServer:
                 raise ProtocolViolation("too-many-cids")
             # One database call for the whole request, and frames coalesced into writes of
             # up to _WRITE_CHUNK bytes: per-block reads and writes cost ~8 ms each here.
-            found = await self._get_blocks([str(c) for c in request.cids], lim.max_response_bytes)
+            found = await self._get_blocks(
+                [cid_text(c) for c in request.cids], lim.max_response_bytes
+            )
             out = bytearray()
             for cid, data in zip(request.cids, found, strict=True):
                 out += encode_frame(Missing(cid) if data is None else Block(cid, data))
