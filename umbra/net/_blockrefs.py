@@ -16,12 +16,12 @@ more (and that the caller does not list in ``keep``, e.g. the own catalog's bloc
 Synchronous, called inside the node's database transactions (see `_state`).
 """
 
-from collections.abc import Iterable, Set
+from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass
 
 from multiformats import CID
 
-from umbra.core import ListingBody, cid_text, parse_cid, parse_listing
+from umbra.core import ListingBody, SignedListing, cid_text, parse_cid, parse_listing
 from umbra.store import Database, Profile
 
 from ._ingest import CatalogUpdate
@@ -44,15 +44,52 @@ BLOCK_REFS_MIGRATION = """
 _CATALOG = b""
 
 
-def store_update_blocks(profile: Profile, update: CatalogUpdate) -> None:
-    """Store the update's verified blocks and record why each is kept."""
+def _store_owned(profile: Profile, blocks: Iterable[tuple[CID, bytes]]) -> None:
+    """Store verified blocks; those that were not here yet are marked as the sync's."""
     db = profile.db
-    seller = update.head.body.seller
-    for cid, data in update.blocks:
+    for cid, data in blocks:
         text = cid_text(cid)
         if not profile.blocks.has(text):
             profile.blocks.put_verified(cid, data)
             db.execute("INSERT OR IGNORE INTO net_owned_blocks (cid) VALUES (?)", (text,))
+
+
+def store_listing_blocks(
+    profile: Profile,
+    seller: bytes,
+    listings: Sequence[SignedListing],
+    blocks: Iterable[tuple[CID, bytes]],
+) -> None:
+    """Part of a sync still running: the listings' documents and ``blocks`` (thumbnails of
+    these or earlier listings of the same sync), with the listings' reference rows."""
+    _store_owned(profile, [(item.cid, item.data) for item in listings])
+    _store_owned(profile, blocks)
+    profile.db.executemany(
+        "DELETE FROM net_block_refs WHERE seller = ? AND listing_id = ?",
+        [(seller, item.body.listing_id) for item in listings],
+    )
+    _insert_listing_refs(profile.db, seller, listings)
+
+
+def _insert_listing_refs(db: Database, seller: bytes, listings: Iterable[SignedListing]) -> None:
+    refs: list[tuple[str, bytes, bytes, int | None]] = []
+    for item in listings:
+        body = item.body
+        refs += [
+            (c, seller, body.listing_id, body.expires_at) for c in _listing_cids(item.cid, body)
+        ]
+    db.executemany(
+        "INSERT OR REPLACE INTO net_block_refs (cid, seller, listing_id, expires_at)"
+        " VALUES (?, ?, ?, ?)",
+        refs,
+    )
+
+
+def store_update_blocks(profile: Profile, update: CatalogUpdate) -> None:
+    """Store the update's verified blocks and record why each is kept."""
+    db = profile.db
+    seller = update.head.body.seller
+    _store_owned(profile, update.blocks)
     # The previous catalog block and the blocks of changed or removed listings lose their
     # reason to be kept; the new catalog and the added listings gain one.
     stale: Iterable[bytes] = [
@@ -64,19 +101,12 @@ def store_update_blocks(profile: Profile, update: CatalogUpdate) -> None:
         "DELETE FROM net_block_refs WHERE seller = ? AND listing_id = ?",
         [(seller, listing_id) for listing_id in stale],
     )
-    refs: list[tuple[str, bytes, bytes, int | None]] = [
-        (cid_text(update.catalog.cid), seller, _CATALOG, None)
-    ]
-    for item in update.added:
-        body = item.body
-        refs += [
-            (c, seller, body.listing_id, body.expires_at) for c in _listing_cids(item.cid, body)
-        ]
-    db.executemany(
+    db.execute(
         "INSERT OR REPLACE INTO net_block_refs (cid, seller, listing_id, expires_at)"
-        " VALUES (?, ?, ?, ?)",
-        refs,
+        " VALUES (?, ?, ?, NULL)",
+        (cid_text(update.catalog.cid), seller, _CATALOG),
     )
+    _insert_listing_refs(db, seller, update.added)
 
 
 def _listing_cids(cid: CID, body: ListingBody) -> list[str]:

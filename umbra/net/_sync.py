@@ -198,8 +198,15 @@ class SyncClient:
     async def _open(self, peer: ID) -> INetStream:
         return await open_stream(self._host, peer, SYNC_PROTOCOL_ID, self._reach)
 
-    async def fetch_blocks(self, peer: ID, cids: Sequence[CID]) -> dict[CID, bytes]:
-        return await self._attempt(peer, lambda: self._fetch_blocks(peer, cids))
+    async def fetch_blocks(
+        self, peer: ID, cids: Sequence[CID], *, on_answer: Callable[[], None] | None = None
+    ) -> dict[CID, bytes]:
+        """Blocks ``peer`` has of ``cids``; ``on_answer`` is called when its answer begins."""
+        return await self._attempt(peer, lambda: self._fetch_blocks(peer, cids, on_answer))
+
+    def note_stalled(self, peer: ID) -> None:
+        """``peer`` left a request unanswered until it was asked elsewhere: back off from it."""
+        self._backoff.failed_at(str(peer), self._clock())
 
     async def fetch_heads(self, peer: ID, limit: int) -> list[bytes]:
         """The signed heads ``peer`` offers (unverified: the caller checks each)."""
@@ -231,7 +238,9 @@ class SyncClient:
         self._backoff.succeeded(key)
         return result
 
-    async def _fetch_blocks(self, peer: ID, cids: Sequence[CID]) -> dict[CID, bytes]:
+    async def _fetch_blocks(
+        self, peer: ID, cids: Sequence[CID], on_answer: Callable[[], None] | None = None
+    ) -> dict[CID, bytes]:
         """Fetch up to ``max_cids_per_request`` blocks; returns those the peer had.
 
         Every block is checked against its CID and its codec's size cap before it is kept.
@@ -251,6 +260,9 @@ class SyncClient:
                 decoder = FrameDecoder(max_frame_bytes=lim.max_frame_bytes, max_items=1024)
                 while True:
                     msg = await _read_message(stream, decoder)
+                    if on_answer is not None:
+                        on_answer()
+                        on_answer = None
                     if msg is None or isinstance(msg, End):
                         break
                     if isinstance(msg, Refused):
