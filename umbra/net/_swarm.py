@@ -7,7 +7,7 @@ send (`Ask`) and which to abandon (`Abandon`). No clock, no randomness, no I/O i
 Rules:
 - A block is asked of one peer at a time, in requests of at most ``batch`` CIDs; a peer has at
   most ``per_peer`` requests in flight (counting those of other fetches, ``busy``), and the
-  fetch at most ``total``.
+  fetch at most ``total`` that are not slow (below).
 - New requests go to the usable peer with the fewest requests in flight (ties: the one added
   first, so the head's sources, usually the seller's node, come first).
 - A peer that said a block is missing is not asked for it again. A block every usable peer
@@ -51,7 +51,7 @@ class Abandon:
 @dataclass
 class _Request:
     peer: str
-    cids: tuple[CID, ...]
+    slots: tuple[int, ...]  # positions in the wanted list
     sent_at: float
     answered: bool = False
     slow: bool = False
@@ -80,17 +80,23 @@ class SwarmStatistics:
 
 @dataclass
 class SwarmSchedule:
-    """The plan of one fetch: the blocks wanted, the peers that may have them, what is asked."""
+    """The plan of one fetch: the blocks wanted, the peers that may have them, what is asked.
+
+    Blocks are tracked by their position in the wanted list: hashing a `CID` object costs
+    microseconds (multiformats hashes a tuple of its parts), and a fetch looks at each block
+    many times.
+    """
 
     batch: int = 64
     per_peer: int = 3
     total: int = 16
     hedge_after: float = 3.0
-    _wanted: dict[CID, None] = field(default_factory=dict)
-    _have: set[CID] = field(default_factory=set)
-    _missed: dict[CID, set[str]] = field(default_factory=dict)
-    _covered: dict[CID, set[int]] = field(default_factory=dict)  # by requests not slow
-    _asked: dict[CID, set[int]] = field(default_factory=dict)  # by any request in flight
+    _wanted: list[CID] = field(default_factory=list)
+    _slot: dict[CID, int] = field(default_factory=dict)
+    _have: set[int] = field(default_factory=set)
+    _missed: dict[int, set[str]] = field(default_factory=dict)
+    _covered: dict[int, set[int]] = field(default_factory=dict)  # by requests not slow
+    _asked: dict[int, set[int]] = field(default_factory=dict)  # by any request in flight
     _peers: dict[str, _Peer] = field(default_factory=dict)
     _requests: dict[int, _Request] = field(default_factory=dict)
     _next_id: int = 0
@@ -106,7 +112,9 @@ class SwarmSchedule:
     def want(self, cids: Iterable[CID]) -> None:
         """Add blocks to fetch (e.g. the thumbnails named by listings that just arrived)."""
         for cid in cids:
-            self._wanted.setdefault(cid, None)
+            if cid not in self._slot:
+                self._slot[cid] = len(self._wanted)
+                self._wanted.append(cid)
 
     def add_peers(self, peers: Iterable[str]) -> None:
         """Peers that may have the blocks. A peer already known keeps its standing."""
@@ -131,13 +139,13 @@ class SwarmSchedule:
         req = self._finish(request)
         if req is None:
             return []
-        got = set(received) & set(req.cids)
+        got = {self._slot[c] for c in received if c in self._slot} & set(req.slots)
         peer = self._peers[req.peer]
         peer.blocks += len(got - self._have)
         self._have |= got
-        for cid in req.cids:
-            if cid not in got:
-                self._missed.setdefault(cid, set()).add(req.peer)
+        for slot in req.slots:
+            if slot not in got:
+                self._missed.setdefault(slot, set()).add(req.peer)
         return self._abandon_redundant()
 
     def abandoned(self, request: int) -> None:
@@ -158,7 +166,7 @@ class SwarmSchedule:
             if not req.answered and not req.slow and now - req.sent_at >= self.hedge_after:
                 req.slow = True
                 self._hedged += 1
-                _drop(self._covered, request, req.cids)
+                _drop(self._covered, request, req.slots)
                 peer = self._peers[req.peer]
                 if peer.status == OK:
                     peer.status = SLOW
@@ -169,7 +177,7 @@ class SwarmSchedule:
         """The requests to send now. ``busy``: requests in flight per peer from other fetches."""
         busy = busy or {}
         out: list[Ask] = []
-        while len(self._requests) < self.total:
+        while self._counted() < self.total:
             ask = self._one_ask(now, busy)
             if ask is None:
                 break
@@ -188,14 +196,24 @@ class SwarmSchedule:
     @property
     def done(self) -> bool:
         """Every wanted block arrived or is unavailable from every usable peer."""
-        return all(cid in self._have or self._unavailable(cid) for cid in self._wanted)
+        usable = self._usable_peers()
+        return all(
+            slot in self._have or self._unavailable(slot, usable)
+            for slot in range(len(self._wanted))
+        )
 
     def have(self, cid: CID) -> bool:
-        return cid in self._have
+        slot = self._slot.get(cid)
+        return slot is not None and slot in self._have
 
     def unavailable(self) -> list[CID]:
         """Blocks no usable peer has (in the order they were wanted)."""
-        return [c for c in self._wanted if c not in self._have and self._unavailable(c)]
+        usable = self._usable_peers()
+        return [
+            cid
+            for slot, cid in enumerate(self._wanted)
+            if slot not in self._have and self._unavailable(slot, usable)
+        ]
 
     def in_flight(self) -> list[int]:
         return list(self._requests)
@@ -208,7 +226,7 @@ class SwarmSchedule:
         statuses = [p.status for p in self._peers.values()]
         return SwarmStatistics(
             wanted=len(self._wanted),
-            have=len(self._have & self._wanted.keys()),
+            have=len(self._have),
             unavailable=len(self.unavailable()),
             in_flight=len(self._requests),
             peers=len(self._peers),
@@ -220,22 +238,32 @@ class SwarmSchedule:
 
     # -- internals ---------------------------------------------------------------------------------
 
-    def _usable(self, peer: str) -> bool:
-        return self._peers[peer].status != DROPPED
+    def _usable_peers(self) -> list[str]:
+        return [p for p, s in self._peers.items() if s.status != DROPPED]
 
-    def _unavailable(self, cid: CID) -> bool:
+    def _unavailable(self, slot: int, usable: list[str]) -> bool:
         """No request covers it and every usable peer lacks it (or there is none)."""
-        if self._asked.get(cid):
+        if slot in self._asked:
             return False
-        missed = self._missed.get(cid, set())
-        return all(p in missed for p, s in self._peers.items() if s.status != DROPPED)
+        missed = self._missed.get(slot)
+        if missed is None:
+            return not usable
+        return all(p in missed for p in usable)
 
-    def _pending(self) -> list[CID]:
+    def _pending(self) -> list[int]:
+        usable = self._usable_peers()
         return [
-            c
-            for c in self._wanted
-            if c not in self._have and not self._covered.get(c) and not self._unavailable(c)
+            slot
+            for slot in range(len(self._wanted))
+            if slot not in self._have
+            and slot not in self._covered
+            and not self._unavailable(slot, usable)
         ]
+
+    def _counted(self) -> int:
+        """Requests that count against ``total``: a slow one has been hedged already, so it
+        does not hold a place (it still counts against its peer's ``per_peer``)."""
+        return sum(1 for req in self._requests.values() if not req.slow)
 
     def _one_ask(self, now: float, busy: Mapping[str, int]) -> Ask | None:
         pending = self._pending()
@@ -249,26 +277,26 @@ class SwarmSchedule:
         ]
         free.sort(key=lambda ps: (ps[1].status == SLOW, ps[1].in_flight, ps[1].order))
         for peer, state in free:
-            cids = [c for c in pending if peer not in self._missed.get(c, ())]
+            slots = [s for s in pending if peer not in self._missed.get(s, ())]
             if state.status == SLOW:
                 # Only what no other usable peer could give.
-                cids = [c for c in cids if not self._others_could(c, peer)]
-            if not cids:
+                slots = [s for s in slots if not self._others_could(s, peer)]
+            if not slots:
                 continue
-            chosen = tuple(cids[: self.batch])
+            chosen = tuple(slots[: self.batch])
             request = self._next_id
             self._next_id += 1
             self._requests[request] = _Request(peer, chosen, now)
             state.in_flight += 1
             self._sent += 1
-            for cid in chosen:
-                self._covered.setdefault(cid, set()).add(request)
-                self._asked.setdefault(cid, set()).add(request)
-            return Ask(request, peer, chosen)
+            for slot in chosen:
+                self._covered.setdefault(slot, set()).add(request)
+                self._asked.setdefault(slot, set()).add(request)
+            return Ask(request, peer, tuple(self._wanted[s] for s in chosen))
         return None
 
-    def _others_could(self, cid: CID, peer: str) -> bool:
-        missed = self._missed.get(cid, set())
+    def _others_could(self, slot: int, peer: str) -> bool:
+        missed = self._missed.get(slot, set())
         return any(p != peer and s.status == OK and p not in missed for p, s in self._peers.items())
 
     def _finish(self, request: int) -> _Request | None:
@@ -276,8 +304,8 @@ class SwarmSchedule:
         if req is None:
             return None
         self._peers[req.peer].in_flight -= 1
-        _drop(self._covered, request, req.cids)
-        _drop(self._asked, request, req.cids)
+        _drop(self._covered, request, req.slots)
+        _drop(self._asked, request, req.slots)
         return req
 
     def _abandon_redundant(self) -> list[Abandon]:
@@ -285,15 +313,15 @@ class SwarmSchedule:
         return [
             Abandon(r)
             for r, req in self._requests.items()
-            if req.slow and all(c in self._have for c in req.cids)
+            if req.slow and all(s in self._have for s in req.slots)
         ]
 
 
-def _drop(index: dict[CID, set[int]], request: int, cids: Iterable[CID]) -> None:
-    """Remove ``request`` from the sets of ``cids`` in ``index`` (and empty sets)."""
-    for cid in cids:
-        covering = index.get(cid)
+def _drop(index: dict[int, set[int]], request: int, slots: Iterable[int]) -> None:
+    """Remove ``request`` from the sets of ``slots`` in ``index`` (and empty sets)."""
+    for slot in slots:
+        covering = index.get(slot)
         if covering is not None:
             covering.discard(request)
             if not covering:
-                del index[cid]
+                del index[slot]

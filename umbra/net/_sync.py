@@ -54,7 +54,10 @@ async def _read_message(stream: INetStream, decoder: FrameDecoder) -> Message | 
         msg = decoder.next_message()
         if msg is not None:
             return msg
-        data = await stream.read(min(_READ_CHUNK, decoder.wanted()))
+        # Whatever the stream has buffered, up to _READ_CHUNK (the decoder keeps the rest of a
+        # frame for the next call): reading a frame as header then body doubled the reads,
+        # and each read costs a yamux window update.
+        data = await stream.read(_READ_CHUNK)
         if not data:
             if decoder.buffered:
                 raise ProtocolViolation("truncated", "the stream ended inside a frame")
