@@ -140,7 +140,7 @@ class SwarmFetcher:
                 while event is not None:
                     abandons = []
                     if isinstance(event, _Answered):
-                        schedule.answered(event.request)
+                        schedule.answered(event.request, trio.current_time())
                     elif isinstance(event, _Completed):
                         scopes.pop(event.request, None)
                         # Fresh blocks only: a hedged block may arrive twice.
