@@ -232,6 +232,11 @@ class SwarmSchedule:
     def in_flight(self) -> list[int]:
         return list(self._requests)
 
+    def delivered(self, peer: str) -> int:
+        """Blocks ``peer`` gave in this fetch (first copies only)."""
+        state = self._peers.get(peer)
+        return 0 if state is None else state.blocks
+
     def peer_status(self, peer: str) -> str | None:
         state = self._peers.get(peer)
         return None if state is None else state.status

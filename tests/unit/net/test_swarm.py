@@ -74,9 +74,21 @@ def test_an_unanswered_request_is_hedged_and_the_slow_peer_abandoned() -> None:
     [hedge] = s.asks(2.0)
     assert (hedge.peer, hedge.cids) == ("good", first.cids)
     assert s.completed(hedge.request, hedge.cids, 2.1) == [Abandon(first.request)]
-    assert s.done
+    assert s.done and s.delivered("stall") == 0 and s.delivered("good") == 3
     s.abandoned(first.request)
     assert s.in_flight() == []
+
+
+def test_a_lone_source_that_does_not_answer_is_asked_again_on_a_new_request() -> None:
+    """One source and a request that hangs (over Tor: a stream on a circuit still building):
+    the hedge asks the same peer again rather than waiting out the request deadline."""
+    s = schedule(1, ["seller"], hedge_after=6.0)
+    [first] = s.asks(0.0)
+    s.check(6.0)
+    [again] = s.asks(6.0)
+    assert (again.peer, again.cids) == ("seller", first.cids)
+    assert s.completed(again.request, again.cids, 6.3) == [Abandon(first.request)]
+    assert s.done and s.delivered("seller") == 1
 
 
 def test_the_hedging_deadline_grows_with_the_delays_seen() -> None:
