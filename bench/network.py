@@ -26,7 +26,9 @@ Measured:
 - catalog sync throughput: a seller with a 1,000-listing catalog (one thumbnail each) is
   held back until the latency runs end, then published; every remote node syncs it at once
   (on 2 shared cores). listings/s and MB/s per node: catalog + listing documents +
-  thumbnails, divided by the time from publish to that node's committed sync.
+  thumbnails, divided by the time from publish to that node's committed sync. ``nodes_cpu_s``:
+  CPU seconds all node processes used from the publish until every node synced (or the
+  300 s watch ended), which the machine's other load hardly changes.
 - RSS per node: VmRSS of each worker divided by the nodes it hosts, after the sync.
 - libtorrent: N sessions on 127.0.x.y, BEP44 mutable put then get from every other session;
   and the big catalog's bytes (catalog, listing documents, thumbnails: one file per block) as a
@@ -561,15 +563,20 @@ def run_umbra(
             for w in workers:
                 w.read_until("ok", "watch")
             print(f"  N={n}: releasing the big catalog", file=sys.stderr, flush=True)
+            cpu_before = _cpu_seconds([w.proc.pid for w in workers])
             big_worker.send({"cmd": "release", "name": BIG_SELLER})
             t0 = big_worker.read_until("ok", "release")["t0"]
             durations = []
             for w in workers:
                 msg = w.read_until("event", "watch")
                 durations += [t - t0 for t in msg["synced"].values()]
+            # CPU the node processes used while it ran (idle loops included): on this shared
+            # machine the wall times depend on the other tenants' load, this hardly does.
+            cpu_used = _cpu_seconds([w.proc.pid for w in workers]) - cpu_before
             mb = big["total_bytes"] / 1e6
             result["catalog_sync"] = {
                 **big,
+                "nodes_cpu_s": round(cpu_used, 1),
                 "nodes_synced": len(durations),
                 "first_node_s": _pct(durations, 0.0),
                 "p50_node_s": _pct(durations, 0.5),
