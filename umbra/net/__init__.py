@@ -16,7 +16,8 @@ over onion services: the SOCKS dialler, the loopback listener, `TorTransport`),
 watched; its onion service), ``_transport_choice`` (the transport for a mode), ``_dht``
 (workarounds for py-libp2p's DHT),
 ``_sync`` (the sync protocol over streams), ``_node`` (the coordinator), ``_status`` and
-``_status_read`` (health). Imports ``umbra.core`` and ``umbra.store`` only.
+``_status_read`` (health), ``_startup`` (how far a starting node got, for the web app;
+pure). Imports ``umbra.core`` and ``umbra.store`` only.
 See docs/specifications/network.md for the wire formats.
 """
 
@@ -72,6 +73,7 @@ from ._onion_addresses import (
     rejoin_addrs,
 )
 from ._ratelimit import PeerLimiter, PeerVerdict, TokenBucket
+from ._startup import NodeStartup, StartingNode
 from ._state import NET_NAMESPACE, NetState
 from ._status import NodeStatus
 from ._status_read import read_node_status
@@ -181,6 +183,7 @@ __all__ = [
     "Node",
     "NodeConfig",
     "NodeNotRunning",
+    "NodeStartup",
     "NodeStatus",
     "PeerBackoff",
     "PeerLimiter",
@@ -189,6 +192,7 @@ __all__ = [
     "ProtocolViolation",
     "RecordValidator",
     "Refused",
+    "StartingNode",
     "StoreRefused",
     "TcpNoiseTransport",
     "TokenBucket",
