@@ -60,6 +60,7 @@ from ._arbiter_records import (
     check_arbiter_record_at,
     select_arbiter_record,
 )
+from ._block_cache import BlockCache
 from ._config import DHT_NAMESPACE, HEADS_TOPIC, SYNC_PROTOCOL_ID, NodeConfig
 from ._dht import fill_routing_table, get_fresh, tune_dht
 from ._dht_guard import UmbraDHT
@@ -93,6 +94,8 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 _MAX_SOURCES = 8
+# Recently served documents kept in memory (see `_block_cache`).
+_SERVED_CACHE_BYTES = 4 * 1024 * 1024
 _SYNC_RETRIES = 3
 _RETRY_DELAY_S = 2.0
 
@@ -173,7 +176,8 @@ class Node:
         self._reacher: PeerReacher | None = None
         self._images: ImageFetcher | None = None
         self._swarm: SwarmFetcher | None = None
-        self._live: dict[bytes, SwarmFetch] = {}  # seller → the fetch of its syncing catalog
+        self._live: dict[bytes, SwarmFetch] = {}
+        self._served = BlockCache(_SERVED_CACHE_BYTES)  # seller → the fetch of its syncing catalog
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -574,7 +578,10 @@ class Node:
         return True
 
     async def _serve_blocks(self, cids: list[str], budget: int) -> list[bytes | None]:
-        return await self._db(self.state.get_blocks, cids, budget)
+        async def load(rest: list[str], left: int) -> list[bytes | None]:
+            return await self._db(self.state.get_blocks, rest, left)
+
+        return await self._served.get_blocks(cids, budget, load)
 
     async def _serve_heads(self, limit: int) -> list[bytes]:
         heads = await self._db(self.state.known_heads, limit)
@@ -726,14 +733,24 @@ class Node:
         catalog_cid = head.body.catalog
         # The head's sources (the gossip origin, the peer that offered it) usually have the
         # catalog: try them first and look up providers in the DHT only if they fail.
+        # One fetch for the whole sync: a source dropped (failed, lied) or found slow while
+        # fetching the catalog stays so for its listings.
+        assert self._swarm is not None
         peers = self._usable(pending.sources)
-        got = await self._fetch(peers, [catalog_cid]) if peers else {}
+        fetch = self._swarm.new_fetch(peers, [catalog_cid])
+        got: dict[CID, bytes] = {}
+
+        async def keep(blocks: dict[CID, bytes]) -> None:
+            got.update(blocks)
+
+        if peers:
+            await self._swarm.run(fetch, keep)
         if catalog_cid not in got:
             more = await self._catalog_providers(catalog_cid, exclude=peers)
             if not peers and not more:
                 raise NetError("no peer to fetch the catalog from")
-            got = await self._fetch(more, [catalog_cid])
-            peers = [*more, *peers]
+            fetch.add_peers(more)
+            await self._swarm.run(fetch, keep)
         if catalog_cid not in got:
             raise NetError("no peer had the catalog")
         t_catalog = self._clock()
@@ -746,8 +763,7 @@ class Node:
         wanted = new_listing_cids(catalog, previous)
         # New listings (and their first thumbnails) from every source at once, committed in
         # batches as they arrive; the catalog row, with the removals, last.
-        assert self._swarm is not None
-        fetch = self._swarm.new_fetch(peers, wanted)
+        fetch.want(wanted)
         batches = ListingBatches(
             seller=seller,
             seq=head.body.seq,
@@ -885,6 +901,7 @@ class Node:
             )
             await self._db(self.state.save_own_head, head.body.seq, head.data)
             self._own_head = head
+            self._served.clear()  # e.g. a deleted listing: not served from memory
         try:
             await self.pubsub.publish(HEADS_TOPIC, head.data)
         except trio.Cancelled:
@@ -1025,6 +1042,7 @@ class Node:
         keep = await self._db(self._own_block_cids)
         at = self._now() if now is None else now
         deleted = await self._db(self.state.collect_garbage, at, keep)
+        self._served.clear()
         if deleted:
             log.info("garbage collection deleted %d blocks", deleted)
         return deleted
