@@ -15,9 +15,11 @@ over onion services: the SOCKS dialler, the loopback listener, `TorTransport`),
 ``_tor_session`` (the tor a Tor-mode node runs on: started or reached, bootstrapped,
 watched; its onion service), ``_transport_choice`` (the transport for a mode), ``_dht``
 (workarounds for py-libp2p's DHT),
-``_sync`` (the sync protocol over streams), ``_node`` (the coordinator), ``_status`` and
-``_status_read`` (health), ``_startup`` (how far a starting node got, for the web app;
-pure). Imports ``umbra.core`` and ``umbra.store`` only.
+``_sync`` (the sync protocol over streams), ``_bitswap_wire`` (Bitswap messages and limits,
+sans-IO), ``_bitswap`` (the Bitswap server for IPFS nodes), ``_public_blocks`` (which blocks
+it may serve), ``_node`` (the coordinator), ``_status`` and ``_status_read`` (health),
+``_startup`` (how far a starting node got, for the web app; pure). Imports ``umbra.core`` and
+``umbra.store`` only.
 See docs/specifications/network.md for the wire formats.
 """
 

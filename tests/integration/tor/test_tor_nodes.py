@@ -11,6 +11,7 @@ the last test checks that each one connected to its own tor's control and SOCKS 
 looked up no name. Deadlines detect hangs; no duration is asserted (they are printed).
 """
 
+import base64
 import contextlib
 import json
 import os
@@ -40,8 +41,10 @@ from tests.integration.net.cluster import (
     wait_until,
 )
 from tests.integration.web._chromium import SHOTS, chromium, recording_browser, wait_for_file
+from tests.support.helia import fetch_blocks, helia_dir
 from tests.support.leak_audit import Connect, Lookup, Unreadable, read_child_audit
 from umbra.core.crypto import encode_public_key
+from umbra.market import SellerCatalog
 from umbra.net import is_onion3
 from umbra.net.messaging import MailboxStore
 from umbra.net.tor import TcpEndpoint, open_tor_controller, parse_endpoint
@@ -191,6 +194,44 @@ def test_a_listing_is_synced_and_found_over_tor(tier: Tier) -> None:
                "--category", "collectibles", "--ships-from", "DE")  # fmt: skip
     c.wait_searchable(others, "lantern", ["Onion-skin lantern"], marks, timeout=180)
     assert titles(others[0].search("lantern")) == ["Onion-skin lantern"]
+
+
+def _listen_port(pid: int, ip: str) -> int:
+    """The TCP port process ``pid`` listens on at ``ip`` (from ``ss``): where tor forwards
+    the node's onion port to."""
+    out = subprocess.run(
+        ["ss", "-Hltnp"], capture_output=True, text=True, check=True, timeout=30
+    ).stdout
+    for line in out.splitlines():
+        if f"pid={pid}," in line:
+            host, _, port = line.split()[3].rpartition(":")
+            if host == ip:
+                return int(port)
+    raise AssertionError(f"process {pid} listens on no port of {ip}:\n{out}")
+
+
+def test_an_ipfs_node_fetches_the_listing_from_a_tor_mode_node(tier: Tier, tmp_path: Path) -> None:
+    """Bitswap in Tor mode: Helia connects where tor delivers the node's onion connections
+    (its loopback listener: js-libp2p has no onion transport) and gets the listing. The
+    answers go back over that connection; the node dials nobody for them, which the audit of
+    the last test checks (its only connections are its own tor's ports)."""
+    seller = tier.node("n2")  # the lantern's seller
+    with store.open_profile(seller.data_dir, seller.name, PASSPHRASE) as profile:
+        catalog = SellerCatalog(profile).current_catalog()
+        assert catalog is not None
+        cids = (*catalog.body.listings, catalog.cid)
+        wanted = {str(cid): profile.blocks.get(cid) for cid in cids}
+    assert seller.proc is not None
+    listener = f"/ip4/{seller.ip}/tcp/{_listen_port(seller.proc.pid, seller.ip)}"
+    got = fetch_blocks(
+        helia_dir(tmp_path),
+        f"{listener}/p2p/{seller.peer_id}",
+        [(cid, 60_000) for cid in wanted],
+    )
+    assert "/ipfs/bitswap/1.2.0" in got["done"]["protocols"]
+    for cid, data in wanted.items():
+        assert got[cid]["ok"], got[cid]
+        assert base64.b64decode(got[cid]["data"]) == data
 
 
 def _held_envelopes(node: NodeProc) -> int:
