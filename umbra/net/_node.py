@@ -755,7 +755,8 @@ class Node:
         added, kept, removed = plan_update(head, catalog, previous, listings, now=now)
         blocks: list[tuple[CID, bytes]] = [(catalog_cid, got[catalog_cid])]
         blocks += [(item.cid, item.data) for item in added]
-        if self._config.prefetch_thumbnails:
+        held = (await self._db(self.state.summary)).listings
+        if self._config.storage.prefetch_thumbnails(held):
             thumbs = [img.thumb for item in added for img in item.body.images[:1]]
             have = await self._db(lambda: {c for c in thumbs if self.state.has_block(str(c))})
             need = [c for c in thumbs if c not in have]
