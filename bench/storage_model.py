@@ -1,7 +1,8 @@
 """What every node stores and downloads as the market grows: measured inputs, a model, a check.
 
 Run: ``.venv/bin/python bench/storage_model.py [--sellers 10] [--listings 100] [--seed 1]``
-(about three minutes on this 2-core machine). Writes ``bench/results/storage_model.json``.
+(a few minutes on this 2-core machine, most of it processing photos). Writes
+``bench/results/storage_model.json``.
 
 Today every node syncs every catalog it hears of, so search runs on the device and no query
 ever leaves it. This file answers what that costs at 10,000 and 100,000 sellers of 100
@@ -39,6 +40,7 @@ import json
 import os
 import platform
 import random
+import re
 import sys
 import tempfile
 import time
@@ -127,7 +129,8 @@ def build_seller(root: Path, name: str, count: int, rng: random.Random) -> dict[
                 category=text.category,
                 condition="used-good",
                 ships_from=text.ships_from,
-                tags=text.tags,
+                # Listing tags are words and dashes ("dr.martens" is not one).
+                tags=tuple(re.sub(r"[^\w-]", "-", tag) for tag in text.tags),
                 shipping=(
                     (
                         ShippingOption(
@@ -256,8 +259,11 @@ def sync_check(root: Path, sellers: list[dict[str, Any]]) -> dict[str, Any]:
             nodes = []
             for i, spec in enumerate(sellers):
                 profile = stack.enter_context(open_profile(root, spec["name"], PASSPHRASE))
+                # Sellers only serve: they do not sync one another (that would be N times
+                # the check's work on a shared machine and is not what is measured).
                 config = NodeConfig(
                     network=CLEARNET,
+                    sync_workers=0,
                     listen=(f"/ip4/127.0.{40 + i // 200}.{1 + i % 200}/tcp/0",),
                     bootstrap=tuple(str(nodes[0].addrs[0]) for _ in nodes[:1]),
                 )
@@ -405,6 +411,61 @@ def model(inputs: dict[str, Any], index: dict[str, Any], churn: float) -> dict[s
     return out
 
 
+# -- beyond the machine: the network at 10,000 and 100,000 nodes (a paper model) ---------------
+
+K = 20  # Kademlia bucket size and replication factor
+B = 1  # bits resolved per hop at worst (py-libp2p: binary buckets)
+DHT_RPC_BYTES = 1_500  # one FIND_NODE/GET_VALUE exchange: k peer records or one value, framed
+HOP_S = {"clearnet": 0.1, "tor": 1.0}  # one request/answer round trip per hop
+REPUBLISH_S = 600  # a seller's node re-puts its head this often (NodeConfig)
+FRESHNESS_S, FRESHNESS_SELLERS = 300, 200  # re-resolve up to 200 known sellers every 5 min
+HEADS_PER_EXCHANGE, EXCHANGE_S = 256, 30  # head exchange: answer cap, one random peer per 30 s
+
+
+def network_model(inputs: dict[str, Any], churn: float) -> dict[str, Any]:
+    """Lookup hops, per-node bandwidth and sync time for N nodes, each a seller of 100."""
+    import math
+
+    out: dict[str, Any] = {}
+    changes_per_seller_day = 100 * churn
+    for nodes in (200, 10_000, 100_000):
+        sellers = nodes
+        hops_bound = math.ceil(math.log2(nodes) / B)
+        # Each answer names the K closest peers the answerer knows, so a lookup gains about
+        # log2(K) bits at its first hop and at least B per hop after: a typical figure.
+        hops_typical = max(1, math.ceil((math.log2(nodes) - math.log2(K)) / B / 2))
+        lookup_rpcs = 3 * hops_bound  # ALPHA = 3 in flight per hop, worst case
+        heads_per_s = sellers * changes_per_seller_day / DAY
+        gossip = heads_per_s * inputs["head_bytes"] * GOSSIP_DEGREE
+        # Republish: every seller re-puts its head to K nodes (a lookup first), spread over all.
+        republish = sellers * (lookup_rpcs + K) * DHT_RPC_BYTES / REPUBLISH_S / nodes
+        # Freshness: every node re-resolves up to 200 sellers per 5 minutes.
+        freshness = min(sellers, FRESHNESS_SELLERS) * lookup_rpcs * DHT_RPC_BYTES / FRESHNESS_S
+        # Catalog syncs: each change = new catalog + one listing document.
+        per_sync = inputs["catalog_bytes_per_seller"] + inputs["doc_bytes"]
+        syncs = heads_per_s * per_sync
+        discovery_s = math.ceil(sellers / HEADS_PER_EXCHANGE) * EXCHANGE_S
+        out[str(nodes)] = {
+            "lookup_hops_bound_log2N_over_b": hops_bound,
+            "lookup_hops_typical": hops_typical,
+            "lookup_s_bound": {n: round(hops_bound * t, 1) for n, t in HOP_S.items()},
+            "catalog_heads_per_s_network_wide": round(heads_per_s, 2),
+            "bytes_per_sync": round(per_sync),
+            "per_node_bytes_per_s": {
+                "gossip_heads": round(gossip),
+                "dht_republish_share": round(republish),
+                "dht_freshness": round(freshness),
+                "catalog_syncs": round(syncs),
+                "total": round(gossip + republish + freshness + syncs),
+            },
+            # A new node learns sellers from head exchanges (256 heads per answer, newest
+            # first) and from gossip of changes: the time to hear of every seller if it had
+            # a distinct 256 heads from each exchange (a lower bound).
+            "discover_all_sellers_s_lower_bound": discovery_s,
+        }
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sellers", type=int, default=10, help="seller nodes in the check")
@@ -414,7 +475,22 @@ def main() -> None:
         "--churn", type=float, default=1 / 30 + 0.02, help="share of listings changed per day"
     )
     parser.add_argument("--out", type=Path, default=RESULTS / "storage_model.json")
+    parser.add_argument(
+        "--remodel",
+        action="store_true",
+        help="keep the measured inputs and check in --out; recompute only the models (e.g. once"
+        " bench/search.py has written search-1m.json)",
+    )
     args = parser.parse_args()
+    if args.remodel:
+        report = json.loads(args.out.read_text())
+        index = search_index_at_scale()
+        report["search_index_at_scale"] = index
+        report["model"] = model(report["inputs"], index, args.churn)
+        report["network_model"] = network_model(report["inputs"], args.churn)
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
+        print(json.dumps({k: report[k] for k in ("model", "network_model")}, indent=2))
+        return
 
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory(prefix="umbra-storage-model-") as tmp:
@@ -480,6 +556,7 @@ def main() -> None:
         "search_index_at_scale": index,
         "check": check,
         "model": model(inputs, index, args.churn),
+        "network_model": network_model(inputs, args.churn),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
