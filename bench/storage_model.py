@@ -430,11 +430,11 @@ def network_model(inputs: dict[str, Any], churn: float) -> dict[str, Any]:
     changes_per_seller_day = 100 * churn
     for nodes in (200, 10_000, 100_000):
         sellers = nodes
+        # Kademlia's bound: each hop halves the distance at least (b = 1). Answers carry the
+        # K closest peers the answerer knows, so real lookups often take fewer: these are
+        # upper bounds, and so are the lookup costs below.
         hops_bound = math.ceil(math.log2(nodes) / B)
-        # Each answer names the K closest peers the answerer knows, so a lookup gains about
-        # log2(K) bits at its first hop and at least B per hop after: a typical figure.
-        hops_typical = max(1, math.ceil((math.log2(nodes) - math.log2(K)) / B / 2))
-        lookup_rpcs = 3 * hops_bound  # ALPHA = 3 in flight per hop, worst case
+        lookup_rpcs = 3 * hops_bound  # ALPHA = 3 requests in flight per hop
         heads_per_s = sellers * changes_per_seller_day / DAY
         gossip = heads_per_s * inputs["head_bytes"] * GOSSIP_DEGREE
         # Republish: every seller re-puts its head to K nodes (a lookup first), spread over all.
@@ -447,7 +447,7 @@ def network_model(inputs: dict[str, Any], churn: float) -> dict[str, Any]:
         discovery_s = math.ceil(sellers / HEADS_PER_EXCHANGE) * EXCHANGE_S
         out[str(nodes)] = {
             "lookup_hops_bound_log2N_over_b": hops_bound,
-            "lookup_hops_typical": hops_typical,
+            "lookup_rpcs_bound": lookup_rpcs,
             "lookup_s_bound": {n: round(hops_bound * t, 1) for n, t in HOP_S.items()},
             "catalog_heads_per_s_network_wide": round(heads_per_s, 2),
             "bytes_per_sync": round(per_sync),
