@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from umbra.core import MAX_BLOCK_BYTES, limits
 
+from ._bitswap_wire import BitswapLimits
 from ._network_mode import NetworkMode, TorSettings
 from ._onion_addresses import check_bootstrap, check_listen
 from ._storage_policy import StoragePolicy
@@ -93,6 +94,8 @@ class NetLimits:
     unsupported_seconds: float = 3600.0
     # What peers may store in our DHT server.
     dht: DhtLimits = field(default_factory=DhtLimits)
+    # What IPFS nodes (and any peer) may ask of our Bitswap server.
+    bitswap: BitswapLimits = field(default_factory=BitswapLimits)
 
 
 @dataclass(frozen=True, kw_only=True)

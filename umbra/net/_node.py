@@ -59,6 +59,7 @@ from ._arbiter_records import (
     check_arbiter_record_at,
     select_arbiter_record,
 )
+from ._bitswap import BitswapServer
 from ._config import DHT_NAMESPACE, HEADS_TOPIC, SYNC_PROTOCOL_ID, NodeConfig
 from ._dht import fill_routing_table, get_fresh, tune_dht
 from ._dht_guard import UmbraDHT
@@ -72,6 +73,7 @@ from ._ingest import (
     usable_thumbnails,
 )
 from ._onion_addresses import check_announced, dialable, peer_store_addrs, rejoin_addrs
+from ._public_blocks import PublicBlocks, own_block_cids
 from ._ratelimit import PeerLimiter
 from ._reach import PeerReacher
 from ._records import CatalogHeadValidator, head_key, keyword_keys
@@ -322,6 +324,16 @@ class Node:
                 strike=self._strike,
             )
             host.set_stream_handler(TProtocol(SYNC_PROTOCOL_ID), self._sync_handler(server))
+            public = PublicBlocks(self._profile, self._source)
+            BitswapServer(
+                host,
+                limits=config.limits.bitswap,
+                get_blocks=lambda cids, budget: self._db(
+                    public.get, cids, budget, self._now(), self._own_catalog_cid()
+                ),
+                strike=self._strike,
+                clock=self._clock,
+            ).register()
             self._reacher = PeerReacher(
                 host, dht, usable=lambda addr: dialable(config.network, str(addr))
             )
@@ -1015,20 +1027,12 @@ class Node:
             log.info("garbage collection deleted %d blocks", deleted)
         return deleted
 
+    def _own_catalog_cid(self) -> str | None:
+        return None if self._own_head is None else str(self._own_head.body.catalog)
+
     def _own_block_cids(self) -> set[str]:
         catalog = None if self._source is None else self._source.current_catalog()
-        if catalog is None:
-            return set()
-        keep = {str(catalog.cid)}
-        for cid in catalog.body.listings:
-            keep.add(str(cid))
-            data = self._profile.blocks.get(cid)
-            if data is None:
-                continue
-            with contextlib.suppress(Exception):  # our own block; if damaged, keep the rest
-                for img in parse_listing(data, expected_cid=cid).body.images:
-                    keep.update((str(img.full), str(img.thumb)))
-        return keep
+        return own_block_cids(self._profile, catalog)
 
 
 class _TransportStore:
