@@ -79,6 +79,7 @@ from ._startup import NodeStartup, StartingNode
 from ._state import NET_NAMESPACE, NetState
 from ._status import NodeStatus
 from ._status_read import read_node_status
+from ._storage_policy import AUTO_PREFETCH_LISTINGS, THUMBNAIL_MODES, StoragePolicy, ThumbnailMode
 from ._wire import FrameDecoder, decode_message, encode_frame
 
 if TYPE_CHECKING:
@@ -153,6 +154,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "ARBITER_NAMESPACE",
+    "AUTO_PREFETCH_LISTINGS",
     "CLEARNET",
     "DHT_NAMESPACE",
     "HEADS_TOPIC",
@@ -161,6 +163,7 @@ __all__ = [
     "NET_NAMESPACE",
     "ONION_VIRTUAL_PORT",
     "SYNC_PROTOCOL_ID",
+    "THUMBNAIL_MODES",
     "Admitted",
     "ArbiterProfileValidator",
     "BackoffPolicy",
@@ -195,8 +198,10 @@ __all__ = [
     "RecordValidator",
     "Refused",
     "StartingNode",
+    "StoragePolicy",
     "StoreRefused",
     "TcpNoiseTransport",
+    "ThumbnailMode",
     "TokenBucket",
     "TorSettings",
     "TorTransport",

@@ -776,6 +776,7 @@ class Node:
         # New listings (and their first thumbnails) from every source at once, committed in
         # batches as they arrive; the catalog row, with the removals, last.
         fetch.want(wanted)
+        held = (await self._db(self.state.summary)).listings
         batches = ListingBatches(
             seller=seller,
             seq=head.body.seq,
@@ -785,7 +786,7 @@ class Node:
             db=self._db,
             apply_listings=self.state.apply_listings,
             has_block=lambda cid: self.state.has_block(cid_text(cid)),
-            thumbnails=self._config.prefetch_thumbnails,
+            thumbnails=self._config.storage.prefetch_thumbnails(held),
         )
         self._live[seller] = fetch
         try:
