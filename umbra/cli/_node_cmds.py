@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 import click
 import trio
@@ -37,7 +37,7 @@ from ._web_cmds import (
 if TYPE_CHECKING:
     from umbra.api import Services
     from umbra.market import TradeOptions
-    from umbra.net import Node, NodeConfig, NodeStartup, NodeStatus, TorTransport
+    from umbra.net import Node, NodeConfig, NodeStartup, NodeStatus, ThumbnailMode, TorTransport
 
 # umbra.net pulls in py-libp2p (~1.5 s of imports): imported inside the commands that need it,
 # so every other command stays fast.
@@ -59,20 +59,29 @@ LIMIT_KEYS = {
     "max_pending_handshakes": int,
     "connections_high_water": int,
     "connections_low_water": int,
+    "max_catalogs": int,
 }
+# How a sync treats thumbnails (`umbra.net.StoragePolicy`): node.toml's ``thumbnails`` and
+# the --thumbnails option of `umbra node` and `umbra app`.
+THUMBNAIL_CHOICES = ("auto", "with-catalog", "when-shown")
+THUMBNAILS_HELP = (
+    "When to download listing thumbnails: with each catalog (with-catalog), only when a page"
+    " shows them (when-shown), or with the catalog until the node holds 20,000 listings, then"
+    " when shown (auto, the default). Searching stays on this device either way."
+)
 
 
 def _node_file(path: Path) -> dict[str, Any]:
     """``node.toml`` in the profile directory: optional ``listen`` and ``bootstrap`` lists,
-    the network keys (`_network_options.FILE_KEYS`) and a ``[limits]`` table of connection
-    caps (`LIMIT_KEYS`)."""
+    the network keys (`_network_options.FILE_KEYS`), ``thumbnails`` (`THUMBNAIL_CHOICES`) and
+    a ``[limits]`` table of connection and catalog caps (`LIMIT_KEYS`)."""
     if not path.is_file():
         return {}
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise UsageError(f"cannot read {path}: {exc}") from exc
-    known = ("listen", "bootstrap", *NETWORK_FILE_KEYS, "limits")
+    known = ("listen", "bootstrap", *NETWORK_FILE_KEYS, "thumbnails", "limits")
     for key in data:
         if key not in known:  # a misspelt setting would silently not apply
             raise UsageError(f"{path}: unknown setting {key!r} (known: {', '.join(known)})")
@@ -82,6 +91,10 @@ def _node_file(path: Path) -> dict[str, Any]:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise UsageError(f"{path}: {key} must be a list of multiaddr strings")
         out[key] = value
+    thumbnails = data.get("thumbnails")
+    if thumbnails is not None and thumbnails not in THUMBNAIL_CHOICES:
+        raise UsageError(f"{path}: thumbnails must be one of {', '.join(THUMBNAIL_CHOICES)}")
+    out["thumbnails"] = thumbnails
     out["limits"] = _limits_table(path, data.get("limits", {}))
     out["network"] = options_from_file(data, path=path)
     return out
@@ -145,6 +158,7 @@ def node_config(
     listen: Sequence[str],
     bootstrap: Sequence[str],
     network: NetworkOptions | None = None,
+    thumbnails: str | None = None,
 ) -> "NodeConfig":
     """Options given on the command line win over ``node.toml``; bootstrap lists are merged.
 
@@ -154,7 +168,7 @@ def node_config(
     Raises:
         UsageError: a malformed setting, or an address the mode may not use (one line).
     """
-    from umbra.net import NetLimits, NodeConfig
+    from umbra.net import NetLimits, NodeConfig, StoragePolicy
 
     path = profile_path / NODE_FILE
     file = _node_file(path)
@@ -169,6 +183,10 @@ def node_config(
         limits=NetLimits(**file.get("limits", {})),
         listen=tuple(listen or file.get("listen") or [DEFAULT_LISTEN]),
         bootstrap=tuple(dict.fromkeys([*bootstrap, *file.get("bootstrap", [])])),
+        # Both were checked against THUMBNAIL_CHOICES (click, `_node_file`).
+        storage=StoragePolicy(
+            thumbnails=cast("ThumbnailMode", thumbnails or file.get("thumbnails") or "auto")
+        ),
     )
 
 
@@ -314,6 +332,7 @@ async def _show_bootstrap(
     " or any free port if that one is taken.",
 )
 @click.option("--no-web", is_flag=True, help="Do not serve the web app.")
+@click.option("--thumbnails", type=click.Choice(THUMBNAIL_CHOICES), help=THUMBNAILS_HELP)
 @click.option("--arbiter", is_flag=True, help="Act as an arbiter: take escrow cases naming you.")
 @click.option("--arbiter-terms", default="", help="Your terms as an arbiter (with --arbiter).")
 @click.option("--arbiter-name", default="", help="Your public name as an arbiter (with --arbiter).")
@@ -357,6 +376,7 @@ def node(
     tor_network_file: Path | None,
     web_port: int | None,
     no_web: bool,
+    thumbnails: str | None,
     arbiter: bool,
     arbiter_terms: str,
     arbiter_name: str,
@@ -381,7 +401,7 @@ def node(
         tor_socks=tor_socks,
         tor_network_file=tor_network_file,
     )
-    config = node_config(state_profile_dir(state), listen, bootstrap, network)
+    config = node_config(state_profile_dir(state), listen, bootstrap, network, thumbnails)
     profile = state.profile()
     setup_logging(
         verbose,

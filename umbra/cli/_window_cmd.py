@@ -31,7 +31,14 @@ from umbra.core import UsageError
 from ._app import CliState, emit, json_option, pass_state
 from ._logging import setup_logging
 from ._network_options import NetworkOptions, network_options
-from ._node_cmds import FailedStart, RunningNode, node_config, serve_profile
+from ._node_cmds import (
+    THUMBNAIL_CHOICES,
+    THUMBNAILS_HELP,
+    FailedStart,
+    RunningNode,
+    node_config,
+    serve_profile,
+)
 from ._web_cmds import (
     DEFAULT_PORT,
     WebLink,
@@ -57,6 +64,7 @@ NODE_STOP_TIMEOUT_S = 30.0
 @click.option("--listen", multiple=True, help="Multiaddr the node listens on.")
 @click.option("--bootstrap", multiple=True, help="Peer multiaddr with /p2p/<id> to join through.")
 @click.option("--browser", is_flag=True, help="Use the default browser even if a window works.")
+@click.option("--thumbnails", type=click.Choice(THUMBNAIL_CHOICES), help=THUMBNAILS_HELP)
 @network_options
 @json_option
 @pass_state
@@ -66,6 +74,7 @@ def app(
     listen: tuple[str, ...],
     bootstrap: tuple[str, ...],
     browser: bool,
+    thumbnails: str | None,
     clearnet: bool,
     tor_control: str | None,
     tor_socks: str | None,
@@ -81,7 +90,7 @@ def app(
         tor_socks=tor_socks,
         tor_network_file=tor_network_file,
     )
-    config = node_config(state_profile_dir(state), listen, bootstrap, network)
+    config = node_config(state_profile_dir(state), listen, bootstrap, network, thumbnails)
     profile = state.profile()
     setup_logging(verbose=False)
     start = partial(

@@ -80,6 +80,7 @@ from ._startup import NodeStartup, StartingNode
 from ._state import NET_NAMESPACE, NetState
 from ._status import NodeStatus
 from ._status_read import read_node_status
+from ._storage_policy import AUTO_PREFETCH_LISTINGS, THUMBNAIL_MODES, StoragePolicy, ThumbnailMode
 from ._wire import FrameDecoder, decode_message, encode_frame
 
 if TYPE_CHECKING:
@@ -154,6 +155,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "ARBITER_NAMESPACE",
+    "AUTO_PREFETCH_LISTINGS",
     "CLEARNET",
     "DHT_NAMESPACE",
     "HEADS_TOPIC",
@@ -162,6 +164,7 @@ __all__ = [
     "NET_NAMESPACE",
     "ONION_VIRTUAL_PORT",
     "SYNC_PROTOCOL_ID",
+    "THUMBNAIL_MODES",
     "Admitted",
     "ArbiterProfileValidator",
     "BackoffPolicy",
@@ -197,8 +200,10 @@ __all__ = [
     "RecordValidator",
     "Refused",
     "StartingNode",
+    "StoragePolicy",
     "StoreRefused",
     "TcpNoiseTransport",
+    "ThumbnailMode",
     "TokenBucket",
     "TorSettings",
     "TorTransport",

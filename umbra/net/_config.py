@@ -11,6 +11,7 @@ from umbra.core import MAX_BLOCK_BYTES, limits
 from ._bitswap_wire import BitswapLimits
 from ._network_mode import NetworkMode, TorSettings
 from ._onion_addresses import check_bootstrap, check_listen
+from ._storage_policy import StoragePolicy
 
 # Gossip, DHT and provider namespaces (see docs/specifications/network.md).
 SYNC_PROTOCOL_ID = "/umbra/sync/1.0.0"
@@ -81,14 +82,24 @@ class NetLimits:
     # Catalog heads a peer may introduce (gossip and head exchange): burst, then per second.
     head_burst: float = 512.0
     head_rate: float = 16.0
-    # How many sellers we track in all, and how many listings per catalog (core's cap).
-    max_catalogs: int = 10_000
+    # How many sellers we track in all, and how many listings per catalog (core's cap). Twice
+    # the 10,000 sellers the storage model sizes a laptop node for (docs/operations.md).
+    max_catalogs: int = 20_000
     max_listings_per_catalog: int = limits.MAX_CATALOG_LISTINGS
     # Misbehaviour: after this many strikes a peer is disconnected and banned for a while.
     max_strikes: int = 5
     ban_seconds: float = 600.0
     # Deadline for one request/response exchange.
     request_timeout: float = 20.0
+    # Catalog sync from many peers at once (`_swarm`): requests in flight per peer (below the
+    # server's ``max_streams_per_peer``, which also counts head exchanges and image fetches)
+    # and per sync; a request with no first answer after ``hedge_seconds`` (over Tor
+    # ``hedge_seconds_onion``: a first stream to an onion service builds a circuit) is asked
+    # of another peer too, and its peer is used only as a last resort for that sync.
+    swarm_requests_per_peer: int = 3
+    swarm_requests_per_sync: int = 12
+    hedge_seconds: float = 2.0
+    hedge_seconds_onion: float = 6.0
     # Connections, counted before the Noise handshake (see docs/operations.md for why these
     # defaults): per remote IP, per range (/24 for IPv4, /48 for IPv6), inbound in all, and
     # inbound plus outbound. Loopback peers are local processes (and, behind a Tor transport,
@@ -156,8 +167,9 @@ class NodeConfig:
     maintenance_interval: float = 3600.0
     # Concurrent catalog syncs.
     sync_workers: int = 4
-    # Fetch listing thumbnails with the catalog (full images are always fetched lazily).
-    prefetch_thumbnails: bool = True
+    # What a sync stores ahead of being shown: first thumbnails with the catalog while the node
+    # holds few listings, then when a page shows them (full images always when shown).
+    storage: StoragePolicy = field(default_factory=StoragePolicy)
     # Announce category/tag provider records for the own catalog (see the spec: they link
     # this node's address to the categories it sells in).
     provide_keywords: bool = True

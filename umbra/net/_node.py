@@ -43,6 +43,7 @@ from umbra.core import (
     SignedArbiterProfile,
     SignedCatalog,
     SignedCatalogHead,
+    cid_text,
     parse_arbiter_profile,
     parse_catalog,
     parse_catalog_head,
@@ -60,6 +61,7 @@ from ._arbiter_records import (
     select_arbiter_record,
 )
 from ._bitswap import BitswapServer
+from ._block_cache import BlockCache
 from ._config import DHT_NAMESPACE, HEADS_TOPIC, SYNC_PROTOCOL_ID, NodeConfig
 from ._connections import ConnectionKeeper, neighbourhood
 from ._dht import fill_routing_table, get_fresh, tune_dht
@@ -72,7 +74,6 @@ from ._ingest import (
     check_catalog_matches_head,
     new_listing_cids,
     plan_update,
-    usable_thumbnails,
 )
 from ._onion_addresses import check_announced, dialable, peer_store_addrs, rejoin_addrs
 from ._public_blocks import PublicBlocks, own_block_cids
@@ -81,7 +82,9 @@ from ._reach import PeerReacher
 from ._records import CatalogHeadValidator, head_key, keyword_keys
 from ._state import NetState
 from ._status import NodeStatus
+from ._swarm_fetch import SwarmFetch, SwarmFetcher
 from ._sync import SyncClient, SyncServer
+from ._sync_batches import ListingBatches
 from ._transport import Transport, close_listeners
 from ._transport_choice import tor_bootstrap_of, tor_endpoints_of, tor_error_of, transport_for
 
@@ -95,6 +98,8 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 _MAX_SOURCES = 8
+# Recently served documents kept in memory (see `_block_cache`).
+_SERVED_CACHE_BYTES = 4 * 1024 * 1024
 _SYNC_RETRIES = 3
 _RETRY_DELAY_S = 2.0
 
@@ -178,6 +183,9 @@ class Node:
         self._client: SyncClient | None = None
         self._reacher: PeerReacher | None = None
         self._images: ImageFetcher | None = None
+        self._swarm: SwarmFetcher | None = None
+        self._live: dict[bytes, SwarmFetch] = {}
+        self._served = BlockCache(_SERVED_CACHE_BYTES)  # seller → the fetch of its syncing catalog
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -345,6 +353,16 @@ class Node:
             )
             self._client = SyncClient(
                 host, limits=config.limits, reach=self.reach, clock=self._clock
+            )
+            self._swarm = SwarmFetcher(
+                self._client,
+                strike=self._strike,
+                batch=config.limits.max_cids_per_request,
+                per_peer=config.limits.swarm_requests_per_peer,
+                per_fetch=config.limits.swarm_requests_per_sync,
+                hedge_after=config.limits.hedge_seconds_onion
+                if config.network.onion_only
+                else config.limits.hedge_seconds,
             )
             self._images = ImageFetcher(
                 self.state,
@@ -567,7 +585,12 @@ class Node:
         if seq <= self._known_seq.get(seller, 0):
             return False  # stale or replayed
         if seq <= self._syncing.get(seller, 0):
-            return False  # a worker is fetching this one (or a newer one) right now
+            # A worker is fetching this one (or a newer one) right now: whoever offers the
+            # same head may have its blocks, so the running fetch may ask it too.
+            live = self._live.get(seller)
+            if live is not None and seq == self._syncing[seller]:
+                live.add_peers(self._usable(sources))
+            return False
         pending = self._pending.get(seller)
         if pending is not None and pending.head.body.seq >= seq:
             if pending.head.body.seq == seq:
@@ -592,7 +615,10 @@ class Node:
         return True
 
     async def _serve_blocks(self, cids: list[str], budget: int) -> list[bytes | None]:
-        return await self._db(self.state.get_blocks, cids, budget)
+        async def load(rest: list[str], left: int) -> list[bytes | None]:
+            return await self._db(self.state.get_blocks, rest, left)
+
+        return await self._served.get_blocks(cids, budget, load)
 
     async def _serve_heads(self, limit: int) -> list[bytes]:
         heads = await self._db(self.state.known_heads, limit)
@@ -731,25 +757,9 @@ class Node:
         return [p for p in dict.fromkeys(peers) if p != me and not self._banned(str(p))]
 
     async def _fetch(self, peers: list[ID], cids: list[CID]) -> dict[CID, bytes]:
-        """Fetch ``cids`` from the first peers that have them, 64 per request."""
-        assert self._client is not None
-        found: dict[CID, bytes] = {}
-        step = self._config.limits.max_cids_per_request
-        for peer in list(peers):
-            missing = [c for c in cids if c not in found]
-            if not missing:
-                break
-            try:
-                for start in range(0, len(missing), step):
-                    found.update(
-                        await self._client.fetch_blocks(peer, missing[start : start + step])
-                    )
-            except ProtocolViolation as exc:
-                self._strike(str(peer), exc.reason)
-                peers.remove(peer)
-            except NetError as exc:
-                log.debug("fetch from %s failed: %s", peer, exc)
-        return found
+        """Fetch ``cids`` from all of ``peers`` at once (see `_swarm`); those some peer had."""
+        assert self._swarm is not None
+        return await self._swarm.fetch(peers, cids)
 
     async def _sync_catalog(self, pending: _Pending) -> None:
         head = pending.head
@@ -760,14 +770,24 @@ class Node:
         catalog_cid = head.body.catalog
         # The head's sources (the gossip origin, the peer that offered it) usually have the
         # catalog: try them first and look up providers in the DHT only if they fail.
+        # One fetch for the whole sync: a source dropped (failed, lied) or found slow while
+        # fetching the catalog stays so for its listings.
+        assert self._swarm is not None
         peers = self._usable(pending.sources)
-        got = await self._fetch(peers, [catalog_cid]) if peers else {}
+        fetch = self._swarm.new_fetch(peers, [catalog_cid])
+        got: dict[CID, bytes] = {}
+
+        async def keep(blocks: dict[CID, bytes]) -> None:
+            got.update(blocks)
+
+        if peers:
+            await self._swarm.run(fetch, keep)
         if catalog_cid not in got:
             more = await self._catalog_providers(catalog_cid, exclude=peers)
             if not peers and not more:
                 raise NetError("no peer to fetch the catalog from")
-            got = await self._fetch(more, [catalog_cid])
-            peers = [*more, *peers]
+            fetch.add_peers(more)
+            await self._swarm.run(fetch, keep)
         if catalog_cid not in got:
             raise NetError("no peer had the catalog")
         t_catalog = self._clock()
@@ -778,31 +798,41 @@ class Node:
             raise NetError(f"the catalog is invalid: {exc}") from None
         previous = await self._db(self.state.synced_listings, seller)
         wanted = new_listing_cids(catalog, previous)
-        docs = await self._fetch(peers, wanted)
+        # New listings (and their first thumbnails) from every source at once, committed in
+        # batches as they arrive; the catalog row, with the removals, last.
+        fetch.want(wanted)
+        held = (await self._db(self.state.summary)).listings
+        batches = ListingBatches(
+            seller=seller,
+            seq=head.body.seq,
+            listing_cids=wanted,
+            now=self._now(),
+            want=fetch.want,
+            db=self._db,
+            apply_listings=self.state.apply_listings,
+            has_block=lambda cid: self.state.has_block(cid_text(cid)),
+            thumbnails=self._config.storage.prefetch_thumbnails(held),
+        )
+        self._live[seller] = fetch
+        try:
+            swarm = await self._swarm.run(fetch, batches.deliver)
+        finally:
+            del self._live[seller]
+            await batches.flush()
         t_listings = self._clock()
-        if len(docs) < len(wanted):
-            raise NetError(f"{len(wanted) - len(docs)} listings could not be fetched")
-        listings = []
-        for cid in wanted:
-            try:
-                listings.append(parse_listing(docs[cid], expected_cid=cid))
-            except Exception as exc:  # noqa: BLE001
-                raise NetError(f"listing {cid} is invalid: {exc}") from None
+        if batches.stale:
+            return  # a newer catalog of this seller was applied meanwhile
+        batches.check_complete()
         now = self._now()
-        added, kept, removed = plan_update(head, catalog, previous, listings, now=now)
+        previous = await self._db(self.state.synced_listings, seller)
+        # Every new listing is indexed already, so it counts as kept here.
+        _, kept, removed = plan_update(head, catalog, previous, [], now=now)
         blocks: list[tuple[CID, bytes]] = [(catalog_cid, got[catalog_cid])]
-        blocks += [(item.cid, item.data) for item in added]
-        if self._config.prefetch_thumbnails:
-            thumbs = [img.thumb for item in added for img in item.body.images[:1]]
-            have = await self._db(lambda: {c for c in thumbs if self.state.has_block(str(c))})
-            need = [c for c in thumbs if c not in have]
-            if need:
-                blocks += usable_thumbnails(await self._fetch(peers, need))
-        t_blocks = self._clock()
+        peers = list(fetch.ids.values())  # the head's sources first, then those added
         update = CatalogUpdate(
             head=head,
             catalog=catalog,
-            added=tuple(added),
+            added=(),
             kept=tuple(kept),
             removed=tuple(removed),
             blocks=tuple(blocks),
@@ -819,18 +849,20 @@ class Node:
         await self._write_status()
         done = self._clock()
         log.info(
-            "synced %s seq %d: +%d ~%d -%d listings in %.3f s (catalog %.3f, listings %.3f,"
-            " thumbnails %.3f, commit %.3f)",
+            "synced %s seq %d: +%d ~%d -%d listings in %.3f s (catalog %.3f, listings and"
+            " thumbnails %.3f: %d requests to %d peers, %d hedged; commit %.3f)",
             seller.hex()[:12],
             head.body.seq,
-            len(added),
-            len(kept),
+            len(batches.committed),
+            len(kept) - len(batches.committed),
             len(removed),
             done - started,
             t_catalog - started,
             t_listings - t_catalog,
-            t_blocks - t_listings,
-            done - t_blocks,
+            swarm.requests,
+            swarm.peers,
+            swarm.hedged,
+            done - t_listings,
         )
 
     async def fetch_image(self, cid: CID) -> bytes:
@@ -907,6 +939,7 @@ class Node:
             )
             await self._db(self.state.save_own_head, head.body.seq, head.data)
             self._own_head = head
+            self._served.clear()  # e.g. a deleted listing: not served from memory
         try:
             await self.pubsub.publish(HEADS_TOPIC, head.data)
         except trio.Cancelled:
@@ -1047,6 +1080,7 @@ class Node:
         keep = await self._db(self._own_block_cids)
         at = self._now() if now is None else now
         deleted = await self._db(self.state.collect_garbage, at, keep)
+        self._served.clear()
         if deleted:
             log.info("garbage collection deleted %d blocks", deleted)
         return deleted
