@@ -105,15 +105,17 @@ def _closest(members: list[_Member], key: str, count: int) -> list[_Member]:
 
 
 async def _found_everywhere(members: list[_Member], key: str, value: bytes) -> list[str]:
-    """Nodes whose network lookup (not their local copy) does not return ``value``, asked
-    twice (all nodes share one loaded event loop: a walk's peers can time out once)."""
+    """Nodes whose network lookup (not their local copy) does not return ``value``, asked up
+    to 3 times (all nodes share one loaded event loop: a walk's peers can time out, and 27
+    lookups at once meet the library's 12 concurrent kad streams per node)."""
     missing: list[str] = []
 
     async def look(member: _Member) -> None:
-        for _attempt in range(2):
+        for _attempt in range(3):
             with trio.move_on_after(30):
                 if await member.node.dht.search_value(key, quorum=1) == value:
                     return
+            await trio.sleep(2)
         missing.append(str(member.node.host.get_id()))
 
     async with trio.open_nursery() as nursery:
