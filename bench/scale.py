@@ -305,7 +305,12 @@ def publish_wave(net: Network, publishers: list[str], label: str, timeout: float
                 "searchable": got_search,
                 "searchable_p50_s": pct(times, 0.5),
                 "searchable_max_s": pct(times, 1.0),
-                "publish_call_s": round(pub["done"] - t0, 3),
+                # create the listing; then Node.publish (gossip, DHT put, provider records);
+                # then the prekey record's PUT and the arbiter profile's PUT.
+                "create_s": round(pub["created"] - t0, 3),
+                "head_publish_s": round(pub["head_published"] - pub["created"], 3),
+                "prekey_put_s": round(pub["prekey_published"] - pub["head_published"], 3),
+                "arbiter_put_s": round(pub["done"] - pub["prekey_published"], 3),
             }
         )
         records += [
@@ -517,12 +522,16 @@ def run_network(
         tables = [
             float(c) for s in stats for name, c in s["routing_table"].items() if name != "big"
         ]
+        buckets = [
+            float(c) for s in stats for name, c in s["largest_bucket"].items() if name != "big"
+        ]
         per_node = [s["rss_mb"] / s["nodes"] for s in stats[1:] if s["nodes"]]
         result["connections_per_node"] = {
             "max": pct(conns, 1.0),
             "p50": pct(conns, 0.5),
             "min": pct(conns, 0.0),
         }
+        result["largest_bucket"] = {"max": pct(buckets, 1.0), "p50": pct(buckets, 0.5)}
         result["routing_table_size"] = {
             "max": pct(tables, 1.0),
             "p50": pct(tables, 0.5),

@@ -181,6 +181,7 @@ async def main() -> None:
         )
         out["t0"] = time.time()
         await node._db(entry.source.inner.create, draft)
+        out["created"] = time.time()
         catalog = await node._db(entry.source.current_catalog)
         out["seq"] = catalog.body.seq
         await node.publish(catalog)
@@ -188,6 +189,7 @@ async def main() -> None:
         manager, _ = SessionManager.create(key, now=now)
         record = sign_prekey_record(key, manager.prekey_bundle(key, now=now), peer=None, now=now)
         await node.dht.put_value(prekey_key(persona), record)
+        out["prekey_published"] = time.time()
         body = ArbiterProfileBody(
             v=1, kind="arbiter-profile", arbiter=persona, name=f"Arbiter {word}",
             fee="1 %", terms="", created_at=now, expires_at=now + 86400,
@@ -294,6 +296,11 @@ async def main() -> None:
             "nodes": len(running),
             "connections": {n: len(e.node.host.get_connected_peers()) for n, e in running.items()},
             "routing_table": {n: e.node.dht.get_routing_table_size() for n, e in running.items()},
+            # Kademlia's bound is k peers per bucket: the fullest bucket of each node.
+            "largest_bucket": {
+                n: max((len(b.peers) for b in e.node.dht.routing_table.buckets), default=0)
+                for n, e in running.items()
+            },
         }
 
     handlers = {"leave": leave, "publish": publish, "resolve": resolve, "watch": watch}

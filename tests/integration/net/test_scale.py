@@ -1,0 +1,98 @@
+"""The scale harness in small: ~60 real nodes, sparse bootstrap, churn (bench/scale.py).
+
+Nodes bootstrap to at most 3 random others; 20 % of them leave and as many new ones join
+while random live nodes look up every published record. Asserted (never a time): every
+record of each type (catalog head, prekey record, arbiter profile) is found from every
+sampled node, every published listing becomes searchable on every node, and the harness
+measured what it claims. ``UMBRA_SCALE_NODES`` changes the size (CI runs the default).
+
+Costs ~2–3 min of CI on 2 cores (most of it starting the nodes and the churn rounds).
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.scale
+
+ROOT = Path(__file__).resolve().parents[3]
+NODES = int(os.environ.get("UMBRA_SCALE_NODES", "60"))
+PUBLISHERS = 3
+RESOLVERS = 12
+CHURN = 0.2
+# A deadline that only detects a hang: the run's own waits are bounded (60 s per watch, 15 s
+# per lookup), and the nodes are started in rounds.
+HANG_S = 900
+
+
+def _run_harness(out: Path, tmp: Path) -> dict[str, Any]:
+    argv = [
+        sys.executable,
+        str(ROOT / "bench" / "scale.py"),
+        f"--nodes={NODES}",
+        "--per-process=15",
+        "--degree=3",
+        f"--churn={CHURN}",
+        "--rounds=2",
+        f"--publishers={PUBLISHERS}",
+        "--publishers-b=1",
+        f"--resolvers={RESOLVERS}",
+        "--catalog=0",
+        "--reference=0",
+        f"--out={out}",
+        f"--keep-logs={tmp / 'logs'}",
+    ]
+    env = {**os.environ, "TMPDIR": str(tmp)}  # the harness's directories, removed with tmp
+    proc = subprocess.Popen(argv, env=env, start_new_session=True, text=True)
+    try:
+        assert proc.wait(timeout=HANG_S) == 0, f"bench/scale.py failed; logs in {tmp / 'logs'}"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    report: dict[str, Any] = json.loads(out.read_text())
+    return report
+
+
+def test_every_record_found_from_every_sampled_node_with_churn(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    report = _run_harness(tmp_path / "scale.json", work)
+    run = report["runs"]["sparse_churn"]
+    assert "error" not in run, run.get("error")
+    assert run["start"]["failed"] == {}
+    assert run["topology"]["bootstrap_degree"] == 3
+
+    # Churn really happened, between the publishes and during the lookups.
+    churned = round(CHURN * NODES)
+    assert run["churn"]["left"] == churned and run["churn"]["joined"] == churned
+
+    # Every sampled node looked up every record, and found each one (checked by the worker
+    # against what was published: the head's seq, the prekey record's date, the profile's
+    # bytes).
+    resolution = run["resolution"]
+    wave_b = len(run["wave_b"]["publishers"])
+    per_round = -(-RESOLVERS // 2)
+    expected = 2 * per_round * PUBLISHERS + per_round * wave_b
+    for kind in ("head", "prekey", "arbiter"):
+        assert resolution[kind]["lookups"] == expected, (kind, resolution[kind])
+        assert resolution[kind]["found"] == expected, (kind, resolution["misses"])
+    assert resolution["resolvers"] >= per_round
+
+    # Every published listing reached every node that was running (gossip or head exchange,
+    # then sync and the local search index).
+    for wave in ("wave_a", "wave_b"):
+        for publish in run[wave]["per_publish"]:
+            assert publish["nodes_watched"] >= NODES - churned - 1, publish
+            assert publish["searchable"] == publish["nodes_watched"], publish
+
+    # What the bench reports is measured, not filled in.
+    assert run["connections_per_node"]["max"] >= 1
+    assert run["routing_table_size"]["max"] >= 1
+    assert run["rss_mb"]["one_node_per_process"] > 0
