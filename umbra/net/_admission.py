@@ -36,6 +36,12 @@ class ConnectionCaps:
     # `_inbound`, which runs the handshakes.
     handshakes: int = 16
     handshake_timeout: float = 15.0
+    # Open connections kept (inbound and outbound): above ``high_water`` the ones not needed
+    # are closed down towards ``low_water``, none younger than ``grace`` seconds. Carried out
+    # by the libp2p connection manager (`_transport.connection_config`) and `_connections`.
+    high_water: int = 64
+    low_water: int = 48
+    grace: float = 20.0
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,26 @@ class DhtLimits:
 
 
 @dataclass(frozen=True, kw_only=True)
+class DhtRouting:
+    """The shape of the DHT (docs/specifications/network.md, "DHT keys and lookups").
+
+    ``bucket_size`` is Kademlia's k per bucket: only the bucket holding our own position
+    splits, so a routing table holds about k·log2(N/k) + k peers among N. ``replication``
+    peers (the closest to a key) hold each record; a lookup has ``alpha`` queries in flight.
+    Every ``replicate_interval`` seconds a holder re-puts each record it holds to the key's
+    current closest peers, unless someone re-put it to us meanwhile (so about one holder per
+    interval does the work); that is how a record outlives the peers that first held it.
+    """
+
+    bucket_size: int = 20
+    replication: int = 20
+    alpha: int = 3
+    replicate_interval: float = 3600.0
+    # Our closest peers in the routing table whose connections are kept (`_connections`).
+    neighbours: int = 8
+
+
+@dataclass(frozen=True, kw_only=True)
 class NetLimits:
     """What one remote peer may cost us. Exceeding a limit earns the peer a strike."""
 
@@ -76,6 +96,13 @@ class NetLimits:
     max_inbound_connections: int = 192
     max_connections: int = 300
     limit_loopback: bool = False
+    # Open connections the node keeps: above ``connections_high_water`` it closes the ones it
+    # does not need (not a DHT neighbour, gossip mesh peer or trade partner, no open stream,
+    # older than ``connection_grace`` seconds) down to ``connections_low_water``; below the
+    # low water it does not dial peers just to have connections (the DHT walk finds them).
+    connections_high_water: int = 64
+    connections_low_water: int = 48
+    connection_grace: float = 20.0
     # Inbound handshakes (Noise, then yamux) running at once, and how long one may take: a
     # burst of new peers is then worked through a few at a time, so the event loop stays free
     # for the API and for connected peers, and a peer that never finishes its handshake does
@@ -134,6 +161,7 @@ class NodeConfig:
     # Self-lookups after start: nodes that join together see only the bootstrap peer at first.
     self_lookup_rounds: int = 4
     dht_get_quorum: int = 3
+    dht: DhtRouting = field(default_factory=DhtRouting)
 
     def __post_init__(self) -> None:
         check_listen(self.network, self.listen)

@@ -44,6 +44,7 @@ import logging
 import pkgutil
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import libp2p.kad_dht
 import trio
@@ -55,6 +56,9 @@ from libp2p.kad_dht.kad_dht import KadDHT
 
 from ._config import KAD_PROTOCOL_ID
 from ._records import select_head
+
+if TYPE_CHECKING:
+    from ._dht_guard import UmbraDHT
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +98,7 @@ def tune_dht() -> None:
 
 
 async def get_fresh(
-    dht: KadDHT,
+    dht: "UmbraDHT",
     key: str,
     *,
     quorum: int,
@@ -102,26 +106,19 @@ async def get_fresh(
 ) -> bytes | None:
     """The best record for ``key`` from the network, never only the local cache.
 
-    The local record is set aside for the duration of the network lookup (so ``get_value``
-    cannot short-cut to it) and then restored unless the network had a better one.
-    ``select`` picks the best of several values (catalog heads by default).
+    The network is asked with `UmbraDHT.search_value`, which does not touch the local copy:
+    while the lookup runs this node keeps serving its copy to others (it used to set the copy
+    aside, and answered "not found" meanwhile). The better of the network's record and the
+    local one is returned (``select``: catalog heads by default), and kept locally.
     """
-    key_bytes = key.encode("utf-8")
-    local = dht.value_store.get(key_bytes)
-    if local is not None:
-        dht.value_store.remove(key_bytes)
     remote: bytes | None = None
     try:
-        remote = await dht.get_value(key, quorum=quorum)
+        remote = await dht.search_value(key, quorum=quorum, select=select)
     except trio.Cancelled:
         raise
     except Exception as exc:  # noqa: BLE001 - the library raises many types; a miss is a miss
         log.debug("DHT get %s failed: %s", key, exc)
-    finally:
-        if local is not None:
-            current = dht.value_store.get(key_bytes)
-            if current is None or select([current.value, local.value]) == 1:
-                dht.value_store.put_record(key_bytes, local)
+    local = dht.value_store.get(key.encode("utf-8"))
     candidates = [v for v in (remote, None if local is None else local.value) if v is not None]
     if not candidates:
         return None

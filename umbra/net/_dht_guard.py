@@ -21,9 +21,10 @@ limiter through a context variable (`inbound_peer`) set for the handler's task o
 """
 
 import contextvars
+import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 import trio
 from libp2p.abc import IHost, INetConn, INetStream, INetwork, INotifee
@@ -33,7 +34,7 @@ from libp2p.kad_dht.kad_dht import DHTMode, KadDHT
 from libp2p.kad_dht.pb.kademlia_pb2 import Record
 from libp2p.kad_dht.peer_routing import PeerRouting
 from libp2p.kad_dht.provider_store import ProviderStore
-from libp2p.kad_dht.routing_table import RoutingTable
+from libp2p.kad_dht.routing_table import KBucket, RoutingTable
 from libp2p.kad_dht.value_store import ValueStore
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import PeerInfo
@@ -41,9 +42,12 @@ from libp2p.records.utils import InvalidRecordType, split_key
 from libp2p.records.validator import NamespacedValidator, Validator
 from multiaddr import Multiaddr
 
-from ._config import KAD_PROTOCOL_ID, DhtLimits
+from ._config import KAD_PROTOCOL_ID, DhtLimits, DhtRouting
 from ._dht import tune_dht
 from ._dht_ledger import LOCAL, HolderLedger
+from ._dht_routing import UmbraPeerRouting
+from ._dht_values import put_value, search_value, serve_replication
+from ._dht_walk import bucket_may_split, position, routing_key
 from ._ratelimit import PeerLimiter
 from ._records import InvalidRecord, RecordValidator
 
@@ -130,12 +134,17 @@ class GuardedValueStore(ValueStore):
             capacity=limits.value_capacity, per_peer=limits.value_quota
         )
         self._overhead = limits.record_overhead
+        # When each record was last stored here (by us or a peer's PUT), on the monotonic
+        # clock: `_dht_values.serve_replication` re-puts the ones left alone for a while.
+        self.touched: dict[bytes, float] = {}
 
     def _charge(self, key: bytes, value: bytes) -> None:
         holder = inbound_peer.get() or LOCAL
         evicted = self.ledger.store(key, holder, len(key) + len(value) + self._overhead)
         for victim in evicted:
             ValueStore.remove(self, victim)  # the ledger already let go of it
+            self.touched.pop(victim, None)
+        self.touched[key] = time.monotonic()
         if evicted:
             log.info("DHT value store full: evicted %d records of heavier holders", len(evicted))
 
@@ -153,6 +162,7 @@ class GuardedValueStore(ValueStore):
 
     def remove(self, key: bytes) -> bool:
         self.ledger.release(key)
+        self.touched.pop(key, None)
         return super().remove(key)
 
     def cleanup_expired(self) -> int:
@@ -220,7 +230,17 @@ class GuardedProviderStore(ProviderStore):
 
 
 class GuardedRoutingTable(RoutingTable):
-    """A routing table of live DHT servers only (see the module docstring)."""
+    """A bounded routing table of live DHT servers only (see the module docstring).
+
+    Args:
+        bucket_size: Kademlia's k: each bucket holds at most this many peers, and only the
+            bucket holding our own position splits (`_dht_walk.bucket_may_split`).
+    """
+
+    def __init__(self, local_id: ID, host: IHost, *, bucket_size: int = BUCKET_SIZE) -> None:
+        super().__init__(local_id, host)
+        self.buckets = [KBucket(host, bucket_size)]
+        self.own_position = position(local_id.to_bytes())
 
     async def add_peer(
         self, peer_obj: PeerInfo | ID, *, skip_server_mode_check: bool = False
@@ -228,12 +248,28 @@ class GuardedRoutingTable(RoutingTable):
         """Add a peer if it serves our DHT now; the library's ``skip`` flag is ignored.
 
         The library skips its server-mode check for any peer that opens a kad stream, which
-        is how DHT clients got in.
+        is how DHT clients got in. A full bucket that may not split keeps its peers while
+        they serve (Kademlia prefers long-lived peers); one that stopped serving makes room.
         """
         peer = peer_obj.peer_id if isinstance(peer_obj, PeerInfo) else peer_obj
         if not self.serves_dht(peer):
             return False
+        bucket = self.find_bucket(peer)
+        if (
+            not bucket.has_peer(peer)
+            and bucket.size() >= bucket.bucket_size
+            and not self._should_split_bucket(bucket)
+        ):
+            gone = [p for p in bucket.peer_ids() if not self.serves_dht(p)]
+            if not gone:
+                return False
+            bucket.remove_peer(gone[0])
         return await super().add_peer(peer_obj, skip_server_mode_check=True)
+
+    def _should_split_bucket(self, bucket: KBucket) -> bool:
+        return len(bucket.peers) >= bucket.bucket_size and bucket_may_split(
+            bucket.min_range, bucket.max_range, self.own_position
+        )
 
     def serves_dht(self, peer: ID) -> bool:
         """Connected now, and identify listed `KAD_PROTOCOL_ID` among its protocols."""
@@ -247,8 +283,9 @@ class GuardedRoutingTable(RoutingTable):
         return KAD_PROTOCOL_ID in protocols
 
     def find_local_closest_peers(self, key: bytes, count: int = 20) -> list[ID]:
-        """The closest peers we hold, without any whose connection closed meanwhile."""
-        closest = super().find_local_closest_peers(key, self.size())
+        """The closest peers we hold to ``key``'s position (a value key is placed by its
+        routing key, `_dht_walk.routing_key`), without any whose connection closed."""
+        closest = super().find_local_closest_peers(routing_key(key), self.size())
         return [peer for peer in closest if self.serves_dht(peer)][:count]
 
 
@@ -283,11 +320,22 @@ class UmbraDHT(KadDHT):
     """A DHT server for Umbra's records only. Register each record type with
     `register_validator` (a `RecordValidator`); everything else is refused."""
 
+    routing_table: GuardedRoutingTable
+    peer_routing: UmbraPeerRouting
+    value_store: GuardedValueStore
+    provider_store: GuardedProviderStore
+
     def __init__(
-        self, host: IHost, limits: DhtLimits, *, clock: Callable[[], float] = time.monotonic
+        self,
+        host: IHost,
+        limits: DhtLimits,
+        *,
+        routing: DhtRouting | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         tune_dht()  # Umbra's protocol id must be bound before the handler is registered
         self._clock = clock
+        self.routing = routing or DhtRouting()
         # Only its token buckets are used (bounded memory over many peers); no strikes here.
         self._put_limits = PeerLimiter(
             burst=limits.put_burst, rate=limits.put_rate, max_strikes=1 << 30, ban_seconds=0
@@ -302,11 +350,60 @@ class UmbraDHT(KadDHT):
             protocol_prefix=TProtocol("/umbra"),
         )
         self.records = records
-        self.routing_table = GuardedRoutingTable(self.local_peer_id, host)
-        self.peer_routing = PeerRouting(host, self.routing_table)
+        self.routing_table = GuardedRoutingTable(
+            self.local_peer_id, host, bucket_size=self.routing.bucket_size
+        )
+        self.peer_routing = UmbraPeerRouting(
+            host, self.routing_table, k=self.routing.replication, alpha=self.routing.alpha
+        )
         self.value_store = GuardedValueStore(host, self.local_peer_id, limits)
         self.provider_store = GuardedProviderStore(host, self.peer_routing, limits)
         host.get_network().register_notifee(_LeaveOnDisconnect(self.routing_table))
+        self._background: trio.Nursery | None = None
+
+    async def run(self) -> None:
+        """The library's service (table refresh, provider republish) and replication."""
+        async with trio.open_nursery() as nursery:
+            self._background = nursery
+            nursery.start_soon(
+                functools.partial(
+                    serve_replication,
+                    self,
+                    interval=self.routing.replicate_interval,
+                    clock=time.monotonic,
+                )
+            )
+            try:
+                await super().run()
+            finally:
+                self._background = None
+                nursery.cancel_scope.cancel()
+
+    def spawn(self, job: Callable[..., Awaitable[object]], *args: object) -> None:
+        """Run ``job`` in the background while the DHT runs (dropped when it does not)."""
+        if self._background is not None:
+            self._background.start_soon(job, *args)
+
+    async def put_value(self, key: str, value: bytes) -> int:  # type: ignore[override]
+        """Store ``value`` at ``key``'s closest peers (`_dht_values.put_value`)."""
+        return await put_value(self, key, value)
+
+    async def get_value(self, key: str, quorum: int = 0) -> bytes | None:
+        """The local copy if we hold one (as py-libp2p does), else `search_value`'s answer.
+
+        Use `_dht.get_fresh` for the newest record: this one never asks the network when a
+        copy is held here.
+        """
+        record = self.value_store.get(key.encode())
+        if record is not None:
+            return record.value
+        return await self.search_value(key, quorum=quorum)
+
+    async def search_value(
+        self, key: str, *, quorum: int, select: Callable[[Sequence[bytes]], int] | None = None
+    ) -> bytes | None:
+        """The best record the network holds for ``key`` (`_dht_values.search_value`)."""
+        return await search_value(self, key, quorum=quorum, select=select)
 
     async def handle_stream(self, stream: INetStream) -> None:
         token = inbound_peer.set(str(stream.muxed_conn.peer_id))

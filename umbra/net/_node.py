@@ -60,6 +60,7 @@ from ._arbiter_records import (
     select_arbiter_record,
 )
 from ._config import DHT_NAMESPACE, HEADS_TOPIC, SYNC_PROTOCOL_ID, NodeConfig
+from ._connections import ConnectionKeeper
 from ._dht import fill_routing_table, get_fresh, tune_dht
 from ._dht_guard import UmbraDHT
 from ._errors import NetError, ProtocolViolation
@@ -152,6 +153,9 @@ class Node:
                 limit_loopback=lim.limit_loopback,
                 handshakes=lim.max_pending_handshakes,
                 handshake_timeout=lim.handshake_timeout,
+                high_water=lim.connections_high_water,
+                low_water=lim.connections_low_water,
+                grace=lim.connection_grace,
             )
         )
         self._known_seq: dict[bytes, int] = {}
@@ -166,6 +170,7 @@ class Node:
         self._synced = trio.Event()
         self._host: IHost | None = None
         self._dht: UmbraDHT | None = None
+        self._keeper: ConnectionKeeper | None = None
         self._pubsub: Pubsub | None = None
         self._client: SyncClient | None = None
         self._reacher: PeerReacher | None = None
@@ -301,7 +306,7 @@ class Node:
             # In Tor mode the host must announce its onion address only (identify, signed
             # peer record, provider records): refuse to run before anyone can ask it.
             check_announced(config.network, self.addrs)
-            dht = UmbraDHT(host, config.limits.dht)
+            dht = UmbraDHT(host, config.limits.dht, routing=config.dht)
             dht.register_validator(DHT_NAMESPACE, CatalogHeadValidator(self._clock))
             dht.register_validator(ARBITER_NAMESPACE, ArbiterProfileValidator(self._clock))
             router = GossipSub(
@@ -337,6 +342,16 @@ class Node:
                 connected=lambda: self.host.get_connected_peers(),
                 now=self._now,
             )
+            keeper = ConnectionKeeper(
+                host,
+                neighbours=lambda: dht.routing_table.find_local_closest_peers(
+                    host.get_id().to_bytes(), config.dht.neighbours
+                ),
+                mesh=lambda: router.mesh.get(HEADS_TOPIC, set()),
+                rejoin=self._join,
+                clock=time.monotonic,
+            )
+            self._keeper = keeper
             async with (
                 background_trio_service(dht),
                 background_trio_service(pubsub),
@@ -355,6 +370,7 @@ class Node:
                     nursery.start_soon(self._survive, self._head_exchange_loop)
                     nursery.start_soon(self._survive, self._freshness_loop)
                     nursery.start_soon(self._survive, self._maintenance_loop)
+                    nursery.start_soon(self._survive, keeper.serve)
                     task_status.started(self)
                     try:
                         await trio.sleep_forever()
@@ -416,6 +432,8 @@ class Node:
         """Connect to ``peer`` even if it came back on a new address (see `_reach`)."""
         if self._reacher is None:
             return False
+        if self._keeper is not None:  # a catalog source or a message's recipient: keep it
+            self._keeper.met_partner(peer)
         return await self._reacher.reach(peer)
 
     def _remember(self, info: PeerInfo) -> None:

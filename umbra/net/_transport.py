@@ -24,7 +24,7 @@ from libp2p.abc import IHost, IRawConnection, ISecureConn
 from libp2p.crypto.keys import KeyPair
 from libp2p.crypto.x25519 import create_new_key_pair as new_x25519_key_pair
 from libp2p.custom_types import TMuxerOptions, TProtocol, TSecurityOptions
-from libp2p.network.config import LOW_WATERMARK, MIN_CONNECTIONS, ConnectionConfig
+from libp2p.network.config import GRACE_PERIOD, LOW_WATERMARK, MIN_CONNECTIONS, ConnectionConfig
 from libp2p.peer.id import ID
 from libp2p.security.exceptions import HandshakeFailure
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
@@ -32,7 +32,7 @@ from libp2p.security.noise.transport import Transport as NoiseTransport
 from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
 from libp2p.stream_muxer.yamux.yamux import Yamux
 
-from ._admission import ConnectionAdmission
+from ._admission import ConnectionAdmission, ConnectionCaps
 from ._inbound import install_admission
 
 # Peer id -> should a connection with it be refused (e.g. it is banned)?
@@ -183,7 +183,9 @@ def noise_yamux_host(
         sec_opt=noise_only_security(key_pair, refuse_peer=refuse_peer),
         muxer_opt=yamux_only(),
         listen_addrs=list(listen),
-        connection_config=connection_config(max_connections),
+        connection_config=connection_config(
+            max_connections, None if admission is None else admission.caps
+        ),
         enable_mDNS=False,
         enable_upnp=False,
         **transport_options,
@@ -193,21 +195,27 @@ def noise_yamux_host(
     return host
 
 
-def connection_config(max_connections: int | None) -> ConnectionConfig:
+def connection_config(
+    max_connections: int | None, caps: ConnectionCaps | None = None
+) -> ConnectionConfig:
     """One connection per peer, and at most ``max_connections`` in all (library default: 300).
 
-    The library refuses outbound dials at the cap. Its connection manager's watermarks must
-    not exceed the cap: they keep the library's defaults (100 low, 300 high) when they fit.
+    The library refuses outbound dials at the cap. Above its high watermark its connection
+    manager closes idle connections that are not protected (`_connections` protects the ones
+    the node needs) down to the low watermark: ``caps`` gives both (`ConnectionCaps`), which
+    are clamped to the cap; without ``caps`` they keep the library's defaults when they fit.
     """
     if max_connections is None:
         return ConnectionConfig(max_connections_per_peer=1)
-    low = min(LOW_WATERMARK, max_connections)
+    high = max_connections if caps is None else min(caps.high_water, max_connections)
+    low = min(LOW_WATERMARK if caps is None else caps.low_water, high)
     return ConnectionConfig(
         max_connections_per_peer=1,
         max_connections=max_connections,
         min_connections=min(MIN_CONNECTIONS, low),
         low_watermark=low,
-        high_watermark=max_connections,
+        high_watermark=high,
+        grace_period=GRACE_PERIOD if caps is None else caps.grace,
     )
 
 

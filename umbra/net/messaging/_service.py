@@ -39,6 +39,7 @@ from umbra.core import InvalidDocument
 from umbra.core.crypto import ReplayedMessage
 from umbra.store import Profile
 
+from .._dht import get_fresh
 from .._errors import NetError, ProtocolViolation
 from .._node import Node
 from .._ratelimit import PeerLimiter
@@ -288,35 +289,20 @@ class MessagingService:
         cached = self._routes.get(persona)
         if cached and not fresh and self._clock() - cached[1] < self._config.route_cache_s:
             return cached[0]
-        dht, key = self._node.dht, prekey_key(persona)
-        key_bytes = key.encode()
-        # py-libp2p answers get_value from the local store when it holds the key: set the local
-        # copy aside so the network is asked, then keep the best of both (see `_dht.get_fresh`).
-        local = dht.value_store.get(key_bytes)
-        if local is not None:
-            dht.value_store.remove(key_bytes)
-        candidates = [] if local is None else [local.value]
-        try:
-            with trio.move_on_after(15):
-                remote = await dht.get_value(key, quorum=3)
-                if remote is not None:
-                    candidates.append(remote)
-        except trio.Cancelled:
-            raise
-        except Exception as exc:  # noqa: BLE001 - the library raises many types; a miss is a miss
-            log.debug("prekey lookup failed: %s", exc)
-        finally:
-            if local is not None and dht.value_store.get(key_bytes) is None:
-                dht.value_store.put_record(key_bytes, local)
-        records = []
-        for value in candidates:
-            try:
-                records.append(check_prekey_record_at(key, value, self._clock()))
-            except ValueError:
-                continue
-        if not records:
+        key = prekey_key(persona)
+        # Network first, then the local copy, which keeps being served meanwhile (`get_fresh`).
+        value = None
+        with trio.move_on_after(15):
+            value = await get_fresh(self._node.dht, key, quorum=3, select=select_prekey_record)
+        if value is None:  # the lookup timed out: what we hold, if anything
+            local = self._node.dht.value_store.get(key.encode())
+            value = None if local is None else local.value
+        if value is None:
             return None
-        best = records[select_prekey_record([r.data for r in records])]
+        try:
+            best = check_prekey_record_at(key, value, self._clock())
+        except ValueError:
+            return None
         self._routes[persona] = (best, self._clock())
         return best
 
