@@ -12,7 +12,15 @@ Nothing here does I/O.
 
 from . import _limits as limits
 from ._categories import CATEGORIES, is_known_category, known_categories
-from ._cid import MAX_BLOCK_BYTES, Codec, compute_cid, normalize_cid, parse_cid, verify_block
+from ._cid import (
+    MAX_BLOCK_BYTES,
+    Codec,
+    cid_text,
+    compute_cid,
+    normalize_cid,
+    parse_cid,
+    verify_block,
+)
 from ._documents import (
     SignedArbiterProfile,
     SignedCatalog,
@@ -79,6 +87,7 @@ __all__ = [
     "UsageError",
     "cbor_head",
     "check_line",
+    "cid_text",
     "compute_cid",
     "decode_canonical",
     "decode_fast",

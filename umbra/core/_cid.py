@@ -8,8 +8,13 @@ Speed: ``CID(...)``, ``CID.decode`` and ``CID.set`` run ``typing_validation`` on
 (~0.4 ms per CID, the largest cost of parsing a catalog or a sync message). For the only CIDs we
 accept (v1, sha2-256, raw or dag-cbor) `fast_cid` builds the same interned object through
 multiformats' post-validation constructor, from constants whose types are known.
+Text is the same story: ``str(cid)`` and ``CID.decode(text)`` go through ``bases``, which
+validates every character (~0.6 ms per CID: 2.2 of 2.8 s when committing a 300-listing sync).
+`cid_text` and `parse_cid` do base32 with the standard library for our CIDs.
 """
 
+import base64
+import binascii
 import hashlib
 from typing import Literal
 
@@ -68,6 +73,31 @@ def cid_to_binary(cid: CID) -> bytes:
     return bytes(cid)
 
 
+def cid_text(cid: CID) -> str:
+    """``str(normalize_cid(cid))``: base32 text, fast; raises `InvalidDocument` as that does."""
+    if cid.version == 1 and cid.hashfun.code == _SHA2_256.code and cid.codec.code in _CODEC_BY_CODE:
+        raw = bytes((1, cid.codec.code)) + cid.digest
+        return "b" + base64.b32encode(raw).decode("ascii").rstrip("=").lower()
+    return str(normalize_cid(cid))
+
+
+def _parse_base32(text: str) -> CID | None:
+    """The CID for canonical base32 text of one we accept, else None (the caller falls back)."""
+    body = text[1:]
+    if not text.startswith("b") or body != body.lower():
+        return None
+    try:
+        raw = base64.b32decode(body.upper() + "=" * (-len(body) % 8))
+    except (binascii.Error, ValueError):
+        return None
+    cid = cid_from_binary(raw)
+    if cid is None:
+        return None
+    cid = _new_cid(_BASE32, cid.codec, cid.digest)
+    # Non-canonical text (stray bits in the last character) is left to multiformats.
+    return cid if cid_text(cid) == text else None
+
+
 def compute_cid(data: bytes, codec: Codec) -> CID:
     """The CIDv1 (sha2-256, base32) of ``data`` under ``codec``."""
     # hashlib here is content addressing (what multihash.digest calls), not a crypto recipe.
@@ -76,9 +106,13 @@ def compute_cid(data: bytes, codec: Codec) -> CID:
 
 def parse_cid(text: str) -> CID:
     """Parse a CID given as text; only CIDv1 with sha2-256 and our two codecs are accepted."""
+    text = text.strip()
+    fast = _parse_base32(text)
+    if fast is not None:
+        return fast
     try:
-        cid = CID.decode(text.strip())
-    except (ValueError, KeyError, TypeError) as exc:
+        cid = CID.decode(text)
+    except (ValueError, KeyError, TypeError, IndexError) as exc:  # IndexError: e.g. "7"
         raise InvalidDocument("bad-cid", f"not a valid CID: {text[:80]!r}") from exc
     return normalize_cid(cid)
 

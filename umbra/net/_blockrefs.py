@@ -16,12 +16,12 @@ more (and that the caller does not list in ``keep``, e.g. the own catalog's bloc
 Synchronous, called inside the node's database transactions (see `_state`).
 """
 
-from collections.abc import Iterable, Set
+from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass
 
 from multiformats import CID
 
-from umbra.core import ListingBody, parse_cid, parse_listing
+from umbra.core import ListingBody, SignedListing, cid_text, parse_cid, parse_listing
 from umbra.store import Database, Profile
 
 from ._ingest import CatalogUpdate
@@ -44,30 +44,36 @@ BLOCK_REFS_MIGRATION = """
 _CATALOG = b""
 
 
-def store_update_blocks(profile: Profile, update: CatalogUpdate) -> None:
-    """Store the update's verified blocks and record why each is kept."""
+def _store_owned(profile: Profile, blocks: Iterable[tuple[CID, bytes]]) -> None:
+    """Store verified blocks; those that were not here yet are marked as the sync's."""
     db = profile.db
-    seller = update.head.body.seller
-    for cid, data in update.blocks:
-        text = str(cid)
+    for cid, data in blocks:
+        text = cid_text(cid)
         if not profile.blocks.has(text):
             profile.blocks.put_verified(cid, data)
             db.execute("INSERT OR IGNORE INTO net_owned_blocks (cid) VALUES (?)", (text,))
-    # The previous catalog block and the blocks of changed or removed listings lose their
-    # reason to be kept; the new catalog and the added listings gain one.
-    stale: Iterable[bytes] = [
-        _CATALOG,
-        *update.removed,
-        *(item.body.listing_id for item in update.added),
-    ]
-    db.executemany(
+
+
+def store_listing_blocks(
+    profile: Profile,
+    seller: bytes,
+    listings: Sequence[SignedListing],
+    blocks: Iterable[tuple[CID, bytes]],
+) -> None:
+    """Part of a sync still running: the listings' documents and ``blocks`` (thumbnails of
+    these or earlier listings of the same sync), with the listings' reference rows."""
+    _store_owned(profile, [(item.cid, item.data) for item in listings])
+    _store_owned(profile, blocks)
+    profile.db.executemany(
         "DELETE FROM net_block_refs WHERE seller = ? AND listing_id = ?",
-        [(seller, listing_id) for listing_id in stale],
+        [(seller, item.body.listing_id) for item in listings],
     )
-    refs: list[tuple[str, bytes, bytes, int | None]] = [
-        (str(update.catalog.cid), seller, _CATALOG, None)
-    ]
-    for item in update.added:
+    _insert_listing_refs(profile.db, seller, listings)
+
+
+def _insert_listing_refs(db: Database, seller: bytes, listings: Iterable[SignedListing]) -> None:
+    refs: list[tuple[str, bytes, bytes, int | None]] = []
+    for item in listings:
         body = item.body
         refs += [
             (c, seller, body.listing_id, body.expires_at) for c in _listing_cids(item.cid, body)
@@ -79,11 +85,35 @@ def store_update_blocks(profile: Profile, update: CatalogUpdate) -> None:
     )
 
 
+def store_update_blocks(profile: Profile, update: CatalogUpdate) -> None:
+    """Store the update's verified blocks and record why each is kept."""
+    db = profile.db
+    seller = update.head.body.seller
+    _store_owned(profile, update.blocks)
+    # The previous catalog block and the blocks of changed or removed listings lose their
+    # reason to be kept; the new catalog and the added listings gain one.
+    stale: Iterable[bytes] = [
+        _CATALOG,
+        *update.removed,
+        *(item.body.listing_id for item in update.added),
+    ]
+    db.executemany(
+        "DELETE FROM net_block_refs WHERE seller = ? AND listing_id = ?",
+        [(seller, listing_id) for listing_id in stale],
+    )
+    db.execute(
+        "INSERT OR REPLACE INTO net_block_refs (cid, seller, listing_id, expires_at)"
+        " VALUES (?, ?, ?, NULL)",
+        (cid_text(update.catalog.cid), seller, _CATALOG),
+    )
+    _insert_listing_refs(db, seller, update.added)
+
+
 def _listing_cids(cid: CID, body: ListingBody) -> list[str]:
     """The listing document's CID and every image block it names (full and thumbnail)."""
-    out = [str(cid)]
+    out = [cid_text(cid)]
     for img in body.images:
-        out += [str(img.full), str(img.thumb)]
+        out += [cid_text(img.full), cid_text(img.thumb)]
     return out
 
 
@@ -112,7 +142,7 @@ def store_fetched_block(profile: Profile, cid: CID, data: bytes) -> None:
     names it any more (its reference row was written when the listing was synced).
     """
     with profile.db.transaction():
-        text = str(cid)
+        text = cid_text(cid)
         if not profile.blocks.has(text):
             profile.blocks.put_verified(cid, data)
             profile.db.execute("INSERT OR IGNORE INTO net_owned_blocks (cid) VALUES (?)", (text,))

@@ -87,6 +87,15 @@ class NetLimits:
     ban_seconds: float = 600.0
     # Deadline for one request/response exchange.
     request_timeout: float = 20.0
+    # Catalog sync from many peers at once (`_swarm`): requests in flight per peer (below the
+    # server's ``max_streams_per_peer``, which also counts head exchanges and image fetches)
+    # and per sync; a request with no first answer after ``hedge_seconds`` (over Tor
+    # ``hedge_seconds_onion``: a first stream to an onion service builds a circuit) is asked
+    # of another peer too, and its peer is used only as a last resort for that sync.
+    swarm_requests_per_peer: int = 3
+    swarm_requests_per_sync: int = 12
+    hedge_seconds: float = 2.0
+    hedge_seconds_onion: float = 6.0
     # Connections, counted before the Noise handshake (see docs/operations.md for why these
     # defaults): per remote IP, per range (/24 for IPv4, /48 for IPv6), inbound in all, and
     # inbound plus outbound. Loopback peers are local processes (and, behind a Tor transport,

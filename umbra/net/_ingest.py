@@ -15,7 +15,13 @@ from dataclasses import dataclass
 
 from multiformats import CID
 
-from umbra.core import SignedCatalog, SignedCatalogHead, SignedListing, is_still_webp
+from umbra.core import (
+    SignedCatalog,
+    SignedCatalogHead,
+    SignedListing,
+    cid_text,
+    is_still_webp,
+)
 
 from ._errors import ProtocolViolation
 
@@ -49,7 +55,7 @@ def check_catalog_matches_head(head: SignedCatalogHead, catalog: SignedCatalog) 
 def new_listing_cids(catalog: SignedCatalog, previous: Mapping[bytes, str]) -> list[CID]:
     """CIDs in ``catalog`` that were not part of the previous sync (``listing_id → cid``)."""
     known = set(previous.values())
-    return [cid for cid in catalog.body.listings if str(cid) not in known]
+    return [cid for cid in catalog.body.listings if cid_text(cid) not in known]
 
 
 def usable_thumbnails(fetched: Mapping[CID, bytes]) -> list[tuple[CID, bytes]]:
@@ -75,12 +81,12 @@ def plan_update(
         ProtocolViolation: a listing names another seller than the catalog.
     """
     seller = head.body.seller
-    wanted = {str(c) for c in catalog.body.listings}
+    wanted = {cid_text(c) for c in catalog.body.listings}
     by_id: dict[bytes, SignedListing] = {}
     for listing in fetched:
         if listing.body.seller != seller:
             raise ProtocolViolation("wrong-seller", "a listing names another seller")
-        if str(listing.cid) not in wanted:
+        if cid_text(listing.cid) not in wanted:
             continue
         other = by_id.get(listing.body.listing_id)
         if other is None or listing.body.revision > other.body.revision:

@@ -43,6 +43,7 @@ from umbra.core import (
     SignedArbiterProfile,
     SignedCatalog,
     SignedCatalogHead,
+    cid_text,
     parse_arbiter_profile,
     parse_catalog,
     parse_catalog_head,
@@ -70,7 +71,6 @@ from ._ingest import (
     check_catalog_matches_head,
     new_listing_cids,
     plan_update,
-    usable_thumbnails,
 )
 from ._onion_addresses import check_announced, dialable, peer_store_addrs, rejoin_addrs
 from ._ratelimit import PeerLimiter
@@ -78,7 +78,9 @@ from ._reach import PeerReacher
 from ._records import CatalogHeadValidator, head_key, keyword_keys
 from ._state import NetState
 from ._status import NodeStatus
+from ._swarm_fetch import SwarmFetch, SwarmFetcher
 from ._sync import SyncClient, SyncServer
+from ._sync_batches import ListingBatches
 from ._transport import Transport, close_listeners
 from ._transport_choice import tor_bootstrap_of, tor_endpoints_of, tor_error_of, transport_for
 
@@ -175,6 +177,8 @@ class Node:
         self._client: SyncClient | None = None
         self._reacher: PeerReacher | None = None
         self._images: ImageFetcher | None = None
+        self._swarm: SwarmFetcher | None = None
+        self._live: dict[bytes, SwarmFetch] = {}  # seller → the fetch of its syncing catalog
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -332,6 +336,16 @@ class Node:
             )
             self._client = SyncClient(
                 host, limits=config.limits, reach=self.reach, clock=self._clock
+            )
+            self._swarm = SwarmFetcher(
+                self._client,
+                strike=self._strike,
+                batch=config.limits.max_cids_per_request,
+                per_peer=config.limits.swarm_requests_per_peer,
+                per_fetch=config.limits.swarm_requests_per_sync,
+                hedge_after=config.limits.hedge_seconds_onion
+                if config.network.onion_only
+                else config.limits.hedge_seconds,
             )
             self._images = ImageFetcher(
                 self.state,
@@ -548,7 +562,12 @@ class Node:
         if seq <= self._known_seq.get(seller, 0):
             return False  # stale or replayed
         if seq <= self._syncing.get(seller, 0):
-            return False  # a worker is fetching this one (or a newer one) right now
+            # A worker is fetching this one (or a newer one) right now: whoever offers the
+            # same head may have its blocks, so the running fetch may ask it too.
+            live = self._live.get(seller)
+            if live is not None and seq == self._syncing[seller]:
+                live.add_peers(self._usable(sources))
+            return False
         pending = self._pending.get(seller)
         if pending is not None and pending.head.body.seq >= seq:
             if pending.head.body.seq == seq:
@@ -712,25 +731,9 @@ class Node:
         return [p for p in dict.fromkeys(peers) if p != me and not self._banned(str(p))]
 
     async def _fetch(self, peers: list[ID], cids: list[CID]) -> dict[CID, bytes]:
-        """Fetch ``cids`` from the first peers that have them, 64 per request."""
-        assert self._client is not None
-        found: dict[CID, bytes] = {}
-        step = self._config.limits.max_cids_per_request
-        for peer in list(peers):
-            missing = [c for c in cids if c not in found]
-            if not missing:
-                break
-            try:
-                for start in range(0, len(missing), step):
-                    found.update(
-                        await self._client.fetch_blocks(peer, missing[start : start + step])
-                    )
-            except ProtocolViolation as exc:
-                self._strike(str(peer), exc.reason)
-                peers.remove(peer)
-            except NetError as exc:
-                log.debug("fetch from %s failed: %s", peer, exc)
-        return found
+        """Fetch ``cids`` from all of ``peers`` at once (see `_swarm`); those some peer had."""
+        assert self._swarm is not None
+        return await self._swarm.fetch(peers, cids)
 
     async def _sync_catalog(self, pending: _Pending) -> None:
         head = pending.head
@@ -759,31 +762,41 @@ class Node:
             raise NetError(f"the catalog is invalid: {exc}") from None
         previous = await self._db(self.state.synced_listings, seller)
         wanted = new_listing_cids(catalog, previous)
-        docs = await self._fetch(peers, wanted)
+        # New listings (and their first thumbnails) from every source at once, committed in
+        # batches as they arrive; the catalog row, with the removals, last.
+        assert self._swarm is not None
+        fetch = self._swarm.new_fetch(peers, wanted)
+        batches = ListingBatches(
+            seller=seller,
+            seq=head.body.seq,
+            listing_cids=wanted,
+            now=self._now(),
+            want=fetch.want,
+            db=self._db,
+            apply_listings=self.state.apply_listings,
+            has_block=lambda cid: self.state.has_block(cid_text(cid)),
+            thumbnails=self._config.prefetch_thumbnails,
+        )
+        self._live[seller] = fetch
+        try:
+            swarm = await self._swarm.run(fetch, batches.deliver)
+        finally:
+            del self._live[seller]
+            await batches.flush()
         t_listings = self._clock()
-        if len(docs) < len(wanted):
-            raise NetError(f"{len(wanted) - len(docs)} listings could not be fetched")
-        listings = []
-        for cid in wanted:
-            try:
-                listings.append(parse_listing(docs[cid], expected_cid=cid))
-            except Exception as exc:  # noqa: BLE001
-                raise NetError(f"listing {cid} is invalid: {exc}") from None
+        if batches.stale:
+            return  # a newer catalog of this seller was applied meanwhile
+        batches.check_complete()
         now = self._now()
-        added, kept, removed = plan_update(head, catalog, previous, listings, now=now)
+        previous = await self._db(self.state.synced_listings, seller)
+        # Every new listing is indexed already, so it counts as kept here.
+        _, kept, removed = plan_update(head, catalog, previous, [], now=now)
         blocks: list[tuple[CID, bytes]] = [(catalog_cid, got[catalog_cid])]
-        blocks += [(item.cid, item.data) for item in added]
-        if self._config.prefetch_thumbnails:
-            thumbs = [img.thumb for item in added for img in item.body.images[:1]]
-            have = await self._db(lambda: {c for c in thumbs if self.state.has_block(str(c))})
-            need = [c for c in thumbs if c not in have]
-            if need:
-                blocks += usable_thumbnails(await self._fetch(peers, need))
-        t_blocks = self._clock()
+        peers = list(fetch.ids.values())  # the head's sources first, then those added
         update = CatalogUpdate(
             head=head,
             catalog=catalog,
-            added=tuple(added),
+            added=(),
             kept=tuple(kept),
             removed=tuple(removed),
             blocks=tuple(blocks),
@@ -800,18 +813,20 @@ class Node:
         await self._write_status()
         done = self._clock()
         log.info(
-            "synced %s seq %d: +%d ~%d -%d listings in %.3f s (catalog %.3f, listings %.3f,"
-            " thumbnails %.3f, commit %.3f)",
+            "synced %s seq %d: +%d ~%d -%d listings in %.3f s (catalog %.3f, listings and"
+            " thumbnails %.3f: %d requests to %d peers, %d hedged; commit %.3f)",
             seller.hex()[:12],
             head.body.seq,
-            len(added),
-            len(kept),
+            len(batches.committed),
+            len(kept) - len(batches.committed),
             len(removed),
             done - started,
             t_catalog - started,
             t_listings - t_catalog,
-            t_blocks - t_listings,
-            done - t_blocks,
+            swarm.requests,
+            swarm.peers,
+            swarm.hedged,
+            done - t_listings,
         )
 
     async def fetch_image(self, cid: CID) -> bytes:

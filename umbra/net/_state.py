@@ -28,6 +28,7 @@ from typing import Any
 
 from multiformats import CID
 
+from umbra.core import SignedListing, cid_text
 from umbra.store import Profile, index_entry_for
 
 from ._blockrefs import (
@@ -37,6 +38,7 @@ from ._blockrefs import (
     collect_garbage,
     image_origin,
     store_fetched_block,
+    store_listing_blocks,
     store_update_blocks,
 )
 from ._ingest import CatalogUpdate
@@ -241,6 +243,30 @@ class NetState:
     def store_fetched_block(self, cid: CID, data: bytes) -> None:
         store_fetched_block(self._profile, cid, data)
 
+    def apply_listings(
+        self,
+        seller: bytes,
+        seq: int,
+        listings: Sequence[SignedListing],
+        blocks: Sequence[tuple[CID, bytes]],
+    ) -> bool:
+        """Index listings of ``seller``'s catalog ``seq`` while its sync runs, with ``blocks``
+        (thumbnails). Searchable at once, and a sync stopped part-way need not fetch them
+        again: they count as synced listings (`synced_listings`); the catalog row follows in
+        `apply`. False (nothing written) if catalog ``seq`` or a newer one is applied already.
+        """
+        with self._db.transaction():
+            current = self._db.scalar("SELECT seq FROM net_catalogs WHERE seller = ?", (seller,))
+            if current is not None and int(current) >= seq:
+                return False
+            store_listing_blocks(self._profile, seller, listings, blocks)
+            self._profile.search.upsert_many(index_entry_for(item) for item in listings)
+            self._db.executemany(
+                "INSERT OR REPLACE INTO net_listings (seller, listing_id, cid) VALUES (?, ?, ?)",
+                [(seller, item.body.listing_id, cid_text(item.cid)) for item in listings],
+            )
+        return True
+
     def apply(self, update: CatalogUpdate) -> None:
         """Write one catalog sync: blocks, index rows, removals and the new sync state."""
         seller = update.head.body.seller
@@ -254,7 +280,7 @@ class NetState:
                 self._profile.search.remove(seller, listing_id)
             self._db.execute("DELETE FROM net_listings WHERE seller = ?", (seller,))
             rows = [(seller, lid, cid) for lid, cid in update.kept]
-            rows += [(seller, item.body.listing_id, str(item.cid)) for item in update.added]
+            rows += [(seller, item.body.listing_id, cid_text(item.cid)) for item in update.added]
             self._db.executemany(
                 "INSERT OR REPLACE INTO net_listings (seller, listing_id, cid) VALUES (?, ?, ?)",
                 rows,
@@ -269,7 +295,7 @@ class NetState:
                 (
                     seller,
                     update.head.body.seq,
-                    str(update.catalog.cid),
+                    cid_text(update.catalog.cid),
                     update.head.data,
                     update.synced_at,
                     len(rows),

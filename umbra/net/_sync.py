@@ -16,7 +16,7 @@ from libp2p.abc import IHost, INetStream
 from libp2p.peer.id import ID
 from multiformats import CID
 
-from umbra.core import MAX_BLOCK_BYTES, InvalidDocument, limits, verify_block
+from umbra.core import MAX_BLOCK_BYTES, InvalidDocument, cid_text, limits, verify_block
 
 from ._backoff import BackoffPolicy, PeerBackoff
 from ._config import SYNC_PROTOCOL_ID, NetLimits
@@ -54,7 +54,10 @@ async def _read_message(stream: INetStream, decoder: FrameDecoder) -> Message | 
         msg = decoder.next_message()
         if msg is not None:
             return msg
-        data = await stream.read(min(_READ_CHUNK, decoder.wanted()))
+        # Whatever the stream has buffered, up to _READ_CHUNK (the decoder keeps the rest of a
+        # frame for the next call): reading a frame as header then body doubled the reads,
+        # and each read costs a yamux window update.
+        data = await stream.read(_READ_CHUNK)
         if not data:
             if decoder.buffered:
                 raise ProtocolViolation("truncated", "the stream ended inside a frame")
@@ -128,7 +131,9 @@ class SyncServer:
                 raise ProtocolViolation("too-many-cids")
             # One database call for the whole request, and frames coalesced into writes of
             # up to _WRITE_CHUNK bytes: per-block reads and writes cost ~8 ms each here.
-            found = await self._get_blocks([str(c) for c in request.cids], lim.max_response_bytes)
+            found = await self._get_blocks(
+                [cid_text(c) for c in request.cids], lim.max_response_bytes
+            )
             out = bytearray()
             for cid, data in zip(request.cids, found, strict=True):
                 out += encode_frame(Missing(cid) if data is None else Block(cid, data))
@@ -196,8 +201,15 @@ class SyncClient:
     async def _open(self, peer: ID) -> INetStream:
         return await open_stream(self._host, peer, SYNC_PROTOCOL_ID, self._reach)
 
-    async def fetch_blocks(self, peer: ID, cids: Sequence[CID]) -> dict[CID, bytes]:
-        return await self._attempt(peer, lambda: self._fetch_blocks(peer, cids))
+    async def fetch_blocks(
+        self, peer: ID, cids: Sequence[CID], *, on_answer: Callable[[], None] | None = None
+    ) -> dict[CID, bytes]:
+        """Blocks ``peer`` has of ``cids``; ``on_answer`` is called when its answer begins."""
+        return await self._attempt(peer, lambda: self._fetch_blocks(peer, cids, on_answer))
+
+    def note_stalled(self, peer: ID) -> None:
+        """``peer`` left a request unanswered until it was asked elsewhere: back off from it."""
+        self._backoff.failed_at(str(peer), self._clock())
 
     async def fetch_heads(self, peer: ID, limit: int) -> list[bytes]:
         """The signed heads ``peer`` offers (unverified: the caller checks each)."""
@@ -229,7 +241,9 @@ class SyncClient:
         self._backoff.succeeded(key)
         return result
 
-    async def _fetch_blocks(self, peer: ID, cids: Sequence[CID]) -> dict[CID, bytes]:
+    async def _fetch_blocks(
+        self, peer: ID, cids: Sequence[CID], on_answer: Callable[[], None] | None = None
+    ) -> dict[CID, bytes]:
         """Fetch up to ``max_cids_per_request`` blocks; returns those the peer had.
 
         Every block is checked against its CID and its codec's size cap before it is kept.
@@ -249,6 +263,9 @@ class SyncClient:
                 decoder = FrameDecoder(max_frame_bytes=lim.max_frame_bytes, max_items=1024)
                 while True:
                     msg = await _read_message(stream, decoder)
+                    if on_answer is not None:
+                        on_answer()
+                        on_answer = None
                     if msg is None or isinstance(msg, End):
                         break
                     if isinstance(msg, Refused):

@@ -13,6 +13,7 @@ from umbra.core import (
     Codec,
     InvalidDocument,
     UsageError,
+    cid_text,
     compute_cid,
     limits,
     normalize_cid,
@@ -34,7 +35,7 @@ def block_cap(codec: str) -> int:
 
 def _cid_text(cid: CID | str) -> str:
     parsed = parse_cid(cid) if isinstance(cid, str) else normalize_cid(cid)
-    return str(parsed)
+    return cid_text(parsed)
 
 
 class BlockStore:
@@ -52,7 +53,7 @@ class BlockStore:
         if len(data) > block_cap(codec):
             raise UsageError(f"a {codec} block may be at most {block_cap(codec)} bytes")
         cid = compute_cid(data, codec)
-        self._insert(str(cid), data)
+        self._insert(cid_text(cid), data)
         return cid
 
     def put_verified(self, cid: CID | str, data: bytes) -> CID:
@@ -66,7 +67,7 @@ class BlockStore:
         if len(data) > cap:
             raise InvalidDocument("oversize", f"{len(data)} bytes is more than the limit of {cap}")
         verify_block(parsed, data)
-        self._insert(str(parsed), data)
+        self._insert(cid_text(parsed), data)
         return parsed
 
     def _insert(self, cid: str, data: bytes) -> None:

@@ -1,6 +1,6 @@
 """Turning a verified listing into a search-index row (shared by own and synced listings)."""
 
-from umbra.core import SignedListing
+from umbra.core import SignedListing, cid_text
 
 from ._search_types import IndexEntry
 
@@ -9,7 +9,7 @@ def index_entry_for(signed: SignedListing) -> IndexEntry:
     """The index row for a listing that has already been parsed and verified."""
     b = signed.body
     return IndexEntry(
-        cid=str(signed.cid),
+        cid=cid_text(signed.cid),
         seller=b.seller,
         listing_id=b.listing_id,
         revision=b.revision,
@@ -22,6 +22,6 @@ def index_entry_for(signed: SignedListing) -> IndexEntry:
         ships_from=b.ships_from,
         created_at=b.created_at,
         expires_at=b.expires_at,
-        thumbnail=str(b.images[0].thumb) if b.images else None,
+        thumbnail=cid_text(b.images[0].thumb) if b.images else None,
         quantity=b.quantity,
     )

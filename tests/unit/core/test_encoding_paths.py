@@ -14,7 +14,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from multiformats import CID, multihash
 
-from umbra.core import InvalidDocument, compute_cid, decode_canonical, encode_canonical
+from umbra.core import (
+    InvalidDocument,
+    cid_text,
+    compute_cid,
+    decode_canonical,
+    encode_canonical,
+    parse_cid,
+)
 from umbra.core._cbor_decode import MAX_DEPTH
 from umbra.core._cid import cid_from_binary, cid_to_binary, normalize_cid
 
@@ -154,3 +161,40 @@ def test_cid_from_binary_takes_only_our_cids() -> None:
     for cid in (sha512, dag_pb, v0):
         assert cid_from_binary(bytes(cid)) is None
     assert cid_from_binary(b"") is None
+
+
+@given(st.binary(max_size=100), st.sampled_from(["raw", "dag-cbor"]))
+def test_fast_cid_text_equals_multiformats_text(data: bytes, codec: str) -> None:
+    slow = CID("base32", 1, codec, multihash.digest(data, "sha2-256"))
+    text = str(slow)
+    assert cid_text(slow) == text
+    assert cid_text(CID.decode(bytes(slow))) == text  # base58btc in, base32 out
+    parsed = parse_cid(text)
+    assert parsed == slow and parsed.base == slow.base and str(parsed) == text
+    assert parse_cid(str(slow.encode("base58btc"))) == slow  # other bases: multiformats' path
+
+
+@given(st.text(alphabet="abcdefghijklmnopqrstuvwxyz234567ABZ=!", min_size=1, max_size=70))
+def test_cid_text_parsing_agrees_with_multiformats_on_any_text(text: str) -> None:
+    try:
+        expected = normalize_cid(CID.decode(text))
+    except (ValueError, KeyError, TypeError, IndexError, InvalidDocument):
+        expected = None
+    try:
+        got = parse_cid(text)
+    except InvalidDocument:
+        got = None
+    assert got == expected
+
+
+def test_cid_text_refuses_near_misses() -> None:
+    good = str(compute_cid(b"x", "raw"))
+    for bad in (good[:-1], good + "a", good[:-2], "b" + good):
+        with pytest.raises(InvalidDocument):
+            parse_cid(bad)
+    assert parse_cid("B" + good[1:].upper()) == parse_cid(good)  # base32upper: multiformats
+    other = CID("base32", 1, "raw", multihash.digest(b"x", "sha2-512"))
+    with pytest.raises(InvalidDocument):
+        parse_cid(str(other))
+    with pytest.raises(InvalidDocument):
+        cid_text(other)  # not one of ours: refused, as `normalize_cid` does
