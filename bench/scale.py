@@ -186,6 +186,15 @@ class Network:
     ) -> int:
         specs = []
         for name in names:
+            if self.args.connections_high:
+                high = self.args.connections_high
+                extra = {
+                    **extra,
+                    "limits": {
+                        "connections_high_water": high,
+                        "connections_low_water": high * 3 // 4,
+                    },
+                }
             specs.append(
                 {
                     "name": name,
@@ -438,6 +447,7 @@ def run_network(
             "bootstrap_degree": None if full_mesh else args.degree,
             "nodes_per_process": args.per_process,
             "single_node_processes": 1,
+            "connections_high_water": args.connections_high or "the node's default",
             "extra_nodes": ["big (the catalog seller, held back until step 5)"] if big else [],
         },
         "load_average": {"start": load()},
@@ -629,6 +639,12 @@ def main() -> None:
     parser.add_argument("--catalog", type=int, default=1000, help="0: no big catalog")
     parser.add_argument("--catalog-timeout", type=float, default=300.0)
     parser.add_argument("--reference", type=int, default=20, help="full-mesh N, 0: none")
+    parser.add_argument(
+        "--connections-high",
+        type=int,
+        default=None,
+        help="NetLimits.connections_high_water (default: the node's); low water = 3/4 of it",
+    )
     parser.add_argument("--settle-limit", type=float, default=120.0)
     parser.add_argument("--seed", type=int, default=17)
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "scale.json"))

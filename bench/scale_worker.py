@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from umbra.core import ArbiterProfileBody, parse_catalog_head, sign_arbiter_profile
 from umbra.core.crypto import Argon2Params
 from umbra.market import ListingDraft, SellerCatalog
-from umbra.net import CLEARNET, Node, NodeConfig, get_fresh, open_node
+from umbra.net import CLEARNET, NetLimits, Node, NodeConfig, get_fresh, open_node
 from umbra.net.messaging import (
     PREKEY_NAMESPACE,
     SessionManager,
@@ -74,6 +74,23 @@ def rss_mb() -> float:
     return 0.0
 
 
+def largest_distance_bucket(node: Node) -> int:
+    """The most routing-table peers at one distance from the node (same shared-prefix length
+    of sha256 positions): Kademlia's bound is k (20) per distance, whatever the library's own
+    bucket layout (py-libp2p 0.8.1 splits any full bucket, so its buckets alone can stay
+    under k while one distance holds far more)."""
+    own = _position(node.host.get_id().to_bytes())
+    counts: dict[int, int] = {}
+    for peer in node.dht.routing_table.get_peer_ids():
+        prefix = 256 - (own ^ _position(peer.to_bytes())).bit_length()
+        counts[prefix] = counts.get(prefix, 0) + 1
+    return max(counts.values(), default=0)
+
+
+def _position(data: bytes) -> int:
+    return int.from_bytes(hashlib.sha256(data).digest(), "big")
+
+
 class Gated:
     """A catalog source that shows nothing until released (the big seller)."""
 
@@ -98,7 +115,9 @@ def node_config(spec: dict[str, Any]) -> NodeConfig:
     hundreds of nodes on 2 cores those local polls alone would take most of a core. Publishes
     here call `Node.publish` directly, so the poll interval does not enter a measurement.
     """
+    limits = NetLimits(**spec["limits"]) if spec.get("limits") else NetLimits()
     return NodeConfig(
+        limits=limits,
         network=CLEARNET,
         listen=(f"/ip4/{spec['ip']}/tcp/0",),
         bootstrap=tuple(spec["bootstrap"]),
@@ -296,11 +315,7 @@ async def main() -> None:
             "nodes": len(running),
             "connections": {n: len(e.node.host.get_connected_peers()) for n, e in running.items()},
             "routing_table": {n: e.node.dht.get_routing_table_size() for n, e in running.items()},
-            # Kademlia's bound is k peers per bucket: the fullest bucket of each node.
-            "largest_bucket": {
-                n: max((len(b.peers) for b in e.node.dht.routing_table.buckets), default=0)
-                for n, e in running.items()
-            },
+            "largest_bucket": {n: largest_distance_bucket(e.node) for n, e in running.items()},
         }
 
     handlers = {"leave": leave, "publish": publish, "resolve": resolve, "watch": watch}
