@@ -43,6 +43,7 @@ import os
 import platform
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -431,27 +432,31 @@ def run_network(
     churn: float,
     big_root: Path | None,
     big: dict[str, Any] | None,
+    result: dict[str, Any],
 ) -> dict[str, Any]:
+    """One network, start to stop; fills ``result`` as it goes (kept if interrupted)."""
     tmp = Path(tempfile.mkdtemp(prefix=f"umbra-scale-{n}-"))
     if big_root is not None:
         from umbra.store._paths import profiles_root
 
         shutil.copytree(profiles_root(big_root) / "big", profiles_root(tmp) / "big")
     net = Network(tmp, args, full_mesh=full_mesh)
-    result: dict[str, Any] = {
-        "n": n,
-        "topology": {
-            "bootstrap": "full mesh (every earlier node)"
-            if full_mesh
-            else f"≤ {args.degree} random earlier nodes",
-            "bootstrap_degree": None if full_mesh else args.degree,
-            "nodes_per_process": args.per_process,
-            "single_node_processes": 1,
-            "connections_high_water": args.connections_high or "the node's default",
-            "extra_nodes": ["big (the catalog seller, held back until step 5)"] if big else [],
-        },
-        "load_average": {"start": load()},
-    }
+    result.update(
+        {
+            "n": n,
+            "topology": {
+                "bootstrap": "full mesh (every earlier node)"
+                if full_mesh
+                else f"≤ {args.degree} random earlier nodes",
+                "bootstrap_degree": None if full_mesh else args.degree,
+                "nodes_per_process": args.per_process,
+                "single_node_processes": 1,
+                "connections_high_water": args.connections_high or "the node's default",
+                "extra_nodes": ["big (the catalog seller, held back until step 5)"] if big else [],
+            },
+            "load_average": {"start": load()},
+        }
+    )
     lookups: list[dict[str, Any]] = []
     try:
         result["start"] = start_network(net, n, big is not None)
@@ -562,9 +567,9 @@ def run_network(
 
         say(traceback.format_exc())
         result["error"] = repr(exc)
-        if lookups:
-            result["resolution"] = summarize_lookups(lookups)
     finally:
+        if lookups and "resolution" not in result:  # interrupted: keep the lookups made
+            result["resolution"] = summarize_lookups(lookups)
         say(f"N={n}: stopping")
         for w in net.workers:
             w.close()
@@ -651,6 +656,7 @@ def main() -> None:
     parser.add_argument("--keep-logs", default=None)
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     started = time.monotonic()
     report: dict[str, Any] = {
         "benchmark": "scale",
@@ -674,17 +680,33 @@ def main() -> None:
             big = _load_network_bench().build_big_catalog(big_root, args.catalog, seed=1)
         if args.reference:
             say(f"reference: N={args.reference}, full mesh, no churn")
-            report["runs"]["reference_full_mesh"] = run_network(
-                args.reference, args, full_mesh=True, churn=0.0, big_root=big_root, big=big
+            report["runs"]["reference_full_mesh"] = {}
+            run_network(
+                args.reference,
+                args,
+                full_mesh=True,
+                churn=0.0,
+                big_root=big_root,
+                big=big,
+                result=report["runs"]["reference_full_mesh"],
             )
         say(f"sparse: N={args.nodes}, degree {args.degree}, churn {args.churn}")
-        report["runs"]["sparse_churn"] = run_network(
-            args.nodes, args, full_mesh=False, churn=args.churn, big_root=big_root, big=big
+        report["runs"]["sparse_churn"] = {}
+        run_network(
+            args.nodes,
+            args,
+            full_mesh=False,
+            churn=args.churn,
+            big_root=big_root,
+            big=big,
+            result=report["runs"]["sparse_churn"],
         )
+    except KeyboardInterrupt:  # SIGINT or SIGTERM: write what was measured, marked as such
+        report["interrupted"] = True
     finally:
         if big_root is not None:
             shutil.rmtree(big_root, ignore_errors=True)
-    report["verdict"] = verdict(report["runs"]["sparse_churn"])
+    report["verdict"] = verdict(report["runs"].get("sparse_churn", {}))
     report["wall_s"] = round(time.monotonic() - started, 1)
     report["load_average_at_end"] = load()
     out = Path(args.out)
@@ -700,7 +722,10 @@ def verdict(run: dict[str, Any]) -> dict[str, Any]:
     rss = run.get("rss_mb", {}).get("per_node_shared_process_max")
     p50, p99 = res.get("p50_s"), res.get("p99_s")
     return {
-        "completed": "error" not in run,
+        "completed": bool(run)
+        and "error" not in run
+        and "load_average" in run
+        and "end" in run["load_average"],
         "all_found": res.get("found_fraction") == TARGETS["found_fraction"],
         "resolution_p50_ok": p50 is not None and p50 <= TARGETS["resolution_p50_s"],
         "resolution_p99_ok": p99 is not None and p99 <= TARGETS["resolution_p99_s"],
