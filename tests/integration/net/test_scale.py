@@ -3,10 +3,11 @@
 Nodes bootstrap to at most 3 random others; 20 % of them leave and as many new ones join
 while random live nodes look up every published record. Asserted (never a time): every
 record of each type (catalog head, prekey record, arbiter profile) is found from every
-sampled node, every published listing becomes searchable on every node, and the harness
-measured what it claims. ``UMBRA_SCALE_NODES`` changes the size (CI runs the default).
+sampled node, every published listing becomes searchable on every node, routing tables keep
+at most k peers per distance, and the typical node's connections stay under the watermark. ``UMBRA_SCALE_NODES`` changes the size (CI runs the default).
 
-Costs ~2–3 min of CI on 2 cores (most of it starting the nodes and the churn rounds).
+Cost: starting the 60 nodes takes ~1 min on 2 cores; the rest depends on how fast records
+and catalogs spread (see docs/operations.md, "Scale harness", for measured runs).
 """
 
 import json
@@ -23,8 +24,12 @@ pytestmark = pytest.mark.scale
 
 ROOT = Path(__file__).resolve().parents[3]
 NODES = int(os.environ.get("UMBRA_SCALE_NODES", "60"))
-PUBLISHERS = 3
+PUBLISHERS = 2
 RESOLVERS = 12
+# A connection watermark well under N, so that the bound shows at 60 nodes (the default, 64,
+# is above N here).
+HIGH_WATER = 24
+BUCKET_SIZE = 20  # DhtRouting.bucket_size
 CHURN = 0.2
 # A deadline that only detects a hang: the run's own waits are bounded (60 s per watch, 15 s
 # per lookup), and the nodes are started in rounds.
@@ -45,6 +50,7 @@ def _run_harness(out: Path, tmp: Path) -> dict[str, Any]:
         f"--resolvers={RESOLVERS}",
         "--catalog=0",
         "--reference=0",
+        f"--connections-high={HIGH_WATER}",
         f"--out={out}",
         f"--keep-logs={tmp / 'logs'}",
     ]
@@ -92,7 +98,11 @@ def test_every_record_found_from_every_sampled_node_with_churn(tmp_path: Path) -
             assert publish["nodes_watched"] >= NODES - churned - 1, publish
             assert publish["searchable"] == publish["nodes_watched"], publish
 
-    # What the bench reports is measured, not filled in.
-    assert run["connections_per_node"]["max"] >= 1
-    assert run["routing_table_size"]["max"] >= 1
+    # Bounded routing tables: at most k peers at any one distance (py-libp2p alone splits
+    # every full bucket, and a node ends up knowing every other: ~30 at the farthest distance
+    # here). Bounded connections: the typical node stays under the watermark; a few may be
+    # above it with the peers the keeper protects (DHT neighbours, gossip mesh, sources).
+    assert 1 <= run["largest_bucket"]["max"] <= BUCKET_SIZE, run["largest_bucket"]
+    assert run["routing_table_size"]["max"] < NODES - 1, run["routing_table_size"]
+    assert 1 <= run["connections_per_node"]["p50"] <= HIGH_WATER, run["connections_per_node"]
     assert run["rss_mb"]["one_node_per_process"] > 0
