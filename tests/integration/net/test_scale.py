@@ -4,7 +4,8 @@ Nodes bootstrap to at most 3 random others; 20 % of them leave and as many new o
 while random live nodes look up every published record. Asserted (never a time): every
 record of each type (catalog head, prekey record, arbiter profile) is found from every
 sampled node, every published listing becomes searchable on every node, routing tables keep
-at most k peers per distance, and the typical node's connections stay under the watermark. ``UMBRA_SCALE_NODES`` changes the size (CI runs the default).
+at most k peers per distance, and the typical node's connections stay under the watermark.
+``UMBRA_SCALE_NODES`` changes the size (CI runs the default).
 
 Cost: starting the 60 nodes takes ~1 min on 2 cores; the rest depends on how fast records
 and catalogs spread (see docs/operations.md, "Scale harness", for measured runs).
