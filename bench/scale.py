@@ -571,6 +571,9 @@ def run_network(
         if lookups and "resolution" not in result:  # interrupted: keep the lookups made
             result["resolution"] = summarize_lookups(lookups)
         say(f"N={n}: stopping")
+        for w in net.workers:  # all at once: each worker gives its nodes up to 20 s
+            with contextlib.suppress(Exception):
+                w.send({"cmd": "stop"})
         for w in net.workers:
             w.close()
         if args.keep_logs:
