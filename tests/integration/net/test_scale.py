@@ -7,8 +7,10 @@ sampled node, every published listing becomes searchable on every node, routing 
 at most k peers per distance, and the typical node's connections stay under the watermark.
 ``UMBRA_SCALE_NODES`` changes the size (CI runs the default).
 
-Cost: starting the 60 nodes takes ~1 min on 2 cores; the rest depends on how fast records
-and catalogs spread (see docs/operations.md, "Scale harness", for measured runs).
+Cost: starting the 60 nodes takes 27–62 s here; the rest is 3 publishes (each waits for its
+DHT PUTs), 2 churn rounds of lookups (15 s each at most) and the stop. On this shared 2-core
+machine under a load of 40–60 the run did not finish within 15 min; at 30 nodes it took 4 min
+(load 45 → 9). Not yet timed on an idle machine (see docs/operations.md, "Scale harness").
 """
 
 import json
