@@ -8,8 +8,9 @@
 #           gir1.2-webkit2-4.1 (GTK + WebKit), made visible to .venv, and pywebview.
 #   test    window + what only the tests use (scripts/test.sh): Debian's chromium (UI tests),
 #           ipfs-cid (a CID cross-check), iproute2 (network-namespace tests), xvfb (the
-#           window test's display); the dev and bench extras (pytest, ruff, mypy, playwright,
-#           libtorrent, …).
+#           window test's display), npm (the IPFS interop test); the dev and bench extras
+#           (pytest, ruff, mypy, playwright, libtorrent, …); and from npm, the pinned Helia
+#           packages with Node 22 (tests/interop/helia, into .venv/interop/).
 # As root, missing Debian packages are installed; otherwise it prints what to install.
 # Sizes (measured 2026-12, Debian 12, Python 3.11) are in README.md ("What the commands need").
 set -euo pipefail
@@ -39,6 +40,7 @@ case "$mode" in
       [ -x /usr/bin/chromium ] || need_apt+=(chromium)   # the UI tests drive Debian's Chromium
       command -v tc >/dev/null 2>&1 || need_apt+=(iproute2)  # netns + netem network tests
       command -v Xvfb >/dev/null 2>&1 || need_apt+=(xvfb)    # the window test's display
+      command -v npm >/dev/null 2>&1 || need_apt+=(npm)      # Helia, the IPFS interop test
       extras+=(dev bench)
     fi
     ;;
@@ -100,5 +102,16 @@ if [[ ",$all_extras," == *",window,"* ]]; then
     rm -f "$site/umbra-debian-gi.pth"
     echo "No window for \`umbra app\` (it opens the browser): Debian's python3-gi is missing" \
       "or not built for $(.venv/bin/python -V)." >&2
+  fi
+fi
+
+# The IPFS interop test (tests/integration/net/test_bitswap_ipfs.py) runs Helia on npm's
+# Node 22: install the pinned packages once per lock (a no-op when they are there). Without
+# npm or the npm registry this says why and goes on; the test then skips (no npm) or fails
+# with npm's error (no registry).
+if [ "$mode" = test ]; then
+  if ! bash tests/interop/helia/install.sh .venv/interop >/dev/null; then
+    echo "The Helia test packages are not installed (see above); the IPFS interop test" \
+      "will say why." >&2
   fi
 fi

@@ -3,7 +3,8 @@
 Layout: ``_services`` (what the app needs from lower layers), ``_security`` (host check,
 token, cookie sessions, CSRF, body limits, headers), ``_errors`` (failures → plain
 sentences), ``_views`` (JSON shapes), ``_forms`` (listing input), ``_routes`` (``/api/v1``),
-``_docs`` (local OpenAPI page), ``_app`` (`create_app`), ``_server`` (`serve_app`, hypercorn
+``_docs`` (local OpenAPI page), ``_starting`` (503 while the node on this loop starts),
+``_app`` (`create_app`), ``_server`` (`serve_app`, hypercorn
 on trio). The pages (``umbra.web``) are plugged in by whoever composes the two.
 """
 

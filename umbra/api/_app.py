@@ -11,7 +11,9 @@ from typing import Any, Protocol
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from umbra.net import StartingNode
 
 from ._docs import DOCS_CSS, render_docs
 from ._errors import ErrorPage, install_error_handlers
@@ -20,11 +22,15 @@ from ._order_routes import order_router
 from ._routes import api_router
 from ._security import SecurityGate
 from ._services import Services
+from ._starting import StartingGate
 from ._wallet_routes import wallet_router
 
 API_DESCRIPTION = (
     "Every action of the Umbra web app, as JSON. Served only on 127.0.0.1, for this "
-    "profile, to clients holding its access token."
+    "profile, to clients holding its access token. While the node serving it is still "
+    "starting (over Tor: tor's bootstrap, then its onion service), every route but "
+    "`GET /api/v1/status` and `GET /api/v1/session` answers 503 with a `Retry-After` "
+    "header and says how far the start got; nothing is done."
 )
 
 
@@ -35,6 +41,10 @@ class PageSet(Protocol):
     def routes(self) -> Sequence[BaseRoute]: ...
 
     def error_response(self, request: Request, status: int, message: str) -> Response: ...
+
+    def starting_response(self, request: Request, starting: StartingNode) -> Response:
+        """The screen every page shows while the node starts (or failed to start)."""
+        ...
 
 
 class UmbraApp:
@@ -102,4 +112,8 @@ def create_app(
             body: dict[str, Any] = {"api": "/api/v1", "docs": "/api/docs"}
             return JSONResponse(body)
 
-    return UmbraApp(api, SecurityGate(api, token=token, port=port))
+    inner: ASGIApp = api
+    if services.startup is not None:  # a node starting on this loop: 503 until it is up
+        page = None if pages is None else pages.starting_response
+        inner = StartingGate(api, services.startup, page)
+    return UmbraApp(api, SecurityGate(inner, token=token, port=port))

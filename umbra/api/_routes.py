@@ -209,8 +209,13 @@ def api_router(services: Services) -> APIRouter:
         tor's SOCKS port, for one's own wallet-rpc ``--proxy``), peers, DHT routing
         table size, catalogs and listings synced, last sync.
         ``monero``: which wallet-rpc is connected and whether it
-        answers (with how to connect one when none is)."""
+        answers (with how to connect one when none is).
+        ``starting``: while the node on this server is still starting (nothing else answers
+        then: 503), how far it got (``stage``, Tor's ``percent`` and ``summary``, ``error``
+        when it could not start, ``message`` in words); null once it is up."""
+        starting = None if services.startup is None else services.startup.snapshot()
         return {
+            "starting": None if starting is None else starting.to_json(),
             "network": await services.network_status(),
             "monero": await services.wallet_access.status_summary(),
         }

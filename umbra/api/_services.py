@@ -23,6 +23,7 @@ from umbra.net import read_node_status
 from umbra.store import Profile
 
 from ._errors import StoreBusy
+from ._starting import StartupSource
 from ._views import iso_time
 from ._wallet import WalletAccess
 
@@ -65,6 +66,8 @@ class Services:
         node: the peer-to-peer node, once something runs it on this loop.
         wallet: the Monero wallet, once something runs it on this loop.
         images: fetches images a page shows that this device does not hold yet (the node).
+        startup: how far the node on this loop got while it starts (`umbra.net.NodeStartup`);
+            until it is usable every page and endpoint but a few answers 503 (`_starting`).
         clock: seconds since the epoch; injected so tests can move time.
         store_wait_s: how long a call waits for its turn at the store (`StoreBusy` after).
         wallet_access: the profile's own Monero wallet (sandbox or connected wallet-rpc),
@@ -77,6 +80,7 @@ class Services:
     node: StatusSource | None = None
     wallet: StatusSource | None = None
     images: ImageSource | None = None
+    startup: StartupSource | None = None
     clock: Callable[[], float] = time.time
     store_wait_s: float = STORE_WAIT_S
     wallet_access: WalletAccess = field(init=False)

@@ -179,11 +179,22 @@ def cli(
     ctx.call_on_close(state.close)
 
 
-def _fail(message: str, code: int, json_mode: bool) -> None:
+class AlreadyReported(Exception):
+    """A failure the user was told of when it happened (`report_error`), e.g. a node that
+    could not start while its web app kept showing why: the command ends with exit code 1
+    and says nothing more."""
+
+
+def report_error(message: str, json_mode: bool) -> None:
+    """The one error line (and, with ``--json``, the ``{"error": ...}`` object)."""
     message = with_runnable_commands(message)  # "start it with `umbra node`" as it runs here
     if json_mode:
         click.echo(json.dumps({"error": message}))
     click.echo(f"umbra: error: {message}", err=True)
+
+
+def _fail(message: str, code: int, json_mode: bool) -> None:
+    report_error(message, json_mode)
     sys.exit(code)
 
 
@@ -208,6 +219,8 @@ def main(argv: list[str] | None = None) -> None:
         _fail(message, exc.exit_code, state.json_output)
     except UmbraError as exc:
         _fail(str(exc).replace("\n", " "), EXIT_ERROR, state.json_output)
+    except AlreadyReported:
+        sys.exit(EXIT_ERROR)
     except KeyboardInterrupt:
         _fail("interrupted", 130, state.json_output)
     except Exception as exc:

@@ -349,6 +349,8 @@ class DemoRun:
         timeout = TOR_NODE_START_TIMEOUT_S if self.options.tor else NODE_START_TIMEOUT_S
         with trio.move_on_after(timeout):
             while (event := await lines.next()) is not None:
+                if event.get("event") == "web":  # its web app serves while the node starts
+                    continue
                 if event.get("event") != "tor-bootstrap":
                     node.started = event
                     break
@@ -362,9 +364,10 @@ class DemoRun:
                     }
                 )
         if node.started.get("event") != "listening" or not node.started.get("url"):
+            said = f": {node.started['error']}" if node.started.get("error") else ""
             raise UsageError(
-                f"the {role}'s node did not start (exit code {process.poll()}); see {log_path}"
-                f" and {log_path.with_suffix('.err')}"
+                f"the {role}'s node did not start{said} (exit code {process.poll()});"
+                f" see {log_path} and {log_path.with_suffix('.err')}"
             )
         self.report({"event": "progress", "step": f"node-{role}", "url": node.started["url"]})
         return node

@@ -3,19 +3,19 @@
 import sys
 import time
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 import click
 import trio
 
-from umbra.core import UsageError
+from umbra.core import UmbraError, UsageError
 from umbra.store import Profile
 
-from ._app import CliState, emit, json_option, pass_state
+from ._app import AlreadyReported, CliState, emit, json_option, pass_state, report_error
 from ._format import iso_time
 from ._invocation import with_runnable_commands
 from ._logging import DEFAULT_MAX_BYTES, debugging_from_env, setup_logging
@@ -29,6 +29,7 @@ from ._web_cmds import (
     WebLink,
     cancel_on_stop_signal,
     run_trio,
+    single_exception,
     start_web,
     state_profile_dir,
 )
@@ -36,7 +37,7 @@ from ._web_cmds import (
 if TYPE_CHECKING:
     from umbra.api import Services
     from umbra.market import TradeOptions
-    from umbra.net import Node, NodeConfig, NodeStatus, TorTransport
+    from umbra.net import Node, NodeConfig, NodeStartup, NodeStatus, ThumbnailMode, TorTransport
 
 # umbra.net pulls in py-libp2p (~1.5 s of imports): imported inside the commands that need it,
 # so every other command stays fast.
@@ -56,20 +57,29 @@ LIMIT_KEYS = {
     "max_connections": int,
     "limit_loopback": bool,
     "max_pending_handshakes": int,
+    "max_catalogs": int,
 }
+# How a sync treats thumbnails (`umbra.net.StoragePolicy`): node.toml's ``thumbnails`` and
+# the --thumbnails option of `umbra node` and `umbra app`.
+THUMBNAIL_CHOICES = ("auto", "with-catalog", "when-shown")
+THUMBNAILS_HELP = (
+    "When to download listing thumbnails: with each catalog (with-catalog), only when a page"
+    " shows them (when-shown), or with the catalog until the node holds 20,000 listings, then"
+    " when shown (auto, the default). Searching stays on this device either way."
+)
 
 
 def _node_file(path: Path) -> dict[str, Any]:
     """``node.toml`` in the profile directory: optional ``listen`` and ``bootstrap`` lists,
-    the network keys (`_network_options.FILE_KEYS`) and a ``[limits]`` table of connection
-    caps (`LIMIT_KEYS`)."""
+    the network keys (`_network_options.FILE_KEYS`), ``thumbnails`` (`THUMBNAIL_CHOICES`) and
+    a ``[limits]`` table of connection and catalog caps (`LIMIT_KEYS`)."""
     if not path.is_file():
         return {}
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise UsageError(f"cannot read {path}: {exc}") from exc
-    known = ("listen", "bootstrap", *NETWORK_FILE_KEYS, "limits")
+    known = ("listen", "bootstrap", *NETWORK_FILE_KEYS, "thumbnails", "limits")
     for key in data:
         if key not in known:  # a misspelt setting would silently not apply
             raise UsageError(f"{path}: unknown setting {key!r} (known: {', '.join(known)})")
@@ -79,6 +89,10 @@ def _node_file(path: Path) -> dict[str, Any]:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise UsageError(f"{path}: {key} must be a list of multiaddr strings")
         out[key] = value
+    thumbnails = data.get("thumbnails")
+    if thumbnails is not None and thumbnails not in THUMBNAIL_CHOICES:
+        raise UsageError(f"{path}: thumbnails must be one of {', '.join(THUMBNAIL_CHOICES)}")
+    out["thumbnails"] = thumbnails
     out["limits"] = _limits_table(path, data.get("limits", {}))
     out["network"] = options_from_file(data, path=path)
     return out
@@ -142,6 +156,7 @@ def node_config(
     listen: Sequence[str],
     bootstrap: Sequence[str],
     network: NetworkOptions | None = None,
+    thumbnails: str | None = None,
 ) -> "NodeConfig":
     """Options given on the command line win over ``node.toml``; bootstrap lists are merged.
 
@@ -151,7 +166,7 @@ def node_config(
     Raises:
         UsageError: a malformed setting, or an address the mode may not use (one line).
     """
-    from umbra.net import NetLimits, NodeConfig
+    from umbra.net import NetLimits, NodeConfig, StoragePolicy
 
     path = profile_path / NODE_FILE
     file = _node_file(path)
@@ -166,6 +181,10 @@ def node_config(
         limits=NetLimits(**file.get("limits", {})),
         listen=tuple(listen or file.get("listen") or [DEFAULT_LISTEN]),
         bootstrap=tuple(dict.fromkeys([*bootstrap, *file.get("bootstrap", [])])),
+        # Both were checked against THUMBNAIL_CHOICES (click, `_node_file`).
+        storage=StoragePolicy(
+            thumbnails=cast("ThumbnailMode", thumbnails or file.get("thumbnails") or "auto")
+        ),
     )
 
 
@@ -178,6 +197,8 @@ async def serve_profile(
     trade: "tuple[Profile, TradeOptions] | None" = None,
     progress: TextIO | None = None,
     json_lines: bool = False,
+    on_web: "Callable[[WebLink], Awaitable[None]] | None" = None,
+    on_failed: Callable[[str], None] | None = None,
     task_status: Any = trio.TASK_STATUS_IGNORED,  # trio.TaskStatus[RunningNode]
 ) -> None:
     """Run the node, messaging and (unless ``web_port`` is None) the web app until cancelled.
@@ -187,43 +208,32 @@ async def serve_profile(
     node starts once its tor is bootstrapped and its onion service published; ``progress``
     (if given) shows the bootstrap meanwhile (a bar, lines, or JSON events with
     ``json_lines``).
+
+    The web app is served first, before the node is usable, and ``on_web`` (in a task of its
+    own) gets its link at once: until the node is up every page shows Tor's progress and the
+    API answers 503 (`umbra.api`'s starting gate). If the node then cannot start (an
+    `UmbraError`, e.g. no tor), the web app stays up and shows why, ``on_failed`` gets the
+    same one line, and this runs on until cancelled without ever reporting started. Without
+    the web app such an error is raised.
     """
     from umbra.api import Services
     from umbra.market import SellerCatalog
-    from umbra.net import TorTransport, serve_node, transport_for
-    from umbra.net.messaging import serve_messaging
+    from umbra.net import Node, NodeStartup, tor_bootstrap_of, transport_for
 
     source = SellerCatalog(profile)
     web_file = profile.path / WEB_FILE
     transport = transport_for(config.network, profile_dir=profile.path)
+    node = Node(profile, config, source, transport=transport)
+    startup = NodeStartup(config.network.name, partial(tor_bootstrap_of, transport))
     async with trio.open_nursery() as nursery:
         # A call that blocks the loop stalls all of the below: the log then names it.
         await nursery.start(serve_loop_watch)
-        shown = trio.Event()
-        if progress is not None and isinstance(transport, TorTransport):
-            nursery.start_soon(_show_bootstrap, transport, progress, json_lines, shown)
-        else:
-            shown.set()
-        started: Node = await nursery.start(
-            partial(serve_node, profile, config, source, transport=transport)
-        )
-        await shown.wait()  # the last step (100 %) is on screen before "listening"
-        messaging = await nursery.start(serve_messaging, started, profile)
-        if trade is not None:  # orders: on a second connection of the profile (see serve_trade)
-            from umbra.market import serve_trade
-
-            await nursery.start(serve_trade, messaging, *trade)
-            from umbra.market import arbiter_offer, serve_arbiters
-
-            # arbiter profiles: ours published (--arbiter), the ones catalogs name fetched
-            offer = arbiter_offer(*trade)
-            await nursery.start(serve_arbiters, started, trade[0], offer)
         try:
-            link = None
+            link = services = None
             if web_port is not None:
-                services = Services(profile=profile, catalog=source, limiter=started.db_limiter)
-                services.node = NodeStatusSource(started, services)
-                services.images = started  # fetches the photos a page shows, from peers
+                services = Services(
+                    profile=profile, catalog=source, limiter=node.db_limiter, startup=startup
+                )
                 link = await start_web(
                     nursery,
                     services,
@@ -231,10 +241,73 @@ async def serve_profile(
                     port_option="--web-port",
                     any_port_if_taken=any_web_port_if_taken,
                 )
-            task_status.started(RunningNode(started.peer_id, started.addrs, link))
-            await trio.sleep_forever()
+                if on_web is not None:
+                    nursery.start_soon(on_web, link)
+            reason: str | None = None
+            try:
+                async with trio.open_nursery() as running:
+                    await _start_node(
+                        running, node, transport, profile, startup, trade, progress, json_lines
+                    )
+                    if services is not None:
+                        services.node = NodeStatusSource(node, services)
+                        services.images = node  # fetches the photos a page shows, from peers
+                    startup.ready()
+                    task_status.started(RunningNode(node.peer_id, node.addrs, link))
+                    await trio.sleep_forever()
+            except BaseException as exc:
+                reason = None if startup.is_ready else start_failure(exc)
+                if reason is None or link is None:
+                    raise
+            # Only a start that failed gets here (the block above runs until cancelled).
+            assert reason is not None
+            startup.fail(reason)
+            if on_failed is not None:
+                on_failed(reason)
+            await trio.sleep_forever()  # the pages say why until the user stops us
         finally:
             web_file.unlink(missing_ok=True)
+
+
+async def _start_node(
+    nursery: trio.Nursery,
+    node: "Node",
+    transport: object,
+    profile: Profile,
+    startup: "NodeStartup",
+    trade: "tuple[Profile, TradeOptions] | None",
+    progress: TextIO | None,
+    json_lines: bool,
+) -> None:
+    """Start the node (over Tor: bootstrap, onion) and what runs on it, in ``nursery``."""
+    from umbra.net import TorTransport
+    from umbra.net.messaging import serve_messaging
+
+    shown = trio.Event()
+    if progress is not None and isinstance(transport, TorTransport):
+        nursery.start_soon(_show_bootstrap, transport, progress, json_lines, shown)
+    else:
+        shown.set()
+    await nursery.start(node.serve)
+    await shown.wait()  # the last step (100 %) is on screen before "listening"
+    startup.services_starting()
+    messaging = await nursery.start(serve_messaging, node, profile)
+    if trade is not None:  # orders: on a second connection of the profile (see serve_trade)
+        from umbra.market import arbiter_offer, serve_arbiters, serve_trade
+
+        await nursery.start(serve_trade, messaging, *trade)
+        # arbiter profiles: ours published (--arbiter), the ones catalogs name fetched
+        offer = arbiter_offer(*trade)
+        await nursery.start(serve_arbiters, node, trade[0], offer)
+
+
+def start_failure(exc: BaseException) -> str | None:
+    """The one line to show for a start that failed with ``exc``, or None if it is not one
+    the user can act on (cancellation, a bug: those propagate)."""
+    leaf = single_exception(exc)
+    if isinstance(leaf, UmbraError):
+        return with_runnable_commands(str(leaf).replace("\n", " "))
+    return None
 
 
 async def _show_bootstrap(
@@ -257,6 +330,7 @@ async def _show_bootstrap(
     " or any free port if that one is taken.",
 )
 @click.option("--no-web", is_flag=True, help="Do not serve the web app.")
+@click.option("--thumbnails", type=click.Choice(THUMBNAIL_CHOICES), help=THUMBNAILS_HELP)
 @click.option("--arbiter", is_flag=True, help="Act as an arbiter: take escrow cases naming you.")
 @click.option("--arbiter-terms", default="", help="Your terms as an arbiter (with --arbiter).")
 @click.option("--arbiter-name", default="", help="Your public name as an arbiter (with --arbiter).")
@@ -300,6 +374,7 @@ def node(
     tor_network_file: Path | None,
     web_port: int | None,
     no_web: bool,
+    thumbnails: str | None,
     arbiter: bool,
     arbiter_terms: str,
     arbiter_name: str,
@@ -324,7 +399,7 @@ def node(
         tor_socks=tor_socks,
         tor_network_file=tor_network_file,
     )
-    config = node_config(state_profile_dir(state), listen, bootstrap, network)
+    config = node_config(state_profile_dir(state), listen, bootstrap, network, thumbnails)
     profile = state.profile()
     setup_logging(
         verbose,
@@ -342,6 +417,19 @@ def node(
         confirmations=escrow_confirmations,
     )
 
+    failed = FailedStart(state)
+
+    async def web_ready(link: WebLink) -> None:
+        emit(
+            state,
+            {"event": "web", "url": link.url, "base": link.base},
+            lambda: click.echo(
+                "Web app: open this link (it holds the access token; keep it private):"
+                f"\n  {link.url}\n(it shows how far the node got until it is up)"
+            ),
+        )
+        sys.stdout.flush()
+
     async def run() -> None:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(cancel_on_stop_signal, nursery.cancel_scope)
@@ -355,6 +443,8 @@ def node(
                     trade=(trade_profile, trade_options),
                     progress=sys.stdout,
                     json_lines=state.json_output,
+                    on_web=web_ready,
+                    on_failed=failed,
                 )
             )
             web = started.web
@@ -372,10 +462,7 @@ def node(
                 if not config.network.onion_only:
                     click.echo(CLEARNET_WARNING)
                 if web is not None:
-                    click.echo(
-                        f"Web app: open this link (it holds the access token; keep it private):"
-                        f"\n  {web.url}"
-                    )
+                    click.echo(f"The web app is ready at {web.base}/ (link above).")
                 click.echo("Press Ctrl-C to stop.")
 
             emit(state, data, human)
@@ -385,7 +472,28 @@ def node(
         run_trio(run)
     finally:
         trade_profile.close()
+    failed.check()
     emit(state, {"event": "stopped"}, lambda: click.echo("Node stopped."))
+
+
+class FailedStart:
+    """``on_failed`` for `serve_profile`: says why at once (the web app keeps showing it),
+    and makes the command end with exit code 1 once stopped (`check`)."""
+
+    def __init__(self, state: CliState) -> None:
+        self._state = state
+        self.reason: str | None = None
+
+    def __call__(self, reason: str) -> None:
+        self.reason = reason
+        report_error(reason, self._state.json_output)
+        if not self._state.json_output:
+            click.echo("The web app shows this until you stop Umbra (Ctrl-C).")
+        sys.stdout.flush()
+
+    def check(self) -> None:
+        if self.reason is not None:
+            raise AlreadyReported(self.reason)
 
 
 def _status_json(status: "NodeStatus") -> dict[str, Any]:

@@ -1,5 +1,9 @@
 """`umbra app`: the node and its web app, shown in a native window or else the browser.
 
+The window (or browser) opens at once, on the web app, which shows tor's bootstrap until
+the node is up, or why it could not start (the node then stays off and `umbra app` runs on,
+showing it, until the window is closed or Ctrl-C; the exit code is then 1).
+
 A window needs pywebview, a GUI toolkit (on Debian: python3-gi + gir1.2-webkit2-4.1, which
 `bash scripts/run.sh app` installs) and a display. Whether all three work is tried in a
 child process before the node starts (`_window_probe`); when any is missing `umbra app`
@@ -27,9 +31,17 @@ from umbra.core import UsageError
 from ._app import CliState, emit, json_option, pass_state
 from ._logging import setup_logging
 from ._network_options import NetworkOptions, network_options
-from ._node_cmds import RunningNode, node_config, serve_profile
+from ._node_cmds import (
+    THUMBNAIL_CHOICES,
+    THUMBNAILS_HELP,
+    FailedStart,
+    RunningNode,
+    node_config,
+    serve_profile,
+)
 from ._web_cmds import (
     DEFAULT_PORT,
+    WebLink,
     cancel_on_stop_signal,
     open_in_browser,
     run_trio,
@@ -52,6 +64,7 @@ NODE_STOP_TIMEOUT_S = 30.0
 @click.option("--listen", multiple=True, help="Multiaddr the node listens on.")
 @click.option("--bootstrap", multiple=True, help="Peer multiaddr with /p2p/<id> to join through.")
 @click.option("--browser", is_flag=True, help="Use the default browser even if a window works.")
+@click.option("--thumbnails", type=click.Choice(THUMBNAIL_CHOICES), help=THUMBNAILS_HELP)
 @network_options
 @json_option
 @pass_state
@@ -61,6 +74,7 @@ def app(
     listen: tuple[str, ...],
     bootstrap: tuple[str, ...],
     browser: bool,
+    thumbnails: str | None,
     clearnet: bool,
     tor_control: str | None,
     tor_socks: str | None,
@@ -76,7 +90,7 @@ def app(
         tor_socks=tor_socks,
         tor_network_file=tor_network_file,
     )
-    config = node_config(state_profile_dir(state), listen, bootstrap, network)
+    config = node_config(state_profile_dir(state), listen, bootstrap, network, thumbnails)
     profile = state.profile()
     setup_logging(verbose=False)
     start = partial(
@@ -85,7 +99,7 @@ def app(
         config,
         web_port=DEFAULT_PORT if port is None else port,
         any_web_port_if_taken=port is None,
-        progress=sys.stdout,  # Tor's bootstrap, before the window or browser opens
+        progress=sys.stdout,  # Tor's bootstrap (the window or browser shows it too)
         json_lines=state.json_output,
     )
     choice = choose_window(browser_flag=browser)
@@ -103,57 +117,78 @@ def _say_no_window(state: CliState, reason: str) -> None:
 
 
 def _run_with_browser(state: CliState, start: Any, *, why_no_window: str) -> None:
+    failed = FailedStart(state)
+
+    async def web_ready(link: WebLink) -> None:
+        await trio.to_thread.run_sync(_open_browser, state, link, why_no_window)
+
     async def run() -> None:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(cancel_on_stop_signal, nursery.cancel_scope)
-            started: RunningNode = await nursery.start(start)
-            await trio.to_thread.run_sync(_open_browser, state, started, why_no_window)
+            started: RunningNode = await nursery.start(
+                partial(start, on_web=web_ready, on_failed=failed)
+            )
+            _say_ready(state, started)
 
     run_trio(run)
+    failed.check()
 
 
-def _open_browser(state: CliState, node: RunningNode, why_no_window: str) -> None:
-    """Open the browser on a running node's web app and say so (blocking: run in a thread)."""
-    assert node.web is not None
-    url = node.web.url
-    opened = open_in_browser(url, state_profile_dir(state))
+def _open_browser(state: CliState, web: WebLink, why_no_window: str) -> None:
+    """Open the browser on the web app (it shows the node's start until the node is up) and
+    say so (blocking: run in a thread)."""
+    opened = open_in_browser(web.url, state_profile_dir(state))
     emit(
         state,
         {
             "event": "listening",
-            "peer_id": node.peer_id,
-            "url": url,
+            "url": web.url,
             "window": False,
             "why_no_window": why_no_window,
             "browser_opened": opened,
         },
         lambda: click.echo(
             ("Opened in your browser" if opened else "Open this link")
-            + f" (it holds the access token; keep it private):\n  {url}\n"
+            + f" (it holds the access token; keep it private):\n  {web.url}\n"
             + "Press Ctrl-C to stop."
         ),
     )
     sys.stdout.flush()
 
 
-class _NodeThread:
-    """The node on its own trio loop in a thread (pywebview needs the main thread)."""
+def _say_ready(state: CliState, node: RunningNode) -> None:
+    emit(
+        state,
+        {"event": "ready", "peer_id": node.peer_id, "addrs": node.addrs},
+        lambda: click.echo("Your node is up; the web app is ready."),
+    )
+    sys.stdout.flush()
 
-    def __init__(self, start: Any) -> None:
+
+class _NodeThread:
+    """The node on its own trio loop in a thread (pywebview needs the main thread).
+
+    `start` returns as soon as the web app serves (the window then shows the node's start);
+    the node comes up behind it.
+    """
+
+    def __init__(self, start: Any, state: CliState, failed: FailedStart) -> None:
         self._start = start
-        self._started = threading.Event()
-        self._node: RunningNode | None = None
+        self._state = state
+        self._failed = failed
+        self._serving = threading.Event()
+        self._web: WebLink | None = None
         self._cancel: Callable[[], None] | None = None
         self._token: trio.lowlevel.TrioToken | None = None
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._main, name="umbra-node", daemon=True)
 
-    def start(self) -> RunningNode:
+    def start(self) -> WebLink:
         self._thread.start()
-        self._started.wait()
-        if self._node is None:
+        self._serving.wait()
+        if self._web is None:
             raise UsageError(f"the node did not start: {self._error}")
-        return self._node
+        return self._web
 
     def stop(self) -> None:
         """Cancel the node and wait for it (its exit removes web.json)."""
@@ -162,12 +197,18 @@ class _NodeThread:
                 trio.from_thread.run_sync(self._cancel, trio_token=self._token)
         self._thread.join(timeout=NODE_STOP_TIMEOUT_S)
 
+    async def _web_ready(self, link: WebLink) -> None:
+        self._web = link
+        self._serving.set()
+
     async def _run(self) -> None:
         async with trio.open_nursery() as nursery:
-            self._node = await nursery.start(self._start)
             self._cancel = nursery.cancel_scope.cancel
             self._token = trio.lowlevel.current_trio_token()
-            self._started.set()
+            started: RunningNode = await nursery.start(
+                partial(self._start, on_web=self._web_ready, on_failed=self._failed)
+            )
+            _say_ready(self._state, started)
 
     def _main(self) -> None:
         try:
@@ -175,7 +216,7 @@ class _NodeThread:
         except BaseException as exc:  # noqa: BLE001 (reported in the main thread)
             self._error = exc
         finally:
-            self._started.set()
+            self._serving.set()
 
 
 class _StopSignals:
@@ -203,16 +244,16 @@ def _run_in_window(state: CliState, start: Any, gui: str) -> None:
     import webview  # optional: the `window` extra (the probe found it)
 
     signals = _StopSignals()
-    node_thread = _NodeThread(start)
+    failed = FailedStart(state)
+    node_thread = _NodeThread(start, state, failed)
     try:
-        node = node_thread.start()
-        assert node.web is not None
+        web = node_thread.start()
         emit(
             state,
-            {"event": "listening", "peer_id": node.peer_id, "url": node.web.url, "window": True},
+            {"event": "listening", "url": web.url, "window": True},
             lambda: None,  # people are told once the page is there (`_on_loaded`)
         )
-        window = webview.create_window("Umbra", node.web.url, width=1100, height=800)
+        window = webview.create_window("Umbra", web.url, width=1100, height=800)
         assert window is not None
         window.events.loaded += partial(_on_loaded, state, window, threading.Event())
         signals.on_stop = partial(_close_window, window)
@@ -224,10 +265,11 @@ def _run_in_window(state: CliState, start: Any, gui: str) -> None:
         except Exception as exc:  # noqa: BLE001 - any toolkit failure: the browser instead
             reason = f"the window failed ({type(exc).__name__}: {_first_line(exc)})"
             _say_no_window(state, reason)
-            _open_browser(state, node, reason)
+            _open_browser(state, web, reason)
             signals.stopped.wait()
     finally:
         node_thread.stop()
+    failed.check()
 
 
 def _on_loaded(state: CliState, window: Any, told: threading.Event) -> None:

@@ -15,6 +15,7 @@ from ._categories import CATEGORIES, is_known_category, known_categories
 from ._cid import (
     MAX_BLOCK_BYTES,
     Codec,
+    cid_from_binary,
     cid_text,
     compute_cid,
     normalize_cid,
@@ -87,6 +88,7 @@ __all__ = [
     "UsageError",
     "cbor_head",
     "check_line",
+    "cid_from_binary",
     "cid_text",
     "compute_cid",
     "decode_canonical",

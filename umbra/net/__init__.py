@@ -15,8 +15,11 @@ over onion services: the SOCKS dialler, the loopback listener, `TorTransport`),
 ``_tor_session`` (the tor a Tor-mode node runs on: started or reached, bootstrapped,
 watched; its onion service), ``_transport_choice`` (the transport for a mode), ``_dht``
 (workarounds for py-libp2p's DHT),
-``_sync`` (the sync protocol over streams), ``_node`` (the coordinator), ``_status`` and
-``_status_read`` (health). Imports ``umbra.core`` and ``umbra.store`` only.
+``_sync`` (the sync protocol over streams), ``_bitswap_wire`` (Bitswap messages and limits,
+sans-IO), ``_bitswap`` (the Bitswap server for IPFS nodes), ``_public_blocks`` (which blocks
+it may serve), ``_node`` (the coordinator), ``_status`` and ``_status_read`` (health),
+``_startup`` (how far a starting node got, for the web app; pure). Imports ``umbra.core`` and
+``umbra.store`` only.
 See docs/specifications/network.md for the wire formats.
 """
 
@@ -72,9 +75,11 @@ from ._onion_addresses import (
     rejoin_addrs,
 )
 from ._ratelimit import PeerLimiter, PeerVerdict, TokenBucket
+from ._startup import NodeStartup, StartingNode
 from ._state import NET_NAMESPACE, NetState
 from ._status import NodeStatus
 from ._status_read import read_node_status
+from ._storage_policy import AUTO_PREFETCH_LISTINGS, THUMBNAIL_MODES, StoragePolicy, ThumbnailMode
 from ._wire import FrameDecoder, decode_message, encode_frame
 
 if TYPE_CHECKING:
@@ -149,6 +154,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "ARBITER_NAMESPACE",
+    "AUTO_PREFETCH_LISTINGS",
     "CLEARNET",
     "DHT_NAMESPACE",
     "HEADS_TOPIC",
@@ -157,6 +163,7 @@ __all__ = [
     "NET_NAMESPACE",
     "ONION_VIRTUAL_PORT",
     "SYNC_PROTOCOL_ID",
+    "THUMBNAIL_MODES",
     "Admitted",
     "ArbiterProfileValidator",
     "BackoffPolicy",
@@ -181,6 +188,7 @@ __all__ = [
     "Node",
     "NodeConfig",
     "NodeNotRunning",
+    "NodeStartup",
     "NodeStatus",
     "PeerBackoff",
     "PeerLimiter",
@@ -189,8 +197,11 @@ __all__ = [
     "ProtocolViolation",
     "RecordValidator",
     "Refused",
+    "StartingNode",
+    "StoragePolicy",
     "StoreRefused",
     "TcpNoiseTransport",
+    "ThumbnailMode",
     "TokenBucket",
     "TorSettings",
     "TorTransport",

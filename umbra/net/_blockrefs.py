@@ -189,3 +189,18 @@ def collect_garbage(db: Database, now: int, keep: Set[str]) -> int:
         db.executemany("DELETE FROM blocks WHERE cid = ?", [(c,) for c in doomed])
         db.executemany("DELETE FROM net_owned_blocks WHERE cid = ?", [(c,) for c in doomed])
     return len(doomed)
+
+
+def live_referenced(db: Database, cids: Sequence[str], now: int) -> set[str]:
+    """Those of ``cids`` that a synced catalog names now: its catalog block, or a listing
+    document or image of a listing that has not expired (what any peer may fetch)."""
+    out: set[str] = set()
+    for cid in dict.fromkeys(cids):
+        row = db.query_one(
+            "SELECT 1 FROM net_block_refs WHERE cid = ? AND (expires_at IS NULL OR expires_at > ?)"
+            " LIMIT 1",
+            (cid, now),
+        )
+        if row is not None:
+            out.add(cid)
+    return out

@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 
 from umbra.core import MAX_BLOCK_BYTES, limits
 
+from ._bitswap_wire import BitswapLimits
 from ._network_mode import NetworkMode, TorSettings
 from ._onion_addresses import check_bootstrap, check_listen
+from ._storage_policy import StoragePolicy
 
 # Gossip, DHT and provider namespaces (see docs/specifications/network.md).
 SYNC_PROTOCOL_ID = "/umbra/sync/1.0.0"
@@ -79,8 +81,9 @@ class NetLimits:
     # Catalog heads a peer may introduce (gossip and head exchange): burst, then per second.
     head_burst: float = 512.0
     head_rate: float = 16.0
-    # How many sellers we track in all, and how many listings per catalog (core's cap).
-    max_catalogs: int = 10_000
+    # How many sellers we track in all, and how many listings per catalog (core's cap). Twice
+    # the 10,000 sellers the storage model sizes a laptop node for (docs/operations.md).
+    max_catalogs: int = 20_000
     max_listings_per_catalog: int = limits.MAX_CATALOG_LISTINGS
     # Misbehaviour: after this many strikes a peer is disconnected and banned for a while.
     max_strikes: int = 5
@@ -127,6 +130,8 @@ class NetLimits:
     unsupported_seconds: float = 3600.0
     # What peers may store in our DHT server.
     dht: DhtLimits = field(default_factory=DhtLimits)
+    # What IPFS nodes (and any peer) may ask of our Bitswap server.
+    bitswap: BitswapLimits = field(default_factory=BitswapLimits)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -161,8 +166,9 @@ class NodeConfig:
     maintenance_interval: float = 3600.0
     # Concurrent catalog syncs.
     sync_workers: int = 4
-    # Fetch listing thumbnails with the catalog (full images are always fetched lazily).
-    prefetch_thumbnails: bool = True
+    # What a sync stores ahead of being shown: first thumbnails with the catalog while the node
+    # holds few listings, then when a page shows them (full images always when shown).
+    storage: StoragePolicy = field(default_factory=StoragePolicy)
     # Announce category/tag provider records for the own catalog (see the spec: they link
     # this node's address to the categories it sells in).
     provide_keywords: bool = True

@@ -1,14 +1,14 @@
 """Fetching a listing's image when a page shows it.
 
-A sync brings in each listing's first thumbnail only (`NodeConfig.prefetch_thumbnails`): full
-images are large and most are never looked at. When the web app needs an image this device
-does not hold, `ImageFetcher.fetch` gets it over the sync protocol (``get-blocks``) from the
-peers that may have it, cheapest first: the connected peers (those the seller's catalog was
-synced from, the seller's node first when known, and up to 8 others: nodes that synced the
-catalog may have fetched the photo), then the catalog's sources dialled anew, and last the
-seller's node as the DHT names it (the provider of its catalog). The peers of one round are
-asked at once and the first answer wins: a peer that is gone but still looks connected would
-otherwise hold the fetch for its whole request timeout.
+A sync brings in at most each listing's first thumbnail (`NodeConfig.storage`, none once the
+node holds many listings): full images are large and most are never looked at. When the web app
+needs an image this device does not hold, `ImageFetcher.fetch` gets it over the sync protocol
+(``get-blocks``) from the peers that may have it, cheapest first: the connected peers (those
+the seller's catalog was synced from, the seller's node first when known, and up to 8 others:
+nodes that synced the catalog may have fetched the photo), then the catalog's sources dialled
+anew, and last the seller's node as the DHT names it (the provider of its catalog). The peers
+of one round are asked at once and the first answer wins: a peer that is gone but still looks
+connected would otherwise hold the fetch for its whole request timeout.
 
 Rules: only an image that a live synced listing names may be fetched (the reference rows of
 `_blockrefs`), so the node is no proxy for arbitrary blocks; the bytes must hash to the CID,

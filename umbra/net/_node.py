@@ -60,6 +60,8 @@ from ._arbiter_records import (
     check_arbiter_record_at,
     select_arbiter_record,
 )
+from ._bitswap import BitswapServer
+from ._block_cache import BlockCache
 from ._config import DHT_NAMESPACE, HEADS_TOPIC, SYNC_PROTOCOL_ID, NodeConfig
 from ._connections import ConnectionKeeper
 from ._dht import fill_routing_table, get_fresh, tune_dht
@@ -73,6 +75,7 @@ from ._ingest import (
     plan_update,
 )
 from ._onion_addresses import check_announced, dialable, peer_store_addrs, rejoin_addrs
+from ._public_blocks import PublicBlocks, own_block_cids
 from ._ratelimit import PeerLimiter
 from ._reach import PeerReacher
 from ._records import CatalogHeadValidator, head_key, keyword_keys
@@ -94,6 +97,8 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 _MAX_SOURCES = 8
+# Recently served documents kept in memory (see `_block_cache`).
+_SERVED_CACHE_BYTES = 4 * 1024 * 1024
 _SYNC_RETRIES = 3
 _RETRY_DELAY_S = 2.0
 
@@ -178,7 +183,8 @@ class Node:
         self._reacher: PeerReacher | None = None
         self._images: ImageFetcher | None = None
         self._swarm: SwarmFetcher | None = None
-        self._live: dict[bytes, SwarmFetch] = {}  # seller → the fetch of its syncing catalog
+        self._live: dict[bytes, SwarmFetch] = {}
+        self._served = BlockCache(_SERVED_CACHE_BYTES)  # seller → the fetch of its syncing catalog
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -331,6 +337,16 @@ class Node:
                 strike=self._strike,
             )
             host.set_stream_handler(TProtocol(SYNC_PROTOCOL_ID), self._sync_handler(server))
+            public = PublicBlocks(self._profile, self._source)
+            BitswapServer(
+                host,
+                limits=config.limits.bitswap,
+                get_blocks=lambda cids, budget: self._db(
+                    public.get, cids, budget, self._now(), self._own_catalog_cid()
+                ),
+                strike=self._strike,
+                clock=self._clock,
+            ).register()
             self._reacher = PeerReacher(
                 host, dht, usable=lambda addr: dialable(config.network, str(addr))
             )
@@ -592,7 +608,10 @@ class Node:
         return True
 
     async def _serve_blocks(self, cids: list[str], budget: int) -> list[bytes | None]:
-        return await self._db(self.state.get_blocks, cids, budget)
+        async def load(rest: list[str], left: int) -> list[bytes | None]:
+            return await self._db(self.state.get_blocks, rest, left)
+
+        return await self._served.get_blocks(cids, budget, load)
 
     async def _serve_heads(self, limit: int) -> list[bytes]:
         heads = await self._db(self.state.known_heads, limit)
@@ -744,14 +763,24 @@ class Node:
         catalog_cid = head.body.catalog
         # The head's sources (the gossip origin, the peer that offered it) usually have the
         # catalog: try them first and look up providers in the DHT only if they fail.
+        # One fetch for the whole sync: a source dropped (failed, lied) or found slow while
+        # fetching the catalog stays so for its listings.
+        assert self._swarm is not None
         peers = self._usable(pending.sources)
-        got = await self._fetch(peers, [catalog_cid]) if peers else {}
+        fetch = self._swarm.new_fetch(peers, [catalog_cid])
+        got: dict[CID, bytes] = {}
+
+        async def keep(blocks: dict[CID, bytes]) -> None:
+            got.update(blocks)
+
+        if peers:
+            await self._swarm.run(fetch, keep)
         if catalog_cid not in got:
             more = await self._catalog_providers(catalog_cid, exclude=peers)
             if not peers and not more:
                 raise NetError("no peer to fetch the catalog from")
-            got = await self._fetch(more, [catalog_cid])
-            peers = [*more, *peers]
+            fetch.add_peers(more)
+            await self._swarm.run(fetch, keep)
         if catalog_cid not in got:
             raise NetError("no peer had the catalog")
         t_catalog = self._clock()
@@ -764,8 +793,8 @@ class Node:
         wanted = new_listing_cids(catalog, previous)
         # New listings (and their first thumbnails) from every source at once, committed in
         # batches as they arrive; the catalog row, with the removals, last.
-        assert self._swarm is not None
-        fetch = self._swarm.new_fetch(peers, wanted)
+        fetch.want(wanted)
+        held = (await self._db(self.state.summary)).listings
         batches = ListingBatches(
             seller=seller,
             seq=head.body.seq,
@@ -775,7 +804,7 @@ class Node:
             db=self._db,
             apply_listings=self.state.apply_listings,
             has_block=lambda cid: self.state.has_block(cid_text(cid)),
-            thumbnails=self._config.prefetch_thumbnails,
+            thumbnails=self._config.storage.prefetch_thumbnails(held),
         )
         self._live[seller] = fetch
         try:
@@ -903,6 +932,7 @@ class Node:
             )
             await self._db(self.state.save_own_head, head.body.seq, head.data)
             self._own_head = head
+            self._served.clear()  # e.g. a deleted listing: not served from memory
         try:
             await self.pubsub.publish(HEADS_TOPIC, head.data)
         except trio.Cancelled:
@@ -1043,24 +1073,17 @@ class Node:
         keep = await self._db(self._own_block_cids)
         at = self._now() if now is None else now
         deleted = await self._db(self.state.collect_garbage, at, keep)
+        self._served.clear()
         if deleted:
             log.info("garbage collection deleted %d blocks", deleted)
         return deleted
 
+    def _own_catalog_cid(self) -> str | None:
+        return None if self._own_head is None else str(self._own_head.body.catalog)
+
     def _own_block_cids(self) -> set[str]:
         catalog = None if self._source is None else self._source.current_catalog()
-        if catalog is None:
-            return set()
-        keep = {str(catalog.cid)}
-        for cid in catalog.body.listings:
-            keep.add(str(cid))
-            data = self._profile.blocks.get(cid)
-            if data is None:
-                continue
-            with contextlib.suppress(Exception):  # our own block; if damaged, keep the rest
-                for img in parse_listing(data, expected_cid=cid).body.images:
-                    keep.update((str(img.full), str(img.thumb)))
-        return keep
+        return own_block_cids(self._profile, catalog)
 
 
 class _TransportStore:

@@ -13,8 +13,10 @@ Rules:
 - A peer that said a block is missing is not asked for it again. A block every usable peer
   said is missing is *unavailable*: the fetch can end without it (the caller decides whether
   that is an error). A peer added later makes it wanted again.
-- Hedging: a request with no first answer ``hedge_after`` seconds after it was sent marks its
-  peer *slow*; its blocks may then be asked of another peer at once, and the slow peer is
+- Hedging: a request with no first answer ``hedge_after`` seconds after it was sent (or
+  ``hedge_factor`` times the median first-answer delay seen in this fetch, if longer: a loaded
+  machine or a Tor circuit slows every peer alike, and re-asking then only adds load) marks
+  its peer *slow*; its blocks may then be asked of another peer at once, and the slow peer is
   only asked for blocks no other usable peer can give. Its request keeps running (an answer
   that comes late still counts) until every block it covers arrived from elsewhere: then
   it is abandoned.
@@ -27,6 +29,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from multiformats import CID
+
+# First-answer delays kept per fetch (for the hedging deadline).
+_MAX_DELAYS = 256
 
 # How a peer stands in this fetch.
 OK, SLOW, DROPPED = "ok", "slow", "dropped"
@@ -91,6 +96,7 @@ class SwarmSchedule:
     per_peer: int = 3
     total: int = 16
     hedge_after: float = 3.0
+    hedge_factor: float = 4.0
     _wanted: list[CID] = field(default_factory=list)
     _slot: dict[CID, int] = field(default_factory=dict)
     _have: set[int] = field(default_factory=set)
@@ -102,6 +108,7 @@ class SwarmSchedule:
     _next_id: int = 0
     _sent: int = 0
     _hedged: int = 0
+    _delays: list[float] = field(default_factory=list)  # first-answer delays seen (bounded)
 
     def __post_init__(self) -> None:
         if self.batch < 1 or self.per_peer < 1 or self.total < 1 or self.hedge_after <= 0:
@@ -124,11 +131,13 @@ class SwarmSchedule:
 
     # -- inputs from the driver ------------------------------------------------------------------
 
-    def answered(self, request: int) -> None:
+    def answered(self, request: int, now: float) -> None:
         """The first frame of ``request``'s answer arrived."""
         req = self._requests.get(request)
-        if req is not None:
+        if req is not None and not req.answered:
             req.answered = True
+            if len(self._delays) < _MAX_DELAYS:
+                self._delays.append(now - req.sent_at)
 
     def completed(self, request: int, received: Iterable[CID], now: float) -> list[Abandon]:
         """``request`` ended: ``received`` came (verified by the driver), the peer lacks the rest.
@@ -162,8 +171,9 @@ class SwarmSchedule:
 
     def check(self, now: float) -> None:
         """Mark requests unanswered for ``hedge_after`` seconds, and their peers, slow."""
+        wait = self.hedge_wait()
         for request, req in self._requests.items():
-            if not req.answered and not req.slow and now - req.sent_at >= self.hedge_after:
+            if not req.answered and not req.slow and now - req.sent_at >= wait:
                 req.slow = True
                 self._hedged += 1
                 _drop(self._covered, request, req.slots)
@@ -186,12 +196,16 @@ class SwarmSchedule:
 
     def next_check(self) -> float | None:
         """When `check` may next mark a request slow (None: no request is waiting for that)."""
-        times = [
-            r.sent_at + self.hedge_after
-            for r in self._requests.values()
-            if not r.answered and not r.slow
-        ]
+        wait = self.hedge_wait()
+        times = [r.sent_at + wait for r in self._requests.values() if not r.answered and not r.slow]
         return min(times) if times else None
+
+    def hedge_wait(self) -> float:
+        """How long a request may go unanswered before it is hedged."""
+        if not self._delays:
+            return self.hedge_after
+        median = sorted(self._delays)[len(self._delays) // 2]
+        return max(self.hedge_after, self.hedge_factor * median)
 
     @property
     def done(self) -> bool:
@@ -217,6 +231,11 @@ class SwarmSchedule:
 
     def in_flight(self) -> list[int]:
         return list(self._requests)
+
+    def delivered(self, peer: str) -> int:
+        """Blocks ``peer`` gave in this fetch (first copies only)."""
+        state = self._peers.get(peer)
+        return 0 if state is None else state.blocks
 
     def peer_status(self, peer: str) -> str | None:
         state = self._peers.get(peer)

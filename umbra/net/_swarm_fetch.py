@@ -140,7 +140,7 @@ class SwarmFetcher:
                 while event is not None:
                     abandons = []
                     if isinstance(event, _Answered):
-                        schedule.answered(event.request)
+                        schedule.answered(event.request, trio.current_time())
                     elif isinstance(event, _Completed):
                         scopes.pop(event.request, None)
                         # Fresh blocks only: a hedged block may arrive twice.
@@ -155,8 +155,11 @@ class SwarmFetcher:
                         schedule.failed(event.request, trio.current_time())
                     for abandon in abandons:
                         peer = peers_of[abandon.request]
-                        log.info("peer %s stalled; its share was fetched elsewhere", peer)
-                        self._client.note_stalled(fetch.ids[peer])
+                        if not schedule.delivered(peer):
+                            # Not when a new request to the same peer answered (a lone
+                            # source asked again): it is needed for the rest of the sync.
+                            log.info("peer %s stalled; its share was fetched elsewhere", peer)
+                            self._client.note_stalled(fetch.ids[peer])
                         schedule.abandoned(abandon.request)
                         running = scopes.pop(abandon.request, None)
                         if running is not None:

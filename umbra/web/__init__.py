@@ -4,7 +4,8 @@ Layout: ``_render`` (Jinja environment, safe Markdown, static files), ``_common`
 page rendering, page errors), ``_services`` (what the pages need, as protocols), ``_forms``
 (the listing form), ``_pages`` (browse, search, listings, settings, and the route list),
 ``_wallet_pages`` (wallet), ``_message_pages``, ``_order_pages`` (buying, orders, the arbiter
-console), ``_role`` (an arbiter's home and navigation). The app itself, its security gate and
+console), ``_role`` (an arbiter's home and navigation), ``_starting_page`` (the screen shown while
+the node starts). The app itself, its security gate and
 the server are in ``umbra.api``; the pages are handed to it as `Pages` by whoever composes the two
 (they are sibling layers and do not import each other).
 """

@@ -32,6 +32,7 @@ from umbra.core import (
 )
 from umbra.core.crypto import encode_public_key
 from umbra.market import ListingChanged, TradeService, seller_escrow_above, stored_listing
+from umbra.net import StartingNode
 from umbra.store import SearchPage, SearchQuery
 
 from ._common import (
@@ -50,6 +51,7 @@ from ._order_pages import arbiter_console, order_routes
 from ._render import STATIC_FILES
 from ._role import ArbiterRole, noting
 from ._services import PageServices
+from ._starting_page import starting_response
 from ._wallet_pages import wallet_routes
 
 PAGE_SIZE = 24
@@ -215,6 +217,9 @@ class Pages:
         # Not a routed page (e.g. a 404): the banner goes by the last mode known.
         request.scope.setdefault(NETWORK_SCOPE_KEY, self.network.last)
         return error_page(request, status, message)
+
+    def starting_response(self, request: Request, starting: StartingNode) -> Response:
+        return starting_response(request, starting)
 
     def _handlers(self) -> dict[str, Callable[[Request], Any]]:
         services = self.services

@@ -5,20 +5,24 @@ Shown: the window opens logged in (it lands on "/" without the token, and the sc
 the web app's top bar), closing it as a window manager does (WM_DELETE_WINDOW) stops the node
 and removes ``web.json``, and so does SIGTERM with the window open; with a display that cannot
 be opened, or no toolkit Python can import, `umbra app` says why in one line and opens the
-browser instead. The screenshot is kept in test-artifacts/window/.
+browser instead; in Tor mode the window opens at once, before the node is up, and when tor
+cannot be reached it stays open on the reason until closed (exit code 1). The screenshots are
+kept in test-artifacts/window/.
 
-Cost: one Xvfb for the module, three `umbra app` runs (~10 s each on 2 cores).
+Cost: one Xvfb for the module, five `umbra app` runs (~10 s each on 2 cores).
 """
 
 import os
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -199,6 +203,61 @@ def test_sigterm_with_the_window_open_stops_the_node_and_removes_web_json(
     assert proc.returncode == 0, err
     assert lines.lines[-1] == {"event": "stopped"}
     assert not web_file.exists()
+
+
+def test_the_window_opens_at_once_and_stays_to_say_why_tor_failed(
+    tmp_path: Path, display: str
+) -> None:
+    """In Tor mode the window does not wait for the node: it opens on the starting screen,
+    and when tor cannot be reached it stays open on the reason (the pages' words are pinned
+    in tests/integration/web/test_starting_ui.py) until it is closed; exit code 1."""
+    env, web_file = _profile(tmp_path, DISPLAY=display)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = f"127.0.0.1:{sock.getsockname()[1]}"
+    proc = subprocess.Popen(
+        [UMBRA, "--json", "app", "--port", "0", "--tor-control", closed],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    lines = JsonLines(proc)
+    x = _X(display)
+    try:
+        assert lines.wait_for("event", "listening", timeout=120)["window"] is True
+        failed = next(
+            (line for line in _wait_lines(lines, "error", timeout=120) if "error" in line), None
+        )
+        assert failed is not None and f"cannot reach tor at {closed}" in failed["error"]
+        lines.wait_for("event", "window-loaded", timeout=120)
+        window = x.find("Umbra")
+        time.sleep(1)
+        bar_pixels, width = x.screenshot(ARTIFACTS / "app-window-tor-failed.png")
+        assert bar_pixels > 20 * width // 2, bar_pixels  # the app's frame, not a blank window
+        assert proc.poll() is None and web_file.exists()  # still showing why
+        x.ask_to_close(window)
+        err = _finish(proc, lines)
+    finally:
+        x.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 1, err
+    assert err.count("umbra: error:") == 1 and "Traceback" not in err, err
+    assert not any(line.get("event") == "ready" for line in lines.lines)
+    assert not web_file.exists()
+
+
+def _wait_lines(lines: JsonLines, key: str, *, timeout: float) -> list[dict[str, Any]]:
+    """The lines so far once one has ``key`` (any value)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = list(lines.lines)
+        if any(key in line for line in found):
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"no line with {key!r}: {lines.raw}")
 
 
 def _browser(tmp_path: Path) -> tuple[str, Path]:

@@ -173,6 +173,8 @@ class NodeProc:
             if not line:
                 continue
             event = json.loads(line)
+            if event.get("event") == "web":  # the web app serves before the node is up
+                continue
             if event.get("event") != "tor-bootstrap":  # Tor mode prints its bootstrap first
                 break
             self.tor_steps.append(event)

@@ -39,10 +39,12 @@ async def nodes(
     first_ip: int = 30,
     config: Callable[[int], NodeConfig] | None = None,
     limits: NetLimits | None = None,
+    adjust: Callable[[int, NodeConfig], NodeConfig] | None = None,
 ) -> AsyncIterator[list[tuple[Node, Profile, SellerCatalog]]]:
     """``count`` nodes in this process, node 0 the bootstrap of the others.
 
-    ``config`` replaces a node's whole configuration; ``limits`` only its limits.
+    ``config`` replaces a node's whole configuration; ``limits`` only its limits; ``adjust``
+    changes the configuration made here (e.g. ``dataclasses.replace`` of one field).
     """
     async with AsyncExitStack() as stack:
         out: list[tuple[Node, Profile, SellerCatalog]] = []
@@ -59,6 +61,8 @@ async def nodes(
             )
             if config is not None:
                 cfg = config(i)
+            if adjust is not None:
+                cfg = adjust(i, cfg)
             node = await stack.enter_async_context(open_node(profile, cfg, catalog))
             out.append((node, profile, catalog))
             if i == 0:

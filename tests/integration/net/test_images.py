@@ -2,11 +2,14 @@
 
 A sync brings in each listing's first thumbnail only; the full image comes when a page shows
 it. Pinned here: a buyer's node fetches a full image it never synced, from the seller's node;
+a node set to fetch thumbnails when shown (`StoragePolicy`) syncs none and fetches the one a
+page shows;
 with the seller offline, from a node that synced the catalog and fetched the photo before; it
 asks nobody for a CID that no listing on the device names; and a fetched image is collected
 like any synced block once its listing is gone.
 """
 
+import dataclasses
 import io
 import random
 import time
@@ -18,7 +21,14 @@ from multiformats import CID
 from PIL import Image
 
 from umbra.market import ListingDraft, SellerCatalog
-from umbra.net import CLEARNET, ImageNotReferenced, ImageUnavailable, NodeConfig, open_node
+from umbra.net import (
+    CLEARNET,
+    ImageNotReferenced,
+    ImageUnavailable,
+    NodeConfig,
+    StoragePolicy,
+    open_node,
+)
 from umbra.store import create_profile
 
 from .conftest import CHEAP, draft, hits, nodes
@@ -47,7 +57,14 @@ def test_full_image_is_fetched_from_the_seller_then_from_a_node_that_synced_it(
     tmp_path: Path,
 ) -> None:
     async def main() -> None:
-        async with nodes(tmp_path, 2, first_ip=121) as group:
+        # The reader fetches thumbnails only when a page shows them (as a node holding the
+        # catalogs of 10,000 sellers does); the buyer prefetches them (default, few listings).
+        when_shown = StoragePolicy(thumbnails="when-shown")
+
+        def reader_when_shown(i: int, config: NodeConfig) -> NodeConfig:
+            return dataclasses.replace(config, storage=when_shown) if i == 0 else config
+
+        async with nodes(tmp_path, 2, first_ip=121, adjust=reader_when_shown) as group:
             (reader, reader_profile, _), (buyer, buyer_profile, _) = group
             seller_profile = create_profile(tmp_path, "seller", "pw", params=CHEAP)
             catalog = SellerCatalog(seller_profile)
@@ -73,6 +90,12 @@ def test_full_image_is_fetched_from_the_seller_then_from_a_node_that_synced_it(
                     assert buyer_profile.blocks.has(first.thumb)
                     assert not buyer_profile.blocks.has(first.full)
                     assert not buyer_profile.blocks.has(second.full)
+                    # The reader synced no thumbnail; a page showing the desk fetches it.
+                    assert not reader_profile.blocks.has(first.thumb)
+                    with trio.fail_after(60):
+                        thumb = await reader.fetch_image(first.thumb)
+                    assert thumb == seller_profile.blocks.get(first.thumb)
+                    assert reader_profile.blocks.has(first.thumb)
 
                     with trio.fail_after(60):
                         data = await buyer.fetch_image(first.full)

@@ -11,6 +11,8 @@ the last test checks that each one connected to its own tor's control and SOCKS 
 looked up no name. Deadlines detect hangs; no duration is asserted (they are printed).
 """
 
+import base64
+import contextlib
 import json
 import os
 import re
@@ -24,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import trio
 
@@ -34,10 +37,14 @@ from tests.integration.net.cluster import (
     Cluster,
     NodeProc,
     titles,
+    umbra_argv,
     wait_until,
 )
+from tests.integration.web._chromium import SHOTS, chromium, recording_browser, wait_for_file
+from tests.support.helia import fetch_blocks, helia_dir
 from tests.support.leak_audit import Connect, Lookup, Unreadable, read_child_audit
 from umbra.core.crypto import encode_public_key
+from umbra.market import SellerCatalog
 from umbra.net import is_onion3
 from umbra.net.messaging import MailboxStore
 from umbra.net.tor import TcpEndpoint, open_tor_controller, parse_endpoint
@@ -189,6 +196,44 @@ def test_a_listing_is_synced_and_found_over_tor(tier: Tier) -> None:
     assert titles(others[0].search("lantern")) == ["Onion-skin lantern"]
 
 
+def _listen_port(pid: int, ip: str) -> int:
+    """The TCP port process ``pid`` listens on at ``ip`` (from ``ss``): where tor forwards
+    the node's onion port to."""
+    out = subprocess.run(
+        ["ss", "-Hltnp"], capture_output=True, text=True, check=True, timeout=30
+    ).stdout
+    for line in out.splitlines():
+        if f"pid={pid}," in line:
+            host, _, port = line.split()[3].rpartition(":")
+            if host == ip:
+                return int(port)
+    raise AssertionError(f"process {pid} listens on no port of {ip}:\n{out}")
+
+
+def test_an_ipfs_node_fetches_the_listing_from_a_tor_mode_node(tier: Tier, tmp_path: Path) -> None:
+    """Bitswap in Tor mode: Helia connects where tor delivers the node's onion connections
+    (its loopback listener: js-libp2p has no onion transport) and gets the listing. The
+    answers go back over that connection; the node dials nobody for them, which the audit of
+    the last test checks (its only connections are its own tor's ports)."""
+    seller = tier.node("n2")  # the lantern's seller
+    with store.open_profile(seller.data_dir, seller.name, PASSPHRASE) as profile:
+        catalog = SellerCatalog(profile).current_catalog()
+        assert catalog is not None
+        cids = (*catalog.body.listings, catalog.cid)
+        wanted = {str(cid): profile.blocks.get(cid) for cid in cids}
+    assert seller.proc is not None
+    listener = f"/ip4/{seller.ip}/tcp/{_listen_port(seller.proc.pid, seller.ip)}"
+    got = fetch_blocks(
+        helia_dir(tmp_path),
+        f"{listener}/p2p/{seller.peer_id}",
+        [(cid, 60_000) for cid in wanted],
+    )
+    assert "/ipfs/bitswap/1.2.0" in got["done"]["protocols"]
+    for cid, data in wanted.items():
+        assert got[cid]["ok"], got[cid]
+        assert base64.b64decode(got[cid]["data"]) == data
+
+
 def _held_envelopes(node: NodeProc) -> int:
     with store.open_profile(node.data_dir, node.name, PASSPHRASE) as profile:
         return MailboxStore(profile.db).statistics_at(int(time.time())).envelopes
@@ -232,6 +277,12 @@ def test_messages_online_and_through_a_mailbox_and_the_onion_survives_a_restart(
     )
 
 
+def _playwright_error() -> type[Exception]:
+    from playwright.sync_api import Error
+
+    return Error
+
+
 def _isolation_token(node: NodeProc) -> str:
     with store.open_profile(node.data_dir, node.name, PASSPHRASE) as profile:
         return str(profile.db.scalar("SELECT socks_isolation FROM net_tor WHERE id = 1"))
@@ -260,6 +311,77 @@ def test_two_profiles_on_one_tor_use_different_onions_and_circuits(tier: Tier) -
     circuits = trio.run(_circuit_usernames, tier.ready["shared_control"])
     assert circuits.get(p_token) and circuits.get(q_token), circuits
     assert not circuits[p_token] & circuits[q_token]
+
+
+def test_app_shows_tors_progress_in_the_browser_until_the_node_is_usable(
+    tier: Tier, tmp_path: Path
+) -> None:
+    """A fresh profile's `umbra app` (its own tor joining the private network, as a user's
+    first start): the browser opens at once, every page shows "Connecting to Tor … NN %"
+    while the API answers 503, and the same page turns into the app once the node is up."""
+    with chromium() as browser:
+        PlaywrightError = _playwright_error()
+        store.create_profile(tier.root, "w", PASSPHRASE, params=CHEAP).close()
+        command, opened = recording_browser(tmp_path)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("UMBRA_")}
+        env.update(UMBRA_HOME=str(tier.root), UMBRA_PASSPHRASE=PASSPHRASE, BROWSER=command)
+        argv = [*umbra_argv(), "--profile", "w", "--json", "app", "--browser", "--port", "0",
+                "--tor-network-file", tier.ready["network_file"],
+                "--bootstrap", tier.node("n0").addrs[0]]  # fmt: skip
+        app = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=env)  # fmt: skip
+        try:
+            page = browser.new_page()
+            page.goto(wait_for_file(opened, timeout=60))  # the one-time login page
+            web = json.loads((tier.root / "profiles" / "w" / "web.json").read_text())["url"]
+            base, token = web.split("/?token=")
+            bearer = {"Authorization": f"Bearer {token}"}
+            seen: list[tuple[str | None, str | None]] = []  # (stage, "NN %") per look
+            refused: list[httpx.Response] = []
+            deadline = time.monotonic() + START_DEADLINE
+            while time.monotonic() < deadline:
+                try:
+                    if page.locator("nav a[href='/wallet']").count():
+                        break  # the app itself
+                    stage = page.get_attribute("#starting", "data-stage", timeout=2000)
+                    bar = page.locator("#tor-percent")
+                    percent = bar.inner_text(timeout=2000) if bar.count() else None
+                except PlaywrightError:
+                    continue  # it was reloading itself
+                seen.append((stage, percent))
+                if percent and not refused:
+                    SHOTS.mkdir(parents=True, exist_ok=True)
+                    page.screenshot(path=str(SHOTS / "start-tor.png"), full_page=True)
+                    refused.append(httpx.get(f"{base}/api/v1/orders", headers=bearer, timeout=30))
+                time.sleep(0.3)
+                if not refused:
+                    # Look often until a percentage is on screen (tor on this network takes
+                    # a few seconds); from then on the page must turn into the app by itself.
+                    with contextlib.suppress(PlaywrightError):
+                        page.goto(f"{base}/")
+            assert page.locator("nav a[href='/wallet']").count(), f"never usable; saw {seen}"
+            assert page.url == f"{base}/"  # the page asked for, once the node is up
+            usable = httpx.get(f"{base}/api/v1/orders", headers=bearer, timeout=30)
+            status = httpx.get(f"{base}/api/v1/status", headers=bearer, timeout=30).json()
+            app.send_signal(signal.SIGTERM)
+            out, err = app.communicate(timeout=60)
+        finally:
+            if app.poll() is None:
+                app.kill()
+                app.communicate()
+    percents = [int(p.removesuffix(" %")) for _, p in seen if p is not None]
+    assert percents, f"the starting page never showed Tor's percentage: {seen}"
+    assert percents == sorted(percents) and all(0 <= p <= 100 for p in percents), seen
+    assert {stage for stage, _ in seen} <= {"tor", "onion", "services"}, seen
+    assert refused and refused[0].status_code == 503, refused
+    assert refused[0].json()["error"].startswith("the node is starting: "), refused[0].text
+    assert usable.status_code == 200 and status["starting"] is None
+    assert status["network"]["network"] == "tor"
+    assert app.returncode == 0 and "Traceback" not in err, err
+    events = [json.loads(line)["event"] for line in out.splitlines() if line.startswith("{")]
+    # The browser was opened on the web app before the node was up, not after.
+    assert events.index("listening") < events.index("ready"), events
+    print(f"starting page looks: {len(seen)}; percentages seen: {sorted(set(percents))}")
 
 
 def test_a_node_whose_tor_dies_stops_talking_and_says_so(tier: Tier) -> None:

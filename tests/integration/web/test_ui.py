@@ -2,7 +2,6 @@
 screenshots of every key page under ``test-artifacts/web/`` on every run."""
 
 import http.server
-import os
 import re
 import shutil
 import threading
@@ -15,52 +14,20 @@ import pytest
 
 from umbra.market import ArbiterDirectory, ArbiterOffer, sample_image, sign_own_profile
 
+from ._chromium import chromium, skip_reason
 from .conftest import ARTIFACTS, Served
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SHOTS = ARTIFACTS / "web"
 PHONE = {"width": 390, "height": 844}
 
 pytestmark = pytest.mark.ui
 
 
-def _skip_reason() -> str | None:
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "playwright is not installed (pip install playwright; no browser download needed)"
-    if not CHROMIUM.exists():
-        who = "" if os.geteuid() == 0 else " (needs root)"
-        return f"/usr/bin/chromium is missing: apt-get install -y chromium{who}"
-    return None
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    reason = _skip_reason()
-    if reason:
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
     SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS, headless=True
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 class Watch:
@@ -420,8 +387,8 @@ def test_cross_site_form_post_is_refused(browser: Any, served: Served) -> None:
 
 def test_artifacts_exist() -> None:
     """Runs last in this module: the screenshots of this run are on disk."""
-    if _skip_reason():
-        pytest.skip(_skip_reason() or "")
+    if skip_reason():
+        pytest.skip(skip_reason() or "")
     names = {p.stem for p in SHOTS.glob("*.png")}
     for expected in ("01-home", "03-listing", "04-search-filtered", "phone-home", "09-settings"):
         assert expected in names

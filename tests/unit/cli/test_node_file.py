@@ -45,3 +45,26 @@ def test_bad_limits_are_refused_with_one_line(tmp_path: Path, text: str) -> None
     with pytest.raises(UsageError) as info:
         _config(tmp_path, text)
     assert "\n" not in str(info.value) and NODE_FILE in str(info.value)
+
+
+def test_thumbnails_and_catalog_cap_reach_the_node_config(tmp_path: Path) -> None:
+    config = _config(tmp_path, 'thumbnails = "when-shown"\n[limits]\nmax_catalogs = 50000\n')
+    assert config.storage.thumbnails == "when-shown"
+    assert config.limits.max_catalogs == 50_000
+    # The command line wins over the file.
+    given = node_config(tmp_path, (), (), None, "with-catalog")
+    assert given.storage.thumbnails == "with-catalog"
+
+
+def test_thumbnails_default_to_auto(tmp_path: Path) -> None:
+    config = node_config(tmp_path, (), ())
+    assert config.storage.thumbnails == "auto"
+    assert config.storage.prefetch_thumbnails(0)
+    assert not config.storage.prefetch_thumbnails(1_000_000)  # 10,000 sellers of 100
+
+
+@pytest.mark.parametrize("text", ['thumbnails = "never"\n', "thumbnails = true\n"])
+def test_bad_thumbnails_are_refused_with_one_line(tmp_path: Path, text: str) -> None:
+    with pytest.raises(UsageError) as info:
+        _config(tmp_path, text)
+    assert "\n" not in str(info.value) and "thumbnails" in str(info.value)

@@ -74,16 +74,41 @@ def test_an_unanswered_request_is_hedged_and_the_slow_peer_abandoned() -> None:
     [hedge] = s.asks(2.0)
     assert (hedge.peer, hedge.cids) == ("good", first.cids)
     assert s.completed(hedge.request, hedge.cids, 2.1) == [Abandon(first.request)]
-    assert s.done
+    assert s.done and s.delivered("stall") == 0 and s.delivered("good") == 3
     s.abandoned(first.request)
     assert s.in_flight() == []
+
+
+def test_a_lone_source_that_does_not_answer_is_asked_again_on_a_new_request() -> None:
+    """One source and a request that hangs (over Tor: a stream on a circuit still building):
+    the hedge asks the same peer again rather than waiting out the request deadline."""
+    s = schedule(1, ["seller"], hedge_after=6.0)
+    [first] = s.asks(0.0)
+    s.check(6.0)
+    [again] = s.asks(6.0)
+    assert (again.peer, again.cids) == ("seller", first.cids)
+    assert s.completed(again.request, again.cids, 6.3) == [Abandon(first.request)]
+    assert s.done and s.delivered("seller") == 1
+
+
+def test_the_hedging_deadline_grows_with_the_delays_seen() -> None:
+    s = schedule(40, ["a", "b", "c"], batch=10, per_peer=1, hedge_after=2.0, hedge_factor=4.0)
+    asks = s.asks(0.0)
+    assert s.hedge_wait() == 2.0
+    s.answered(asks[0].request, 1.0)  # everything is slow today: 1 s to a first answer
+    s.answered(asks[1].request, 1.5)
+    assert s.hedge_wait() == 6.0 and s.next_check() == 6.0
+    s.check(5.9)
+    assert s.peer_status("c") == "ok"
+    s.check(6.0)
+    assert s.peer_status("c") == SLOW
 
 
 def test_a_slow_peer_is_asked_only_for_what_no_other_peer_has() -> None:
     s = schedule(4, ["slow", "good"], batch=2, per_peer=1, hedge_after=1.0)
     a1 = s.asks(0.0)
     assert [a.peer for a in a1] == ["slow", "good"]
-    s.answered(a1[1].request)  # good answers at once and is still sending
+    s.answered(a1[1].request, 0.0)  # good answers at once and is still sending
     s.check(1.0)  # slow has not answered
     assert (s.peer_status("slow"), s.peer_status("good")) == (SLOW, "ok")
     lacking = a1[1].cids[1]
@@ -194,7 +219,7 @@ def test_whole_fetches_keep_the_limits_and_get_what_honest_peers_hold(
             s.failed(ask.request, now)
             dropped.add(ask.peer)
             continue
-        s.answered(ask.request)
+        s.answered(ask.request, now)
         has = [c for c in ask.cids if CIDS.index(c) in peer.holds]
         if peer.behaviour == "partial":
             has = has[: len(has) // 2]
