@@ -57,6 +57,8 @@ LIMIT_KEYS = {
     "max_connections": int,
     "limit_loopback": bool,
     "max_pending_handshakes": int,
+    "connections_high_water": int,
+    "connections_low_water": int,
     "max_catalogs": int,
 }
 # How a sync treats thumbnails (`umbra.net.StoragePolicy`): node.toml's ``thumbnails`` and

@@ -40,6 +40,7 @@ from ._config import (
     KAD_PROTOCOL_ID,
     SYNC_PROTOCOL_ID,
     DhtLimits,
+    DhtRouting,
     NetLimits,
     NodeConfig,
 )
@@ -175,6 +176,7 @@ __all__ = [
     "ConnectionAdmission",
     "ConnectionCaps",
     "DhtLimits",
+    "DhtRouting",
     "FrameDecoder",
     "HolderLedger",
     "ImageNotReferenced",

@@ -60,8 +60,9 @@ class DhtRouting:
     replication: int = 20
     alpha: int = 3
     replicate_interval: float = 3600.0
-    # Our closest peers in the routing table whose connections are kept (`_connections`).
-    neighbours: int = 8
+    # Our closest peers in the routing table whose connections are kept (`_connections`):
+    # as many as hold a record, so a lookup that reaches a key's neighbourhood learns it all.
+    neighbours: int = 20
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -6,11 +6,15 @@ pinned (==0.8.1); the tests fail if an upgrade moves what a workaround relies on
 
 1. Stale reads: ``KadDHT.get_value`` answers from the local value store when it holds the
    key, without asking the network, so a reader that once fetched seq 1 keeps seeing seq 1
-   after the owner published seq 2. `get_fresh` asks the network first and keeps the best of
-   the network's and the local record.
+   after the owner published seq 2. `get_fresh` asks the network (`UmbraDHT.search_value`)
+   and keeps the best of the network's and the local record. It no longer sets the local copy
+   aside during the lookup (a holder answered "not found" to everyone meanwhile). Tests:
+   tests/unit/net/test_dht_bounds.py (test_a_holder_keeps_serving_its_copy_while_get_fresh_
+   asks_the_network).
 2. Empty routing tables: nodes that start together see only the bootstrap peer on their first
    self-lookup, and the library refreshes every 600 s. `fill_routing_table` repeats the
-   self-lookup a few times with a short backoff.
+   self-lookup (only: the library's full refresh at every node's start flooded a network)
+   a few times with a short backoff.
 3. Slow lookups: ALPHA (lookup concurrency) is a module constant; `tune_dht` sets it.
 4. The public IPFS protocol id: the library hard-codes ``/ipfs/kad/1.0.0`` (its
    ``protocol_prefix`` argument is not used on the wire), so an Umbra node meeting an IPFS
@@ -37,6 +41,24 @@ pinned (==0.8.1); the tests fail if an upgrade moves what a workaround relies on
    `_dht_guard.UmbraRecords.select` picks the later of byte-identical values, so a re-PUT
    refreshes the record. Tests: tests/unit/net/test_dht_records_guard.py and
    tests/integration/net/test_dht_guard.py (test_unchanged_reput_extends_the_record).
+8. Unroutable keys and lookups that stop early: FIND_NODE refuses keys that are neither a
+   multihash nor 2-50 bytes, so lookups for Umbra's 79-byte value keys got nothing and a PUT
+   landed on whichever peers the publisher knew; and the library's lookup ends after any
+   round without a closer peer. `_dht_routing.UmbraPeerRouting` looks a value key up by its
+   routing key (its sha2-256 multihash, `_dht_walk.routing_key`), walks until the k closest
+   answered, and is the router of every lookup (PUT, GET, provide, refresh, mailboxes).
+   Tests: tests/unit/net/test_dht_walk.py, tests/integration/net/test_dht_sparse.py.
+9. Unbounded routing tables: the library splits any full bucket, so a table ends up holding
+   every peer. `_dht_guard.GuardedRoutingTable` splits only the bucket holding our own
+   position (k peers per bucket). Tests: tests/unit/net/test_dht_bounds.py, test_dht_sparse.
+10. No replication: only the owner re-put a record, through the refused lookup. Holders
+   re-put what they hold to the key's current closest peers (`_dht_values.
+   serve_replication`). Test: tests/integration/net/test_dht_sparse.py.
+11. Every node connected to every other: the library's dialer fills connections up to the
+   middle of its watermarks from the peer store, and its pruner skips any connection with a
+   stream (gossip keeps one on each). `_connections.ConnectionKeeper` stops the dialer and
+   closes idle, unneeded connections above the high watermark. Tests:
+   tests/unit/net/test_dht_bounds.py, tests/integration/net/test_dht_sparse.py.
 """
 
 import importlib
@@ -52,7 +74,6 @@ from libp2p.custom_types import TProtocol
 from libp2p.kad_dht import kad_dht as _kad_module
 from libp2p.kad_dht import peer_routing as _routing_module
 from libp2p.kad_dht import provider_store as _provider_module
-from libp2p.kad_dht.kad_dht import KadDHT
 
 from ._config import KAD_PROTOCOL_ID
 from ._records import select_head
@@ -125,12 +146,19 @@ async def get_fresh(
     return candidates[select(candidates)]
 
 
-async def fill_routing_table(dht: KadDHT, *, rounds: int, pause: float = 0.5) -> int:
-    """Repeat the self-lookup until the table stops growing or ``rounds`` run out."""
+async def fill_routing_table(dht: "UmbraDHT", *, rounds: int, pause: float = 0.5) -> int:
+    """Repeat the self-lookup until the table stops growing or ``rounds`` run out.
+
+    Only the self-lookup: it fills the buckets near our own id, which every lookup ending
+    near us needs. The library's full refresh (a lookup for a random key in every bucket)
+    runs from its own loop every 10 minutes; run at start by every node at once it flooded
+    a 28-node network with hundreds of walks.
+    """
     size = dht.get_routing_table_size()
+    me = dht.host.get_id().to_bytes()
     for attempt in range(rounds):
         try:
-            await dht.refresh_routing_table()
+            await dht.peer_routing.find_closest_peers_network(me)
         except trio.Cancelled:
             raise
         except Exception as exc:  # noqa: BLE001

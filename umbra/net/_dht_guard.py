@@ -15,6 +15,10 @@ network.md, "DHT server rules"; each change is listed in `_dht`'s docstring with
   routing table, and hands them out as closer peers, alive or not. Here the routing table
   (`GuardedRoutingTable`) admits only connected peers whose identify lists our kad protocol,
   and a peer leaves it when its last connection closes.
+- It splits every full bucket (a table of every peer), and its lookups cannot route Umbra's
+  value keys. Here only our own bucket splits, and lookups go through
+  `_dht_routing.UmbraPeerRouting` (value keys placed by their routing key, `_dht_walk`);
+  puts, reads and replication are in `_dht_values`.
 
 The library's stream handler is reused; the inbound peer reaches the stores and the PUT
 limiter through a context variable (`inbound_peer`) set for the handler's task only.
@@ -415,6 +419,18 @@ class UmbraDHT(KadDHT):
     def register_validator(self, namespace: str, validator: Validator) -> None:
         """Serve one Umbra record type (raises TypeError for anything else)."""
         self.records.add_validator(namespace, validator)
+
+    async def adopt_connected(self) -> int:
+        """Add connected DHT servers missing from the table; how many were added.
+
+        A peer is added when it opens a kad stream or answers ours, but only if identify had
+        finished by then; one that was not yet identified would otherwise stay out for good.
+        """
+        added = 0
+        for peer in self.host.get_connected_peers():
+            if not self.routing_table.peer_in_table(peer) and await self.add_peer(peer):
+                added += 1
+        return added
 
     async def add_server(self, peer: ID, *, wait: float = IDENTIFY_WAIT_S) -> bool:
         """Add a peer we just dialled, once identify says whether it serves our DHT.

@@ -215,7 +215,9 @@ class UmbraPeerRouting(PeerRouting):
         message = Message()
         message.type = Message.MessageType.FIND_NODE
         message.key = key
-        return self._closer_peers(await self._request(peer, message))
+        closer = self._closer_peers(await self._request(peer, message))
+        await self.routing_table.add_peer(peer)  # it answered: a live server (if identified)
+        return closer
 
     async def get_value(self, peer: ID, key: bytes) -> tuple[Record | None, list[ID]]:
         """GET_VALUE ``key`` (a value key) at ``peer``: its record, if any, and closer peers."""

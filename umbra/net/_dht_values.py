@@ -10,7 +10,9 @@
 - `serve_replication`: every `DhtRouting.replicate_interval` a holder re-puts each record it
   holds to the key's current closest peers, unless the record was put to it during that
   interval (then another holder or the owner just did). So a record survives the peers that
-  first held it leaving, and reaches peers that joined closer to its key.
+  first held it leaving, and reaches peers that joined closer to its key. Copies a node
+  cached from its own reads are served, and replicated only by a node among the key's k
+  closest.
 """
 
 import logging
@@ -22,7 +24,8 @@ import trio
 from libp2p.kad_dht.pb.kademlia_pb2 import Record
 from libp2p.peer.id import ID
 
-from ._dht_routing import QUERY_TIMEOUT_S
+from ._dht_routing import QUERY_TIMEOUT_S, peer_position
+from ._dht_walk import key_position
 
 if TYPE_CHECKING:
     from ._dht_guard import UmbraDHT
@@ -51,6 +54,15 @@ async def store_at(dht: "UmbraDHT", peers: Iterable[ID], key: bytes, record: Rec
             if peer != me:
                 nursery.start_soon(one, peer)
     return stored
+
+
+def _among_closest(dht: "UmbraDHT", key: bytes, closest: Sequence[ID]) -> bool:
+    """Whether we are nearer to ``key`` than the farthest of the walk's k closest peers."""
+    if len(closest) < dht.peer_routing.k:
+        return True
+    target = key_position(key)
+    farthest = max(peer_position(p) ^ target for p in closest)
+    return dht.routing_table.own_position ^ target < farthest
 
 
 async def put_value(dht: "UmbraDHT", key: str, value: bytes) -> int:
@@ -102,6 +114,10 @@ async def search_value(
     if local is None or (local.value != best.value and choose([local.value, best.value]) == 1):
         try:
             dht.value_store.put_record(key_bytes, best)
+            # A copy cached by a read is served, but replicated only if we are among the
+            # key's k closest (a holder): else every reader would re-put it every interval.
+            if not _among_closest(dht, key_bytes, found.closest):
+                dht.value_store.touched.pop(key_bytes, None)
         except ValueError as exc:  # the store is full of lighter holders: keep reading
             log.debug("not caching %s: %s", key[:24], exc)
     stale = [p for p, r in found.records if r.value != best.value]

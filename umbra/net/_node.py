@@ -63,9 +63,10 @@ from ._arbiter_records import (
 from ._bitswap import BitswapServer
 from ._block_cache import BlockCache
 from ._config import DHT_NAMESPACE, HEADS_TOPIC, SYNC_PROTOCOL_ID, NodeConfig
-from ._connections import ConnectionKeeper
+from ._connections import ConnectionKeeper, neighbourhood
 from ._dht import fill_routing_table, get_fresh, tune_dht
 from ._dht_guard import UmbraDHT
+from ._dht_routing import peer_position
 from ._errors import NetError, ProtocolViolation
 from ._image_fetch import ImageFetcher
 from ._ingest import (
@@ -374,12 +375,18 @@ class Node:
             )
             keeper = ConnectionKeeper(
                 host,
-                neighbours=lambda: dht.routing_table.find_local_closest_peers(
-                    host.get_id().to_bytes(), config.dht.neighbours
+                neighbours=lambda: neighbourhood(
+                    dht.routing_table.own_position,
+                    {p: peer_position(p) for p in dht.routing_table.get_peer_ids()},
+                    config.dht.neighbours,
                 ),
                 mesh=lambda: router.mesh.get(HEADS_TOPIC, set()),
                 rejoin=self._join,
+                tend_table=dht.adopt_connected,
                 clock=time.monotonic,
+                high=config.limits.connections_high_water,
+                low=config.limits.connections_low_water,
+                grace=config.limits.connection_grace,
             )
             self._keeper = keeper
             async with (

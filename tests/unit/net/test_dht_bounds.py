@@ -13,7 +13,16 @@ from libp2p.peer.peerinfo import PeerInfo
 from multiaddr import Multiaddr
 
 from umbra.net import KAD_PROTOCOL_ID, get_fresh
-from umbra.net._connections import MESH, NEIGHBOUR, PARTNER, Partners, protection_changes
+from umbra.net._connections import (
+    MESH,
+    NEIGHBOUR,
+    PARTNER,
+    OpenConnection,
+    Partners,
+    neighbourhood,
+    protection_changes,
+    to_close,
+)
 from umbra.net._dht_guard import GuardedRoutingTable
 from umbra.net._dht_values import due_for_replication
 from umbra.net._dht_walk import position
@@ -124,3 +133,37 @@ def test_a_holder_keeps_serving_its_copy_while_get_fresh_asks_the_network() -> N
     assert trio.run(main) == new
     assert seen_during_lookup and seen_during_lookup[0] is not None
     assert seen_during_lookup[0].value == old
+
+
+def test_connections_are_closed_above_the_high_watermark_only_and_never_kept_ones() -> None:
+    peers = [_peer() for _ in range(10)]
+    conns = [OpenConnection(p, opened_at=float(i), busy=False) for i, p in enumerate(peers)]
+    keep = {peers[0], peers[1]}
+    assert to_close(conns, keep, high=10, low=4, grace=5, now=100) == []
+    busy = OpenConnection(peers[2], opened_at=2.0, busy=True)
+    conns[2] = busy
+    chosen = to_close(conns, keep, high=8, low=4, grace=5, now=100)
+    # 10 open, 6 to close: the oldest idle ones, never a kept peer or a busy connection.
+    assert [c.peer for c in chosen] == peers[3:9]
+    young = to_close(conns, keep, high=8, low=4, grace=5, now=8.5)
+    assert [c.peer for c in young] == peers[3:4]  # the others are within their grace
+
+
+def test_the_neighbourhood_is_ours_and_the_peers_counting_on_us() -> None:
+    a, b, c, d, e, f = (_peer() for _ in range(6))
+    # Positions (XOR distances of small numbers): we are at 0.
+    places = {a: 1, b: 2, c: 3, d: 64, e: 65, f: 66}
+    # Our 2 closest are a and b; c has a and b closer than us; d, e and f have two of each
+    # other closer than us: nobody else counts on us.
+    assert neighbourhood(0, places, 2) == {a, b}
+    # A lone far peer: we are (as far as we know) among its 2 closest, so we keep it.
+    lone = _peer()
+    assert neighbourhood(0, {a: 1, b: 2, lone: 64}, 2) == {a, b, lone}
+
+
+def test_the_neighbourhood_is_bounded_when_the_table_is_small() -> None:
+    # Each peer is nearer to us than to any other peer we know: by our table, every one of
+    # them counts on us. We keep our 4 closest and the 4 nearest of the others, not 30.
+    lonely = {_peer(): 1 << (20 + i) for i in range(30)}
+    kept = neighbourhood(0, lonely, 4)
+    assert len(kept) == 8
