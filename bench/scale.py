@@ -196,6 +196,9 @@ class Network:
                         "connections_low_water": high * 3 // 4,
                     },
                 }
+            if self.args.bucket_size:
+                k = self.args.bucket_size
+                extra = {**extra, "dht": {"bucket_size": k, "replication": k, "neighbours": k}}
             specs.append(
                 {
                     "name": name,
@@ -452,6 +455,7 @@ def run_network(
                 "nodes_per_process": args.per_process,
                 "single_node_processes": 1,
                 "connections_high_water": args.connections_high or "the node's default",
+                "dht_bucket_size": args.bucket_size or "the node's default (20)",
                 "extra_nodes": ["big (the catalog seller, held back until step 5)"] if big else [],
             },
             "load_average": {"start": load()},
@@ -652,6 +656,12 @@ def main() -> None:
         type=int,
         default=None,
         help="NetLimits.connections_high_water (default: the node's); low water = 3/4 of it",
+    )
+    parser.add_argument(
+        "--bucket-size",
+        type=int,
+        default=None,
+        help="DhtRouting k: bucket size, replication and kept neighbours (default: the node's, 20)",
     )
     parser.add_argument("--settle-limit", type=float, default=120.0)
     parser.add_argument("--seed", type=int, default=17)

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from umbra.core import ArbiterProfileBody, parse_catalog_head, sign_arbiter_profile
 from umbra.core.crypto import Argon2Params
 from umbra.market import ListingDraft, SellerCatalog
-from umbra.net import CLEARNET, NetLimits, Node, NodeConfig, get_fresh, open_node
+from umbra.net import CLEARNET, DhtRouting, NetLimits, Node, NodeConfig, get_fresh, open_node
 from umbra.net.messaging import (
     PREKEY_NAMESPACE,
     SessionManager,
@@ -116,8 +116,10 @@ def node_config(spec: dict[str, Any]) -> NodeConfig:
     here call `Node.publish` directly, so the poll interval does not enter a measurement.
     """
     limits = NetLimits(**spec["limits"]) if spec.get("limits") else NetLimits()
+    routing = DhtRouting(**spec["dht"]) if spec.get("dht") else DhtRouting()
     return NodeConfig(
         limits=limits,
+        dht=routing,
         network=CLEARNET,
         listen=(f"/ip4/{spec['ip']}/tcp/0",),
         bootstrap=tuple(spec["bootstrap"]),

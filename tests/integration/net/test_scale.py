@@ -26,13 +26,16 @@ import pytest
 pytestmark = pytest.mark.scale
 
 ROOT = Path(__file__).resolve().parents[3]
-NODES = int(os.environ.get("UMBRA_SCALE_NODES", "60"))
+NODES = int(os.environ.get("UMBRA_SCALE_NODES", "40"))
 PUBLISHERS = 2
 RESOLVERS = 12
 # A connection watermark well under N, so that the bound shows at 60 nodes (the default, 64,
 # is above N here).
 HIGH_WATER = 24
-BUCKET_SIZE = 20  # DhtRouting.bucket_size
+# Kademlia's k (bucket size, replication, kept neighbours) well under N, so that bounded
+# routing tables show at this size: with the default k = 20 a 40-node table may rightly hold
+# nearly everyone.
+BUCKET_SIZE = 8
 CHURN = 0.2
 # A deadline that only detects a hang: the run's own waits are bounded (60 s per watch, 15 s
 # per lookup), and the nodes are started in rounds.
@@ -54,6 +57,7 @@ def _run_harness(out: Path, tmp: Path) -> dict[str, Any]:
         "--catalog=0",
         "--reference=0",
         f"--connections-high={HIGH_WATER}",
+        f"--bucket-size={BUCKET_SIZE}",
         f"--out={out}",
         f"--keep-logs={tmp / 'logs'}",
     ]
