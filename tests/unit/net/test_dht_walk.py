@@ -162,3 +162,70 @@ def test_a_walk_asks_at_most_alpha_at_once_and_only_among_the_k_closest() -> Non
     walk.answered(4, [])
     walk.answered(5, [])
     assert walk.done and walk.closest() == [2, 3, 4, 5]
+
+
+def test_nearest_if_answered_waits_for_the_nearest_peers() -> None:
+    walk = Walk(0, [8, 4, 2], place=lambda p: p, k=3, alpha=3)
+    assert walk.nearest_if_answered(2) is None
+    asked = walk.next_queries()
+    assert sorted(asked) == [2, 4, 8]
+    walk.answered(8, [])
+    walk.answered(4, [1])  # a nearer peer, not asked yet
+    walk.answered(2, [])
+    assert walk.nearest_if_answered(2) is None
+    walk.next_queries()
+    walk.answered(1, [])
+    assert walk.nearest_if_answered(2) == [1, 2]
+    assert walk.nearest_if_answered(5) is None  # fewer peers known than asked for
+
+
+def test_a_get_with_a_quorum_is_not_satisfied_by_stale_copies_far_from_the_key() -> None:
+    """Three stale copies met first (the walk's seeds, far from the key) used to end a GET
+    with quorum 3 before the key's closest peers, which hold the newer record, were asked."""
+    import trio
+    from libp2p.kad_dht.pb.kademlia_pb2 import Record
+    from libp2p.peer.id import ID
+
+    from umbra.net._dht_routing import UmbraPeerRouting, peer_position
+
+    key = head_key(PERSONA).encode()
+    target = key_position(key)
+    rnd = random.Random(7)
+    peers = [ID(b"\x00\x24" + rnd.randbytes(36)) for _ in range(40)]
+    peers.sort(key=lambda p: peer_position(p) ^ target)
+    nearest, far = peers[:8], peers[-5:]
+
+    class Table:
+        def find_local_closest_peers(self, _key: bytes, _count: int) -> list[ID]:
+            return list(far)
+
+    class Host:
+        def get_id(self) -> ID:
+            return ID(b"\x00\x24" + bytes(36))
+
+        def get_connected_peers(self) -> list[ID]:
+            return []
+
+    routing = object.__new__(UmbraPeerRouting)
+    routing.k, routing.alpha = 8, 3
+    routing.routing_table = Table()  # type: ignore[assignment]
+    routing.host = Host()  # type: ignore[assignment]
+
+    def record(value: bytes) -> Record:
+        out = Record()
+        out.key, out.value = key, value
+        return out
+
+    async def get_value(peer: ID, _key: bytes) -> tuple[Record | None, list[ID]]:
+        await trio.sleep(0)
+        held = record(b"new") if peer in nearest else record(b"old") if peer in far else None
+        return held, [p for p in peers if p != peer][:8]
+
+    routing.get_value = get_value  # type: ignore[method-assign]
+
+    async def search() -> set[bytes]:
+        found = await routing.search_values(key, quorum=3, validate=lambda _v: True)
+        return {bytes(r.value) for _p, r in found.records}
+
+    values = trio.run(search)
+    assert b"new" in values, values
