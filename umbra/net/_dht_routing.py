@@ -142,34 +142,19 @@ class UmbraPeerRouting(PeerRouting):
         quorum: int,
         validate: Callable[[bytes], bool],
     ) -> ValueSearch:
-        """Walk with GET_VALUE until the ``quorum`` nearest peers known to the walk have all
-        answered with a valid record (0, or never: the whole walk).
-
-        Not merely until ``quorum`` records were found: copies away from the key's
-        neighbourhood (a holder from before churn, a reader's cache) may be stale, and three
-        of them met early in a walk hid a newer head held by the key's closest peers (the
-        60-node scale test). The nearest peers are where the owner's last PUT went.
-        """
+        """Walk with GET_VALUE until ``quorum`` valid records are found (0: the whole walk)."""
         found = ValueSearch()
         walk = self.new_walk(key)
-        holders: set[ID] = set()
 
         async def ask(peer: ID) -> list[ID]:
             record, closer = await self.get_value(peer, key)
             if record is not None and validate(record.value):
                 found.records.append((peer, record))
-                holders.add(peer)
             else:
                 found.without.append(peer)
             return closer
 
-        def converged() -> bool:
-            if quorum <= 0 or len(holders) < quorum:
-                return False
-            nearest = walk.nearest_if_answered(quorum)
-            return nearest is not None and all(peer in holders for peer in nearest)
-
-        await self.drive(walk, ask, stop=converged)
+        await self.drive(walk, ask, stop=lambda: quorum > 0 and len(found.records) >= quorum)
         found.closest = walk.closest()
         return found
 

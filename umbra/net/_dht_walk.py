@@ -137,14 +137,6 @@ class Walk(Generic[Peer]):
         """Nothing in flight and every one of the k closest live peers has answered."""
         return self.in_flight == 0 and all(c.state == "answered" for _p, c in self._frontier())
 
-    def nearest_if_answered(self, count: int) -> list[Peer] | None:
-        """The ``count`` nearest live peers known, if every one of them has answered (else
-        None: a nearer peer is still to be asked, or fewer than ``count`` are known)."""
-        nearest = self._frontier()[:count]
-        if len(nearest) < count or any(c.state != "answered" for _p, c in nearest):
-            return None
-        return [p for p, _c in nearest]
-
     def closest(self) -> list[Peer]:
         """The peers that answered, nearest to the target first (at most k)."""
         return [p for p, c in self._frontier() if c.state == "answered"]
