@@ -25,7 +25,6 @@ to us (it asks its connected peers first). Umbra's own DHT is a separate network
 (``/umbra/kad/1.0.0``).
 """
 
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -49,6 +48,7 @@ from ._bitswap_wire import (
 )
 from ._errors import ProtocolViolation
 from ._ratelimit import PeerLimiter
+from ._streams import StreamsPerPeer, close_quietly, reset_quietly
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ class BitswapServer:
         self._buckets = PeerLimiter(
             burst=limits.want_burst, rate=limits.want_rate, max_strikes=1 << 30, ban_seconds=0
         )
-        self._open: dict[str, int] = {}
+        self._open = StreamsPerPeer(limits.max_streams_per_peer)
         self.served_blocks = 0
         self.refused_wants = 0
 
@@ -93,10 +93,9 @@ class BitswapServer:
         peer = stream.muxed_conn.peer_id
         key = str(peer)
         protocol = str(stream.get_protocol() or PROTOCOL_V120)
-        if self._open.get(key, 0) >= self._limits.max_streams_per_peer:
-            await _reset_quietly(stream)
+        if not self._open.try_open(key):
+            await reset_quietly(stream)
             return
-        self._open[key] = self._open.get(key, 0) + 1
         replies = _Replies(self._host, peer, protocol, self._limits.send_timeout)
         try:
             await self._serve(stream, key, protocol, replies)
@@ -108,11 +107,9 @@ class BitswapServer:
         except Exception as exc:  # noqa: BLE001 - a broken stream must not end the node
             log.debug("bitswap stream with %s failed: %s", key, exc)
         finally:
-            self._open[key] -= 1
-            if not self._open[key]:
-                del self._open[key]
+            self._open.closed(key)
             await replies.close()
-            await _close_quietly(stream)
+            await close_quietly(stream)
 
     async def _serve(
         self, stream: INetStream, key: str, protocol: str, replies: "_Replies"
@@ -185,7 +182,7 @@ class _Replies:
 
     async def close(self) -> None:
         if self._stream is not None:
-            await _close_quietly(self._stream)
+            await close_quietly(self._stream)
 
 
 async def _read_message(stream: INetStream, decoder: MessageDecoder) -> Wants | None:
@@ -200,14 +197,3 @@ async def _read_message(stream: INetStream, decoder: MessageDecoder) -> Wants | 
                 raise ProtocolViolation("truncated", "the stream ended inside a message")
             return None
         decoder.feed(data)
-
-
-async def _close_quietly(stream: INetStream) -> None:
-    # The stream may already be gone; closing is best effort.
-    with trio.move_on_after(2), contextlib.suppress(Exception):
-        await stream.close()
-
-
-async def _reset_quietly(stream: INetStream) -> None:
-    with trio.move_on_after(2), contextlib.suppress(Exception):
-        await stream.reset()

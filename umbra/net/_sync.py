@@ -6,7 +6,6 @@ libp2p streams. Backpressure: the server writes one frame at a time and waits fo
 one frame before reading the next, and each response is bounded in frames and bytes.
 """
 
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
@@ -22,6 +21,7 @@ from ._backoff import BackoffPolicy, PeerBackoff
 from ._config import SYNC_PROTOCOL_ID, NetLimits
 from ._errors import NetError, ProtocolUnsupported, ProtocolViolation
 from ._reach import Reach, open_stream
+from ._streams import StreamsPerPeer, close_quietly
 from ._wire import (
     Block,
     BlocksRequest,
@@ -91,26 +91,23 @@ class SyncServer:
         self._get_heads = get_heads
         self._admit = admit
         self._strike = strike
-        self._open: dict[str, int] = {}
+        self._open = StreamsPerPeer(limits.max_streams_per_peer)
         self.served_requests = 0
 
     async def handle(self, stream: INetStream) -> None:
         peer = str(stream.muxed_conn.peer_id)
         try:
-            if self._open.get(peer, 0) >= self._limits.max_streams_per_peer:
+            if not self._open.try_open(peer):
                 await stream.write(encode_frame(Refused("busy")))
                 return
-            if not self._admit(peer):
-                await stream.write(encode_frame(Refused("rate-limited")))
-                return
-            self._open[peer] = self._open.get(peer, 0) + 1
             try:
+                if not self._admit(peer):
+                    await stream.write(encode_frame(Refused("rate-limited")))
+                    return
                 with trio.move_on_after(self._limits.request_timeout):
                     await self._serve_one(stream, peer)
             finally:
-                self._open[peer] -= 1
-                if not self._open[peer]:
-                    del self._open[peer]
+                self._open.closed(peer)
         except trio.Cancelled:
             raise
         except ProtocolViolation as exc:
@@ -119,7 +116,7 @@ class SyncServer:
         except Exception as exc:  # noqa: BLE001 - a broken stream must not end the node
             log.debug("sync stream with %s failed: %s", peer, exc)
         finally:
-            await _close_quietly(stream)
+            await close_quietly(stream)
 
     async def _serve_one(self, stream: INetStream, peer: str) -> None:
         lim = self._limits
@@ -284,7 +281,7 @@ class SyncClient:
                     else:
                         raise ProtocolViolation("unexpected-message", type(msg).__name__)
             finally:
-                await _close_quietly(stream)
+                await close_quietly(stream)
         if scope.cancelled_caught:
             raise NetError(f"request to {peer} timed out")
         return found
@@ -309,13 +306,7 @@ class SyncClient:
                         raise ProtocolViolation("too-many-heads")
                     heads = list(msg.heads)
             finally:
-                await _close_quietly(stream)
+                await close_quietly(stream)
         if scope.cancelled_caught:
             raise NetError(f"request to {peer} timed out")
         return heads
-
-
-async def _close_quietly(stream: INetStream) -> None:
-    # The stream may already be gone; closing is best effort.
-    with trio.move_on_after(2), contextlib.suppress(Exception):
-        await stream.close()
